@@ -1,0 +1,235 @@
+"""Payload validation against the JSON schemas the ``ocpp`` package ships, with a repair policy.
+
+Schemas are compiled with fastjsonschema lazily, once per (version, action, direction), and
+cached for the process: about 40 times cheaper than the stock jsonschema path (see
+``bench/validation_micro.py``). Formats are checked (``date-time``, ``uri``), defaults are never
+inserted, payloads are never mutated.
+
+A :class:`Validator` has a :class:`Policy`, chosen per station or vendor:
+
+- ``STRICT``: the payload must match the schema as it is.
+- ``LENIENT``: the declared repairs of :mod:`actors.ocpp.repairs` are applied, recorded and
+  returned; what still does not match is rejected as in strict mode.
+
+Rejections raise :class:`~actors.ocpp.errors.OcppError`. The code follows the ``ocpp`` package's
+mapping from jsonschema errors (``messages._validate_payload``) where it names the rule, with the
+1.6 spelling of FormationViolation; for the rules it lumps into FormatViolation, the code whose
+OCPP 1.6 definition fits is used instead:
+
+==========================================================  ==============================  ============
+schema rule broken                                          code                            source
+==========================================================  ==============================  ============
+``type``                                                    TypeConstraintViolation         ocpp
+``maxLength``                                               TypeConstraintViolation         ocpp
+``additionalProperties``                                    FormationViolation              ocpp
+``required``                                                ProtocolError                   ocpp
+``enum``, ``format``, ``minimum``, ``maximum``,             PropertyConstraintViolation     spec: "a field
+``exclusiveMinimum``, ``exclusiveMaximum``, ``multipleOf``,                                 contains an
+``minLength``, ``pattern``                                                                  invalid value"
+``minItems``, ``maxItems``, ``uniqueItems``                 OccurenceConstraintViolation    spec: occurrence
+anything else                                               FormationViolation              ocpp
+action without a schema for this version                    NotImplemented                  ocpp
+==========================================================  ==============================  ============
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import json
+import pathlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import fastjsonschema
+import ocpp
+
+from actors.ocpp.errors import ErrorCode, OcppError
+from actors.ocpp.repairs import DEFAULT_ALIASES, Repair, SchemaWalk
+
+VERSIONS = ("1.6", "2.0.1")
+_SCHEMA_DIRS = {"1.6": "v16", "2.0.1": "v201"}
+_OCPP_DIR = pathlib.Path(ocpp.__file__).resolve().parent
+
+_RULE_CODES: Mapping[str, ErrorCode] = {
+    "type": ErrorCode.TYPE_CONSTRAINT_VIOLATION,
+    "maxLength": ErrorCode.TYPE_CONSTRAINT_VIOLATION,
+    "additionalProperties": ErrorCode.FORMATION_VIOLATION,
+    "required": ErrorCode.PROTOCOL_ERROR,
+    **dict.fromkeys(
+        (
+            "enum",
+            "format",
+            "minimum",
+            "maximum",
+            "exclusiveMinimum",
+            "exclusiveMaximum",
+            "multipleOf",
+            "minLength",
+            "pattern",
+        ),
+        ErrorCode.PROPERTY_CONSTRAINT_VIOLATION,
+    ),
+    **dict.fromkeys(("minItems", "maxItems", "uniqueItems"), ErrorCode.OCCURENCE_CONSTRAINT_VIOLATION),
+}
+
+
+class Policy(enum.StrEnum):
+    """How a station's payloads are treated."""
+
+    STRICT = "strict"
+    LENIENT = "lenient"
+
+
+class Direction(enum.StrEnum):
+    """Which payload of an action: the CALL's or the CALLRESULT's."""
+
+    REQUEST = "request"
+    RESPONSE = "response"
+
+
+@dataclass(frozen=True, slots=True)
+class Validated:
+    """An accepted payload and the repairs that made it acceptable (empty when none)."""
+
+    payload: dict[str, Any]
+    repairs: tuple[Repair, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledSchema:
+    """One action's schema in one direction, loaded and compiled."""
+
+    schema: dict[str, Any]
+    check: Callable[[Any], Any]
+    enum_values: frozenset[str]
+
+
+def schema_path(version: str, action: str, direction: Direction) -> pathlib.Path:
+    """Where the ``ocpp`` package keeps the schema (1.6: ``X.json``/``XResponse.json``)."""
+    if version not in _SCHEMA_DIRS:
+        raise ValueError(f"OCPP version must be one of {VERSIONS}, got {version!r}")
+    if direction is Direction.RESPONSE:
+        name = f"{action}Response"
+    else:
+        name = action if version == "1.6" else f"{action}Request"
+    return _OCPP_DIR / _SCHEMA_DIRS[version] / "schemas" / f"{name}.json"
+
+
+@functools.cache
+def compiled(version: str, action: str, direction: Direction) -> CompiledSchema | None:
+    """The compiled schema, or ``None`` when the version has no such action (cached either way)."""
+    if not action.isidentifier():  # never let a peer's action name walk the file system
+        return None
+    path = schema_path(version, action, direction)
+    if not path.is_file():
+        return None
+    # 2.0.1 schemas start with a byte order mark.
+    schema = json.loads(path.read_text(encoding="utf-8-sig"))
+    check = fastjsonschema.compile(schema, use_default=False)
+    return CompiledSchema(schema, check, frozenset(_enum_values(schema)))
+
+
+def _enum_values(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        found = [v for v in node.get("enum", ()) if isinstance(v, str)]
+        for key, child in node.items():
+            if key != "enum":
+                found.extend(_enum_values(child))
+        return found
+    if isinstance(node, list):
+        return [v for child in node for v in _enum_values(child)]
+    return []
+
+
+class Validator:
+    """Validates (and, when lenient, repairs) payloads of one OCPP version under one policy.
+
+    ``aliases`` extends :data:`~actors.ocpp.repairs.DEFAULT_ALIASES` (``Hz`` -> ``Hertz``, ``Celcius``
+    -> ``Celsius``) with vendor spellings; an alias target may not itself be an alias, so repairs
+    stay idempotent.
+    """
+
+    def __init__(
+        self,
+        version: str = "1.6",
+        policy: Policy = Policy.LENIENT,
+        aliases: Mapping[str, str] | None = None,
+    ) -> None:
+        if version not in _SCHEMA_DIRS:
+            raise ValueError(f"OCPP version must be one of {VERSIONS}, got {version!r}")
+        table = {**DEFAULT_ALIASES, **(aliases or {})}
+        chained = sorted(source for source, target in table.items() if target in table or source == target)
+        if chained:
+            raise ValueError(f"alias targets must not be aliases themselves: {chained}")
+        self.version = version
+        self.policy = Policy(policy)
+        self.aliases: Mapping[str, str] = table
+        self._walks: dict[tuple[str, Direction], tuple[SchemaWalk, bool]] = {}
+
+    def knows(self, action: str) -> bool:
+        """Whether this version has a request schema for ``action``."""
+        return compiled(self.version, action, Direction.REQUEST) is not None
+
+    def validate_request(self, action: str, payload: dict[str, Any]) -> Validated:
+        """Check a CALL payload for ``action``; raise :class:`OcppError` if it is not acceptable."""
+        return self.validate(action, Direction.REQUEST, payload)
+
+    def validate_response(self, action: str, payload: dict[str, Any]) -> Validated:
+        """Check the CALLRESULT payload answering ``action``."""
+        return self.validate(action, Direction.RESPONSE, payload)
+
+    def validate(self, action: str, direction: Direction, payload: dict[str, Any]) -> Validated:
+        """Check ``payload`` of ``action`` in ``direction`` under this validator's policy."""
+        schema = compiled(self.version, action, direction)
+        if schema is None:
+            raise OcppError(
+                ErrorCode.NOT_IMPLEMENTED, f"{action!r} is not an OCPP {self.version} action"
+            )
+        failure = _failure(schema, payload)
+        if self.policy is Policy.STRICT:
+            if failure is not None:
+                raise self._error(action, direction, failure)
+            return Validated(payload, ())
+        walk, has_aliases = self._walk(action, direction, schema)
+        if failure is None and not has_aliases:
+            return Validated(payload, ())
+        repaired, repairs = walk.repair(payload)
+        if repairs and failure is not None:
+            failure = _failure(schema, repaired)
+        if failure is not None:
+            raise self._error(action, direction, failure)
+        return Validated(repaired, tuple(repairs))
+
+    def _walk(self, action: str, direction: Direction, schema: CompiledSchema) -> tuple[SchemaWalk, bool]:
+        key = (action, direction)
+        found = self._walks.get(key)
+        if found is None:
+            found = (
+                SchemaWalk(schema.schema, self.aliases),
+                not schema.enum_values.isdisjoint(self.aliases),
+            )
+            self._walks[key] = found
+        return found
+
+    def _error(
+        self, action: str, direction: Direction, failure: fastjsonschema.JsonSchemaValueException
+    ) -> OcppError:
+        path = "$" + (failure.name or "data").removeprefix("data")
+        code = _RULE_CODES.get(failure.rule or "", ErrorCode.FORMATION_VIOLATION)
+        message = failure.message.replace(failure.name or "data", path, 1)
+        return OcppError(
+            code,
+            f"{action} {direction.value}: {message}",
+            details={"path": path, "rule": failure.rule},
+            path=path,
+        )
+
+
+def _failure(schema: CompiledSchema, payload: Any) -> fastjsonschema.JsonSchemaValueException | None:
+    try:
+        schema.check(payload)
+    except fastjsonschema.JsonSchemaValueException as failure:
+        return failure
+    return None
