@@ -1,0 +1,121 @@
+"""Bounded mailboxes with a declared overflow policy.
+
+Every actor reads from exactly one :class:`Mailbox`. It is a deque guarded by two trio parking lots
+rather than a memory channel because the drop-oldest policy needs to evict from the queue's head,
+which a channel's send side cannot do. The mailbox outlives restarts of its actor: messages queued
+behind the one that crashed the actor are handled by the restarted instance.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import deque
+from typing import Generic, TypeVar
+
+import trio
+
+from core.dead_letters import DeadLetters, Reason
+
+M = TypeVar("M")
+
+
+class Overflow(enum.Enum):
+    """What a full mailbox does with one more message."""
+
+    BLOCK = "block"  # the sender waits (backpressure); try_send returns False
+    DROP_OLDEST = "drop_oldest"  # the oldest queued message becomes a dead letter
+    DEAD_LETTER = "dead_letter"  # the new message becomes a dead letter
+
+
+class MailboxClosed(Exception):
+    """The mailbox's actor has stopped for good."""
+
+
+class Mailbox(Generic[M]):
+    """A bounded FIFO of messages for one actor."""
+
+    def __init__(
+        self,
+        capacity: int,
+        overflow: Overflow,
+        *,
+        kind: str,
+        name: str,
+        dead_letters: DeadLetters,
+    ) -> None:
+        if capacity < 1:
+            raise ValueError(f"mailbox capacity must be at least 1, got {capacity}")
+        self.capacity = capacity
+        self.overflow = overflow
+        self.kind = kind
+        self.name = name
+        self._dead_letters = dead_letters
+        self._queue: deque[M] = deque()
+        self._readers = trio.lowlevel.ParkingLot()
+        self._writers = trio.lowlevel.ParkingLot()
+        self._closed = False
+
+    @property
+    def depth(self) -> int:
+        """Messages waiting to be handled."""
+        return len(self._queue)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def _enqueue(self, message: M) -> None:
+        self._queue.append(message)
+        self._readers.unpark()
+
+    def put_nowait(self, message: M) -> bool:
+        """Deliver without waiting; True when the message was queued.
+
+        When it was not, it was either dead-lettered (closed mailbox, dead-letter policy) or, under the
+        block policy, handed back to the caller (False, nothing recorded): the caller still holds it.
+        """
+        if self._closed:
+            self._dead_letters.post(self.kind, self.name, Reason.STOPPED, message)
+            return False
+        if len(self._queue) < self.capacity:
+            self._enqueue(message)
+            return True
+        if self.overflow is Overflow.DROP_OLDEST:
+            evicted = self._queue.popleft()
+            self._dead_letters.post(self.kind, self.name, Reason.DROPPED, evicted)
+            self._enqueue(message)
+            return True
+        if self.overflow is Overflow.DEAD_LETTER:
+            self._dead_letters.post(self.kind, self.name, Reason.FULL, message)
+        return False
+
+    async def put(self, message: M) -> bool:
+        """Deliver, waiting for room under the block policy; True when the message was queued."""
+        await trio.lowlevel.checkpoint_if_cancelled()
+        while (
+            self.overflow is Overflow.BLOCK and not self._closed and len(self._queue) >= self.capacity
+        ):
+            await self._writers.park()
+        queued = self.put_nowait(message)
+        await trio.lowlevel.cancel_shielded_checkpoint()
+        return queued
+
+    async def get(self) -> M:
+        """The next message, waiting for one; raises MailboxClosed once closed and drained."""
+        await trio.lowlevel.checkpoint_if_cancelled()
+        while not self._queue:
+            if self._closed:
+                raise MailboxClosed(f"{self.kind} {self.name} has stopped")
+            await self._readers.park()
+        message = self._queue.popleft()
+        self._writers.unpark()
+        await trio.lowlevel.cancel_shielded_checkpoint()
+        return message
+
+    def close(self) -> None:
+        """Stop accepting messages; everything still queued becomes a dead letter."""
+        self._closed = True
+        while self._queue:
+            self._dead_letters.post(self.kind, self.name, Reason.STOPPED, self._queue.popleft())
+        self._readers.unpark_all()
+        self._writers.unpark_all()
