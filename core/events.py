@@ -1,0 +1,59 @@
+"""Event records: what an appender hands to the store and what the store hands back.
+
+``NewEvent`` is an event not yet stored: the appender supplies its wall-clock ``time`` from its
+injected clock, so replays and tests are deterministic. ``EventRecord`` is a committed event with
+its per-stream ``sequence`` (1-based, contiguous) and its global ``position`` (1-based, strictly
+increasing in commit order). Both are frozen: a record is a fact and never changes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+__all__ = ["EventRecord", "NewEvent", "check_stream"]
+
+# ``<kind>/<id>``: station/CP-1, meter/grid, site/depot-3, node/a. The kind is a lowercase word so
+# stream ids sort and group by kind; the id is anything non-empty.
+_STREAM = re.compile(r"[a-z][a-z0-9_-]*/\S.*")
+
+
+def check_stream(stream: object) -> str:
+    """Return ``stream`` if it is a well-formed stream id, else raise a ValueError saying why."""
+    if not isinstance(stream, str) or not _STREAM.fullmatch(stream):
+        raise ValueError(f"stream id must look like '<kind>/<id>' (e.g. 'station/CP-1'), got {stream!r}")
+    return stream
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An event to append: which stream, what type, its payload and when it happened (tz-aware)."""
+
+    stream: str
+    type: str
+    data: Mapping[str, Any]
+    time: datetime
+
+    def __post_init__(self) -> None:
+        check_stream(self.stream)
+        if not isinstance(self.type, str) or not self.type:
+            raise ValueError(f"event type must be a non-empty string, got {self.type!r}")
+        if not isinstance(self.data, Mapping):
+            raise TypeError(f"event data must be a mapping, got {type(self.data).__qualname__}")
+        if not isinstance(self.time, datetime) or self.time.utcoffset() is None:
+            raise TypeError(f"event time must be a tz-aware datetime, got {self.time!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """A committed event: ``sequence`` within its stream, ``position`` in the global log."""
+
+    stream: str
+    sequence: int
+    position: int
+    type: str
+    time: datetime
+    data: Mapping[str, Any]

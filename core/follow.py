@@ -1,0 +1,75 @@
+"""Following the committed log: catch up from a position, then stay live.
+
+A ``Follower`` reads pages by global position and remembers the last position it handed out, so each
+event comes exactly once and in order. When caught up it sleeps on the ``CommitSignal`` that the
+store's writer pulses after every in-process commit (no polling latency), and, for backends shared
+with other processes (SQLite has no subscriptions), also wakes every ``poll_interval`` seconds.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Awaitable, Callable
+
+import trio
+
+from core.events import EventRecord
+
+__all__ = ["CommitSignal", "Follower"]
+
+
+class CommitSignal:
+    """A pulse per commit. Take ``current()`` *before* reading, then wait on it: no wakeup is lost."""
+
+    def __init__(self) -> None:
+        self._event = trio.Event()
+
+    def current(self) -> trio.Event:
+        return self._event
+
+    def pulse(self) -> None:
+        self._event.set()
+        self._event = trio.Event()
+
+
+class Follower:
+    """An async iterator over every event after ``after``; it never ends by itself."""
+
+    def __init__(
+        self,
+        read_all: Callable[[int, int], Awaitable[list[EventRecord]]],
+        signal: CommitSignal,
+        *,
+        after: int = 0,
+        poll_interval: float | None = None,
+        page: int = 500,
+    ) -> None:
+        if after < 0:
+            raise ValueError(f"follow position must be >= 0, got {after}")
+        self._read_all = read_all
+        self._signal = signal
+        self._poll_interval = poll_interval
+        self._page = page
+        self._buffer: deque[EventRecord] = deque()
+        self.position = after
+
+    def __aiter__(self) -> Follower:
+        return self
+
+    async def __anext__(self) -> EventRecord:
+        if self._buffer:
+            await trio.lowlevel.checkpoint()
+        while not self._buffer:
+            wake = self._signal.current()
+            page = await self._read_all(self.position, self._page)
+            if page:
+                self._buffer.extend(page)
+                break
+            if self._poll_interval is None:
+                await wake.wait()
+            else:
+                with trio.move_on_after(self._poll_interval):
+                    await wake.wait()
+        record = self._buffer.popleft()
+        self.position = record.position
+        return record

@@ -1,0 +1,118 @@
+"""The event-store port: the ``EventStore`` protocol, its errors, and ``open_store``.
+
+Everything above ``core`` talks to the log through this protocol only; the backend (in-memory,
+SQLite, later PostgreSQL) is picked from a URL at the composition root. The contract every backend
+passes is tests/core/test_store_conformance.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Protocol
+
+from core.events import EventRecord, NewEvent
+
+__all__ = [
+    "CommitFailed",
+    "ConcurrencyConflict",
+    "CorruptEvent",
+    "EventStore",
+    "StoreClosed",
+    "StoreError",
+    "StoreUnavailable",
+    "open_store",
+]
+
+
+class StoreError(Exception):
+    """Base of the errors the event store raises on purpose."""
+
+
+class ConcurrencyConflict(StoreError):
+    """A stream was not at the version the appender expected; nothing of its batch was appended."""
+
+    def __init__(self, stream: str, expected: int, actual: int) -> None:
+        super().__init__(f"stream {stream!r} is at version {actual}, expected {expected}: batch not appended")
+        self.stream = stream
+        self.expected = expected
+        self.actual = actual
+
+
+class CorruptEvent(StoreError):
+    """A stored payload does not decode; the log is damaged at ``position``."""
+
+    def __init__(self, position: int, reason: str) -> None:
+        super().__init__(f"stored event at position {position} does not decode: {reason}")
+        self.position = position
+
+
+class StoreUnavailable(StoreError):
+    """The store cannot be opened (unwritable directory, locked or garbage file, ...)."""
+
+    def __init__(self, location: str, reason: str) -> None:
+        super().__init__(f"cannot open event store at {location}: {reason}")
+        self.location = location
+
+
+class CommitFailed(StoreError):
+    """The commit of a batch failed for a reason other than a version conflict; nothing was appended."""
+
+
+class StoreClosed(StoreError):
+    """The store was closed; it takes no more appends."""
+
+
+class EventStore(Protocol):
+    """An append-only log of events in streams, with one global commit order."""
+
+    async def append(
+        self, events: Sequence[NewEvent], expected: Mapping[str, int] | None = None
+    ) -> list[EventRecord]:
+        """Append ``events`` atomically and return them as committed records.
+
+        ``expected[stream]`` is the version (last sequence) the caller believes the stream is at,
+        0 for a stream that must be new; a stale expectation raises ``ConcurrencyConflict`` and
+        appends nothing of the batch. Returns only after the commit is durable.
+        """
+        ...
+
+    async def read_stream(self, stream: str, after: int = 0, limit: int | None = None) -> list[EventRecord]:
+        """Events of one stream with sequence greater than ``after``, in sequence order."""
+        ...
+
+    async def read_all(self, after: int = 0, limit: int = 1000) -> list[EventRecord]:
+        """Up to ``limit`` events with position greater than ``after``, in position order."""
+        ...
+
+    def follow(self, after: int = 0) -> AsyncIterator[EventRecord]:
+        """Every event after position ``after``, each exactly once and in order: catch up, then live."""
+        ...
+
+    async def head(self) -> int:
+        """The last committed global position (0 for an empty store)."""
+        ...
+
+    async def stream_version(self, stream: str) -> int:
+        """The last sequence of ``stream`` (0 if it has no events)."""
+        ...
+
+
+def open_store(
+    url: str,
+    *,
+    max_batch: int = 1000,
+    max_delay: float = 0.002,
+    poll_interval: float = 0.1,
+) -> AbstractAsyncContextManager[EventStore]:
+    """Open the store named by ``url`` (``memory://``, ``sqlite:///abs/path.db``, ``sqlite:rel.db``).
+
+    The backend comes from the URL scheme through the registry in ``core.stores``. ``max_batch`` and
+    ``max_delay`` tune the group commit of the batching writer; ``poll_interval`` is how often a
+    follower looks for commits made by other processes (backends that see every commit in-process,
+    like ``memory://``, do not poll).
+    """
+    # Imported here because the backends import this module's errors and protocol.
+    from core.stores import open_backend_store
+
+    return open_backend_store(url, max_batch=max_batch, max_delay=max_delay, poll_interval=poll_interval)

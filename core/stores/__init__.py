@@ -1,0 +1,63 @@
+"""Event-store backends, one module per backend, picked by URL scheme through ``BACKENDS``.
+
+A backend module exposes ``open_log(url, poll_interval) -> RecordedLog`` (blocking). Adding one
+(``postgresql`` -> a ``core.stores.postgres`` module over ``eventsourcing.postgres``) is a module
+plus one line here.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import cast
+from urllib.parse import urlsplit
+
+import trio
+
+from core.store import EventStore
+from core.stores.recorded import RecordedStore
+from core.stores.recording import RecordedLog
+
+__all__ = ["BACKENDS", "open_backend_store"]
+
+BACKENDS: dict[str, str] = {
+    "memory": "core.stores.memory",
+    "sqlite": "core.stores.sqlite",
+}
+
+
+def _opener(url: str) -> Callable[[str, float], RecordedLog]:
+    scheme = urlsplit(url).scheme if isinstance(url, str) else ""
+    if scheme not in BACKENDS:
+        raise ValueError(f"no event-store backend for {url!r} (known schemes: {', '.join(sorted(BACKENDS))})")
+    module = importlib.import_module(BACKENDS[scheme])
+    return cast(Callable[[str, float], RecordedLog], module.open_log)
+
+
+@asynccontextmanager
+async def open_backend_store(
+    url: str, *, max_batch: int, max_delay: float, poll_interval: float
+) -> AsyncIterator[EventStore]:
+    """Open the log, run its writer for the lifetime of the block, then drain and close it."""
+    if poll_interval <= 0:
+        raise ValueError(f"poll_interval must be > 0, got {poll_interval!r}")
+    opener = _opener(url)
+    log = await trio.to_thread.run_sync(opener, url, poll_interval)
+    body_error: BaseException | None = None
+    try:
+        store = RecordedStore(log, max_batch=max_batch, max_delay=max_delay)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(store.writer.run)
+            try:
+                yield store
+            except BaseException as e:
+                # Re-raised below, outside the nursery, so the caller's own exception reaches it as
+                # itself rather than wrapped in an ExceptionGroup. The writer still drains first.
+                body_error = e
+            finally:
+                store.writer.close()
+    finally:
+        await trio.to_thread.run_sync(log.close)
+    if body_error is not None:
+        raise body_error

@@ -1,0 +1,60 @@
+"""``RecordedStore``: the ``EventStore`` over a ``RecordedLog``, its batching writer and followers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from core.events import EventRecord, NewEvent, check_stream
+from core.follow import Follower
+from core.stores.recording import RecordedLog
+from core.writer import BatchingWriter
+
+__all__ = ["RecordedStore"]
+
+
+def _check_after(after: int) -> None:
+    if not isinstance(after, int) or after < 0:
+        raise ValueError(f"'after' must be an int >= 0, got {after!r}")
+
+
+class RecordedStore:
+    """An ``EventStore``. Appends go through ``writer`` (run it in a nursery); reads go to the log."""
+
+    def __init__(self, log: RecordedLog, *, max_batch: int, max_delay: float) -> None:
+        self.log = log
+        self.writer = BatchingWriter(log, max_batch=max_batch, max_delay=max_delay)
+
+    @property
+    def location(self) -> str:
+        return self.log.location
+
+    async def append(
+        self, events: Sequence[NewEvent], expected: Mapping[str, int] | None = None
+    ) -> list[EventRecord]:
+        return await self.writer.append(events, expected)
+
+    async def read_stream(self, stream: str, after: int = 0, limit: int | None = None) -> list[EventRecord]:
+        check_stream(stream)
+        _check_after(after)
+        if limit is not None and limit < 1:
+            raise ValueError(f"limit must be >= 1 or None, got {limit!r}")
+        return await self.log.run(lambda: self.log.read_stream(stream, after, limit))
+
+    async def read_all(self, after: int = 0, limit: int = 1000) -> list[EventRecord]:
+        _check_after(after)
+        if limit < 1:
+            raise ValueError(f"limit must be >= 1, got {limit!r}")
+        return await self.log.run(lambda: self.log.read_all(after, limit))
+
+    def follow(self, after: int = 0) -> Follower:
+        _check_after(after)
+        return Follower(
+            self.read_all, self.writer.committed, after=after, poll_interval=self.log.poll_interval
+        )
+
+    async def head(self) -> int:
+        return await self.log.run(self.log.head)
+
+    async def stream_version(self, stream: str) -> int:
+        check_stream(stream)
+        return await self.log.run(lambda: self.log.stream_version(stream))

@@ -1,0 +1,92 @@
+"""The ``sqlite://`` backend: the library's SQLite recorder, the embedded default (WAL on files).
+
+URLs: ``sqlite:///abs/path/events.db`` or ``sqlite:relative/events.db`` (resolved against the
+current directory when opened), optionally ``?lock_timeout=<seconds>`` (how long a commit waits for
+another process's write lock; the library's default is 5). ``SQLiteStreamRecorder`` adds
+``select_stream``; it is named by ``APPLICATION_RECORDER_TOPIC`` so the library's own factory builds it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from urllib.parse import parse_qs, urlsplit
+from uuid import UUID
+
+from eventsourcing.persistence import InfrastructureFactory, Notification
+from eventsourcing.sqlite import SQLiteApplicationRecorder
+
+from core.codec import MsgpackTranscoder
+from core.store import StoreUnavailable
+from core.stores.recording import RecordedLog, RecordMapper
+
+__all__ = ["SQLiteStreamRecorder", "open_log", "sqlite_path"]
+
+
+class SQLiteStreamRecorder(SQLiteApplicationRecorder):
+    """``SQLiteApplicationRecorder`` plus ``select_stream`` (one stream, with rowids as positions)."""
+
+    def select_stream(self, originator_id: UUID, gt: int, limit: int | None) -> Sequence[Notification]:
+        statement = (
+            f"SELECT rowid, * FROM {self.events_table_name} "
+            "WHERE originator_id=? AND originator_version>? ORDER BY originator_version LIMIT ?"
+        )
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(statement, (originator_id.hex, gt, -1 if limit is None else limit))
+            return [
+                Notification(
+                    id=row["rowid"],
+                    originator_id=self.convert_originator_id(row["originator_id"]),
+                    originator_version=row["originator_version"],
+                    topic=row["topic"],
+                    state=row["state"],
+                )
+                for row in c.fetchall()
+            ]
+
+
+def sqlite_path(url: str) -> tuple[str, dict[str, str]]:
+    """The absolute file path and query options of a ``sqlite:`` URL; ValueError if malformed."""
+    parts = urlsplit(url)
+    if parts.scheme != "sqlite" or parts.fragment:
+        raise ValueError(f"not a sqlite URL: {url!r}")
+    if parts.netloc:
+        raise ValueError(f"sqlite URL has a host part {parts.netloc!r}; use sqlite:///abs/path.db: {url!r}")
+    path = parts.path
+    if not path or path.endswith("/") or ":memory:" in path:
+        raise ValueError(f"sqlite URL must name a database file: {url!r}")
+    options = {
+        key: values[-1] for key, values in parse_qs(parts.query, strict_parsing=bool(parts.query)).items()
+    }
+    unknown = set(options) - {"lock_timeout"}
+    if unknown:
+        raise ValueError(f"unknown sqlite URL options {sorted(unknown)} in {url!r} (known: lock_timeout)")
+    return os.path.abspath(path), options
+
+
+def open_log(url: str, poll_interval: float) -> RecordedLog:
+    """Open (creating if needed) the SQLite file named by ``url``; blocking, run it off the trio thread."""
+    path, options = sqlite_path(url)
+    env = {
+        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        "SQLITE_DBNAME": path,
+        "APPLICATION_RECORDER_TOPIC": f"{__name__}:SQLiteStreamRecorder",
+    }
+    if "lock_timeout" in options:
+        env["SQLITE_LOCK_TIMEOUT"] = options["lock_timeout"]
+    try:
+        factory = InfrastructureFactory.construct(env)
+    except OSError as e:
+        raise ValueError(f"bad sqlite URL {url!r}: {e}") from e
+    try:
+        # Connects, switches the file to WAL and creates the table: where a bad path shows up.
+        recorder = factory.application_recorder()
+    except Exception as e:
+        factory.close()
+        raise StoreUnavailable(path, f"{type(e).__name__}: {e}") from e
+    assert isinstance(recorder, SQLiteStreamRecorder)
+    mapper = factory.mapper(transcoder=MsgpackTranscoder(), mapper_class=RecordMapper)
+    assert isinstance(mapper, RecordMapper)
+    return RecordedLog(
+        recorder, mapper, location=path, offload=True, poll_interval=poll_interval, close=factory.close
+    )
