@@ -1,0 +1,158 @@
+"""A Modbus line on trio: one byte stream, one request at a time, any number of unit ids.
+
+:class:`ModbusLine` implements :class:`actors.device_link.RegisterLink` over a trio stream: a
+TCP socket (Modbus TCP, or RTU through a TCP gateway) or a serial port. Several meter and EVSE
+actors share one line when their devices sit behind one gateway or on one RS-485 bus; a fair
+lock serialises their requests, as the bus requires.
+
+Failure policy: every request runs under a timeout. A timeout, a closed stream or garbled bytes
+drop the stream (the next answer could not be trusted) and schedule a reconnect after a jittered
+backoff that grows until a request succeeds again; until then requests fail at once with
+:class:`~actors.device_link.DeviceDisconnected`, so a dead device never blocks its caller longer
+than one timeout. A Modbus exception response is the device's answer and keeps the stream.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import trio
+
+from actors.device_link import DeviceDisconnected, DeviceTimeout, RegisterFunction
+from adapters.modbus.backoff import Backoff
+from adapters.modbus.framing import ClientFraming, Framing, GarbledFrame
+
+#: Opens the line's byte stream; raises OSError when the peer is unreachable.
+Connector = Callable[[], Awaitable[trio.abc.Stream]]
+
+
+def tcp_connector(host: str, port: int) -> Connector:
+    """A connector for Modbus TCP or an RTU-over-TCP gateway at ``host:port``."""
+
+    async def connect() -> trio.abc.Stream:
+        return await trio.open_tcp_stream(host, port)
+
+    return connect
+
+
+@dataclass(slots=True)
+class LineStats:
+    """Counters the metrics layer will export per line."""
+
+    requests: int = 0
+    timeouts: int = 0
+    disconnects: int = 0
+    connects: int = 0
+    failed_connects: int = 0
+
+
+class ModbusLine:
+    """A :class:`~actors.device_link.RegisterLink` over one reconnecting trio stream."""
+
+    def __init__(
+        self,
+        connector: Connector,
+        framing: Framing = Framing.SOCKET,
+        *,
+        timeout: float = 1.0,
+        backoff: Backoff | None = None,
+        frame_gap: float = 0.0,
+    ) -> None:
+        """``frame_gap`` is the silence kept after each answer (3.5 characters on an RTU serial bus)."""
+        if not timeout > 0 or not math.isfinite(timeout):
+            raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+        self._connector = connector
+        self._framing = ClientFraming(framing)
+        self._timeout = timeout
+        self._backoff = backoff if backoff is not None else Backoff()
+        self._frame_gap = frame_gap
+        self._lock = trio.Lock()
+        self._stream: trio.abc.Stream | None = None
+        self._retry_at = -math.inf
+        self.stats = LineStats()
+
+    @property
+    def connected(self) -> bool:
+        """Whether the line holds an open stream right now."""
+        return self._stream is not None
+
+    async def read(self, unit: int, function: RegisterFunction, address: int, count: int) -> list[int]:
+        """Read registers; see :class:`~actors.device_link.RegisterLink`."""
+        return await self._exchange(lambda: self._framing.read_request(unit, function, address, count))
+
+    async def write(self, unit: int, address: int, values: list[int]) -> None:
+        """Write holding registers (function 16); see :class:`~actors.device_link.RegisterLink`."""
+        await self._exchange(lambda: self._framing.write_request(unit, address, values))
+
+    async def aclose(self) -> None:
+        """Close the stream; a later request reconnects."""
+        async with self._lock:
+            await self._drop(schedule_retry=False)
+
+    async def _exchange(self, build: Callable[[], bytes]) -> list[int]:
+        async with self._lock:
+            stream = await self._ensure_stream()
+            frame = build()
+            self.stats.requests += 1
+            try:
+                with trio.fail_after(self._timeout):
+                    await stream.send_all(frame)
+                    answer = None
+                    while answer is None:
+                        data = await stream.receive_some(4096)
+                        if not data:
+                            raise DeviceDisconnected("the device closed the connection")
+                        answer = self._framing.receive(data)
+            except trio.Cancelled:
+                # The caller gave up mid-request: the answer may still come and must not be
+                # taken for the next request's.
+                await self._drop(schedule_retry=False)
+                raise
+            except trio.TooSlowError:
+                self.stats.timeouts += 1
+                await self._drop()
+                raise DeviceTimeout(f"no answer within {self._timeout} s") from None
+            except GarbledFrame as exc:
+                await self._drop()
+                raise DeviceDisconnected(f"garbled answer, connection dropped: {exc}") from exc
+            except DeviceDisconnected:
+                await self._drop()
+                raise
+            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
+                await self._drop()
+                raise DeviceDisconnected(f"connection lost: {exc!r}") from exc
+            self._backoff.reset()
+            if self._frame_gap:
+                await trio.sleep(self._frame_gap)
+            return answer
+
+    async def _ensure_stream(self) -> trio.abc.Stream:
+        if self._stream is not None:
+            return self._stream
+        now = trio.current_time()
+        if now < self._retry_at:
+            raise DeviceDisconnected(f"reconnecting in {self._retry_at - now:.2f} s")
+        try:
+            with trio.fail_after(self._timeout):
+                stream = await self._connector()
+        except (OSError, trio.TooSlowError) as exc:
+            self.stats.failed_connects += 1
+            self._retry_at = trio.current_time() + self._backoff.next_delay()
+            raise DeviceDisconnected(f"cannot connect: {exc!r}") from exc
+        self.stats.connects += 1
+        self._framing.reset()
+        self._stream = stream
+        return stream
+
+    async def _drop(self, *, schedule_retry: bool = True) -> None:
+        stream, self._stream = self._stream, None
+        self._framing.reset()
+        if stream is None:
+            return
+        if schedule_retry:
+            self.stats.disconnects += 1
+            self._retry_at = trio.current_time() + self._backoff.next_delay()
+        with trio.CancelScope(shield=True):
+            await trio.aclose_forcefully(stream)

@@ -1,0 +1,1 @@
+"""Shipped device profiles (TOML package data); load them with ``adapters.profile_loader``."""
