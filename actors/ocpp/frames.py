@@ -79,9 +79,7 @@ def _reject_constant(name: str) -> NoReturn:
 
 
 def _fail(description: str, unique_id: str | None = None, type_id: int | None = None) -> NoReturn:
-    raise OcppError(
-        ErrorCode.FORMATION_VIOLATION, description, unique_id=unique_id, message_type_id=type_id
-    )
+    raise OcppError(ErrorCode.FORMATION_VIOLATION, description, unique_id=unique_id, message_type_id=type_id)
 
 
 def parse_frame(text: str | bytes) -> Frame:
@@ -91,9 +89,7 @@ def parse_frame(text: str | bytes) -> Frame:
     except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         _fail(f"frame is not valid JSON: {exc}")
     if not isinstance(message, list):
-        raise OcppError(
-            ErrorCode.PROTOCOL_ERROR, f"frame must be a JSON array, got {type(message).__name__}"
-        )
+        raise OcppError(ErrorCode.PROTOCOL_ERROR, f"frame must be a JSON array, got {type(message).__name__}")
     if not message:
         raise OcppError(ErrorCode.PROTOCOL_ERROR, "frame is an empty array: no MessageTypeId")
     if len(message) < 2 or not isinstance(message[1], str):

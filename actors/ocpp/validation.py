@@ -184,9 +184,7 @@ class Validator:
         """Check ``payload`` of ``action`` in ``direction`` under this validator's policy."""
         schema = compiled(self.version, action, direction)
         if schema is None:
-            raise OcppError(
-                ErrorCode.NOT_IMPLEMENTED, f"{action!r} is not an OCPP {self.version} action"
-            )
+            raise OcppError(ErrorCode.NOT_IMPLEMENTED, f"{action!r} is not an OCPP {self.version} action")
         failure = _failure(schema, payload)
         if self.policy is Policy.STRICT:
             if failure is not None:
