@@ -1,0 +1,126 @@
+"""The simulated stations' WebSocket client: trio driving the `websockets` sans-I/O protocol.
+
+Why this stack: the load generator shares two cores with the server under test, so every microsecond
+a simulated station spends is taken from the server. DESIGN.md measured one echo at ~200 us through
+trio-websocket (wsproto, a background reader task and channels per connection) and ~115 us with trio
+feeding `websockets.client.ClientProtocol` directly. This driver also has no background task: the
+station's single task reads when it waits, so 10,000 stations are 10,000 tasks and sockets, no more.
+
+`Transport` is the small interface the station needs; `WsTransport` is the one real implementation.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import trio
+from websockets.client import ClientProtocol
+from websockets.frames import Frame, Opcode
+from websockets.http11 import Response
+from websockets.protocol import State
+from websockets.typing import Subprotocol
+from websockets.uri import parse_uri
+
+READ_SIZE = 65536
+
+
+class TransportClosed(Exception):
+    """The peer closed the connection or the handshake failed."""
+
+
+class Transport(Protocol):
+    """What a simulated station needs from its connection: text frames in and out, reads with a deadline."""
+
+    async def send(self, text: str) -> None: ...
+
+    async def receive(self, deadline: float) -> str | None:
+        """The next text message, or None when ``deadline`` (trio time) passes first."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+class WsTransport:
+    """One client WebSocket over a trio TCP stream; not safe for concurrent use by two tasks."""
+
+    def __init__(self, stream: trio.SocketStream, protocol: ClientProtocol) -> None:
+        self._stream = stream
+        self._protocol = protocol
+        self._inbox: list[str] = []
+        self._fragments: list[bytes] = []
+
+    @classmethod
+    async def connect(cls, url: str, subprotocol: str, within: float) -> WsTransport:
+        """Open TCP, do the opening handshake, insist on ``subprotocol``; TransportClosed on failure."""
+        uri = parse_uri(url)
+        protocol = ClientProtocol(uri, subprotocols=[Subprotocol(subprotocol)])
+        with trio.fail_after(within):
+            stream = await trio.open_tcp_stream(uri.host, uri.port)
+            transport = cls(stream, protocol)
+            try:
+                protocol.send_request(protocol.connect())
+                await transport._flush()
+                while True:
+                    data = await stream.receive_some(READ_SIZE)
+                    if not data:
+                        protocol.receive_eof()
+                    else:
+                        protocol.receive_data(data)
+                    for event in protocol.events_received():
+                        if isinstance(event, Response):
+                            if protocol.handshake_exc is not None:
+                                raise TransportClosed(f"handshake failed: {protocol.handshake_exc}")
+                            if protocol.subprotocol != subprotocol:
+                                raise TransportClosed(f"server chose subprotocol {protocol.subprotocol!r}")
+                            return transport
+                        if isinstance(event, Frame):
+                            transport._take(event)
+                    if not data:
+                        raise TransportClosed("connection closed during handshake")
+            except BaseException:
+                await stream.aclose()
+                raise
+
+    async def _flush(self) -> None:
+        for chunk in self._protocol.data_to_send():
+            if chunk:
+                await self._stream.send_all(chunk)
+
+    def _take(self, frame: Frame) -> None:
+        if frame.opcode is Opcode.TEXT or frame.opcode is Opcode.CONT:
+            self._fragments.append(bytes(frame.data))
+            if frame.fin:
+                self._inbox.append(b"".join(self._fragments).decode())
+                self._fragments.clear()
+
+    async def send(self, text: str) -> None:
+        self._protocol.send_text(text.encode())
+        await self._flush()
+
+    async def receive(self, deadline: float) -> str | None:
+        while not self._inbox:
+            with trio.move_on_at(deadline) as scope:
+                data = await self._stream.receive_some(READ_SIZE)
+            if scope.cancelled_caught:
+                return None
+            if data:
+                self._protocol.receive_data(data)
+            else:
+                self._protocol.receive_eof()
+            for event in self._protocol.events_received():
+                if isinstance(event, Frame):
+                    self._take(event)
+            await self._flush()  # pongs and close replies
+            if not self._inbox and (not data or self._protocol.state is not State.OPEN):
+                raise TransportClosed(f"closed by peer (code {self._protocol.close_code})")
+        return self._inbox.pop(0)
+
+    async def aclose(self) -> None:
+        try:
+            if self._protocol.state is State.OPEN:
+                self._protocol.send_close()
+                await self._flush()
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+            pass
+        finally:
+            await self._stream.aclose()
