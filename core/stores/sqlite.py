@@ -61,7 +61,8 @@ def sqlite_path(url: str) -> tuple[str, dict[str, str]]:
     unknown = set(options) - {"lock_timeout"}
     if unknown:
         raise ValueError(f"unknown sqlite URL options {sorted(unknown)} in {url!r} (known: lock_timeout)")
-    return os.path.abspath(path), options
+    # "sqlite:////abs" (the SQLAlchemy spelling) means the same file as "sqlite:///abs".
+    return os.path.abspath("/" + path.lstrip("/") if path.startswith("/") else path), options
 
 
 def open_log(url: str, poll_interval: float) -> RecordedLog:

@@ -1,0 +1,112 @@
+"""The msgpack codec: exact round-trips of what events carry, clear errors for what they may not."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import pytest
+from eventsourcing.persistence import Transcoder
+from hypothesis import given
+from hypothesis import strategies as st
+
+from core.codec import MsgpackTranscoder, pack, unpack
+
+offsets = st.timedeltas(min_value=-timedelta(hours=23, minutes=59), max_value=timedelta(hours=23, minutes=59))
+aware_datetimes = st.builds(
+    lambda naive, offset: naive.replace(tzinfo=timezone(offset)),
+    st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30)),
+    offsets,
+)
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**64 - 1)
+    | st.floats(allow_nan=False)
+    | st.text()
+    | st.binary()
+    | aware_datetimes
+    | st.decimals(allow_nan=False)
+    | st.uuids()
+)
+values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+def same(a: Any, b: Any) -> bool:
+    """Equality that also demands the same types (bytes is not str) and the same UTC offsets."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, datetime):
+        return a == b and a.utcoffset() == b.utcoffset()
+    if isinstance(a, Decimal):
+        return str(a) == str(b)  # keeps precision and sign of zero visible
+    return bool(a == b)
+
+
+@given(values)
+def test_every_supported_value_round_trips_exactly(value: Any) -> None:
+    assert same(unpack(pack(value)), value)
+
+
+@given(values)
+def test_the_transcoder_is_the_codec(value: Any) -> None:
+    transcoder = MsgpackTranscoder()
+    assert isinstance(transcoder, Transcoder)
+    assert transcoder.encode(value) == pack(value)
+    assert same(transcoder.decode(transcoder.encode(value)), value)
+
+
+def test_the_special_types_come_back_as_themselves() -> None:
+    moment = datetime(2026, 11, 21, 5, 30, 0, 123456, tzinfo=timezone(timedelta(hours=5, minutes=30)))
+    payload = {
+        "at": moment,
+        "energy": Decimal("12.3450"),
+        "id": UUID("12345678-1234-5678-1234-567812345678"),
+        "raw": b"\x00\xff",
+        "nested": [{"deep": [moment.astimezone(UTC)]}],
+        "tuple": (1, 2),
+        7: "int key",
+    }
+    back = unpack(pack(payload))
+    assert back["at"] == moment and back["at"].utcoffset() == timedelta(hours=5, minutes=30)
+    assert back["energy"] == Decimal("12.3450") and str(back["energy"]) == "12.3450"
+    assert back["id"] == payload["id"]
+    assert back["raw"] == b"\x00\xff" and isinstance(back["raw"], bytes)
+    assert back["nested"][0]["deep"][0].tzinfo == UTC
+    assert back["tuple"] == [1, 2]
+    assert back[7] == "int key"
+
+
+def test_a_naive_datetime_is_refused_by_name() -> None:
+    with pytest.raises(TypeError, match="naive datetime"):
+        pack({"at": datetime(2026, 1, 1)})
+
+
+@pytest.mark.parametrize(
+    ("value", "type_name"),
+    [({1, 2}, "set"), (object(), "object"), (frozenset(), "frozenset"), (1 + 2j, "complex")],
+)
+def test_an_unsupported_type_is_a_type_error_naming_it(value: object, type_name: str) -> None:
+    with pytest.raises(TypeError, match=f"type {type_name}\\b"):
+        pack({"outer": [{"inner": value}]})
+
+
+def test_an_integer_beyond_64_bits_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="64-bit"):
+        pack(2**64)
+
+
+@pytest.mark.parametrize("garbage", [b"\xc1", b"\x92\x01", b"\x81\xa1a", b"\xd4\x63\x00", b"\x01\x02"])
+def test_garbage_does_not_decode(garbage: bytes) -> None:
+    with pytest.raises(ValueError):
+        unpack(garbage)
