@@ -319,12 +319,22 @@ def site_chargers(
     count: int, *, clock: Callable[[], float] = trio.current_time
 ) -> list[list[SimulatedCharger]]:
     """``count`` chargers in groups of at most 123 (two units each, ids 1..246), one group per server."""
+    meter_profile = load_shipped_profile("eastron_sdm630")
+    evse_profile = load_shipped_profile("simpleevse_wb")
     groups: list[list[SimulatedCharger]] = []
     for index in range(count):
         slot = index % 123
         if slot == 0:
             groups.append([])
-        groups[-1].append(SimulatedCharger(meter_unit=2 * slot + 1, evse_unit=2 * slot + 2, clock=clock))
+        groups[-1].append(
+            SimulatedCharger(
+                meter_unit=2 * slot + 1,
+                evse_unit=2 * slot + 2,
+                meter_profile=meter_profile,
+                evse_profile=evse_profile,
+                clock=clock,
+            )
+        )
     return groups
 
 

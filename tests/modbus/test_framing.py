@@ -21,7 +21,9 @@ def server_answer(framing: Framing, request: bytes, registers: list[int]) -> byt
     framer = FramerSocket(decoder) if framing is Framing.SOCKET else FramerRTU(decoder)
     _, pdu = framer.handleFrame(request, 0, 0)
     assert pdu is not None
-    answer = ReadHoldingRegistersResponse(registers=registers, dev_id=pdu.dev_id, transaction_id=pdu.transaction_id)
+    answer = ReadHoldingRegistersResponse(
+        registers=registers, dev_id=pdu.dev_id, transaction_id=pdu.transaction_id
+    )
     return framer.buildFrame(answer)
 
 

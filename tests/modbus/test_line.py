@@ -29,7 +29,10 @@ HOLDING = RegisterFunction.HOLDING
 
 def quick_line(port: int, framing: Framing = Framing.SOCKET, timeout: float = 1.0) -> ModbusLine:
     return ModbusLine(
-        tcp_connector("127.0.0.1", port), framing, timeout=timeout, backoff=Backoff(0.02, 0.2, rng=random.Random(1))
+        tcp_connector("127.0.0.1", port),
+        framing,
+        timeout=timeout,
+        backoff=Backoff(0.02, 0.2, rng=random.Random(1)),
     )
 
 
@@ -165,7 +168,9 @@ async def _garbage_server(payload: bytes, stream: trio.abc.Stream) -> None:
 )
 async def test_garbage_or_stalled_stream_is_dropped_never_hangs(payload: bytes, error: type) -> None:
     async with trio.open_nursery() as nursery:
-        listeners = await nursery.start(partial(trio.serve_tcp, partial(_garbage_server, payload), 0, host="127.0.0.1"))
+        listeners = await nursery.start(
+            partial(trio.serve_tcp, partial(_garbage_server, payload), 0, host="127.0.0.1")
+        )
         port = listeners[0].socket.getsockname()[1]
         line = quick_line(port, timeout=0.3)
         started = trio.current_time()
@@ -177,7 +182,7 @@ async def test_garbage_or_stalled_stream_is_dropped_never_hangs(payload: bytes, 
 
 
 async def test_sim_meter_over_rtu_on_a_pty_serial_line() -> None:
-    """RTU framing and termios setup over a real tty pair: our line on the slave, the simulator on the master."""
+    """RTU framing and termios setup over a tty pair: our line on the slave, the simulator on the master."""
     from adapters.modbus import rtu_frame_gap, serial_connector
 
     master, slave = os.openpty()

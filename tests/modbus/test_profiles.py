@@ -151,7 +151,7 @@ def test_evse_control_must_name_a_holding_point() -> None:
     )
     with pytest.raises(ProfileConfigError, match=r"evse\.toml: control\.setpoint: .*holding"):
         parse_profile(text, "evse.toml")
-    with pytest.raises(ProfileConfigError, match="control.setpoint: names no point"):
+    with pytest.raises(ProfileConfigError, match=r"control\.setpoint: names no point"):
         parse_profile(text.replace("setpoint = 'voltage'", "setpoint = 'nope'"), "evse.toml")
 
 
