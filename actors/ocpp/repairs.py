@@ -31,7 +31,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,12 +62,78 @@ class SchemaWalk:
     def __init__(self, root: Mapping[str, Any], aliases: Mapping[str, str]) -> None:
         self._root = root
         self._aliases = aliases
+        self._bearing: dict[int, bool] = {}
+        self._properties: dict[int, list[tuple[str, Mapping[str, Any]]]] = {}
 
     def repair(self, payload: dict[str, Any]) -> tuple[dict[str, Any], list[Repair]]:
         """The repaired payload (``payload`` itself when nothing changed) and the repairs made."""
         repairs: list[Repair] = []
         repaired = self._walk(payload, self._root, "$", repairs)
         return repaired, repairs
+
+    def canonicalise(self, payload: dict[str, Any]) -> tuple[dict[str, Any], list[Repair]]:
+        """Only the ``enum_alias`` repairs: all a schema-valid payload can need, found much faster.
+
+        The walk descends only into the parts of the schema that hold an enum with an alias spelling
+        (for MeterValues: ``meterValue[].sampledValue[].unit``), so a valid payload costs little more
+        than the schema check itself.
+        """
+        repairs: list[Repair] = []
+        if not self._bears_alias(self._root):
+            return payload, repairs
+        canonical = self._aliases_only(payload, self._root, "$", repairs)
+        return canonical, repairs
+
+    def _bears_alias(self, schema: Mapping[str, Any]) -> bool:
+        """Whether an enum holding an alias source can be reached from ``schema`` (memoised)."""
+        key = id(schema)
+        if key not in self._bearing:
+            self._bearing[key] = False  # a cycle through $ref bears nothing new
+            node = self._resolve(schema)
+            children = [*node.get("properties", {}).values()]
+            if isinstance(node.get("items"), Mapping):
+                children.append(node["items"])
+            self._bearing[key] = any(value in self._aliases for value in node.get("enum", ())) or any(
+                self._bears_alias(child) for child in children
+            )
+        return self._bearing[key]
+
+    def _aliases_only(self, value: Any, schema: Mapping[str, Any], path: str, out: list[Repair]) -> Any:
+        node = self._resolve(schema)
+        if isinstance(value, dict):
+            result = value
+            for name, sub in self._bearing_properties(node):
+                if name in result:
+                    walked = self._aliases_only(result[name], sub, _child(path, name), out)
+                    if walked is not result[name]:
+                        if result is value:
+                            result = dict(value)
+                        result[name] = walked
+            return result
+        items = node.get("items")
+        if isinstance(value, list) and isinstance(items, Mapping):
+            walked = [self._aliases_only(item, items, f"{path}[{i}]", out) for i, item in enumerate(value)]
+            return value if all(a is b for a, b in zip(walked, value, strict=True)) else walked
+        if isinstance(value, str) and "enum" in node:
+            return self._alias(value, node["enum"], path, out)
+        return value
+
+    def _bearing_properties(self, node: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+        """The properties of ``node`` under which an alias can occur (memoised per node)."""
+        key = id(node)
+        found = self._properties.get(key)
+        if found is None:
+            properties: Mapping[str, Any] = node.get("properties", {})
+            found = [(name, sub) for name, sub in properties.items() if self._bears_alias(sub)]
+            self._properties[key] = found
+        return found
+
+    def _alias(self, value: str, enum: Sequence[Any], path: str, out: list[Repair]) -> str:
+        canonical = self._aliases.get(value)
+        if canonical is not None and canonical in enum:
+            out.append(Repair(path, "enum_alias", value, canonical))
+            return canonical
+        return value
 
     def _resolve(self, schema: Mapping[str, Any]) -> Mapping[str, Any]:
         while "$ref" in schema:
@@ -114,9 +180,8 @@ class SchemaWalk:
     def _string(self, value: str, schema: Mapping[str, Any], path: str, out: list[Repair]) -> str:
         enum = schema.get("enum")
         if enum is not None:
-            canonical = self._aliases.get(value)
-            if canonical is not None and canonical in enum:
-                out.append(Repair(path, "enum_alias", value, canonical))
+            canonical = self._alias(value, enum, path, out)
+            if canonical is not value:
                 return canonical
             if value not in enum:
                 matches = [member for member in enum if member.casefold() == value.casefold()]

@@ -103,7 +103,6 @@ class CompiledSchema:
 
     schema: dict[str, Any]
     check: Callable[[Any], Any]
-    enum_values: frozenset[str]
 
 
 def schema_path(version: str, action: str, direction: Direction) -> pathlib.Path:
@@ -128,19 +127,7 @@ def compiled(version: str, action: str, direction: Direction) -> CompiledSchema 
     # 2.0.1 schemas start with a byte order mark.
     schema = json.loads(path.read_text(encoding="utf-8-sig"))
     check = fastjsonschema.compile(schema, use_default=False)
-    return CompiledSchema(schema, check, frozenset(_enum_values(schema)))
-
-
-def _enum_values(node: Any) -> list[str]:
-    if isinstance(node, dict):
-        found = [v for v in node.get("enum", ()) if isinstance(v, str)]
-        for key, child in node.items():
-            if key != "enum":
-                found.extend(_enum_values(child))
-        return found
-    if isinstance(node, list):
-        return [v for child in node for v in _enum_values(child)]
-    return []
+    return CompiledSchema(schema, check)
 
 
 class Validator:
@@ -166,7 +153,7 @@ class Validator:
         self.version = version
         self.policy = Policy(policy)
         self.aliases: Mapping[str, str] = table
-        self._walks: dict[tuple[str, Direction], tuple[SchemaWalk, bool]] = {}
+        self._walks: dict[tuple[str, Direction], SchemaWalk] = {}
 
     def knows(self, action: str) -> bool:
         """Whether this version has a request schema for ``action``."""
@@ -190,26 +177,22 @@ class Validator:
             if failure is not None:
                 raise self._error(action, direction, failure)
             return Validated(payload, ())
-        walk, has_aliases = self._walk(action, direction, schema)
-        if failure is None and not has_aliases:
-            return Validated(payload, ())
+        walk = self._walk(action, direction, schema)
+        if failure is None:
+            canonical, repairs = walk.canonicalise(payload)
+            return Validated(canonical, tuple(repairs))
         repaired, repairs = walk.repair(payload)
-        if repairs and failure is not None:
+        if repairs:
             failure = _failure(schema, repaired)
         if failure is not None:
             raise self._error(action, direction, failure)
         return Validated(repaired, tuple(repairs))
 
-    def _walk(self, action: str, direction: Direction, schema: CompiledSchema) -> tuple[SchemaWalk, bool]:
-        key = (action, direction)
-        found = self._walks.get(key)
-        if found is None:
-            found = (
-                SchemaWalk(schema.schema, self.aliases),
-                not schema.enum_values.isdisjoint(self.aliases),
-            )
-            self._walks[key] = found
-        return found
+    def _walk(self, action: str, direction: Direction, schema: CompiledSchema) -> SchemaWalk:
+        walk = self._walks.get((action, direction))
+        if walk is None:
+            walk = self._walks[(action, direction)] = SchemaWalk(schema.schema, self.aliases)
+        return walk
 
     def _error(
         self, action: str, direction: Direction, failure: fastjsonschema.JsonSchemaValueException

@@ -182,6 +182,18 @@ def test_each_repair_kind() -> None:
     assert naive.payload["timestamp"] == "2021-08-24T11:13:03Z" and naive.payload["meterStart"] == 0
 
 
+def test_a_valid_alias_spelling_is_still_canonicalised() -> None:
+    sampled = [{"value": "21", "unit": "Celcius", "measurand": "Temperature"}, {"value": "1", "unit": "Wh"}]
+    meter: dict[str, Any] = {"connectorId": 1, "meterValue": [{**SAMPLE, "sampledValue": sampled}]}
+    STRICT.validate_request("MeterValues", meter)  # the shipped schema accepts Celcius
+    accepted = LENIENT.validate_request("MeterValues", meter)
+    assert accepted.repairs == (
+        Repair("$.meterValue[0].sampledValue[0].unit", "enum_alias", "Celcius", "Celsius"),
+    )
+    assert accepted.payload["meterValue"][0]["sampledValue"][1] is sampled[1]  # untouched parts are shared
+    assert meter["meterValue"][0]["sampledValue"][0]["unit"] == "Celcius"  # the input is not mutated
+
+
 def test_aliases_are_configurable_and_may_not_chain() -> None:
     vendor = Validator("1.6", Policy.LENIENT, aliases={"Amp": "A"})
     meter = {"connectorId": 1, "meterValue": [{**SAMPLE, "sampledValue": [{"value": "1", "unit": "Amp"}]}]}
