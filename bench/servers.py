@@ -8,6 +8,7 @@ A `ServerSpec` is a command template, so any CSMS that can be told its port is p
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import socket
 import sys
@@ -54,7 +55,7 @@ BUILTIN: dict[str, ServerSpec] = {
 def server_spec(name: str, command: str | None = None) -> ServerSpec:
     """A built-in spec by name, or a custom one from a command line with placeholders."""
     if command is not None:
-        return ServerSpec(name, tuple(command.split()))
+        return ServerSpec(name, tuple(shlex.split(command)))
     try:
         return BUILTIN[name]
     except KeyError:

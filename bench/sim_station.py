@@ -323,12 +323,18 @@ class StationLink:
                         trio.current_time(), recorder)
 
     async def open_loop(
-        self, arrivals: list[float], mix: list[tuple[str, float]], recorder: Recorder
+        self,
+        arrivals: list[float],
+        mix: list[tuple[str, float]],
+        recorder: Recorder,
+        slack: float = TIMER_SLACK,
     ) -> None:
-        """Send a mix action at each scheduled time; a late answer delays the next send, and that counts."""
+        """Send a mix action at each scheduled time; a late answer delays the next send, and that counts.
+
+        ``slack``: how early to wake (0 under a virtual clock, whose timers are exact)."""
         for scheduled in arrivals:
-            if trio.current_time() < scheduled - TIMER_SLACK:
-                await self.idle_until(scheduled - TIMER_SLACK, recorder)
+            if trio.current_time() < scheduled - slack:
+                await self.idle_until(scheduled - slack, recorder)
                 recorder.send_lag.add(max(0.0, trio.current_time() - scheduled))
             action = pick(mix, self.station.rng.random())
             start = min(scheduled, trio.current_time())

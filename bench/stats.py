@@ -50,14 +50,15 @@ class LatencySamples:
     def __len__(self) -> int:
         return len(self._values)
 
-    def _ordered(self) -> array[float]:
+    def ordered(self) -> array[float]:
+        """All samples, ascending."""
         if not self._sorted:
             self._values = array("d", sorted(self._values))
             self._sorted = True
         return self._values
 
     def percentile(self, percent: float) -> float:
-        return nearest_rank(self._ordered(), percent)
+        return nearest_rank(self.ordered(), percent)
 
     def maximum(self) -> float:
         if not self._values:
@@ -68,7 +69,7 @@ class LatencySamples:
         """Count, mean, the standard percentiles and max, in milliseconds (empty dict without samples)."""
         if not self._values:
             return {}
-        ordered = self._ordered()
+        ordered = self.ordered()
         out: dict[str, float] = {"count": float(len(ordered)), "mean_ms": 1e3 * sum(ordered) / len(ordered)}
         for p in PERCENTILES:
             out[f"p{p:g}_ms"] = 1e3 * nearest_rank(ordered, p)

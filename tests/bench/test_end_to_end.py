@@ -1,0 +1,59 @@
+"""Small bench runs against the real peers (the floor and the ocpp-package CSMS) as subprocesses.
+
+They prove the harness works end to end: servers start on 127.0.0.1 and stop, worker processes
+connect, boot, charge and stop, the numbers come back and reports are written. Timings are not asserted.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bench.runner import bench_main, simulate_main
+from bench.scenarios import Scenario, drive
+from bench.servers import BUILTIN, running
+
+
+@pytest.mark.parametrize("server", ["floor", "ocpp-peer"])
+async def test_steady_run_against_a_peer(server: str) -> None:
+    scenario = Scenario("steady", stations=3, rates=(40.0,), duration=1.5, workers=2)
+    async with running(BUILTIN[server]) as srv:
+        result = await drive(srv.url, scenario, srv)
+    assert srv.process.returncode is not None  # the server was stopped
+    setup, step = result["setup"], result["steps"][0]
+    assert setup["connected"] == setup["set_up"] == 3 and result["workers"] == 2
+    assert setup["per_action"]["BootNotification"]["count"] == 3
+    assert setup["per_action"]["StartTransaction"]["count"] == 3
+    assert step["errors"] == {} and step["timeouts"] == {}
+    assert set(step["per_action"]) <= {"MeterValues", "Heartbeat"} and step["answered"] > 0
+    a = step["all"]
+    assert 0 < a["p50_ms"] <= a["p90_ms"] <= a["p99_ms"] <= a["p99.9_ms"] <= a["max_ms"]
+    assert result["teardown"]["per_action"]["StopTransaction"]["count"] == 3
+    assert result["server_process"]["cpu_load_s"] >= 0 and result["server_process"]["rss_connected_mib"] > 1
+
+
+def test_bench_command_writes_json_markdown_and_plot(tmp_path: Path) -> None:
+    code = bench_main(["--scenario", "ramp", "--stations", "2", "--rate", "20,40", "--duration", "1",
+                       "--servers", "floor", "--out", str(tmp_path), "--label", "tiny"])
+    assert code == 0
+    runs = json.loads((tmp_path / "tiny.json").read_text())
+    assert [s["offered_rate"] for s in runs[0]["steps"]] == [20.0, 40.0]
+    assert "| floor | ramp | 2 | 40 |" in (tmp_path / "tiny.md").read_text()
+    assert (tmp_path / "tiny.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_bench_reports_a_server_that_cannot_start(tmp_path: Path) -> None:
+    code = bench_main(["--scenario", "storm", "--stations", "1", "--servers", "broken", "--server-cmd",
+                       "broken={python} -c 'raise SystemExit(3)'", "--out", str(tmp_path), "--label", "b"])
+    assert code == 1
+    runs = json.loads((tmp_path / "b.json").read_text())
+    assert "exited with 3" in runs[0]["error"]
+
+
+def test_simulate_refuses_bad_input() -> None:
+    with pytest.raises(SystemExit):
+        simulate_main(["--url", "http://127.0.0.1:1/ocpp"])
+    with pytest.raises(SystemExit):
+        simulate_main(["--url", "ws://127.0.0.1:1/ocpp", "--mix", "Reset=1"])
