@@ -117,17 +117,33 @@ def schema_path(version: str, action: str, direction: Direction) -> pathlib.Path
 
 
 @functools.cache
+def actions(version: str) -> frozenset[str]:
+    """The actions the ``ocpp`` package ships a request schema for in ``version``."""
+    folder = schema_path(version, "Heartbeat", Direction.REQUEST).parent
+    suffix = "" if version == "1.6" else "Request"
+    return frozenset(
+        path.stem.removesuffix(suffix)
+        for path in folder.glob("*.json")
+        if not path.stem.endswith("Response") and path.stem.endswith(suffix)
+    )
+
+
 def compiled(version: str, action: str, direction: Direction) -> CompiledSchema | None:
-    """The compiled schema, or ``None`` when the version has no such action (cached either way)."""
-    if not action.isidentifier():  # never let a peer's action name walk the file system
+    """The compiled schema, or ``None`` when the version has no such action.
+
+    Only names in :func:`actions` reach the cache, so a peer sending made-up action names can
+    neither grow it nor make the validator open files of its choosing.
+    """
+    if action not in actions(version):
         return None
-    path = schema_path(version, action, direction)
-    if not path.is_file():
-        return None
+    return _compile(version, action, Direction(direction))
+
+
+@functools.cache
+def _compile(version: str, action: str, direction: Direction) -> CompiledSchema:
     # 2.0.1 schemas start with a byte order mark.
-    schema = json.loads(path.read_text(encoding="utf-8-sig"))
-    check = fastjsonschema.compile(schema, use_default=False)
-    return CompiledSchema(schema, check)
+    schema = json.loads(schema_path(version, action, direction).read_text(encoding="utf-8-sig"))
+    return CompiledSchema(schema, fastjsonschema.compile(schema, use_default=False))
 
 
 class Validator:

@@ -14,8 +14,9 @@ from ocpp import messages as ocpp_messages
 from ocpp.exceptions import OCPPError
 
 from actors.ocpp import Direction, ErrorCode, OcppError, Policy, Repair, Validator, parse_frame
+from actors.ocpp.actions import ACTIONS_16
 from actors.ocpp.repairs import SchemaWalk
-from actors.ocpp.validation import compiled, schema_path
+from actors.ocpp.validation import actions, compiled, schema_path
 from tests.ocpp.schema_strategies import payloads
 
 FIXTURE = pathlib.Path("/work/shared/fixtures/ocpp16_chargedot_session.jsonl")
@@ -44,6 +45,11 @@ def test_every_shipped_schema_compiles_in_both_directions(version: str) -> None:
         assert Validator(version).knows(action)
     requests = {a for a, d in actions if d is Direction.REQUEST}
     assert requests == {a for a, d in actions if d is Direction.RESPONSE}
+
+
+def test_the_session_direction_tables_cover_exactly_the_16_schemas() -> None:
+    assert actions("1.6") == ACTIONS_16
+    assert len(actions("2.0.1")) == 64
 
 
 def test_unknown_actions_are_not_implemented() -> None:

@@ -19,6 +19,7 @@ def test_a_small_run_reports_every_figure() -> None:
         "meter_values_strict_us",
         "meter_values_lenient_us",
         "meter_values_ocpp_us",
+        "meter_values_jsonschema_oneshot_us",
         "frame_meter_values_lenient_us",
         "frame_heartbeat_lenient_us",
     }
