@@ -58,6 +58,7 @@ async def open_backend_store(
             finally:
                 store.writer.close()
     finally:
-        await trio.to_thread.run_sync(log.close)
+        with trio.CancelScope(shield=True):  # a cancelled caller still releases the database
+            await trio.to_thread.run_sync(log.close)
     if body_error is not None:
         raise body_error

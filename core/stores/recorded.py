@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from core.events import EventRecord, NewEvent, check_stream
 from core.follow import Follower
 from core.stores.recording import RecordedLog
-from core.writer import BatchingWriter
+from core.writer import BatchingWriter, WriterStats
 
 __all__ = ["RecordedStore"]
 
@@ -27,6 +27,11 @@ class RecordedStore:
     @property
     def location(self) -> str:
         return self.log.location
+
+    @property
+    def stats(self) -> WriterStats:
+        """Group-commit counters for an exporter; set ``writer.on_commit`` for a per-commit hook."""
+        return self.writer.stats
 
     async def append(
         self, events: Sequence[NewEvent], expected: Mapping[str, int] | None = None

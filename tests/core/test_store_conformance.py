@@ -162,6 +162,25 @@ async def test_unknown_schemes_and_malformed_urls_name_the_problem() -> None:
             pass
 
 
+async def test_an_error_in_the_block_comes_out_as_itself_after_the_writer_drained(store_url: str) -> None:
+    with pytest.raises(KeyError, match="caller's own"):
+        async with open_store(store_url) as store:
+            await store.append([event("station/CP-1", 1)])
+            raise KeyError("caller's own")
+    if not store_url.startswith("memory"):
+        async with open_store(store_url) as reopened:
+            assert await reopened.head() == 1
+
+
+async def test_store_settings_are_checked(store_url: str) -> None:
+    with pytest.raises(ValueError, match="poll_interval"):
+        async with open_store(store_url, poll_interval=0):
+            pass
+    with pytest.raises(ValueError, match="max_batch"):
+        async with open_store(store_url, max_batch=0):
+            pass
+
+
 def test_sqlite_urls_resolve_to_absolute_paths() -> None:
     assert sqlite_path("sqlite:///var/lib/cw/events.db") == ("/var/lib/cw/events.db", {})
     assert sqlite_path("sqlite:events.db") == (os.path.join(os.getcwd(), "events.db"), {})
