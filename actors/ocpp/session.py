@@ -293,7 +293,11 @@ class Session:
     # ---- what the peer sends -------------------------------------------------------------------
 
     def receive(self, text: str | bytes, now: float) -> list[Event]:
-        """Take one received frame; never raises for anything the peer can send."""
+        """Take one received frame; never raises for anything the peer can send.
+
+        Each frame yields exactly one event today; the list leaves room for frames that will yield
+        none or several (boot state) without changing the callers.
+        """
         try:
             frame = parse_frame(text)
         except OcppError as error:
