@@ -1,0 +1,204 @@
+"""Projections: pure folds over the committed log, run live or replayed.
+
+A ``Projection[S]`` says how to start (``initial``) and how one record changes the state (``fold``);
+it must be pure, so the same log always gives the same state. ``replay`` runs it over stored
+records (replay tooling, and the reference the live state must equal). ``ProjectionRunner`` follows
+the store from a tracked position, keeps ``state`` and ``position``, lets a caller wait until a
+position is folded in (read-your-writes after an append), and resumes after a restart from a
+checkpoint: position and state encoded with the codec, so the state must be codec-encodable
+(mappings, lists, numbers, strings, bytes, datetimes, decimals, UUIDs). A missing, foreign or
+unreadable checkpoint, or one ahead of the log, is ignored and the projection rebuilds from 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections.abc import Iterable
+from typing import Generic, Protocol, TypeVar
+
+import trio
+
+from core.codec import pack, unpack
+from core.events import EventRecord
+from core.follow import CommitSignal
+from core.store import EventStore
+
+__all__ = [
+    "CheckpointStore",
+    "FileCheckpoint",
+    "MemoryCheckpoint",
+    "Projection",
+    "ProjectionRunner",
+    "replay",
+]
+
+S = TypeVar("S")
+log = logging.getLogger(__name__)
+
+
+class Projection(Protocol[S]):
+    """A named, pure fold ``(state, record) -> state``."""
+
+    @property
+    def name(self) -> str: ...
+
+    def initial(self) -> S: ...
+
+    def fold(self, state: S, record: EventRecord) -> S: ...
+
+
+def replay(projection: Projection[S], records: Iterable[EventRecord]) -> S:
+    """Fold ``records`` from the projection's initial state: the state the log implies."""
+    state = projection.initial()
+    for record in records:
+        state = projection.fold(state, record)
+    return state
+
+
+class CheckpointStore(Protocol):
+    """Where a runner keeps its encoded checkpoint; ``save`` must replace the old one atomically."""
+
+    async def load(self) -> bytes | None: ...
+
+    async def save(self, blob: bytes) -> None: ...
+
+
+class MemoryCheckpoint:
+    """A checkpoint that lives as long as this object (tests, or a runner restarted in-process)."""
+
+    def __init__(self) -> None:
+        self.blob: bytes | None = None
+
+    async def load(self) -> bytes | None:
+        await trio.lowlevel.checkpoint()
+        return self.blob
+
+    async def save(self, blob: bytes) -> None:
+        await trio.lowlevel.checkpoint()
+        self.blob = blob
+
+
+class FileCheckpoint:
+    """A checkpoint file, replaced atomically (write a temp file, fsync, rename, fsync the directory)."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = os.fspath(path)
+
+    async def load(self) -> bytes | None:
+        return await trio.to_thread.run_sync(self._load)
+
+    async def save(self, blob: bytes) -> None:
+        await trio.to_thread.run_sync(self._save, blob)
+
+    def _load(self) -> bytes | None:
+        try:
+            with open(self.path, "rb") as f:
+                return f.read()
+        except FileNotFoundError:
+            return None
+
+    def _save(self, blob: bytes) -> None:
+        directory = os.path.dirname(os.path.abspath(self.path))
+        fd, temp = tempfile.mkstemp(dir=directory, prefix=".checkpoint-")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(blob)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(temp, self.path)
+        except BaseException:
+            os.unlink(temp)
+            raise
+        dir_fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+class ProjectionRunner(Generic[S]):
+    """Runs one projection live over a store. Start :meth:`run` in a nursery."""
+
+    def __init__(
+        self,
+        projection: Projection[S],
+        store: EventStore,
+        *,
+        checkpoint: CheckpointStore | None = None,
+        checkpoint_every: int = 1000,
+    ) -> None:
+        if checkpoint_every < 1:
+            raise ValueError(f"checkpoint_every must be >= 1, got {checkpoint_every}")
+        self.projection = projection
+        self.state: S = projection.initial()
+        self.position = 0
+        self._store = store
+        self._checkpoint = checkpoint
+        self._checkpoint_every = checkpoint_every
+        self._saved_position = 0
+        self._advanced = CommitSignal()
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Restore from the checkpoint, then fold every new record; saves a checkpoint on the way out."""
+        await self._restore()
+        if self._checkpoint is not None:
+            self._encode()  # a state the codec refuses fails at start, not at the first checkpoint
+        task_status.started()
+        try:
+            async for record in self._store.follow(self.position):
+                self.state = self.projection.fold(self.state, record)
+                self.position = record.position
+                self._advanced.pulse()
+                if self.position - self._saved_position >= self._checkpoint_every:
+                    await self.save_checkpoint()
+        finally:
+            with trio.CancelScope(shield=True):
+                await self.save_checkpoint()
+
+    async def wait_for(self, position: int) -> None:
+        """Return once every record up to ``position`` is folded into ``state``."""
+        while self.position < position:
+            await self._advanced.current().wait()
+        await trio.lowlevel.checkpoint()
+
+    async def save_checkpoint(self) -> None:
+        """Save position and state now (no-op without a checkpoint store or with nothing new)."""
+        if self._checkpoint is None or self.position == self._saved_position:
+            return
+        position, blob = self.position, self._encode()
+        await self._checkpoint.save(blob)
+        self._saved_position = position
+
+    def _encode(self) -> bytes:
+        try:
+            return pack({"projection": self.projection.name, "position": self.position, "state": self.state})
+        except (TypeError, ValueError) as e:
+            raise TypeError(f"projection {self.projection.name!r} state cannot be checkpointed: {e}") from e
+
+    async def _restore(self) -> None:
+        if self._checkpoint is None:
+            return
+        blob = await self._checkpoint.load()
+        if blob is None:
+            return
+        name = self.projection.name
+        try:
+            saved = unpack(blob)
+            position, state = saved["position"], saved["state"]
+            if saved["projection"] != name or not isinstance(position, int) or position < 0:
+                raise ValueError(f"checkpoint is for {saved['projection']!r} at {position!r}")
+        except Exception as e:  # whatever is wrong with it, rebuilding from 0 is always correct
+            log.warning("projection %s: ignoring unreadable checkpoint (%s); rebuilding from 0", name, e)
+            return
+        head = await self._store.head()
+        if position > head:
+            log.warning(
+                "projection %s: checkpoint at %d is ahead of the log (head %d); rebuilding",
+                name,
+                position,
+                head,
+            )
+            return
+        self.state, self.position, self._saved_position = state, position, position
