@@ -1,0 +1,107 @@
+"""CSMS-initiated commands and how they can fail.
+
+A :class:`Command` is an OCPP action with its camelCase wire payload. Embedders may also pass the
+``ocpp`` package's typed call dataclasses (``ocpp.v16.call.Reset(type="Hard")``):
+:func:`to_command` converts them with a plain snake-to-camel rule, never the package's own
+converter, which corrupts some keys and recurses into vendor data (DESIGN.md pitfalls).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """One call to a station: the action and its payload as it goes on the wire."""
+
+    action: str
+    payload: Mapping[str, Any]
+
+
+class CommandError(Exception):
+    """A command did not get a result from the station."""
+
+
+class UnknownStation(CommandError):
+    """No station with this id has ever connected."""
+
+
+class StationOffline(CommandError):
+    """The station is known but not connected, or its connection went away during the call."""
+
+
+class InvalidCommand(CommandError):
+    """The payload does not match the action's request schema; nothing was sent."""
+
+
+class OutboxFull(CommandError):
+    """Too many commands are already queued for this station."""
+
+
+class CommandSuperseded(CommandError):
+    """A newer SetChargingProfile for the same connector, stack level and purpose replaced this one."""
+
+
+class CommandTimedOut(CommandError):
+    """The station did not answer within the call timeout."""
+
+
+class CommandRejected(CommandError):
+    """The station answered with a CALLERROR (or a malformed reply)."""
+
+    def __init__(self, code: str, description: str, details: Mapping[str, Any] | None = None) -> None:
+        super().__init__(f"{code}: {description}")
+        self.code = code
+        self.description = description
+        self.details = dict(details or {})
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def _wire(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            _camel(f.name): _wire(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if getattr(value, f.name) is not None
+        }
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return [_wire(v) for v in value]
+    return value
+
+
+def to_command(call: Command | Any) -> Command:
+    """A :class:`Command` from itself or from an ``ocpp.v16.call`` dataclass instance."""
+    if isinstance(call, Command):
+        return call
+    if dataclasses.is_dataclass(call) and not isinstance(call, type):
+        payload = _wire(call)
+        # Vendor payloads (DataTransfer.data) stay exactly as given: strings, not re-cased.
+        return Command(type(call).__name__, payload)
+    raise TypeError(f"not a command: {call!r} (use Command(action, payload) or an ocpp.v16.call object)")
+
+
+def coalesce_key(command: Command) -> tuple[Any, ...] | None:
+    """Commands with equal non-None keys supersede each other while queued."""
+    if command.action != "SetChargingProfile":
+        return None
+    profile = command.payload.get("csChargingProfiles") or {}
+    return (
+        command.action,
+        command.payload.get("connectorId"),
+        profile.get("stackLevel"),
+        profile.get("chargingProfilePurpose"),
+    )

@@ -1,0 +1,126 @@
+"""A connector's live state and the pure fold that builds it from station events.
+
+Shared by the connector actor (its own state) and the live-state projection (every connector of
+the fleet), so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from actors import event_types as ev
+from core.events import EventRecord
+
+# Measurands whose latest value gets a field of its own; everything else stays in ``last``.
+_POWER = "Power.Active.Import"
+_ENERGY = "Energy.Active.Import.Register"
+
+
+@dataclass(slots=True)
+class ConnectorView:
+    """What is known about one connector right now."""
+
+    connector: int
+    status: str | None = None
+    error_code: str | None = None
+    info: str | None = None
+    vendor_error_code: str | None = None
+    status_time: str | None = None
+    transaction_id: int | None = None
+    id_tag: str | None = None
+    reservation: dict[str, Any] | None = None
+    power_w: float | None = None
+    energy_wh: float | None = None
+    current_a: dict[str, float] = field(default_factory=dict)  # by phase ("" when none given)
+    voltage_v: dict[str, float] = field(default_factory=dict)
+    soc_percent: float | None = None
+    temperature_c: float | None = None
+    last_sample_time: str | None = None
+    charging_profiles: list[dict[str, Any]] = field(default_factory=list)
+    position: int = 0  # global position of the last event folded in
+
+    def as_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+
+def concerns(record: EventRecord, connector: int) -> bool:
+    """Whether ``record`` changes the state of ``connector``."""
+    if record.type in (ev.RESERVATION_CANCELLED, ev.TRANSACTION_STOPPED):
+        return True  # they name a reservation or transaction, not always a connector
+    return record.data.get("connector") == connector
+
+
+def fold(view: ConnectorView, record: EventRecord) -> ConnectorView:
+    """Apply one event of the connector's station stream (events for other connectors are ignored)."""
+    if record.position <= view.position:
+        return view  # already folded (a restarted actor may be told again)
+    data = record.data
+    kind = record.type
+    if kind == ev.CONNECTOR_STATUS_CHANGED and data["connector"] == view.connector:
+        view.status = data["status"]
+        view.error_code = data["error_code"]
+        view.info = data.get("info")
+        view.vendor_error_code = data.get("vendor_error_code")
+        view.status_time = data.get("timestamp") or record.time.isoformat()
+    elif kind == ev.TRANSACTION_STARTED and data["connector"] == view.connector:
+        view.transaction_id = int(data["transaction_id"])
+        view.id_tag = data["id_tag"]
+        view.energy_wh = float(data["meter_start_wh"])
+        if view.reservation and view.reservation.get("reservation_id") == data.get("reservation_id"):
+            view.reservation = None
+    elif kind == ev.TRANSACTION_STOPPED and data.get("transaction_id") == view.transaction_id:
+        view.transaction_id = None
+        view.id_tag = None
+        view.power_w = 0.0
+    elif kind == ev.METER_SAMPLED and data["connector"] == view.connector:
+        _samples(view, data["samples"])
+    elif kind == ev.RESERVATION_MADE and data["connector"] == view.connector:
+        view.reservation = {k: data[k] for k in ("reservation_id", "id_tag", "expiry")}
+    elif kind == ev.RESERVATION_CANCELLED and view.reservation is not None:
+        if view.reservation.get("reservation_id") == data["reservation_id"]:
+            view.reservation = None
+    elif kind == ev.CHARGING_PROFILE_SET and data["connector"] == view.connector:
+        profile = data["profile"]
+        view.charging_profiles = [
+            p
+            for p in view.charging_profiles
+            if (p.get("stackLevel"), p.get("chargingProfilePurpose"))
+            != (profile.get("stackLevel"), profile.get("chargingProfilePurpose"))
+        ] + [profile]
+    elif kind == ev.CHARGING_PROFILE_CLEARED:
+        criteria = data["criteria"]
+        if criteria.get("connectorId") in (None, view.connector):
+            view.charging_profiles = [p for p in view.charging_profiles if not _matches(p, criteria)]
+    else:
+        return view
+    view.position = record.position
+    return view
+
+
+def _matches(profile: dict[str, Any], criteria: dict[str, Any]) -> bool:
+    if "id" in criteria:
+        return bool(profile.get("chargingProfileId") == criteria["id"])
+    checks = {"chargingProfilePurpose": "chargingProfilePurpose", "stackLevel": "stackLevel"}
+    return all(profile.get(field_) == criteria[key] for key, field_ in checks.items() if key in criteria)
+
+
+def _samples(view: ConnectorView, samples: list[dict[str, Any]]) -> None:
+    for sample in samples:
+        if "value" not in sample:
+            continue  # signed data: kept in the log, not interpreted
+        measurand, value = sample["measurand"], float(sample["value"])
+        phase = sample.get("phase", "")
+        if measurand == _POWER and not phase:
+            view.power_w = value
+        elif measurand == _ENERGY and not phase:
+            view.energy_wh = value
+        elif measurand == "Current.Import":
+            view.current_a[phase] = value
+        elif measurand == "Voltage":
+            view.voltage_v[phase] = value
+        elif measurand == "SoC":
+            view.soc_percent = value
+        elif measurand == "Temperature":
+            view.temperature_c = value
+        view.last_sample_time = sample.get("timestamp")

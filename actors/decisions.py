@@ -1,0 +1,250 @@
+"""What chargeward answers to each station-initiated OCPP 1.6 action, and which domain events follow.
+
+Pure functions of the validated request, the station's state and the fleet policy. The station actor
+asks :func:`builtin_response` only when no registered handler answered, then always derives the
+domain events from the request and the response actually sent (:func:`domain_events`), so the log
+records what the station was told, whoever decided it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from actors import event_types as ev
+from actors.metering import MeterReadings, normalise_meter_values
+from actors.policy import BootDecision, FleetPolicy
+from actors.station_state import StationState
+
+Events = list[tuple[str, dict[str, Any]]]
+
+
+def wire_time(moment: datetime) -> str:
+    """An OCPP timestamp: ISO 8601 in UTC with a Z."""
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def builtin_response(
+    action: str,
+    request: Mapping[str, Any],
+    *,
+    station_id: str,
+    state: StationState,
+    policy: FleetPolicy,
+    now: datetime,
+    transaction_id: int | None = None,
+) -> dict[str, Any]:
+    """chargeward's own answer to ``action`` (used when no handler answered)."""
+    if action == "BootNotification":
+        decision = policy.boot_decision(station_id, request.get("chargePointVendor"))
+        interval = policy.heartbeat_interval if decision is BootDecision.ACCEPTED else 60
+        return {"status": decision.value, "currentTime": wire_time(now), "interval": interval}
+    if action == "Heartbeat":
+        return {"currentTime": wire_time(now)}
+    if action == "Authorize":
+        return {"idTagInfo": policy.id_tag_info(request["idTag"], now)}
+    if action == "StartTransaction":
+        if transaction_id is None:
+            raise ValueError("StartTransaction needs an allocated transaction id")
+        return {"transactionId": transaction_id, "idTagInfo": policy.id_tag_info(request["idTag"], now)}
+    if action == "StopTransaction":
+        return {"idTagInfo": policy.id_tag_info(request["idTag"], now)} if "idTag" in request else {}
+    if action == "DataTransfer":
+        return {"status": "UnknownVendorId"}
+    # StatusNotification, MeterValues, DiagnosticsStatusNotification, FirmwareStatusNotification
+    return {}
+
+
+def _samples(readings: MeterReadings) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    samples: list[dict[str, Any]] = []
+    for s in readings.samples:
+        sample: dict[str, Any] = {
+            "timestamp": s.timestamp,
+            "measurand": s.measurand,
+            "unit": s.unit,
+            "value": s.value,
+        }
+        if s.phase is not None:
+            sample["phase"] = s.phase
+        if s.context != "Sample.Periodic":
+            sample["context"] = s.context
+        if s.location != "Outlet":
+            sample["location"] = s.location
+        samples.append(sample)
+    for signed in readings.signed:
+        samples.append(
+            {
+                "timestamp": signed.timestamp,
+                "measurand": signed.measurand,
+                "signed": signed.raw,
+                "context": signed.context,
+            }
+        )
+    problems = [{"path": p.path, "raw": p.raw, "reason": p.reason} for p in readings.problems]
+    return samples, problems
+
+
+def _meter_event(connector: int, transaction_id: int | None, meter_value: Any) -> tuple[str, dict[str, Any]]:
+    samples, problems = _samples(normalise_meter_values(meter_value))
+    data: dict[str, Any] = {"connector": connector, "transaction_id": transaction_id, "samples": samples}
+    if problems:
+        data["problems"] = problems
+    return ev.METER_SAMPLED, data
+
+
+def domain_events(
+    action: str, request: Mapping[str, Any], response: Mapping[str, Any], state: StationState
+) -> Events:
+    """The domain events that answering ``request`` with ``response`` decides."""
+    if action == "BootNotification":
+        return [
+            (
+                ev.STATION_BOOTED,
+                {
+                    "status": response.get("status"),
+                    "interval": response.get("interval"),
+                    "vendor": request.get("chargePointVendor"),
+                    "model": request.get("chargePointModel"),
+                    "serial": request.get("chargePointSerialNumber") or request.get("chargeBoxSerialNumber"),
+                    "firmware": request.get("firmwareVersion"),
+                    "iccid": request.get("iccid"),
+                    "imsi": request.get("imsi"),
+                    "meter_type": request.get("meterType"),
+                    "meter_serial": request.get("meterSerialNumber"),
+                },
+            )
+        ]
+    if action == "StatusNotification":
+        return [
+            (
+                ev.CONNECTOR_STATUS_CHANGED,
+                {
+                    "connector": request["connectorId"],
+                    "status": request["status"],
+                    "error_code": request["errorCode"],
+                    "info": request.get("info"),
+                    "vendor_error_code": request.get("vendorErrorCode"),
+                    "vendor_id": request.get("vendorId"),
+                    "timestamp": request.get("timestamp"),
+                },
+            )
+        ]
+    if action == "Authorize":
+        info = response.get("idTagInfo", {})
+        return [(ev.AUTHORIZED, {"id_tag": request["idTag"], **_tag_info(info)})]
+    if action == "StartTransaction":
+        info = response.get("idTagInfo", {})
+        return [
+            (
+                ev.TRANSACTION_STARTED,
+                {
+                    "transaction_id": response["transactionId"],
+                    "connector": request["connectorId"],
+                    "id_tag": request["idTag"],
+                    "meter_start_wh": float(request["meterStart"]),
+                    "timestamp": request["timestamp"],
+                    "reservation_id": request.get("reservationId"),
+                    **_tag_info(info),
+                },
+            )
+        ]
+    if action == "MeterValues":
+        return [_meter_event(request["connectorId"], request.get("transactionId"), request["meterValue"])]
+    if action == "StopTransaction":
+        return _stop_events(request, response, state)
+    if action == "DataTransfer":
+        return [
+            (
+                ev.DATA_TRANSFERRED,
+                {
+                    "vendor_id": request["vendorId"],
+                    "message_id": request.get("messageId"),
+                    "data": request.get("data"),
+                    "status": response.get("status"),
+                },
+            )
+        ]
+    if action == "DiagnosticsStatusNotification":
+        return [(ev.DIAGNOSTICS_STATUS_CHANGED, {"status": request["status"]})]
+    if action == "FirmwareStatusNotification":
+        return [(ev.FIRMWARE_STATUS_CHANGED, {"status": request["status"]})]
+    return []
+
+
+def _tag_info(info: Mapping[str, Any]) -> dict[str, Any]:
+    return {"status": info.get("status"), "expiry": info.get("expiryDate"), "parent": info.get("parentIdTag")}
+
+
+def _stop_events(request: Mapping[str, Any], response: Mapping[str, Any], state: StationState) -> Events:
+    tx_id = int(request["transactionId"])
+    open_tx = state.transactions.get(tx_id)
+    connector = open_tx.connector if open_tx is not None else None
+    meter_stop = float(request["meterStop"])
+    events: Events = []
+    if request.get("transactionData"):
+        events.append(_meter_event(connector or 0, tx_id, request["transactionData"]))
+    events.append(
+        (
+            ev.TRANSACTION_STOPPED,
+            {
+                "transaction_id": tx_id,
+                "connector": connector,
+                "known": open_tx is not None,
+                "id_tag": request.get("idTag"),
+                "start_id_tag": open_tx.id_tag if open_tx is not None else None,
+                "meter_stop_wh": meter_stop,
+                "energy_wh": meter_stop - open_tx.meter_start_wh if open_tx is not None else None,
+                "timestamp": request["timestamp"],
+                "reason": request.get("reason", "Local"),
+                **({"tag_status": response["idTagInfo"].get("status")} if "idTagInfo" in response else {}),
+            },
+        )
+    )
+    return events
+
+
+def command_events(action: str, request: Mapping[str, Any], response: Mapping[str, Any]) -> Events:
+    """Domain events that an accepted CSMS-initiated command decides (beyond CommandCompleted)."""
+    status = response.get("status")
+    if action == "GetConfiguration":
+        return [
+            (
+                ev.CONFIGURATION_REPORTED,
+                {
+                    "keys": [
+                        {"key": k.get("key"), "value": k.get("value"), "readonly": k.get("readonly")}
+                        for k in response.get("configurationKey", [])
+                    ],
+                    "unknown": list(response.get("unknownKey", [])),
+                },
+            )
+        ]
+    if action == "ChangeConfiguration" and status in ("Accepted", "RebootRequired"):
+        return [
+            (ev.CONFIGURATION_CHANGED, {"key": request["key"], "value": request["value"], "status": status})
+        ]
+    if action == "ReserveNow" and status == "Accepted":
+        return [
+            (
+                ev.RESERVATION_MADE,
+                {
+                    "connector": request["connectorId"],
+                    "reservation_id": request["reservationId"],
+                    "id_tag": request["idTag"],
+                    "expiry": request["expiryDate"],
+                },
+            )
+        ]
+    if action == "CancelReservation" and status == "Accepted":
+        return [(ev.RESERVATION_CANCELLED, {"reservation_id": request["reservationId"]})]
+    if action == "SetChargingProfile" and status == "Accepted":
+        return [
+            (
+                ev.CHARGING_PROFILE_SET,
+                {"connector": request["connectorId"], "profile": dict(request["csChargingProfiles"])},
+            )
+        ]
+    if action == "ClearChargingProfile" and status == "Accepted":
+        return [(ev.CHARGING_PROFILE_CLEARED, {"criteria": dict(request)})]
+    return []

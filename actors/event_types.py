@@ -1,0 +1,37 @@
+"""The names of the events chargeward writes, raw protocol events and domain events alike.
+
+Raw events keep every frame exactly as it crossed the wire; domain events are what the actors
+decided from them. Projections and replay match on these names, so they are constants here and
+nowhere else.
+"""
+
+# Raw protocol events (stream station/<id>)
+FRAME_RECEIVED = "FrameReceived"  # {conn, text, repairs?}
+FRAME_SENT = "FrameSent"  # {conn, text}
+
+# Connection lifecycle
+STATION_CONNECTED = "StationConnected"  # {conn, subprotocol, remote}
+STATION_DISCONNECTED = "StationDisconnected"  # {conn, reason}
+
+# Domain events decided from station-initiated messages
+STATION_BOOTED = "StationBooted"  # {status, interval, vendor, model, serial, firmware, ...}
+CONNECTOR_STATUS_CHANGED = "ConnectorStatusChanged"  # {connector, status, error_code, info, ...}
+AUTHORIZED = "Authorized"  # {id_tag, status, expiry?, parent?}
+TRANSACTION_STARTED = "TransactionStarted"  # {transaction_id, connector, id_tag, meter_start_wh, ...}
+METER_SAMPLED = "MeterSampled"  # {connector, transaction_id, samples: [...], rejected: [...]}
+TRANSACTION_STOPPED = "TransactionStopped"  # {transaction_id, connector, meter_stop_wh, reason, ...}
+DATA_TRANSFERRED = "DataTransferred"  # {vendor_id, message_id, data, status}
+DIAGNOSTICS_STATUS_CHANGED = "DiagnosticsStatusChanged"  # {status}
+FIRMWARE_STATUS_CHANGED = "FirmwareStatusChanged"  # {status}
+
+# Domain events decided from the replies to CSMS-initiated commands
+COMMAND_COMPLETED = "CommandCompleted"  # {action, unique_id, request, outcome, response|code}
+CONFIGURATION_REPORTED = "ConfigurationReported"  # {keys: [{key, value, readonly}], unknown: [...]}
+CONFIGURATION_CHANGED = "ConfigurationChanged"  # {key, value, status}
+RESERVATION_MADE = "ReservationMade"  # {connector, reservation_id, id_tag, expiry}
+RESERVATION_CANCELLED = "ReservationCancelled"  # {reservation_id}
+CHARGING_PROFILE_SET = "ChargingProfileSet"  # {connector, profile}
+CHARGING_PROFILE_CLEARED = "ChargingProfileCleared"  # {criteria}
+
+# Node-level bookkeeping (stream node/<name>)
+TRANSACTION_IDS_RESERVED = "TransactionIdsReserved"  # {first, last}

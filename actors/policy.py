@@ -1,0 +1,85 @@
+"""What the operator decides about stations: boot acceptance, id tags, validation, timeouts.
+
+Plain frozen data; the adapters build it from the TOML config, tests build it directly. Vendor
+policies apply once a station's BootNotification has named its vendor; until then the station's
+own policy (or the default) applies.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from actors.ocpp import DEFAULT_TIMEOUT, Policy
+
+
+class BootDecision(enum.StrEnum):
+    """The BootNotification status given to a station."""
+
+    ACCEPTED = "Accepted"
+    PENDING = "Pending"
+    REJECTED = "Rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class IdTag:
+    """One entry of the local authorization list."""
+
+    status: str = "Accepted"  # Accepted, Blocked, Expired, Invalid, ConcurrentTx
+    expiry: datetime | None = None
+    parent: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StationPolicy:
+    """How strictly to treat one station's (or vendor's) frames, and how long to wait for it."""
+
+    validation: Policy = Policy.LENIENT
+    aliases: Mapping[str, str] = field(default_factory=dict)
+    call_timeout: float = DEFAULT_TIMEOUT
+    boot: BootDecision | None = None  # None: the fleet's rule for known/unknown stations
+
+
+@dataclass(frozen=True, slots=True)
+class FleetPolicy:
+    """The fleet-wide rules; per-station and per-vendor policies override the default."""
+
+    heartbeat_interval: int = 300
+    unknown_stations: BootDecision = BootDecision.ACCEPTED
+    default: StationPolicy = field(default_factory=StationPolicy)
+    stations: Mapping[str, StationPolicy] = field(default_factory=dict)
+    vendors: Mapping[str, StationPolicy] = field(default_factory=dict)
+    id_tags: Mapping[str, IdTag] = field(default_factory=dict)
+    unknown_id_tags: str = "Invalid"  # the status an id tag not in the list gets
+    outbox_capacity: int = 32
+    mailbox_capacity: int = 64
+
+    def for_station(self, station_id: str, vendor: str | None = None) -> StationPolicy:
+        """Station policy first, then vendor policy, then the default."""
+        if station_id in self.stations:
+            return self.stations[station_id]
+        if vendor is not None and vendor in self.vendors:
+            return self.vendors[vendor]
+        return self.default
+
+    def boot_decision(self, station_id: str, vendor: str | None) -> BootDecision:
+        own = self.for_station(station_id, vendor).boot
+        if own is not None:
+            return own
+        return BootDecision.ACCEPTED if station_id in self.stations else self.unknown_stations
+
+    def id_tag_info(self, id_tag: str, now: datetime) -> dict[str, str]:
+        """The ``idTagInfo`` the local list gives ``id_tag`` at ``now``."""
+        entry = self.id_tags.get(id_tag)
+        if entry is None:
+            return {"status": self.unknown_id_tags}
+        info: dict[str, str] = {"status": entry.status}
+        if entry.expiry is not None:
+            info["expiryDate"] = entry.expiry.isoformat().replace("+00:00", "Z")
+            if entry.expiry <= now and entry.status == "Accepted":
+                info["status"] = "Expired"
+        if entry.parent is not None:
+            info["parentIdTag"] = entry.parent
+        return info

@@ -1,0 +1,504 @@
+"""The station actor: one per charging station, outliving its connections.
+
+It owns the connection's sans-I/O session engine, the outbox of commands and the station's
+stream. Every frame in and out is appended with the domain events decided from it, and nothing is
+sent to the station, nor reported to an operator, before those events are committed (the
+durability rule). A restarted incarnation rebuilds its state from the stream and drops the
+connection it inherited, so the station reconnects into a known state.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+import trio
+
+from actors import event_types as ev
+from actors.commands import (
+    Command,
+    CommandRejected,
+    CommandSuperseded,
+    CommandTimedOut,
+    InvalidCommand,
+    OutboxFull,
+    StationOffline,
+)
+from actors.connector import Committed, ConnectorMessage
+from actors.decisions import builtin_response, command_events, domain_events
+from actors.handlers import Handlers, IncomingCall
+from actors.ocpp import (
+    BadFrame,
+    CallFailed,
+    CallReceived,
+    CallRefused,
+    CallRepeated,
+    CallTimedOut,
+    ErrorCode,
+    ErrorReceived,
+    OcppError,
+    Policy,
+    ReplyDropped,
+    ResultReceived,
+    Role,
+    Session,
+    Validator,
+)
+from actors.ocpp_stats import OcppStats
+from actors.outbox import Outbox, Pending
+from actors.policy import FleetPolicy, StationPolicy
+from actors.station_state import StationState
+from actors.transaction_ids import Allocate
+from core.actor import Actor, ActorRef, Reply
+from core.clock import Clock
+from core.events import NewEvent
+from core.mailbox import Mailbox
+from core.store import EventStore
+
+logger = logging.getLogger("chargeward.station")
+
+
+class Line(Protocol):
+    """One WebSocket connection as the station actor sees it (implemented by the OCPP server)."""
+
+    subprotocol: str
+    remote: str
+
+    async def send(self, text: str) -> None: ...
+
+    async def close(self, reason: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Attach:
+    """A new connection for this station; the reply is its connection number."""
+
+    line: Line
+    reply: Reply[int]
+
+
+@dataclass(frozen=True, slots=True)
+class Detach:
+    conn: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class FrameIn:
+    conn: int
+    text: str
+    received: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SendCommand:
+    command: Command
+    reply: Reply[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class StationSnapshot:
+    station_id: str
+    connected: bool
+    connection: int | None
+    boot_status: str | None
+    vendor: str | None
+    model: str | None
+    command_in_flight: str | None
+    outbox: int
+    open_transactions: list[int]
+
+
+@dataclass(frozen=True, slots=True)
+class InspectStation:
+    reply: Reply[StationSnapshot]
+
+
+StationMessage = Attach | Detach | FrameIn | SendCommand | InspectStation
+
+
+@dataclass
+class LineSlot:
+    """The station's current connection, kept outside the actor so a restart can close it."""
+
+    line: Line | None = None
+
+
+ConnectorLookup = Callable[[str, int], ActorRef[ConnectorMessage]]
+
+
+@dataclass
+class StationDeps:
+    """What every station actor of a fleet shares."""
+
+    store: EventStore
+    clock: Clock
+    policy: FleetPolicy
+    handlers: Handlers
+    transaction_ids: ActorRef[Allocate]
+    connectors: ConnectorLookup
+    stats: OcppStats
+    validators: dict[tuple[Policy, tuple[tuple[str, str], ...]], Validator] = field(default_factory=dict)
+
+    def validator(self, policy: StationPolicy) -> Validator:
+        key = (policy.validation, tuple(sorted(policy.aliases.items())))
+        found = self.validators.get(key)
+        if found is None:
+            found = self.validators[key] = Validator("1.6", policy.validation, policy.aliases)
+        return found
+
+
+_STRICT = Validator("1.6", Policy.STRICT)
+
+
+class StationActor(Actor[StationMessage]):
+    """See the module docstring."""
+
+    def __init__(self, station_id: str, deps: StationDeps, slot: LineSlot) -> None:
+        self.station_id = station_id
+        self.stream = f"station/{station_id}"
+        self.deps = deps
+        self.slot = slot
+        self.state = StationState()
+        self.line: Line | None = None
+        self.session: Session | None = None
+        self.outbox = Outbox(deps.policy.outbox_capacity)
+        self.in_flight: Pending | None = None
+        self._nursery: trio.Nursery | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    @property
+    def policy(self) -> StationPolicy:
+        return self.deps.policy.for_station(self.station_id, self.state.vendor)
+
+    async def started(self) -> None:
+        self.state.apply_all(await self.deps.store.read_stream(self.stream))
+        inherited = self.slot.line
+        self.slot.line = None
+        if self.state.current_connection is not None:
+            reason = "station actor restarted" if inherited is not None else "server restarted"
+            await self._commit(
+                [(ev.STATION_DISCONNECTED, {"conn": self.state.current_connection, "reason": reason})],
+                self.deps.clock.wall(),
+            )
+        if inherited is not None:
+            await inherited.close("station actor restarted; please reconnect")
+
+    async def run(self, inbox: Mailbox[StationMessage]) -> None:
+        await self.started()
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            while True:
+                deadline = self.session.next_deadline if self.session is not None else None
+                if deadline is None:
+                    await self.receive(await inbox.get())
+                    continue
+                with trio.move_on_at(deadline):
+                    message = await inbox.get()
+                    await self.receive(message)
+                    continue
+                await self._expire()
+
+    async def receive(self, message: StationMessage) -> None:
+        if isinstance(message, FrameIn):
+            await self._on_frame(message)
+        elif isinstance(message, SendCommand):
+            await self._on_command(message)
+        elif isinstance(message, Attach):
+            await self._on_attach(message)
+        elif isinstance(message, Detach):
+            await self._on_detach(message)
+        else:
+            message.reply.send(self._snapshot())
+
+    # -- persistence ------------------------------------------------------------------------------
+
+    async def _commit(self, events: list[tuple[str, dict[str, Any]]], when: datetime) -> None:
+        """Append ``events`` to the station's stream, then fold them and tell the connectors."""
+        records = await self.deps.store.append(
+            [NewEvent(self.stream, kind, data, when) for kind, data in events],
+            expected={self.stream: self.state.version},
+        )
+        for record in records:
+            self.state.apply(record)
+            connector = record.data.get("connector")
+            if isinstance(connector, int) and connector > 0 and record.type not in _RAW:
+                await self.deps.connectors(self.station_id, connector).send(Committed(record))
+
+    async def _send(self, text: str) -> None:
+        line = self.line
+        if line is None:
+            return
+        try:
+            await line.send(text)
+        except Exception as exc:  # the connection died under us: the reader will detach it
+            logger.info("station %s: send failed (%r); awaiting detach", self.station_id, exc)
+
+    # -- connections ------------------------------------------------------------------------------
+
+    async def _on_attach(self, message: Attach) -> None:
+        now = self.deps.clock.wall()
+        events: list[tuple[str, dict[str, Any]]] = []
+        old, old_conn = self.line, self.state.current_connection
+        conn = self.state.connections + 1
+        if old_conn is not None:
+            events.append(
+                (ev.STATION_DISCONNECTED, {"conn": old_conn, "reason": f"replaced by connection {conn}"})
+            )
+        events.append(
+            (
+                ev.STATION_CONNECTED,
+                {"conn": conn, "subprotocol": message.line.subprotocol, "remote": message.line.remote},
+            )
+        )
+        await self._commit(events, now)
+        self._fail_in_flight(
+            StationOffline(f"station {self.station_id}: connection replaced during the call")
+        )
+        self.line = self.slot.line = message.line
+        self.session = Session(Role.CSMS, timeout=self.policy.call_timeout, id_prefix=f"{conn}-")
+        message.reply.send(conn)
+        if old is not None and self._nursery is not None:
+            self._nursery.start_soon(old.close, f"replaced by a new connection ({conn})")
+        await self._pump()
+
+    async def _on_detach(self, message: Detach) -> None:
+        if message.conn != self.state.current_connection:
+            return  # a replaced connection ending: its disconnect is already in the log
+        await self._commit(
+            [(ev.STATION_DISCONNECTED, {"conn": message.conn, "reason": message.reason})],
+            self.deps.clock.wall(),
+        )
+        self.line = self.slot.line = None
+        self.session = None
+        offline = StationOffline(f"station {self.station_id} disconnected: {message.reason}")
+        self._fail_in_flight(offline)
+        for pending in self.outbox.drain():
+            pending.reply.fail(offline)
+
+    # -- frames from the station ------------------------------------------------------------------
+
+    async def _on_frame(self, frame: FrameIn) -> None:
+        if frame.conn != self.state.current_connection or self.session is None:
+            self.deps.stats.stale_frames += 1
+            return  # from a replaced connection; the station will resend on the new one
+        for event in self.session.receive(frame.text, self.deps.clock.monotonic()):
+            if isinstance(event, CallReceived):
+                await self._on_call(event, frame)
+            elif isinstance(event, ResultReceived | ErrorReceived | CallFailed):
+                await self._on_reply(event, frame)
+            elif isinstance(event, BadFrame | CallRefused):
+                self.deps.stats.call_errors[event.error.code.value] += 1
+                self.deps.stats.frames_in[("invalid", "error")] += 1
+                await self._answer_directly(frame, event.reply, event.error)
+            elif isinstance(event, ReplyDropped):
+                self.deps.stats.late_replies += 1
+                await self._commit(
+                    [(ev.FRAME_RECEIVED, {"conn": frame.conn, "text": frame.text, "late": event.late})],
+                    frame.received,
+                )
+            elif isinstance(event, CallRepeated):
+                self.deps.stats.repeated_calls += 1
+
+    async def _answer_directly(self, frame: FrameIn, reply: str | None, error: OcppError) -> None:
+        events: list[tuple[str, dict[str, Any]]] = [
+            (ev.FRAME_RECEIVED, {"conn": frame.conn, "text": frame.text, "error": error.code.value})
+        ]
+        if reply is not None:
+            events.append((ev.FRAME_SENT, {"conn": frame.conn, "text": reply}))
+        await self._commit(events, frame.received)
+        if reply is not None:
+            await self._send(reply)
+
+    async def _on_call(self, call: CallReceived, frame: FrameIn) -> None:
+        assert self.session is not None
+        received: dict[str, Any] = {"conn": frame.conn, "text": frame.text, "action": call.action}
+        domain: list[tuple[str, dict[str, Any]]] = []
+        try:
+            if self.state.boot_status == "Rejected" and call.action != "BootNotification":
+                raise OcppError(
+                    ErrorCode.SECURITY_ERROR, "the station was rejected at boot; boot again first"
+                )
+            checked = self.deps.validator(self.policy).validate_request(call.action, call.payload)
+            if checked.repairs:
+                received["repairs"] = [
+                    {"path": r.path, "kind": r.kind, "before": r.before, "after": r.after}
+                    for r in checked.repairs
+                ]
+                vendor = self.state.vendor or call.payload.get("chargePointVendor") or "unknown"
+                for repair in checked.repairs:
+                    self.deps.stats.repairs[(str(vendor), repair.path)] += 1
+            response = await self._respond(call.action, checked.payload, frame)
+            domain = domain_events(call.action, checked.payload, response, self.state)
+            reply = self.session.answer(call.unique_id, response)
+            outcome = "result"
+        except OcppError as error:
+            received["error"] = error.code.value
+            self.deps.stats.call_errors[error.code.value] += 1
+            reply = self.session.answer_error(call.unique_id, error)
+            outcome = "error"
+        self.deps.stats.frames_in[(call.action, outcome)] += 1
+        await self._commit(
+            [(ev.FRAME_RECEIVED, received), *domain, (ev.FRAME_SENT, {"conn": frame.conn, "text": reply})],
+            frame.received,
+        )
+        await self._send(reply)
+
+    async def _respond(self, action: str, request: dict[str, Any], frame: FrameIn) -> dict[str, Any]:
+        """The response payload: the first handler that answers, else the built-in rule."""
+        try:
+            response = await self.deps.handlers.consult(
+                IncomingCall(self.station_id, action, request, frame.conn)
+            )
+        except Exception as exc:
+            logger.exception("station %s: handler for %s failed", self.station_id, action)
+            raise OcppError(ErrorCode.INTERNAL_ERROR, f"handler for {action} failed: {exc!r}") from exc
+        if response is None:
+            tx_id = None
+            if action == "StartTransaction":
+                tx_id = await self.deps.transaction_ids.ask(Allocate, timeout=10)
+            response = builtin_response(
+                action,
+                request,
+                station_id=self.station_id,
+                state=self.state,
+                policy=self.deps.policy,
+                now=frame.received,
+                transaction_id=tx_id,
+            )
+        try:
+            return _STRICT.validate_response(action, response).payload
+        except OcppError as error:
+            logger.error("station %s: invalid %s response %r: %s", self.station_id, action, response, error)
+            raise OcppError(ErrorCode.INTERNAL_ERROR, f"the {action} response was invalid") from error
+
+    # -- commands to the station ----------------------------------------------------------------------
+
+    async def _on_command(self, message: SendCommand) -> None:
+        command = message.command
+        if self.line is None:
+            message.reply.fail(StationOffline(f"station {self.station_id} is not connected"))
+            return
+        try:
+            _STRICT.validate_request(command.action, dict(command.payload))
+            superseded = self.outbox.push(Pending(command, message.reply))
+        except OcppError as error:
+            message.reply.fail(InvalidCommand(f"{command.action}: {error.description}"))
+            return
+        except OutboxFull as error:
+            message.reply.fail(error)
+            return
+        if superseded is not None:
+            superseded.reply.fail(CommandSuperseded(f"{command.action} superseded by a newer one"))
+        await self._pump()
+
+    async def _pump(self) -> None:
+        """Send the next queued command if the one-in-flight slot is free."""
+        if self.session is None or self.session.in_flight is not None or self.in_flight is not None:
+            return
+        pending = self.outbox.pop()
+        if pending is None:
+            return
+        conn = self.state.current_connection
+        call = self.session.call(
+            pending.command.action, dict(pending.command.payload), self.deps.clock.monotonic()
+        )
+        self.in_flight = pending
+        await self._commit(
+            [(ev.FRAME_SENT, {"conn": conn, "text": call.text, "action": pending.command.action})],
+            self.deps.clock.wall(),
+        )
+        self.deps.stats.frames_out[pending.command.action] += 1
+        await self._send(call.text)
+
+    async def _on_reply(self, event: ResultReceived | ErrorReceived | CallFailed, frame: FrameIn) -> None:
+        pending, self.in_flight = self.in_flight, None
+        command = pending.command if pending is not None else Command(event.action, {})
+        completed: dict[str, Any] = {"action": event.action, "unique_id": event.unique_id}
+        domain: list[tuple[str, dict[str, Any]]] = []
+        result: dict[str, Any] | None = None
+        failure: Exception | None = None
+        if isinstance(event, ResultReceived):
+            try:
+                result = (
+                    self.deps.validator(self.policy).validate_response(event.action, event.payload).payload
+                )
+                domain = command_events(event.action, command.payload, result)
+                completed.update(outcome="result", response=result)
+            except OcppError as error:
+                failure = CommandRejected(error.code.value, f"invalid reply: {error.description}")
+                completed.update(outcome="invalid", code=error.code.value, description=error.description)
+        elif isinstance(event, ErrorReceived):
+            failure = CommandRejected(event.code, event.description, event.details)
+            completed.update(outcome="error", code=event.code, description=event.description)
+        else:
+            failure = CommandRejected(event.error.code.value, event.error.description)
+            completed.update(outcome="malformed", code=event.error.code.value)
+        completed["round_trip"] = round(event.received_at - event.sent_at, 6)
+        self.deps.stats.command_outcomes[(event.action, completed["outcome"])] += 1
+        self.deps.stats.observe_round_trip(event.action, event.received_at - event.sent_at)
+        await self._commit(
+            [
+                (ev.FRAME_RECEIVED, {"conn": frame.conn, "text": frame.text, "action": event.action}),
+                (ev.COMMAND_COMPLETED, completed),
+                *domain,
+            ],
+            frame.received,
+        )
+        if pending is not None:
+            if failure is not None:
+                pending.reply.fail(failure)
+            else:
+                assert result is not None
+                pending.reply.send(result)
+        await self._pump()
+
+    async def _expire(self) -> None:
+        if self.session is None:
+            return
+        for timeout in self.session.expire(self.deps.clock.monotonic()):
+            await self._timed_out(timeout)
+        await self._pump()
+
+    async def _timed_out(self, event: CallTimedOut) -> None:
+        pending, self.in_flight = self.in_flight, None
+        self.deps.stats.command_outcomes[(event.action, "timeout")] += 1
+        await self._commit(
+            [
+                (
+                    ev.COMMAND_COMPLETED,
+                    {"action": event.action, "unique_id": event.unique_id, "outcome": "timeout"},
+                )
+            ],
+            self.deps.clock.wall(),
+        )
+        if pending is not None:
+            timeout = self.session.timeout if self.session is not None else 0
+            pending.reply.fail(
+                CommandTimedOut(f"{event.action}: no reply from {self.station_id} within {timeout} s")
+            )
+
+    def _fail_in_flight(self, error: Exception) -> None:
+        pending, self.in_flight = self.in_flight, None
+        if pending is not None:
+            pending.reply.fail(error)
+
+    def _snapshot(self) -> StationSnapshot:
+        return StationSnapshot(
+            station_id=self.station_id,
+            connected=self.line is not None,
+            connection=self.state.current_connection,
+            boot_status=self.state.boot_status,
+            vendor=self.state.vendor,
+            model=self.state.model,
+            command_in_flight=self.in_flight.command.action if self.in_flight else None,
+            outbox=len(self.outbox),
+            open_transactions=sorted(self.state.transactions),
+        )
+
+
+_RAW = frozenset({ev.FRAME_RECEIVED, ev.FRAME_SENT})

@@ -1,0 +1,68 @@
+"""Transaction ids unique across restarts, allocated durably in blocks (hi/lo).
+
+Before handing out ids from a new block the allocator commits ``TransactionIdsReserved`` to its
+node stream; after a restart it continues after the last reserved block. Ids of a block that was
+not used up before a crash are skipped, never reused, so uniqueness costs one append per block.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from actors import event_types as ev
+from core.actor import Actor, Reply
+from core.clock import Clock
+from core.events import NewEvent
+from core.store import EventStore
+
+BLOCK = 100
+MAX_ID = 2**31 - 1  # OCPP 1.6 transactionId is a JSON integer; chargers commonly store int32
+
+
+@dataclass(frozen=True, slots=True)
+class Allocate:
+    reply: Reply[int]
+
+
+class TransactionIds(Actor[Allocate]):
+    """Hands out transaction ids; one per node stream."""
+
+    def __init__(
+        self, store: EventStore, clock: Clock, stream: str = "node/local", block: int = BLOCK
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.stream = stream
+        self.block = block
+        self.version = 0
+        self.next_id = 1
+        self.reserved_to = 0
+
+    async def started(self) -> None:
+        for record in await self.store.read_stream(self.stream):
+            self.version = record.sequence
+            if record.type == ev.TRANSACTION_IDS_RESERVED:
+                self.reserved_to = int(record.data["last"])
+        self.next_id = self.reserved_to + 1
+
+    async def receive(self, message: Allocate) -> None:
+        if self.next_id > self.reserved_to:
+            first, last = self.next_id, min(self.next_id + self.block - 1, MAX_ID)
+            if first > MAX_ID:
+                message.reply.fail(OverflowError("transaction ids exhausted (int32)"))
+                return
+            records = await self.store.append(
+                [
+                    NewEvent(
+                        self.stream,
+                        ev.TRANSACTION_IDS_RESERVED,
+                        {"first": first, "last": last},
+                        self.clock.wall(),
+                    )
+                ],
+                expected={self.stream: self.version},
+            )
+            self.version = records[-1].sequence
+            self.reserved_to = last
+        message.reply.send(self.next_id)
+        self.next_id += 1

@@ -1,0 +1,92 @@
+"""The ``chargeward`` command: serve, simulate, bench.
+
+``serve`` runs the CSMS core until interrupted. ``simulate`` and ``bench`` belong to the load
+bench (``bench/``), which only this entry point may import.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import trio
+
+from adapters.config import Config, ConfigError, load_config
+from adapters.csms import open_csms
+from core.store import StoreError
+
+
+def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("serve", help="run the CSMS core: OCPP server and event store")
+    p.add_argument(
+        "--data-dir", type=Path, default=Path("data"), help="where the SQLite store lives (default ./data)"
+    )
+    p.add_argument("--config", type=Path, help="TOML configuration file")
+    p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--ocpp-port", type=int, help="OCPP WebSocket port (default 9000)")
+    p.add_argument("--store", help="event store URL (memory://, sqlite:///path); default DATA_DIR/events.db")
+    p.add_argument("-v", "--verbose", action="store_true")
+
+
+def build_config(args: argparse.Namespace) -> Config:
+    base = Config(data_dir=args.data_dir)
+    config = load_config(args.config, base) if args.config else base
+    server = config.server
+    if args.host is not None or args.ocpp_port is not None:
+        server = replace(
+            server,
+            host=args.host if args.host is not None else server.host,
+            port=args.ocpp_port if args.ocpp_port is not None else server.port,
+        )
+    return Config(
+        data_dir=config.data_dir,
+        store_url=args.store if args.store is not None else config.store_url,
+        server=server,
+        fleet=config.fleet,
+    )
+
+
+async def serve(config: Config) -> None:
+    async with open_csms(config) as csms:
+        print(
+            f"chargeward: OCPP on ws://{config.server.host}:{csms.ocpp_port}/ocpp/<station_id>, "
+            f"store {config.resolved_store_url}",
+            flush=True,
+        )
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for signum in signals:
+                print(f"chargeward: {signal.Signals(signum).name}, stopping", flush=True)
+                return
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in ("simulate", "bench"):
+        from bench import runner
+
+        return runner.simulate_main(argv[1:]) if argv[0] == "simulate" else runner.bench_main(argv[1:])
+    parser = argparse.ArgumentParser(prog="chargeward", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    _serve_parser(sub)
+    sub.add_parser("simulate", help="drive simulated OCPP 1.6 stations against any CSMS (see --help)")
+    sub.add_parser("bench", help="run the latency benchmark (see --help)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        config = build_config(args)
+        trio.run(serve, config)
+    except (ConfigError, StoreError) as error:
+        print(f"chargeward: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,222 @@
+"""The TOML configuration file: one place for ports, store, policies, id tags.
+
+Every mistake is reported as :class:`ConfigError` naming the file, the key and the reason, and
+nothing starts on a bad file. Command-line flags override the file; the file overrides defaults.
+
+Example::
+
+    [server]
+    host = "127.0.0.1"
+    ocpp_port = 9000
+    max_frame_bytes = 65536
+    ping_interval = 30
+
+    [store]
+    url = "sqlite:///var/lib/chargeward/events.db"   # default: events.db in --data-dir
+
+    [fleet]
+    heartbeat_interval = 300
+    unknown_stations = "Accepted"      # Accepted | Pending | Rejected
+    unknown_id_tags = "Invalid"
+    validation = "lenient"             # lenient | strict
+    call_timeout = 30
+
+    [fleet.aliases]                    # extra enum spellings to repair (lenient only)
+    "Celsius " = "Celsius"
+
+    [stations."CP-1"]
+    validation = "strict"
+
+    [vendors."Chargedot"]
+    validation = "lenient"
+
+    [id_tags."04A2B3C4"]
+    status = "Accepted"
+    expiry = 2027-01-01T00:00:00Z
+    parent = "FLEET-1"
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from actors.ocpp import Policy
+from actors.policy import BootDecision, FleetPolicy, IdTag, StationPolicy
+from adapters.ocpp_server import ServerOptions
+
+
+class ConfigError(ValueError):
+    """A configuration problem: where it is and what is wrong."""
+
+    def __init__(self, source: str, key: str, reason: str) -> None:
+        super().__init__(f"{source}: {key}: {reason}")
+        self.source = source
+        self.key = key
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    data_dir: Path = Path("data")
+    store_url: str | None = None  # None: sqlite file in data_dir
+    server: ServerOptions = field(default_factory=ServerOptions)
+    fleet: FleetPolicy = field(default_factory=FleetPolicy)
+
+    @property
+    def resolved_store_url(self) -> str:
+        if self.store_url is not None:
+            return self.store_url
+        return f"sqlite:///{(self.data_dir / 'events.db').resolve()}"
+
+
+class _Reader:
+    """Typed access to one table of the file, remembering the dotted key for error messages."""
+
+    def __init__(self, source: str, table: Mapping[str, Any], prefix: str) -> None:
+        self.source = source
+        self.table = table
+        self.prefix = prefix
+        self.seen: set[str] = set()
+
+    def key(self, name: str) -> str:
+        return f"{self.prefix}.{name}" if self.prefix else name
+
+    def fail(self, name: str, reason: str) -> ConfigError:
+        return ConfigError(self.source, self.key(name), reason)
+
+    def get(self, name: str, kind: type | tuple[type, ...], default: Any) -> Any:
+        self.seen.add(name)
+        if name not in self.table:
+            return default
+        value = self.table[name]
+        if (isinstance(value, bool) and kind is not bool) or not isinstance(value, kind):
+            names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+            raise self.fail(name, f"must be {names}, got {value!r}")
+        return value
+
+    def positive(self, name: str, default: float) -> Any:
+        value = self.get(name, (int, float), default)
+        if value <= 0:
+            raise self.fail(name, f"must be positive, got {value!r}")
+        return value
+
+    def choice(self, name: str, enum: Any, default: Any) -> Any:
+        value = self.get(name, str, None)
+        if value is None:
+            return default
+        try:
+            return enum(value)
+        except ValueError:
+            raise self.fail(name, f"must be one of {[e.value for e in enum]}, got {value!r}") from None
+
+    def table_of(self, name: str) -> _Reader:
+        value = self.get(name, dict, {})
+        return _Reader(self.source, value, self.key(name))
+
+    def finish(self) -> None:
+        unknown = sorted(set(self.table) - self.seen)
+        if unknown:
+            raise self.fail(unknown[0], "unknown key (check the spelling)")
+
+
+def _station_policy(reader: _Reader, base: StationPolicy) -> StationPolicy:
+    aliases = reader.table_of("aliases")
+    alias_map = {k: aliases.get(k, str, None) for k in aliases.table}
+    policy = StationPolicy(
+        validation=reader.choice("validation", Policy, base.validation),
+        aliases={**base.aliases, **alias_map},
+        call_timeout=float(reader.positive("call_timeout", base.call_timeout)),
+        boot=reader.choice("boot", BootDecision, base.boot),
+    )
+    return policy
+
+
+def _id_tag(reader: _Reader) -> IdTag:
+    expiry = reader.get("expiry", datetime, None)
+    if expiry is not None and expiry.tzinfo is None:
+        expiry = expiry.replace(tzinfo=UTC)
+    status = reader.get("status", str, "Accepted")
+    allowed = ("Accepted", "Blocked", "Expired", "Invalid", "ConcurrentTx")
+    if status not in allowed:
+        raise reader.fail("status", f"must be one of {list(allowed)}, got {status!r}")
+    tag = IdTag(status=status, expiry=expiry, parent=reader.get("parent", str, None))
+    reader.finish()
+    return tag
+
+
+def parse_config(document: Mapping[str, Any], source: str, base: Config | None = None) -> Config:
+    """Build a :class:`Config` from a parsed TOML document."""
+    base = base or Config()
+    root = _Reader(source, document, "")
+    server = root.table_of("server")
+    options = ServerOptions(
+        host=server.get("host", str, base.server.host),
+        port=server.get("ocpp_port", int, base.server.port),
+        max_frame_bytes=int(server.positive("max_frame_bytes", base.server.max_frame_bytes)),
+        ping_interval=float(server.positive("ping_interval", base.server.ping_interval)),
+        ping_timeout=float(server.positive("ping_timeout", base.server.ping_timeout)),
+    )
+    server.finish()
+    store = root.table_of("store")
+    store_url = store.get("url", str, base.store_url)
+    store.finish()
+
+    fleet = root.table_of("fleet")
+    default = _station_policy(fleet, base.fleet.default)
+    heartbeat = fleet.positive("heartbeat_interval", base.fleet.heartbeat_interval)
+    if not isinstance(heartbeat, int):
+        raise fleet.fail("heartbeat_interval", f"must be a whole number of seconds, got {heartbeat!r}")
+    unknown_stations = fleet.choice("unknown_stations", BootDecision, base.fleet.unknown_stations)
+    unknown_tags = fleet.get("unknown_id_tags", str, base.fleet.unknown_id_tags)
+    fleet.finish()
+
+    stations_reader = root.table_of("stations")
+    stations = {}
+    for station_id in stations_reader.table:
+        sub = stations_reader.table_of(station_id)
+        stations[station_id] = _station_policy(sub, default)
+        sub.finish()
+    vendors_reader = root.table_of("vendors")
+    vendors = {}
+    for vendor in vendors_reader.table:
+        sub = vendors_reader.table_of(vendor)
+        vendors[vendor] = _station_policy(sub, default)
+        sub.finish()
+    tags_reader = root.table_of("id_tags")
+    id_tags = {tag: _id_tag(tags_reader.table_of(tag)) for tag in tags_reader.table}
+    root.finish()
+    return Config(
+        data_dir=base.data_dir,
+        store_url=store_url,
+        server=options,
+        fleet=FleetPolicy(
+            heartbeat_interval=heartbeat,
+            unknown_stations=unknown_stations,
+            default=default,
+            stations=stations,
+            vendors=vendors,
+            id_tags=id_tags,
+            unknown_id_tags=unknown_tags,
+            outbox_capacity=base.fleet.outbox_capacity,
+            mailbox_capacity=base.fleet.mailbox_capacity,
+        ),
+    )
+
+
+def load_config(path: str | os.PathLike[str], base: Config | None = None) -> Config:
+    """Read and check a TOML file; raises :class:`ConfigError` naming the file, key and reason."""
+    source = os.fspath(path)
+    try:
+        with open(source, "rb") as f:
+            document = tomllib.load(f)
+    except OSError as error:
+        raise ConfigError(source, "-", f"cannot read: {error.strerror}") from error
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(source, "-", f"not valid TOML: {error}") from error
+    return parse_config(document, source, base)

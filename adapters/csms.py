@@ -1,0 +1,103 @@
+"""The composition root: ``async with open_csms(config) as csms`` wires store, runtime, fleet,
+live projection and the OCPP server together in one trio nursery.
+
+This is the embedding API: a CSMS built on chargeward registers handlers with :meth:`Csms.on`,
+sends commands with ``await csms.station(id).call(command)``, reads live state from
+:attr:`Csms.live` and follows the log through :attr:`Csms.store`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import trio
+
+from actors.commands import Command
+from actors.connector_view import ConnectorView
+from actors.fleet import Fleet
+from actors.handlers import Handler
+from actors.station import StationSnapshot
+from adapters.config import Config
+from adapters.ocpp_server import OcppServer
+from core.projection import ProjectionRunner
+from core.store import EventStore, open_store
+from core.supervisor import Runtime
+from projections.live import LiveProjection, LiveState
+
+logger = logging.getLogger("chargeward")
+
+
+@dataclass(frozen=True, slots=True)
+class StationHandle:
+    """Commands and questions for one station, by id."""
+
+    fleet: Fleet
+    station_id: str
+
+    async def call(
+        self,
+        command: Command | Any,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 - defaults to the station's call timeout
+    ) -> dict[str, Any]:
+        """Send a command (a Command or an ``ocpp.v16.call`` object); the station's reply payload."""
+        return await self.fleet.call(self.station_id, command, timeout=timeout)
+
+    async def inspect(self) -> StationSnapshot | None:
+        return await self.fleet.inspect(self.station_id)
+
+    async def connector(self, number: int) -> ConnectorView:
+        return await self.fleet.inspect_connector(self.station_id, number)
+
+
+class Csms:
+    """A running chargeward core; get one from :func:`open_csms`."""
+
+    def __init__(
+        self,
+        config: Config,
+        store: EventStore,
+        runtime: Runtime,
+        fleet: Fleet,
+        live: ProjectionRunner[LiveState],
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.runtime = runtime
+        self.fleet = fleet
+        self.live = live
+        self.ocpp_port: int | None = None
+
+    def station(self, station_id: str) -> StationHandle:
+        return StationHandle(self.fleet, station_id)
+
+    def on(self, action: str, handler: Handler) -> Callable[[], None]:
+        """Register a handler for a station-initiated action; returns its unregister function."""
+        return self.fleet.on(action, handler)
+
+
+@asynccontextmanager
+async def open_csms(
+    config: Config, *, runtime: Runtime | None = None, serve_ocpp: bool = True
+) -> AsyncIterator[Csms]:
+    """Run chargeward for the duration of the block; everything stops when it exits."""
+    runtime = runtime or Runtime()
+    if config.store_url is None:
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+    async with open_store(config.resolved_store_url) as store, trio.open_nursery() as nursery:
+        fleet = Fleet(runtime, store, config.fleet)
+        live = ProjectionRunner(LiveProjection(), store)
+        await nursery.start(fleet.run)
+        await nursery.start(live.run)
+        csms = Csms(config, store, runtime, fleet, live)
+        if serve_ocpp:
+            server = OcppServer(fleet, runtime.clock, config.server)
+            csms.ocpp_port = await nursery.start(server.serve)
+        try:
+            yield csms
+        finally:
+            nursery.cancel_scope.cancel()

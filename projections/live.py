@@ -1,0 +1,143 @@
+"""Live state of the fleet, folded from the event log: stations, connectors, transactions.
+
+The read model behind the operator API and the replay command. Connector state uses the very fold
+the connector actors run (``actors.connector_view``), so what an actor knows and what an operator
+sees come from one definition. The fold updates the state it is given in place (the runner owns
+that state alone), which keeps it cheap on the hot path; the state is not checkpointed, the runner
+rebuilds it from position 0 at start.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from actors import event_types as ev
+from actors.connector_view import ConnectorView
+from actors.connector_view import fold as fold_connector
+from core.events import EventRecord
+
+
+@dataclass(slots=True)
+class StationView:
+    station_id: str
+    connected: bool = False
+    connection: int | None = None
+    remote: str | None = None
+    boot: dict[str, Any] = field(default_factory=dict)
+    status: str | None = None  # connector 0: the station itself
+    error_code: str | None = None
+    firmware_status: str | None = None
+    diagnostics_status: str | None = None
+    last_seen: str | None = None
+    last_heartbeat: str | None = None
+    configuration: dict[str, Any] = field(default_factory=dict)
+    connectors: dict[int, ConnectorView] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        out = {name: getattr(self, name) for name in self.__slots__ if name != "connectors"}
+        out["connectors"] = [self.connectors[n].as_dict() for n in sorted(self.connectors)]
+        return out
+
+
+@dataclass(slots=True)
+class TransactionView:
+    transaction_id: int
+    station_id: str
+    connector: int | None
+    id_tag: str
+    started: str
+    meter_start_wh: float
+    tag_status: str | None = None
+    stopped: str | None = None
+    meter_stop_wh: float | None = None
+    energy_wh: float | None = None
+    stop_reason: str | None = None
+    stop_id_tag: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.stopped is None
+
+    def as_dict(self) -> dict[str, Any]:
+        out = {name: getattr(self, name) for name in self.__slots__}
+        out["active"] = self.active
+        return out
+
+
+@dataclass(slots=True)
+class LiveState:
+    stations: dict[str, StationView] = field(default_factory=dict)
+    transactions: dict[int, TransactionView] = field(default_factory=dict)
+    position: int = 0
+
+
+class LiveProjection:
+    """The fleet's live state as a projection (see ``core.projection``)."""
+
+    name = "live"
+
+    def initial(self) -> LiveState:
+        return LiveState()
+
+    def fold(self, state: LiveState, record: EventRecord) -> LiveState:
+        state.position = record.position
+        kind, _, station_id = record.stream.partition("/")
+        if kind != "station":
+            return state
+        station = state.stations.get(station_id)
+        if station is None:
+            station = state.stations[station_id] = StationView(station_id)
+        data = record.data
+        stamp = record.time.isoformat()
+        t = record.type
+        if t == ev.FRAME_RECEIVED:
+            station.last_seen = stamp
+            if data.get("action") == "Heartbeat":
+                station.last_heartbeat = stamp
+        elif t == ev.STATION_CONNECTED:
+            station.connected, station.connection, station.remote = True, data["conn"], data.get("remote")
+        elif t == ev.STATION_DISCONNECTED:
+            if station.connection == data["conn"]:
+                station.connected = False
+        elif t == ev.STATION_BOOTED:
+            station.boot = dict(data)
+        elif t == ev.FIRMWARE_STATUS_CHANGED:
+            station.firmware_status = data["status"]
+        elif t == ev.DIAGNOSTICS_STATUS_CHANGED:
+            station.diagnostics_status = data["status"]
+        elif t == ev.CONFIGURATION_REPORTED:
+            station.configuration.update({k["key"]: k.get("value") for k in data["keys"]})
+        elif t == ev.CONFIGURATION_CHANGED:
+            station.configuration[data["key"]] = data["value"]
+        elif t == ev.CONNECTOR_STATUS_CHANGED and data["connector"] == 0:
+            station.status, station.error_code = data["status"], data["error_code"]
+        elif t == ev.TRANSACTION_STARTED:
+            tx_id = int(data["transaction_id"])
+            state.transactions[tx_id] = TransactionView(
+                tx_id,
+                station_id,
+                data["connector"],
+                data["id_tag"],
+                data["timestamp"],
+                data["meter_start_wh"],
+                tag_status=data.get("status"),
+            )
+        elif t == ev.TRANSACTION_STOPPED:
+            tx = state.transactions.get(int(data["transaction_id"]))
+            if tx is not None:
+                tx.stopped = data["timestamp"]
+                tx.meter_stop_wh = data["meter_stop_wh"]
+                tx.energy_wh = data.get("energy_wh")
+                tx.stop_reason = data.get("reason")
+                tx.stop_id_tag = data.get("id_tag")
+        self._fold_connectors(station, record)
+        return state
+
+    @staticmethod
+    def _fold_connectors(station: StationView, record: EventRecord) -> None:
+        number = record.data.get("connector")
+        if isinstance(number, int) and number > 0 and number not in station.connectors:
+            station.connectors[number] = ConnectorView(number)
+        for view in station.connectors.values():
+            fold_connector(view, record)
