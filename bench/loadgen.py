@@ -53,7 +53,7 @@ class WorkerPlan:
     connectors: int = 1
     charging: bool = True
     timeout: float = 10.0
-    connect_timeout: float = 10.0
+    connect_timeout: float = 30.0
     setup_deadline: float = 120.0
     retry_cap: float = 5.0
     seed: int = 1
@@ -260,11 +260,14 @@ async def _run(plan: WorkerPlan, commands: LineReader) -> None:
     worker = Worker(plan)
     _say("started", pid=os.getpid())
     worker.go = _trio_time_of(json.loads(await commands.readline())["go"])
+    await trio.sleep_until(worker.go)
+    cpu_go = _cpu()
     async with trio.open_nursery() as nursery:
         for index, station_id in enumerate(plan.station_ids):
             nursery.start_soon(worker._station, index, station_id)
         await worker.progress.all_set_up.wait()
-        _say("connected", connected=worker.progress.connected, set_up=len(worker.progress.ready_offsets))
+        _say("connected", connected=worker.progress.connected, set_up=len(worker.progress.ready_offsets),
+             cpu_setup_s=_cpu() - cpu_go)
         worker.load_go = _trio_time_of(json.loads(await commands.readline())["go"])
         await trio.sleep_until(worker.load_go)
         cpu0 = _cpu()

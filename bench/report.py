@@ -65,8 +65,8 @@ def markdown(runs: list[dict[str, Any]], title: str) -> str:
             "## Storm (all stations connect and boot at once)",
             "",
             "| server | stations | booted+status | settle s (last Accepted) | boot p50 ms | boot p99 ms |"
-            " server RSS MiB | RSS/station KiB (delta) | connect errors |",
-            "|---|---|---|---|---|---|---|---|---|",
+            " server RSS MiB | RSS/station KiB (delta) | connect errors | busiest generator worker CPU |",
+            "|---|---|---|---|---|---|---|---|---|---|",
         ]
         for r in storms:
             boot = r["setup"]["per_action"].get("BootNotification", {})
@@ -77,6 +77,7 @@ def markdown(runs: list[dict[str, Any]], title: str) -> str:
                 f" {_num(r['setup']['settle_s'], '.2f')} |"
                 f" {_ms(boot, 'p50_ms')} | {_ms(boot, 'p99_ms')} | {_num(sp.get('rss_connected_mib'))} |"
                 f" {_num(sp.get('rss_per_station_kib'))} | {connect_errors} |"
+                f" {_num(r['generator'].get('max_worker_setup_util'), '.2f')} |"
             )
         lines.append("")
     lines += ratios(ok)

@@ -47,6 +47,7 @@ class Scenario:
     mix: str = DEFAULT_MIX
     workers: int | None = None
     timeout: float = 10.0
+    connect_timeout: float = 30.0  # like a charger's: a storm queues handshakes for many seconds
     connectors: int = 1
     seed: int = 1
     setup_deadline: float = 120.0
@@ -83,7 +84,7 @@ class Scenario:
             WorkerPlan(
                 url=url, station_ids=ids[w::count], total_stations=self.stations, steps=self.steps(),
                 mix=self.mix, connectors=self.connectors, charging=self.name != "storm",
-                timeout=self.timeout, setup_deadline=self.setup_deadline, seed=self.seed * 100 + w,
+                timeout=self.timeout, connect_timeout=self.connect_timeout, setup_deadline=self.setup_deadline, seed=self.seed * 100 + w,
             )
             for w in range(count)
         ]
@@ -267,6 +268,8 @@ async def drive(url: str, scenario: Scenario, server: RunningServer | None = Non
         "teardown": _summaries(teardown),
         "server_process": out_server,
         "generator": {
+            "cpu_setup_s": sum(c["cpu_setup_s"] for c in connected),
+            "max_worker_setup_util": max(c["cpu_setup_s"] for c in connected) / storm_wall,
             "cpu_load_s": generator_cpu,
             "cpu_util": generator_cpu / load_wall if load_wall > 0 else None,
             "max_worker_util": max(x["cpu_load_s"] for x in loaded) / load_wall if load_wall > 0 else None,

@@ -10,9 +10,10 @@ import json
 from pathlib import Path
 
 import pytest
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
 
 from bench.runner import bench_main, simulate_main
-from bench.scenarios import Scenario, drive
+from bench.scenarios import Scenario, commit_metrics, drive
 from bench.servers import BUILTIN, running
 
 
@@ -57,3 +58,16 @@ def test_simulate_refuses_bad_input() -> None:
         simulate_main(["--url", "http://127.0.0.1:1/ocpp"])
     with pytest.raises(SystemExit):
         simulate_main(["--url", "ws://127.0.0.1:1/ocpp", "--mix", "Reset=1"])
+
+
+def test_commit_metrics_reads_means_from_a_real_exposition() -> None:
+    registry = CollectorRegistry()
+    batch = Histogram("chargeward_commit_batch_size", "events per commit", registry=registry,
+                      buckets=(1, 10, 100))
+    latency = Histogram("chargeward_commit_seconds", "commit latency", registry=registry)
+    Histogram("chargeward_frame_seconds", "not a commit metric", registry=registry).observe(1.0)
+    for size in (10, 30, 50):
+        batch.observe(size)
+    latency.observe(0.004)
+    means = commit_metrics(generate_latest(registry).decode())
+    assert means == {"chargeward_commit_batch_size_mean": 30.0, "chargeward_commit_seconds_mean": 0.004}
