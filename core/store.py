@@ -102,13 +102,15 @@ def open_store(
     url: str,
     *,
     max_batch: int = 1000,
-    max_delay: float = 0.002,
+    max_delay: float = 0.0,
     poll_interval: float = 0.1,
 ) -> AbstractAsyncContextManager[EventStore]:
     """Open the store named by ``url`` (``memory://``, ``sqlite:///abs/path.db``, ``sqlite:rel.db``).
 
     The backend comes from the URL scheme through the registry in ``core.stores``. ``max_batch`` and
-    ``max_delay`` tune the group commit of the batching writer; ``poll_interval`` is how often a
+    ``max_delay`` tune the group commit of the batching writer (``max_delay`` defaults to 0: appends
+    that arrive while a commit runs share the next one anyway, and waiting only adds latency; see
+    bench/store_micro.py); ``poll_interval`` is how often a
     follower looks for commits made by other processes (backends that see every commit in-process,
     like ``memory://``, do not poll).
     """

@@ -5,6 +5,12 @@ up to ``max_delay`` seconds for a batch to fill) and commits them in one transac
 thread, because a commit costs about the same for one event as for a hundred (DESIGN.md: ~2.5k
 events/s one per commit, ~58k/s in batches of 100 on SQLite).
 
+With ``max_delay=0`` (the default) the writer commits as soon as it is idle and batches whatever
+queued during the previous commit: measured on SQLite, a lone appender then gets ~2.5k commits/s
+instead of ~310/s with a 2 ms wait, and 100 concurrent appenders still share commits of ~100 events
+(~16k events/s, against ~14k/s with the wait). A positive ``max_delay`` trades latency for fuller
+batches when commits are cheap relative to the arrival rate.
+
 Version checks run per request before the commit, against a cache of stream heads primed from the
 log on first use, so one request's conflict fails only that request. If the commit itself hits a
 sequence that is already stored (another process wrote to the same stream), the writer drops the
@@ -90,7 +96,7 @@ class BatchingWriter:
         log: Log,
         *,
         max_batch: int = 1000,
-        max_delay: float = 0.002,
+        max_delay: float = 0.0,
         max_pending: int = 10_000,
         on_commit: Callable[[int, float], None] | None = None,
     ) -> None:
