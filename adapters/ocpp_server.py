@@ -121,7 +121,8 @@ class OcppServer:
             )
             return
         ws = await request.accept(subprotocol=chosen)
-        remote = str(request.remote)
+        peer = request.remote
+        remote = peer if isinstance(peer, str) else f"{peer.address}:{peer.port}"
         conn = await self.fleet.attach(station_id, WebSocketLine(ws, chosen, remote))
         ref = self.fleet.ensure_station(station_id)
         reason = "server shutting down"

@@ -1,0 +1,190 @@
+"""A real OCPP 1.6 station for tests: the ``ocpp`` package's asyncio ChargePoint over ``websockets``.
+
+Runs in its own process (asyncio stays out of the server). Driven by JSON lines on stdin:
+
+    {"call": "BootNotification", "payload": {"charge_point_model": "M", ...}}   -> station-initiated call
+    {"reconnect": true}                                                          -> drop and reconnect
+    {"quit": true}
+
+and reports JSON lines on stdout: ``{"connected": true}``, ``{"result": {...}}`` / ``{"error": "..."}``
+for each call, and ``{"received": "Reset", "payload": {...}}`` for every CSMS-initiated command it
+answered. Every CSMS-initiated 1.6 Core, Firmware, Local list, Reservation, Remote trigger and Smart
+charging action has a handler that answers like a cooperative charger.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import sys
+from typing import Any
+
+import websockets
+from ocpp.routing import on
+from ocpp.v16 import ChargePoint, call, call_result
+
+
+def emit(obj: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(obj, default=str) + "\n")
+    sys.stdout.flush()
+
+
+class Station(ChargePoint):
+    def seen(self, action: str, payload: dict[str, Any]) -> None:
+        emit({"received": action, "payload": payload})
+
+    @on("ChangeAvailability")
+    def change_availability(self, **kw: Any) -> Any:
+        self.seen("ChangeAvailability", kw)
+        return call_result.ChangeAvailability(status="Accepted")
+
+    @on("ChangeConfiguration")
+    def change_configuration(self, **kw: Any) -> Any:
+        self.seen("ChangeConfiguration", kw)
+        return call_result.ChangeConfiguration(status="Accepted")
+
+    @on("GetConfiguration")
+    def get_configuration(self, **kw: Any) -> Any:
+        self.seen("GetConfiguration", kw)
+        return call_result.GetConfiguration(
+            configuration_key=[
+                {"key": "HeartbeatInterval", "readonly": False, "value": "300"},
+                {"key": "NumberOfConnectors", "readonly": True, "value": "2"},
+            ],
+            unknown_key=[
+                k for k in kw.get("key", []) if k not in ("HeartbeatInterval", "NumberOfConnectors")
+            ],
+        )
+
+    @on("ClearCache")
+    def clear_cache(self, **kw: Any) -> Any:
+        self.seen("ClearCache", kw)
+        return call_result.ClearCache(status="Accepted")
+
+    @on("RemoteStartTransaction")
+    def remote_start(self, **kw: Any) -> Any:
+        self.seen("RemoteStartTransaction", kw)
+        return call_result.RemoteStartTransaction(status="Accepted")
+
+    @on("RemoteStopTransaction")
+    def remote_stop(self, **kw: Any) -> Any:
+        self.seen("RemoteStopTransaction", kw)
+        return call_result.RemoteStopTransaction(status="Accepted")
+
+    @on("Reset")
+    def reset(self, **kw: Any) -> Any:
+        self.seen("Reset", kw)
+        return call_result.Reset(status="Accepted")
+
+    @on("UnlockConnector")
+    def unlock(self, **kw: Any) -> Any:
+        self.seen("UnlockConnector", kw)
+        return call_result.UnlockConnector(status="Unlocked")
+
+    @on("DataTransfer")
+    def data_transfer(self, **kw: Any) -> Any:
+        self.seen("DataTransfer", kw)
+        return call_result.DataTransfer(status="Accepted", data="pong")
+
+    @on("TriggerMessage")
+    def trigger(self, **kw: Any) -> Any:
+        self.seen("TriggerMessage", kw)
+        return call_result.TriggerMessage(status="Accepted")
+
+    @on("SendLocalList")
+    def send_local_list(self, **kw: Any) -> Any:
+        self.seen("SendLocalList", kw)
+        return call_result.SendLocalList(status="Accepted")
+
+    @on("GetLocalListVersion")
+    def local_list_version(self, **kw: Any) -> Any:
+        self.seen("GetLocalListVersion", kw)
+        return call_result.GetLocalListVersion(list_version=7)
+
+    @on("ReserveNow")
+    def reserve_now(self, **kw: Any) -> Any:
+        self.seen("ReserveNow", kw)
+        return call_result.ReserveNow(status="Accepted")
+
+    @on("CancelReservation")
+    def cancel_reservation(self, **kw: Any) -> Any:
+        self.seen("CancelReservation", kw)
+        return call_result.CancelReservation(status="Accepted")
+
+    @on("UpdateFirmware")
+    def update_firmware(self, **kw: Any) -> Any:
+        self.seen("UpdateFirmware", kw)
+        return call_result.UpdateFirmware()
+
+    @on("GetDiagnostics")
+    def get_diagnostics(self, **kw: Any) -> Any:
+        self.seen("GetDiagnostics", kw)
+        return call_result.GetDiagnostics(file_name="diag-1.zip")
+
+    @on("SetChargingProfile")
+    def set_profile(self, **kw: Any) -> Any:
+        self.seen("SetChargingProfile", kw)
+        return call_result.SetChargingProfile(status="Accepted")
+
+    @on("ClearChargingProfile")
+    def clear_profile(self, **kw: Any) -> Any:
+        self.seen("ClearChargingProfile", kw)
+        return call_result.ClearChargingProfile(status="Accepted")
+
+    @on("GetCompositeSchedule")
+    def composite(self, **kw: Any) -> Any:
+        self.seen("GetCompositeSchedule", kw)
+        return call_result.GetCompositeSchedule(
+            status="Accepted",
+            connector_id=kw["connector_id"],
+            schedule_start="2026-01-01T00:00:00Z",
+            charging_schedule={
+                "chargingRateUnit": "A",
+                "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 16.0}],
+            },
+        )
+
+
+async def session(url: str, station_id: str, commands: asyncio.Queue[dict[str, Any]]) -> bool:
+    """One connection; returns True when asked to reconnect, False to quit."""
+    async with websockets.connect(f"{url}/{station_id}", subprotocols=["ocpp1.6"]) as ws:
+        station = Station(station_id, ws, response_timeout=10)
+        listener = asyncio.create_task(station.start())
+        emit({"connected": True})
+        try:
+            while True:
+                command = await commands.get()
+                if command.get("quit"):
+                    return False
+                if command.get("reconnect"):
+                    return True
+                action, payload = command["call"], command.get("payload", {})
+                try:
+                    result = await station.call(getattr(call, action)(**payload), suppress=False)
+                    emit({"result": dataclasses.asdict(result)})
+                except Exception as error:
+                    emit({"error": f"{type(error).__name__}: {error}"})
+        finally:
+            listener.cancel()
+
+
+async def main(url: str, station_id: str) -> None:
+    commands: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    loop = asyncio.get_running_loop()
+
+    async def read_stdin() -> None:
+        reader = asyncio.StreamReader()
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+        while line := await reader.readline():
+            await commands.put(json.loads(line))
+        await commands.put({"quit": True})
+
+    stdin_task = asyncio.create_task(read_stdin())
+    while await session(url, station_id, commands):
+        pass
+    stdin_task.cancel()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1], sys.argv[2]))
