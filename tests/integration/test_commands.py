@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import trio
 import trio_websocket
 from ocpp.v16 import call as ocpp_call
 
@@ -142,16 +141,17 @@ async def test_a_command_the_station_never_answers_times_out(tmp_path: Path) -> 
 
     Real clock: MockClock's autojump would leap past the SQLite commit, which runs in a thread.
     """
-    async with open_csms(make_config(tmp_path, default=StationPolicy(call_timeout=0.5))) as csms:
-        async with trio_websocket.open_websocket_url(f"{url_of(csms)}/CMD-5", subprotocols=["ocpp1.6"]) as ws:
-            await ws.send_message('[2,"b1","Heartbeat",{}]')
-            await ws.get_message()
-            with pytest.raises(CommandTimedOut, match=r"within 0\.5 s"):
-                await csms.station("CMD-5").call(Command("ClearCache", {}))
-            assert '"ClearCache"' in await ws.get_message()
-            completed = [
-                r.data
-                for r in await csms.store.read_stream("station/CMD-5")
-                if r.type == ev.COMMAND_COMPLETED
-            ]
-            assert completed[-1]["outcome"] == "timeout"
+    config = make_config(tmp_path, default=StationPolicy(call_timeout=0.5))
+    async with (
+        open_csms(config) as csms,
+        trio_websocket.open_websocket_url(f"{url_of(csms)}/CMD-5", subprotocols=["ocpp1.6"]) as ws,
+    ):
+        await ws.send_message('[2,"b1","Heartbeat",{}]')
+        await ws.get_message()
+        with pytest.raises(CommandTimedOut, match=r"within 0\.5 s"):
+            await csms.station("CMD-5").call(Command("ClearCache", {}))
+        assert '"ClearCache"' in await ws.get_message()
+        completed = [
+            r.data for r in await csms.store.read_stream("station/CMD-5") if r.type == ev.COMMAND_COMPLETED
+        ]
+        assert completed[-1]["outcome"] == "timeout"
