@@ -10,7 +10,8 @@ discovered when it cannot be read back.
 
 from __future__ import annotations
 
-from datetime import datetime
+import struct
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -23,13 +24,19 @@ __all__ = ["MsgpackTranscoder", "pack", "unpack"]
 _DATETIME = 1
 _DECIMAL = 2
 _UUID = 3
+# Local wall-clock fields and the UTC offset in microseconds: exact for every offset Python allows
+# (ISO text loses sub-second offsets) and never out of range (unlike an instant near year 1).
+_DATETIME_FIELDS = struct.Struct(">HBBBBBIq")
+_MICROSECOND = timedelta(microseconds=1)
 
 
 def _default(obj: object) -> msgpack.ExtType:
     if isinstance(obj, datetime):
-        if obj.utcoffset() is None:
+        offset = obj.utcoffset()
+        if offset is None:
             raise TypeError(f"cannot encode a naive datetime ({obj.isoformat()}): give it a timezone")
-        return msgpack.ExtType(_DATETIME, obj.isoformat().encode())
+        fields = (obj.year, obj.month, obj.day, obj.hour, obj.minute, obj.second, obj.microsecond)
+        return msgpack.ExtType(_DATETIME, _DATETIME_FIELDS.pack(*fields, offset // _MICROSECOND))
     if isinstance(obj, Decimal):
         return msgpack.ExtType(_DECIMAL, str(obj).encode())
     if isinstance(obj, UUID):
@@ -40,8 +47,17 @@ def _default(obj: object) -> msgpack.ExtType:
 
 
 def _ext_hook(code: int, data: bytes) -> object:
+    try:
+        return _decode_ext(code, data)
+    except (struct.error, ArithmeticError) as e:  # Decimal's InvalidOperation is an ArithmeticError
+        raise ValueError(f"malformed msgpack extension type {code}: {e!r}") from e
+
+
+def _decode_ext(code: int, data: bytes) -> object:
     if code == _DATETIME:
-        return datetime.fromisoformat(data.decode())
+        year, month, day, hour, minute, second, microsecond, offset = _DATETIME_FIELDS.unpack(data)
+        zone = timezone(timedelta(microseconds=offset))
+        return datetime(year, month, day, hour, minute, second, microsecond, tzinfo=zone)
     if code == _DECIMAL:
         return Decimal(data.decode())
     if code == _UUID:
@@ -55,7 +71,7 @@ def pack(obj: Any) -> bytes:
 
 
 def unpack(data: bytes) -> Any:
-    """Decode msgpack bytes produced by :func:`pack`; raises ValueError (or a subclass) on garbage."""
+    """Decode msgpack bytes produced by :func:`pack`; ValueError (or a subclass) for anything else."""
     return msgpack.unpackb(data, ext_hook=_ext_hook, raw=False, strict_map_key=False, timestamp=0)
 
 
