@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import os
 import pathlib
+import signal
 import sqlite3
+import subprocess
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -365,6 +367,66 @@ async def test_an_unopenable_path_is_store_unavailable_naming_it(tmp_path: pathl
         async with open_store(f"sqlite://{garbage}"):
             pass
     assert garbage.read_bytes() == b"this is not a database" * 100
+
+
+async def test_a_file_locked_by_another_process_is_store_unavailable(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "locked.db"
+    holder = sqlite3.connect(path, isolation_level=None)
+    try:
+        holder.execute("BEGIN EXCLUSIVE")  # a rollback-journal file held exclusively: cannot go WAL
+        with pytest.raises(StoreUnavailable, match=f"{path}.*locked"):
+            async with open_store(f"sqlite://{path}?lock_timeout=1"):
+                pass
+    finally:
+        holder.close()
+
+
+ACKNOWLEDGER = """
+import sys, trio
+from datetime import UTC, datetime
+from core.events import NewEvent
+from core.store import open_store
+
+async def main():
+    async with open_store(sys.argv[1]) as store:
+        async def appender(k):
+            for i in range(10**6):
+                tick = NewEvent(f"station/CP-{k}", "Tick", {"i": i}, datetime.now(UTC))
+                [record] = await store.append([tick])
+                print(record.position, record.stream, record.sequence, i, flush=True)
+        async with trio.open_nursery() as nursery:
+            for k in range(20):
+                nursery.start_soon(appender, k)
+
+trio.run(main)
+"""
+
+
+async def test_a_kill_9_loses_no_acknowledged_event(tmp_path: pathlib.Path) -> None:
+    url = f"sqlite://{tmp_path}/events.db"
+    acknowledged: list[tuple[int, str, int, int]] = []
+    process = await trio.lowlevel.open_process(
+        [sys.executable, "-c", ACKNOWLEDGER, url], cwd=ROOT, stdout=subprocess.PIPE
+    )
+    try:
+        assert process.stdout is not None
+        buffer = b""
+        with trio.fail_after(30):
+            while len(acknowledged) < 300:
+                chunk = await process.stdout.receive_some()
+                assert chunk, "the appending process exited early"
+                *lines, buffer = (buffer + chunk).split(b"\n")
+                for line in lines:
+                    position, stream, sequence, i = line.split()
+                    acknowledged.append((int(position), stream.decode(), int(sequence), int(i)))
+    finally:
+        process.kill()  # SIGKILL: no cleanup, no final checkpoint of the WAL
+        await process.wait()
+    assert process.returncode == -signal.SIGKILL
+    async with open_store(url) as reopened:
+        stored = {(r.position, r.stream, r.sequence, r.data["i"]) for r in await everything(reopened)}
+        assert set(acknowledged) <= stored
+        assert_well_ordered(sorted(await everything(reopened), key=lambda r: r.position))
 
 
 async def test_the_file_is_in_wal_mode(tmp_path: pathlib.Path) -> None:
