@@ -25,10 +25,6 @@ class RecordedStore:
         self.writer = BatchingWriter(log, max_batch=max_batch, max_delay=max_delay)
 
     @property
-    def location(self) -> str:
-        return self.log.location
-
-    @property
     def stats(self) -> WriterStats:
         """Group-commit counters for an exporter; set ``writer.on_commit`` for a per-commit hook."""
         return self.writer.stats

@@ -228,6 +228,31 @@ async def test_a_failing_commit_hook_is_logged_not_fatal(caplog: pytest.LogCaptu
         assert (await store.append([event("station/CP-1", 2)]))[0].sequence == 2
 
 
+async def test_max_pending_bounds_the_queue(autojump_clock: trio.testing.MockClock) -> None:
+    """With room for two queued requests, five appenders are committed two, two, one."""
+    sizes: list[int] = []
+    writer = BatchingWriter(
+        open_log("memory://", 0.1), max_delay=1.0, max_pending=2, on_commit=lambda n, _: sizes.append(n)
+    )
+    async with trio.open_nursery() as nursery:
+        await nursery.start(writer.run)
+        async with trio.open_nursery() as appenders:
+            for i in range(5):
+                appenders.start_soon(writer.append, [event("station/CP-1", i)])
+        writer.close()
+    assert sizes == [2, 2, 1]
+    assert writer.stats.events == 5 and writer.stats.batches == 3
+
+
+async def test_conflicts_are_counted() -> None:
+    async with open_store("memory://") as opened:
+        store = recorded(opened)
+        await store.append([event("station/CP-1", 1)], {"station/CP-1": 0})
+        with pytest.raises(ConcurrencyConflict):
+            await store.append([event("station/CP-1", 2)], {"station/CP-1": 0})
+        assert store.stats.conflicts == 1 and store.stats.events == 1
+
+
 def test_writer_settings_are_checked() -> None:
     log = open_log("memory://", 0.1)
     with pytest.raises(ValueError, match="max_batch"):
