@@ -1,0 +1,99 @@
+"""Fuzzed frames never kill a station: each gets the right CALLERROR or nothing, the connection stays up,
+and nothing already acknowledged is lost."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import Any
+
+import trio
+import trio_websocket
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from actors import event_types as ev
+from adapters.csms import Csms, open_csms
+from tests.integration.conftest import make_config, url_of
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=10,
+)
+actions = st.sampled_from(
+    ["Heartbeat", "MeterValues", "StatusNotification", "BootNotification", "Teleport", ""]
+)
+ids = st.text(min_size=1, max_size=10).filter(lambda s: s != "probe")
+
+frames = st.one_of(
+    st.text(max_size=60),  # not JSON, or JSON of the wrong shape
+    json_values.map(json.dumps),
+    st.tuples(st.just(2), ids, actions, json_values).map(
+        lambda f: json.dumps(list(f))
+    ),  # CALLs, bad payloads
+    st.tuples(st.sampled_from([3, 4, 5, "2"]), ids, json_values).map(lambda f: json.dumps(list(f))),
+    st.tuples(st.just(2), ids, actions, st.just({})).map(lambda f: json.dumps(list(f))[:-3]),  # truncated
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(batch=st.lists(frames, min_size=1, max_size=5))
+def test_fuzzed_frames_get_callerror_or_silence_and_the_station_lives(
+    tmp_path_factory: Any, batch: list[str]
+) -> None:
+    """Each example gets a fresh server on an in-memory store (pytest-trio runs examples apart)."""
+    config = replace(make_config(tmp_path_factory.mktemp("fuzz")), store_url="memory://")
+
+    async def scenario() -> None:
+        async with open_csms(config) as csms:
+            await fuzz(csms, batch)
+
+    trio.run(scenario)
+
+
+async def fuzz(csms: Csms, batch: list[str]) -> None:
+    async with trio_websocket.open_websocket_url(f"{url_of(csms)}/FUZZ", subprotocols=["ocpp1.6"]) as ws:
+        await ws.send_message(
+            '[2,"boot","BootNotification",{"chargePointVendor":"V","chargePointModel":"M"}]'
+        )
+        await ws.get_message()
+        acknowledged = await csms.store.read_stream("station/FUZZ")
+        for text in batch:
+            await ws.send_message(text)
+        await ws.send_message('[2,"probe","Heartbeat",{}]')
+        answers: list[list[Any]] = []
+        with trio.fail_after(10):
+            while True:
+                reply = json.loads(await ws.get_message())
+                if reply[1] == "probe":
+                    break
+                answers.append(reply)
+        assert reply[0] == 3, "the connection still works after the fuzz"
+        for answer in answers:
+            assert answer[0] in (3, 4), answer  # a CALLRESULT only for a valid call
+            if answer[0] == 4:
+                assert answer[2] in ERROR_CODES, answer
+    records = await csms.store.read_stream("station/FUZZ")
+    assert records[: len(acknowledged)] == acknowledged, "nothing acknowledged before the fuzz is lost"
+    sent = [r for r in records if r.type == ev.FRAME_SENT]
+    assert len(sent) >= len(answers) + 2, "every reply the client got is in the log"
+    ref = csms.fleet.station_ref("FUZZ")
+    assert ref is not None and ref.alive
+    assert csms.runtime.stats.restarts["station"] == 0
+
+
+ERROR_CODES = {
+    "NotImplemented",
+    "NotSupported",
+    "FormationViolation",
+    "PropertyConstraintViolation",
+    "OccurenceConstraintViolation",
+    "TypeConstraintViolation",
+    "ProtocolError",
+    "GenericError",
+    "SecurityError",
+    "InternalError",
+}
