@@ -278,7 +278,9 @@ class ModbusSimServer:
                             used, request = framer.handleFrame(buffer, 0, 0)
                         except ModbusIOException as exc:
                             used, request = len(buffer), None
-                            await stream.send_all(framer.buildFrame(_refusal(exc)))
+                            code_at = 7 if self._framing is Framing.SOCKET else 1
+                            function_code = buffer[code_at] if len(buffer) > code_at else 0
+                            await stream.send_all(framer.buildFrame(_refusal(exc, function_code)))
                         buffer = buffer[used:]
                         if request is None:
                             if len(buffer) > _MAX_PENDING:
@@ -301,15 +303,16 @@ class ModbusSimServer:
         else:
             try:
                 response = await request.datastore_update(self._core, request.dev_id)  # type: ignore[arg-type]
-            except (AttributeError, NotImplementedError, ValueError):
-                response = ExceptionResponse(request.function_code, ExcCodes.ILLEGAL_FUNCTION)
+            except Exception:  # any datastore failure is the device's, as in pymodbus's server
+                response = ExceptionResponse(request.function_code, ExcCodes.DEVICE_FAILURE)
         response.transaction_id = request.transaction_id
         response.dev_id = request.dev_id
         return response
 
 
-def _refusal(exc: ModbusIOException) -> ExceptionResponse:
-    response = ExceptionResponse(exc.fcode or 0, ExcCodes.ILLEGAL_FUNCTION)
+def _refusal(exc: ModbusIOException, function_code: int) -> ExceptionResponse:
+    """The "illegal function" answer to a request pymodbus could not decode."""
+    response = ExceptionResponse(function_code, ExcCodes.ILLEGAL_FUNCTION)
     response.transaction_id = exc.transaction_id or 0
     response.dev_id = exc.dev_id or 0
     return response

@@ -12,21 +12,26 @@ Public surface::
 
 from adapters.modbus.backoff import Backoff
 from adapters.modbus.device import ModbusEvse, ModbusMeter
-from adapters.modbus.framing import ClientFraming, Framing, GarbledFrame
-from adapters.modbus.line import Connector, LineStats, ModbusLine, tcp_connector
+from adapters.modbus.framing import ClientFraming, Framing, GarbledFrame, Request, read_request, write_request
+from adapters.modbus.line import Connector, Exchange, LineStats, ModbusLine, Observer, tcp_connector
 from adapters.modbus.serial_port import rtu_frame_gap, serial_connector
 
 __all__ = [
     "Backoff",
     "ClientFraming",
     "Connector",
+    "Exchange",
     "Framing",
     "GarbledFrame",
     "LineStats",
     "ModbusEvse",
     "ModbusLine",
     "ModbusMeter",
+    "Observer",
+    "Request",
+    "read_request",
     "rtu_frame_gap",
     "serial_connector",
     "tcp_connector",
+    "write_request",
 ]

@@ -45,12 +45,51 @@ class GarbledFrame(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class _Pending:
+class Request:
+    """A validated request, not yet framed: :meth:`ClientFraming.send` gives it a transaction id."""
+
     unit: int
     function_code: int
-    transaction_id: int
     address: int
     count: int
+    pdu: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    request: Request
+    transaction_id: int
+
+
+def read_request(unit: int, function: RegisterFunction, address: int, count: int) -> Request:
+    """Read ``count`` (1..125) registers of ``function`` at ``address``; ValueError if invalid."""
+    pdu_class = (
+        ReadHoldingRegistersRequest if function is RegisterFunction.HOLDING else ReadInputRegistersRequest
+    )
+    pdu = pdu_class(address=address, count=count, dev_id=_checked_unit(unit))
+    pdu.verifyCount(ReadHoldingRegistersRequest.MAX_COUNT)
+    return _request(pdu)
+
+
+def write_request(unit: int, address: int, values: list[int]) -> Request:
+    """Write 1..123 words to holding registers at ``address`` (function 16); ValueError if invalid."""
+    if not 1 <= len(values) <= 123 or any(not 0 <= v <= 0xFFFF for v in values):
+        raise ValueError(f"write needs 1..123 register words of 0..65535, got {values}")
+    return _request(
+        WriteMultipleRegistersRequest(address=address, registers=values, dev_id=_checked_unit(unit))
+    )
+
+
+def _checked_unit(unit: int) -> int:
+    if not 0 <= unit <= 247:
+        raise ValueError(f"unit id must be 0..247, got {unit}")
+    return unit
+
+
+def _request(pdu: ModbusPDU) -> Request:
+    pdu.verifyAddress()
+    body = pdu.function_code.to_bytes(1, "big") + pdu.encode()
+    return Request(pdu.dev_id, pdu.function_code, pdu.address, pdu.count, body)
 
 
 class ClientFraming:
@@ -64,31 +103,13 @@ class ClientFraming:
         self._next_tid = 1
         self._pending: _Pending | None = None
 
-    def read_request(self, unit: int, function: RegisterFunction, address: int, count: int) -> bytes:
-        """The frame that reads ``count`` registers of ``function`` at ``address`` from ``unit``."""
-        _check_unit(unit)
-        pdu_class = (
-            ReadHoldingRegistersRequest if function is RegisterFunction.HOLDING else ReadInputRegistersRequest
-        )
-        pdu = pdu_class(address=address, count=count, dev_id=unit)
-        pdu.verifyCount(ReadHoldingRegistersRequest.MAX_COUNT)
-        return self._start(pdu)
-
-    def write_request(self, unit: int, address: int, values: list[int]) -> bytes:
-        """The frame that writes ``values`` to holding registers at ``address`` (function 16)."""
-        _check_unit(unit)
-        if not 1 <= len(values) <= 123 or any(not 0 <= v <= 0xFFFF for v in values):
-            raise ValueError(f"write needs 1..123 register words of 0..65535, got {values}")
-        return self._start(WriteMultipleRegistersRequest(address=address, registers=values, dev_id=unit))
-
-    def _start(self, pdu: ModbusPDU) -> bytes:
-        pdu.verifyAddress()
+    def send(self, request: Request) -> bytes:
+        """Put ``request`` in flight (replacing any earlier one) and return its frame."""
         tid = self._next_tid
         self._next_tid = tid % 0xFFFF + 1
-        pdu.transaction_id = tid
         self._buffer.clear()
-        self._pending = _Pending(pdu.dev_id, pdu.function_code, tid, pdu.address, pdu.count)
-        return self._framer.buildFrame(pdu)
+        self._pending = _Pending(request, tid)
+        return self._framer.encode(request.pdu, request.unit, tid)
 
     def reset(self) -> None:
         """Forget the request in flight and any buffered bytes (after a reconnect)."""
@@ -129,29 +150,25 @@ class ClientFraming:
 
     @staticmethod
     def _answer(pending: _Pending, pdu: ModbusPDU) -> list[int]:
+        request = pending.request
         if pending.transaction_id != pdu.transaction_id and pdu.transaction_id:
             raise GarbledFrame(
                 f"answer to transaction {pdu.transaction_id}, expected {pending.transaction_id}"
             )
-        if pdu.dev_id != pending.unit:
-            raise GarbledFrame(f"answer from unit {pdu.dev_id}, expected {pending.unit}")
-        if isinstance(pdu, ExceptionResponse) and pdu.function_code & 0x7F == pending.function_code:
-            raise DeviceExceptionResponse(pending.unit, pending.function_code, pdu.exception_code)
-        if pdu.function_code != pending.function_code:
-            raise GarbledFrame(f"answer with function {pdu.function_code}, expected {pending.function_code}")
-        if pending.function_code == _WRITE_CODE:
-            if (pdu.address, pdu.count) != (pending.address, pending.count):
+        if pdu.dev_id != request.unit:
+            raise GarbledFrame(f"answer from unit {pdu.dev_id}, expected {request.unit}")
+        if isinstance(pdu, ExceptionResponse) and pdu.function_code & 0x7F == request.function_code:
+            raise DeviceExceptionResponse(request.unit, request.function_code, pdu.exception_code)
+        if pdu.function_code != request.function_code:
+            raise GarbledFrame(f"answer with function {pdu.function_code}, expected {request.function_code}")
+        if request.function_code == _WRITE_CODE:
+            if (pdu.address, pdu.count) != (request.address, request.count):
                 raise GarbledFrame(
                     f"write echoed {pdu.count} at {pdu.address},"
-                    f" expected {pending.count} at {pending.address}"
+                    f" expected {request.count} at {request.address}"
                 )
             return []
         registers = list(pdu.registers)
-        if len(registers) != pending.count:
-            raise GarbledFrame(f"{len(registers)} registers answered, {pending.count} asked")
+        if len(registers) != request.count:
+            raise GarbledFrame(f"{len(registers)} registers answered, {request.count} asked")
         return registers
-
-
-def _check_unit(unit: int) -> None:
-    if not 0 <= unit <= 247:
-        raise ValueError(f"unit id must be 0..247, got {unit}")

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import trio
 
-from actors.device_link import DeviceDisconnected, DeviceTimeout, RegisterFunction
+from actors.device_link import DeviceDisconnected, DeviceLinkError, DeviceTimeout, RegisterFunction
 from adapters.modbus.backoff import Backoff
-from adapters.modbus.framing import ClientFraming, Framing, GarbledFrame
+from adapters.modbus.framing import ClientFraming, Framing, GarbledFrame, Request, read_request, write_request
 
 #: Opens the line's byte stream; raises OSError when the peer is unreachable.
 Connector = Callable[[], Awaitable[trio.abc.Stream]]
@@ -48,6 +48,26 @@ class LineStats:
     failed_connects: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """One request on a line and how it ended: what the raw event log records and metrics count.
+
+    ``answer`` holds the registers read (empty for a write) or None when ``error`` is set.
+    """
+
+    request: Request
+    sent: bytes
+    received: bytes
+    answer: tuple[int, ...] | None
+    error: DeviceLinkError | None
+    started: float
+    elapsed: float = 0.0
+
+
+#: Called synchronously after every request that reached the wire; keep it cheap (append to a buffer).
+Observer = Callable[[Exchange], None]
+
+
 class ModbusLine:
     """A :class:`~actors.device_link.RegisterLink` over one reconnecting trio stream."""
 
@@ -59,8 +79,10 @@ class ModbusLine:
         timeout: float = 1.0,
         backoff: Backoff | None = None,
         frame_gap: float = 0.0,
+        observer: Observer | None = None,
     ) -> None:
-        """``frame_gap`` is the silence kept after each answer (3.5 characters on an RTU serial bus)."""
+        """``frame_gap`` is the silence kept after each answer (3.5 characters on an RTU serial bus);
+        ``observer`` sees every :class:`Exchange`."""
         if not timeout > 0 or not math.isfinite(timeout):
             raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
         self._connector = connector
@@ -68,6 +90,7 @@ class ModbusLine:
         self._timeout = timeout
         self._backoff = backoff if backoff is not None else Backoff()
         self._frame_gap = frame_gap
+        self._observer = observer
         self._lock = trio.Lock()
         self._stream: trio.abc.Stream | None = None
         self._retry_at = -math.inf
@@ -80,53 +103,71 @@ class ModbusLine:
 
     async def read(self, unit: int, function: RegisterFunction, address: int, count: int) -> list[int]:
         """Read registers; see :class:`~actors.device_link.RegisterLink`."""
-        return await self._exchange(lambda: self._framing.read_request(unit, function, address, count))
+        return await self._exchange(read_request(unit, function, address, count))
 
     async def write(self, unit: int, address: int, values: list[int]) -> None:
         """Write holding registers (function 16); see :class:`~actors.device_link.RegisterLink`."""
-        await self._exchange(lambda: self._framing.write_request(unit, address, values))
+        await self._exchange(write_request(unit, address, values))
 
     async def aclose(self) -> None:
         """Close the stream; a later request reconnects."""
         async with self._lock:
             await self._drop(schedule_retry=False)
 
-    async def _exchange(self, build: Callable[[], bytes]) -> list[int]:
+    async def _exchange(self, request: Request) -> list[int]:
         async with self._lock:
             stream = await self._ensure_stream()
-            frame = build()
+            frame = self._framing.send(request)
             self.stats.requests += 1
+            started = trio.current_time()
+            received = bytearray()
             try:
-                with trio.fail_after(self._timeout):
-                    await stream.send_all(frame)
-                    answer = None
-                    while answer is None:
-                        data = await stream.receive_some(4096)
-                        if not data:
-                            raise DeviceDisconnected("the device closed the connection")
-                        answer = self._framing.receive(data)
-            except trio.Cancelled:
-                # The caller gave up mid-request: the answer may still come and must not be
-                # taken for the next request's.
-                await self._drop(schedule_retry=False)
+                answer = await self._transact(stream, frame, received)
+            except DeviceLinkError as exc:
+                self._report(Exchange(request, frame, bytes(received), None, exc, started))
                 raise
-            except trio.TooSlowError:
-                self.stats.timeouts += 1
-                await self._drop()
-                raise DeviceTimeout(f"no answer within {self._timeout} s") from None
-            except GarbledFrame as exc:
-                await self._drop()
-                raise DeviceDisconnected(f"garbled answer, connection dropped: {exc}") from exc
-            except DeviceDisconnected:
-                await self._drop()
-                raise
-            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
-                await self._drop()
-                raise DeviceDisconnected(f"connection lost: {exc!r}") from exc
+            self._report(Exchange(request, frame, bytes(received), tuple(answer), None, started))
             self._backoff.reset()
             if self._frame_gap:
                 await trio.sleep(self._frame_gap)
             return answer
+
+    async def _transact(self, stream: trio.abc.Stream, frame: bytes, received: bytearray) -> list[int]:
+        """Send one frame and read its answer; on any failure but an exception response, drop the stream."""
+        try:
+            with trio.fail_after(self._timeout):
+                await stream.send_all(frame)
+                answer = None
+                while answer is None:
+                    data = await stream.receive_some(4096)
+                    if not data:
+                        raise DeviceDisconnected("the device closed the connection")
+                    received += data
+                    answer = self._framing.receive(data)
+                return answer
+        except trio.Cancelled:
+            # The caller gave up mid-request: the answer may still come and must not be
+            # taken for the next request's.
+            await self._drop(schedule_retry=False)
+            raise
+        except trio.TooSlowError:
+            self.stats.timeouts += 1
+            await self._drop()
+            raise DeviceTimeout(f"no answer within {self._timeout} s") from None
+        except GarbledFrame as exc:
+            await self._drop()
+            raise DeviceDisconnected(f"garbled answer, connection dropped: {exc}") from exc
+        except DeviceDisconnected:
+            await self._drop()
+            raise
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
+            await self._drop()
+            raise DeviceDisconnected(f"connection lost: {exc!r}") from exc
+
+    def _report(self, exchange: Exchange) -> None:
+        exchange = replace(exchange, elapsed=trio.current_time() - exchange.started)
+        if self._observer is not None:
+            self._observer(exchange)
 
     async def _ensure_stream(self) -> trio.abc.Stream:
         if self._stream is not None:

@@ -12,7 +12,7 @@ from pymodbus.pdu import DecodePDU, ExceptionResponse
 from pymodbus.pdu.register_message import ReadHoldingRegistersResponse
 
 from actors.device_link import DeviceExceptionResponse, RegisterFunction
-from adapters.modbus import Backoff, ClientFraming, Framing, GarbledFrame
+from adapters.modbus import Backoff, ClientFraming, Framing, GarbledFrame, read_request, write_request
 
 
 def server_answer(framing: Framing, request: bytes, registers: list[int]) -> bytes:
@@ -38,7 +38,7 @@ def test_answers_parse_however_the_bytes_are_split(
     framing: Framing, registers: list[int], unit: int, data: st.DataObject
 ) -> None:
     client = ClientFraming(framing)
-    request = client.read_request(unit, RegisterFunction.HOLDING, 100, len(registers))
+    request = client.send(read_request(unit, RegisterFunction.HOLDING, 100, len(registers)))
     answer = server_answer(framing, request, registers)
     cuts = sorted(data.draw(st.lists(st.integers(1, len(answer) - 1), max_size=4, unique=True)))
     pieces = [answer[a:b] for a, b in zip([0, *cuts], [*cuts, len(answer)], strict=True)]
@@ -49,7 +49,7 @@ def test_answers_parse_however_the_bytes_are_split(
 
 def test_exception_response_is_typed() -> None:
     client = ClientFraming(Framing.SOCKET)
-    request = client.read_request(3, RegisterFunction.INPUT, 0, 2)
+    request = client.send(read_request(3, RegisterFunction.INPUT, 0, 2))
     refusal = ExceptionResponse(4, 2, device_id=3, transaction=int.from_bytes(request[:2], "big"))
     with pytest.raises(DeviceExceptionResponse) as caught:
         client.receive(FramerSocket(DecodePDU(is_server=True)).buildFrame(refusal))
@@ -58,9 +58,9 @@ def test_exception_response_is_typed() -> None:
 
 def test_stale_transaction_and_stray_bytes_are_garbage() -> None:
     client = ClientFraming(Framing.SOCKET)
-    first = client.read_request(1, RegisterFunction.HOLDING, 0, 1)
+    first = client.send(read_request(1, RegisterFunction.HOLDING, 0, 1))
     stale = server_answer(Framing.SOCKET, first, [5])
-    client.read_request(1, RegisterFunction.HOLDING, 0, 1)  # the first timed out; a second is in flight
+    client.send(read_request(1, RegisterFunction.HOLDING, 0, 1))  # the first timed out; a second is in flight
     with pytest.raises(GarbledFrame, match="transaction"):
         client.receive(stale)
     client.reset()
@@ -70,7 +70,7 @@ def test_stale_transaction_and_stray_bytes_are_garbage() -> None:
 
 def test_rtu_crc_error_is_garbage() -> None:
     client = ClientFraming(Framing.RTU)
-    request = client.read_request(1, RegisterFunction.HOLDING, 0, 2)
+    request = client.send(read_request(1, RegisterFunction.HOLDING, 0, 2))
     answer = bytearray(server_answer(Framing.RTU, request, [1, 2]))
     answer[-1] ^= 0xFF
     with pytest.raises(GarbledFrame):
@@ -78,15 +78,16 @@ def test_rtu_crc_error_is_garbage() -> None:
 
 
 def test_bad_requests_are_refused_before_sending() -> None:
-    client = ClientFraming(Framing.SOCKET)
     with pytest.raises(ValueError, match="unit id"):
-        client.read_request(300, RegisterFunction.HOLDING, 0, 1)
+        read_request(300, RegisterFunction.HOLDING, 0, 1)
     with pytest.raises(ValueError, match="count"):
-        client.read_request(1, RegisterFunction.HOLDING, 0, 126)
+        read_request(1, RegisterFunction.HOLDING, 0, 126)
     with pytest.raises(ValueError, match="address"):
-        client.read_request(1, RegisterFunction.HOLDING, 70000, 1)
+        read_request(1, RegisterFunction.HOLDING, 70000, 1)
     with pytest.raises(ValueError, match="register words"):
-        client.write_request(1, 0, [70000])
+        write_request(1, 0, [70000])
+    with pytest.raises(ValueError, match="register words"):
+        write_request(1, 0, [])
 
 
 def test_backoff_grows_with_jitter_to_its_cap_and_resets() -> None:

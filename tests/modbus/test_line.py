@@ -17,7 +17,7 @@ from actors.device_link import (
     RegisterFunction,
 )
 from actors.registers import DataType, WordOrder, decode_raw, encode_raw
-from adapters.modbus import Backoff, Framing, ModbusLine, ModbusMeter, tcp_connector
+from adapters.modbus import Backoff, Exchange, Framing, ModbusLine, ModbusMeter, tcp_connector
 from adapters.profile_loader import load_shipped_profile
 from bench.modbus_sim import ModbusSimServer, SimulatedCharger
 from tests.modbus.conftest import Peer
@@ -204,3 +204,26 @@ async def test_sim_meter_over_rtu_on_a_pty_serial_line() -> None:
             nursery.cancel_scope.cancel()
     finally:
         os.close(slave)
+
+
+async def test_observer_sees_every_exchange_and_bad_input_is_refused_before_any_io(peer_factory) -> None:
+    peer: Peer = peer_factory("socket")
+    seen: list[Exchange] = []
+    line = ModbusLine(tcp_connector("127.0.0.1", peer.port), observer=seen.append, backoff=Backoff(0.02, 0.2))
+    await until_answering(line)
+    seen.clear()
+    await line.read(2, HOLDING, 0, 1)
+    with pytest.raises(DeviceExceptionResponse):
+        await line.read(1, HOLDING, 40, 2)
+    assert [exchange.answer for exchange in seen] == [(UNIT2_VALUE,), None]
+    assert isinstance(seen[1].error, DeviceExceptionResponse)
+    first = seen[0]
+    assert (first.request.unit, first.request.function_code, first.request.address) == (2, 3, 0)
+    assert first.sent[6] == 2 and first.received[6] == 2  # the MBAP unit byte, both ways
+    assert len(first.received) == 7 + 2 + 2  # MBAP header, function and byte count, one register
+    assert all(exchange.elapsed >= 0 for exchange in seen)
+    peer.stop()
+    for bad in (partial(line.read, 300, HOLDING, 0, 1), partial(line.write, 1, 0, [])):
+        with pytest.raises(ValueError):
+            await bad()
+    await line.aclose()

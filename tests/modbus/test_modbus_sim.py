@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 import trio
 
@@ -120,3 +122,26 @@ async def test_hundreds_of_devices_follow_their_setpoints() -> None:
                 drivers.start_soon(drive, port, chargers)
         nursery.cancel_scope.cancel()
     assert checked == count and len(served) == 2
+
+
+async def test_simulator_survives_garbage_and_keeps_serving() -> None:
+    charger = SimulatedCharger(meter_unit=1, evse_unit=2)
+    charger.start()
+    server = ModbusSimServer(charger.devices())
+    rng = random.Random(5)
+    async with trio.open_nursery() as nursery:
+        port = await nursery.start(server.serve_tcp)
+        for size in (7, 64, 2000):
+            stream = await trio.open_tcp_stream("127.0.0.1", port)
+            await stream.send_all(rng.randbytes(size))
+            await stream.aclose()
+        # A function code nobody defined is refused with "illegal function", not fatal.
+        stream = await trio.open_tcp_stream("127.0.0.1", port)
+        await stream.send_all(bytes.fromhex("0009 0000 0002 01 41"))
+        answer = await stream.receive_some(64)
+        assert answer == bytes.fromhex("0009 0000 0003 01 c1 01")
+        await stream.aclose()
+        line = ModbusLine(tcp_connector("127.0.0.1", port))
+        assert await line.read(2, RegisterFunction.HOLDING, 1003, 1) == [32]
+        await line.aclose()
+        nursery.cancel_scope.cancel()
