@@ -13,8 +13,10 @@ kind                      what                                            exampl
 ``key_case``              a property name in the wrong letter case, where  ``ChargeBoxSerialNumber`` ->
                           the schema forbids additional properties         ``chargeBoxSerialNumber``
 ``truncated``             a string longer than ``maxLength``               cut to ``maxLength``
-``number_coerced``        a numeric string (or an integral float) where    ``"12"`` -> ``12``
-                          the schema wants a number or an integer
+``number_coerced``        a numeric string where the schema wants a        ``"12"`` -> ``12``,
+                          number or an integer; an integral float where    ``3.0`` -> ``3``
+                          a draft-04 schema (all of 1.6 core) wants an
+                          integer (draft-06 and later accept ``3.0``)
 ``timestamp_normalised``  a date-time that is not RFC 3339 but parses      ``2021-08-24 11:13:03`` ->
                           (space separator, no zone = UTC, ``+0200``)      ``2021-08-24T11:13:03Z``
 ========================  ==============================================  =============================
@@ -62,6 +64,7 @@ class SchemaWalk:
     def __init__(self, root: Mapping[str, Any], aliases: Mapping[str, str]) -> None:
         self._root = root
         self._aliases = aliases
+        self._floats_are_not_integers = "draft-04" in str(root.get("$schema", ""))
         self._bearing: dict[int, bool] = {}
         self._properties: dict[int, list[tuple[str, Mapping[str, Any]]]] = {}
 
@@ -154,6 +157,11 @@ class SchemaWalk:
         kind = schema.get("type")
         if kind == "string" and isinstance(value, str):
             return self._string(value, schema, path, out)
+        if kind == "integer" and isinstance(value, float) and value.is_integer():
+            if self._floats_are_not_integers:
+                out.append(Repair(path, "number_coerced", value, int(value)))
+                return int(value)
+            return value
         if kind in ("number", "integer") and not isinstance(value, bool):
             return _number(value, kind == "integer", path, out)
         return value
@@ -215,8 +223,6 @@ def _number(value: Any, integer: bool, path: str, out: list[Repair]) -> Any:
                 coerced = int(number)
             elif not integer:
                 coerced = int(value) if _INTEGER.match(value) else number
-    elif integer and isinstance(value, float) and value.is_integer():
-        coerced = int(value)
     if coerced is None:
         return value
     out.append(Repair(path, "number_coerced", value, coerced))

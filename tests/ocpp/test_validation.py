@@ -200,6 +200,15 @@ def test_a_valid_alias_spelling_is_still_canonicalised() -> None:
     assert meter["meterValue"][0]["sampledValue"][0]["unit"] == "Celcius"  # the input is not mutated
 
 
+def test_an_integral_float_is_an_integer_only_where_the_schema_draft_says_so() -> None:
+    draft04 = LENIENT.validate_request("CancelReservation", {"reservationId": 7.0})
+    assert draft04.repairs == (Repair("$.reservationId", "number_coerced", 7.0, 7),)
+    with pytest.raises(OcppError):
+        STRICT.validate_request("CancelReservation", {"reservationId": 7.0})
+    draft06 = {"requestedMessage": "BootNotification", "connectorId": 1.0}
+    assert LENIENT.validate_request("ExtendedTriggerMessage", draft06).payload is draft06
+
+
 def test_aliases_are_configurable_and_may_not_chain() -> None:
     vendor = Validator("1.6", Policy.LENIENT, aliases={"Amp": "A"})
     meter = {"connectorId": 1, "meterValue": [{**SAMPLE, "sampledValue": [{"value": "1", "unit": "Amp"}]}]}
@@ -230,55 +239,60 @@ def test_decimal_multiples_are_not_float_artefacts() -> None:
     assert STRICT.validate_request("SetChargingProfile", profile).payload is profile
 
 
-PROPERTY_ACTIONS = [
-    "MeterValues",
-    "StatusNotification",
-    "BootNotification",
-    "StartTransaction",
-    "StopTransaction",
-    "SetChargingProfile",
-    "GetConfiguration",
-    "ChangeConfiguration",
-]
+def _drawable() -> list[tuple[str, str, Direction]]:
+    """Every shipped schema the strategies can draw from: not the two with ``uri`` fields, nor 2.0.1's
+    DataTransfer, whose ``data`` has no type at all."""
+    found = []
+    for version in ("1.6", "2.0.1"):
+        for action, direction in _actions(version):
+            schema = _schema(version, action, direction)
+            if '"uri"' not in json.dumps(schema) and (version, action) != ("2.0.1", "DataTransfer"):
+                found.append((version, action, direction))
+    return found
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    st.sampled_from(PROPERTY_ACTIONS).flatmap(
-        lambda action: st.tuples(
-            st.just(action),
-            payloads(
-                compiled("1.6", action, Direction.REQUEST).schema,  # type: ignore[union-attr]
-                quirky=False,
-            ),
-        )
+def _schema(version: str, action: str, direction: Direction) -> dict[str, Any]:
+    found = compiled(version, action, direction)
+    assert found is not None
+    return found.schema
+
+
+VALIDATORS = {(v, p): Validator(v, p) for v in ("1.6", "2.0.1") for p in Policy}
+Drawn = tuple[tuple[str, str, Direction], dict[str, Any]]
+
+
+def _drawn(quirky: bool) -> st.SearchStrategy[Drawn]:
+    return st.sampled_from(_drawable()).flatmap(
+        lambda key: st.tuples(st.just(key), payloads(_schema(*key), quirky=quirky))
     )
-)
-def test_a_valid_payload_is_never_changed(drawn: tuple[str, dict[str, Any]]) -> None:
-    action, payload = drawn
-    STRICT.validate_request(action, payload)
-    accepted = LENIENT.validate_request(action, payload)
+
+
+def test_the_property_tests_cover_nearly_every_schema() -> None:
+    assert len(_drawable()) == 78 - 2 + 128 - 2
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_drawn(quirky=False))
+def test_a_valid_payload_is_never_changed(drawn: Drawn) -> None:
+    (version, action, direction), payload = drawn
+    VALIDATORS[version, Policy.STRICT].validate(action, direction, payload)
+    accepted = VALIDATORS[version, Policy.LENIENT].validate(action, direction, payload)
     assert accepted.repairs == () and accepted.payload is payload
+    again, repairs = SchemaWalk(_schema(version, action, direction), LENIENT.aliases).repair(payload)
+    assert repairs == [] and again is payload  # the full walk agrees: nothing to repair
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    st.sampled_from(PROPERTY_ACTIONS).flatmap(
-        lambda action: st.tuples(
-            st.just(action),
-            payloads(
-                compiled("1.6", action, Direction.REQUEST).schema,  # type: ignore[union-attr]
-                quirky=True,
-            ),
-        )
-    )
-)
-def test_quirks_are_repaired_to_valid_and_repairs_are_idempotent(drawn: tuple[str, dict[str, Any]]) -> None:
-    action, payload = drawn
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_drawn(quirky=True))
+def test_quirks_are_repaired_to_valid_and_repairs_are_idempotent(drawn: Drawn) -> None:
+    (version, action, direction), payload = drawn
     before = copy.deepcopy(payload)
-    accepted = LENIENT.validate_request(action, payload)
+    accepted = VALIDATORS[version, Policy.LENIENT].validate(action, direction, payload)
     assert payload == before
-    STRICT.validate_request(action, accepted.payload)
-    walk = SchemaWalk(compiled("1.6", action, Direction.REQUEST).schema, LENIENT.aliases)  # type: ignore[union-attr]
-    again, repairs = walk.repair(accepted.payload)
-    assert repairs == [] and again is accepted.payload
+    VALIDATORS[version, Policy.STRICT].validate(action, direction, accepted.payload)
+    again = VALIDATORS[version, Policy.LENIENT].validate(action, direction, accepted.payload)
+    assert again.repairs == () and again.payload is accepted.payload
+    walked, repairs = SchemaWalk(_schema(version, action, direction), LENIENT.aliases).repair(
+        accepted.payload
+    )
+    assert repairs == [] and walked is accepted.payload
