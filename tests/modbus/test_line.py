@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
+from collections.abc import Callable
 from functools import partial
 
 import pytest
 import trio
+import trio.testing
 
 from actors.device_link import (
     DeviceDisconnected,
@@ -48,7 +51,9 @@ async def until_answering(line: ModbusLine, unit: int = 2, address: int = 0, lim
 
 
 @pytest.mark.parametrize(("framer", "framing"), FRAMERS)
-async def test_reads_every_type_and_word_order(peer_factory, framer: str, framing: Framing) -> None:
+async def test_reads_every_type_and_word_order(
+    peer_factory: Callable[[str], Peer], framer: str, framing: Framing
+) -> None:
     peer: Peer = peer_factory(framer)
     line = quick_line(peer.port, framing)
     await until_answering(line)
@@ -62,7 +67,7 @@ async def test_reads_every_type_and_word_order(peer_factory, framer: str, framin
 
 @pytest.mark.parametrize(("framer", "framing"), FRAMERS)
 async def test_writes_then_reads_back_and_exceptions_keep_the_stream(
-    peer_factory, framer: str, framing: Framing
+    peer_factory: Callable[[str], Peer], framer: str, framing: Framing
 ) -> None:
     peer: Peer = peer_factory(framer)
     line = quick_line(peer.port, framing)
@@ -85,7 +90,9 @@ async def test_writes_then_reads_back_and_exceptions_keep_the_stream(
     await line.aclose()
 
 
-async def test_units_share_one_connection_with_requests_serialised(peer_factory) -> None:
+async def test_units_share_one_connection_with_requests_serialised(
+    peer_factory: Callable[[str], Peer],
+) -> None:
     peer: Peer = peer_factory("socket")
     line = quick_line(peer.port)
     await until_answering(line)
@@ -104,7 +111,7 @@ async def test_units_share_one_connection_with_requests_serialised(peer_factory)
     assert line.stats.connects == 1
 
 
-async def test_device_going_away_and_coming_back(peer_factory) -> None:
+async def test_device_going_away_and_coming_back(peer_factory: Callable[[str], Peer]) -> None:
     peer: Peer = peer_factory("socket")
     line = quick_line(peer.port, timeout=0.5)
     await until_answering(line)
@@ -206,7 +213,9 @@ async def test_sim_meter_over_rtu_on_a_pty_serial_line() -> None:
         os.close(slave)
 
 
-async def test_observer_sees_every_exchange_and_bad_input_is_refused_before_any_io(peer_factory) -> None:
+async def test_observer_sees_every_exchange_and_bad_input_is_refused_before_any_io(
+    peer_factory: Callable[[str], Peer],
+) -> None:
     peer: Peer = peer_factory("socket")
     seen: list[Exchange] = []
     line = ModbusLine(tcp_connector("127.0.0.1", peer.port), observer=seen.append, backoff=Backoff(0.02, 0.2))
@@ -227,3 +236,34 @@ async def test_observer_sees_every_exchange_and_bad_input_is_refused_before_any_
         with pytest.raises(ValueError):
             await bad()
     await line.aclose()
+
+
+async def test_reconnect_attempts_are_spaced_by_the_jittered_backoff(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    attempts: list[float] = []
+
+    async def refuse() -> trio.abc.Stream:
+        attempts.append(trio.current_time())
+        raise OSError("connection refused")
+
+    line = ModbusLine(refuse, backoff=Backoff(0.1, 1.0, rng=random.Random(3)))
+    for _ in range(400):  # an actor polling every 10 ms for 4 s
+        with pytest.raises(DeviceDisconnected):
+            await line.read(1, HOLDING, 0, 1)
+        await trio.sleep(0.01)
+    gaps = [later - earlier for earlier, later in itertools.pairwise(attempts)]
+    steps = [min(1.0, 0.1 * 2**n) for n in range(len(gaps))]
+    assert all(step / 2 <= gap <= step + 0.011 for gap, step in zip(gaps, steps, strict=True))
+    assert 6 <= len(attempts) <= 12 and line.stats.failed_connects == len(attempts)
+
+
+async def test_a_connect_that_never_completes_is_bounded(autojump_clock: trio.testing.MockClock) -> None:
+    async def blackhole() -> trio.abc.Stream:
+        await trio.sleep_forever()
+
+    line = ModbusLine(blackhole, timeout=0.5)
+    started = trio.current_time()
+    with pytest.raises(DeviceDisconnected, match="cannot connect"):
+        await line.read(1, HOLDING, 0, 1)
+    assert trio.current_time() - started == pytest.approx(0.5)

@@ -17,7 +17,7 @@ import trio
 from actors.device_link import DeviceDisconnected, DeviceTimeout, MeterSource
 from adapters.shelly import ShellyPro3EM, reading_from_status
 
-EM_STATUS = {
+EM_STATUS: dict[str, object] = {
     "id": 0,
     "a_current": 15.94, "a_voltage": 231.2, "a_act_power": 3662.1, "a_aprt_power": 3685.3,
     "a_pf": 0.99, "a_freq": 50.0,
@@ -29,7 +29,7 @@ EM_STATUS = {
     "total_current": 47.84, "total_act_power": 10955.1, "total_aprt_power": 11025.5,
     "user_calibrated_phase": [],
 }  # fmt: skip
-EMDATA_STATUS = {
+EMDATA_STATUS: dict[str, object] = {
     "id": 0,
     "a_total_act_energy": 402113.52, "a_total_act_ret_energy": 0.0,
     "b_total_act_energy": 398744.17, "b_total_act_ret_energy": 0.0,
@@ -55,7 +55,7 @@ async def http_server(respond: Respond, requests: list[str], stream: trio.abc.St
         while True:
             event = conn.next_event()
             if event is h11.NEED_DATA:
-                conn.receive_data(await stream.receive_some(4096))
+                conn.receive_data(bytes(await stream.receive_some(4096)))
             elif isinstance(event, h11.Request):
                 target = event.target.decode()
                 requests.append(target)
