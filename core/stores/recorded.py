@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import trio
+
 from core.events import EventRecord, NewEvent, check_stream
 from core.follow import Follower
 from core.stores.recording import RecordedLog
 from core.writer import BatchingWriter, WriterStats
 
 __all__ = ["RecordedStore"]
+
+# Worker threads that reads may hold at once. Commits gate every acknowledgement (the durability
+# rule), and reader threads compete with the commit thread for the GIL: with 500 tasks reading and
+# appending on SQLite, capping reads at 4 threads cut total commit time ~3x (1.4-3.0 s -> 0.4-0.85 s)
+# for a small loss of read throughput. The writer does not take from this limiter.
+READERS = 4
 
 
 def _check_after(after: int) -> None:
@@ -22,6 +30,7 @@ class RecordedStore:
 
     def __init__(self, log: RecordedLog, *, max_batch: int, max_delay: float) -> None:
         self.log = log
+        self._readers = trio.CapacityLimiter(READERS)
         self.writer = BatchingWriter(log, max_batch=max_batch, max_delay=max_delay)
 
     @property
@@ -39,13 +48,13 @@ class RecordedStore:
         _check_after(after)
         if limit is not None and limit < 1:
             raise ValueError(f"limit must be >= 1 or None, got {limit!r}")
-        return await self.log.run(lambda: self.log.read_stream(stream, after, limit))
+        return await self.log.run(lambda: self.log.read_stream(stream, after, limit), self._readers)
 
     async def read_all(self, after: int = 0, limit: int = 1000) -> list[EventRecord]:
         _check_after(after)
         if limit < 1:
             raise ValueError(f"limit must be >= 1, got {limit!r}")
-        return await self.log.run(lambda: self.log.read_all(after, limit))
+        return await self.log.run(lambda: self.log.read_all(after, limit), self._readers)
 
     def follow(self, after: int = 0) -> Follower:
         _check_after(after)
@@ -54,8 +63,8 @@ class RecordedStore:
         )
 
     async def head(self) -> int:
-        return await self.log.run(self.log.head)
+        return await self.log.run(self.log.head, self._readers)
 
     async def stream_version(self, stream: str) -> int:
         check_stream(stream)
-        return await self.log.run(lambda: self.log.stream_version(stream))
+        return await self.log.run(lambda: self.log.stream_version(stream), self._readers)

@@ -144,10 +144,11 @@ class RecordedLog:
         self.poll_interval = poll_interval
         self.close = close
 
-    async def run(self, fn: Callable[[], T]) -> T:
-        """Run a blocking call: in a worker thread, or inline for a backend that never blocks."""
+    async def run(self, fn: Callable[[], T], limiter: trio.CapacityLimiter | None = None) -> T:
+        """Run a blocking call: in a worker thread (under ``limiter`` if given), or inline for a
+        backend that never blocks."""
         if self.offload:
-            return await trio.to_thread.run_sync(fn)
+            return await trio.to_thread.run_sync(fn, limiter=limiter)
         await trio.lowlevel.checkpoint()
         return fn()
 
