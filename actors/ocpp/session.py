@@ -15,8 +15,7 @@ Rules it keeps:
   (never sent, or already timed out) is dropped from matching, counted in ``late_replies`` and
   surfaced as :class:`ReplyDropped` so it can be logged as a dead letter.
 - Our CALL times out ``timeout`` seconds after it was sent: :meth:`Session.expire` reports it and
-  frees the slot; :attr:`Session.next_deadline` says when to call it. A reply received at or after
-  the deadline is late even if ``expire`` was not called in between.
+  frees the slot; :attr:`Session.next_deadline` says when to call it.
 - The peer's CALLs surface as :class:`CallReceived`; the application answers with
   :meth:`Session.answer` or :meth:`Session.answer_error`. Answering an id that is not outstanding
   raises :class:`SessionError`.
@@ -296,18 +295,16 @@ class Session:
     def receive(self, text: str | bytes, now: float) -> list[Event]:
         """Take one received frame; never raises for anything the peer can send.
 
-        The result is the frame's one event, preceded by :class:`CallTimedOut` when our CALL's
-        deadline had passed by ``now``: a reply is judged late by the time it arrived, not by
-        whether the driver called :meth:`expire` first, so a replay of the log gives the same events.
+        Each frame yields exactly one event today; the list leaves room for frames that will yield
+        none or several (boot state) without changing the callers.
         """
-        events: list[Event] = [*self.expire(now)]
         try:
             frame = parse_frame(text)
         except OcppError as error:
-            events.append(self._bad_frame(text, error, now))
-        else:
-            events.append(self._peer_call(frame) if isinstance(frame, Call) else self._reply(frame, now))
-        return events
+            return [self._bad_frame(text, error, now)]
+        if isinstance(frame, Call):
+            return [self._peer_call(frame)]
+        return [self._reply(frame, now)]
 
     # ---- internals -----------------------------------------------------------------------------
 

@@ -107,17 +107,6 @@ def test_timeout_frees_the_slot_and_the_late_reply_is_dropped_and_counted() -> N
     csms.call("ClearCache", {}, now=17.0)  # the slot is free again
 
 
-def test_a_reply_after_the_deadline_is_late_even_without_expire() -> None:
-    csms, station = pair()
-    outgoing = csms.call("ClearCache", {}, now=0.0)
-    [call] = station.receive(outgoing.text, now=0.0)
-    assert isinstance(call, CallReceived)
-    timed_out, dropped = csms.receive(station.answer(call.unique_id, {"status": "Accepted"}), now=30.0)
-    assert timed_out == CallTimedOut(outgoing.unique_id, "ClearCache", 0.0, 30.0)
-    assert isinstance(dropped, ReplyDropped) and dropped.late
-    assert csms.in_flight is None
-
-
 def test_a_bad_call_gets_a_callerror_and_the_connection_carries_on() -> None:
     csms, station = pair()
     [bad] = csms.receive('[2,"u1","Heartbeat",[]]', now=0.0)
