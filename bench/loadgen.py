@@ -211,11 +211,18 @@ class Worker:
         link = await self._set_up(station)
         self.progress.set_up()
         try:
-            await self.load_gate.wait(link, self.setup)
-            if link is not None and not await self._load(link, index):
-                await link.transport.aclose()
+            try:
+                await self.load_gate.wait(link, self.setup)
+                if link is not None and not await self._load(link, index):
+                    await link.transport.aclose()
+                    link = None
+            except (TransportClosed, trio.BrokenResourceError, OSError):
+                self.setup.disconnects += 1  # lost while waiting for the load to start
+                if link is not None:
+                    await link.transport.aclose()
                 link = None
-            self.progress.load_done()
+            finally:
+                self.progress.load_done()  # a lost station must not hold the others up
             await self.teardown_gate.wait(link, self.teardown)
             if link is not None:
                 await link.stop_charging(self.teardown)

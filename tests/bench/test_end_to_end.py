@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
+import trio
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 
 from bench.runner import bench_main, simulate_main
@@ -71,3 +72,22 @@ def test_commit_metrics_reads_means_from_a_real_exposition() -> None:
     latency.observe(0.004)
     means = commit_metrics(generate_latest(registry).decode())
     assert means == {"chargeward_commit_batch_size_mean": 30.0, "chargeward_commit_seconds_mean": 0.004}
+
+
+async def test_a_dying_server_costs_stations_not_the_run() -> None:
+    """The CSMS is killed mid-run: every worker still reports, with the losses counted."""
+    scenario = Scenario("steady", stations=3, rates=(30.0,), duration=2.0, timeout=2.0)
+    async with running(BUILTIN["floor"]) as srv:
+
+        async def kill_soon() -> None:
+            await trio.sleep(1.5)  # setup takes a fraction of this; the load step runs 2 s
+            srv.process.kill()
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(kill_soon)
+            with trio.fail_after(30):
+                result = await drive(srv.url, scenario)
+    step = result["steps"][0]
+    lost = step["disconnects"] + result["setup"]["disconnects"] + (3 - result["setup"]["set_up"])
+    assert lost == 3
+    assert step["answered"] + sum(step["timeouts"].values()) >= 0 and result["teardown"]["answered"] == 0
