@@ -15,7 +15,9 @@ Rules it keeps:
   (never sent, or already timed out) is dropped from matching, counted in ``late_replies`` and
   surfaced as :class:`ReplyDropped` so it can be logged as a dead letter.
 - Our CALL times out ``timeout`` seconds after it was sent: :meth:`Session.expire` reports it and
-  frees the slot; :attr:`Session.next_deadline` says when to call it.
+  frees the slot; :attr:`Session.next_deadline` says when to call it. Only ``expire`` times a call
+  out: a reply that arrives before the driver called it still matches, so the driver must call
+  ``expire`` at ``next_deadline`` (a replay reproduces the outcome from the logged timeout events).
 - The peer's CALLs surface as :class:`CallReceived`; the application answers with
   :meth:`Session.answer` or :meth:`Session.answer_error`. Answering an id that is not outstanding
   raises :class:`SessionError`.
