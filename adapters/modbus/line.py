@@ -16,13 +16,22 @@ from __future__ import annotations
 
 import math
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import trio
 
-from actors.device_link import DeviceDisconnected, DeviceLinkError, DeviceTimeout, RegisterFunction
+from actors.device_link import (
+    DeviceDisconnected,
+    DeviceExceptionResponse,
+    DeviceLinkError,
+    DeviceTimeout,
+    RegisterFunction,
+)
 from adapters.modbus.backoff import Backoff
 from adapters.modbus.framing import ClientFraming, Framing, GarbledFrame, Request, read_request, write_request
+
+#: After a timeout on a kept stream, how long to wait for (and discard) the late answer.
+_LATE_ANSWER_WAIT = 0.02
 
 #: Opens the line's byte stream; raises OSError when the peer is unreachable.
 Connector = Callable[[], Awaitable[trio.abc.Stream]]
@@ -43,6 +52,8 @@ class LineStats:
 
     requests: int = 0
     timeouts: int = 0
+    exception_responses: int = 0
+    garbled: int = 0
     disconnects: int = 0
     connects: int = 0
     failed_connects: int = 0
@@ -61,7 +72,7 @@ class Exchange:
     answer: tuple[int, ...] | None
     error: DeviceLinkError | None
     started: float
-    elapsed: float = 0.0
+    elapsed: float
 
 
 #: Called synchronously after every request that reached the wire; keep it cheap (append to a buffer).
@@ -79,10 +90,16 @@ class ModbusLine:
         timeout: float = 1.0,
         backoff: Backoff | None = None,
         frame_gap: float = 0.0,
+        timeouts_before_drop: int | None = None,
         observer: Observer | None = None,
     ) -> None:
-        """``frame_gap`` is the silence kept after each answer (3.5 characters on an RTU serial bus);
-        ``observer`` sees every :class:`Exchange`."""
+        """``frame_gap`` is the silence kept after each answer (3.5 characters on an RTU serial bus).
+
+        ``timeouts_before_drop`` is how many timeouts in a row drop the stream: 1 for Modbus TCP
+        (one device per stream, so silence means the stream is stuck), 3 for RTU (on a bus or
+        behind a gateway, one absent unit must not take its neighbours offline). ``observer``
+        sees every :class:`Exchange`.
+        """
         if not timeout > 0 or not math.isfinite(timeout):
             raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
         self._connector = connector
@@ -90,6 +107,8 @@ class ModbusLine:
         self._timeout = timeout
         self._backoff = backoff if backoff is not None else Backoff()
         self._frame_gap = frame_gap
+        self._timeouts_before_drop = timeouts_before_drop or (1 if framing is Framing.SOCKET else 3)
+        self._timeouts_in_a_row = 0
         self._observer = observer
         self._lock = trio.Lock()
         self._stream: trio.abc.Stream | None = None
@@ -124,9 +143,14 @@ class ModbusLine:
             try:
                 answer = await self._transact(stream, frame, received)
             except DeviceLinkError as exc:
-                self._report(Exchange(request, frame, bytes(received), None, exc, started))
+                self._report(
+                    Exchange(request, frame, bytes(received), None, exc, started, self._since(started))
+                )
                 raise
-            self._report(Exchange(request, frame, bytes(received), tuple(answer), None, started))
+            self._report(
+                Exchange(request, frame, bytes(received), tuple(answer), None, started, self._since(started))
+            )
+            self._timeouts_in_a_row = 0
             self._backoff.reset()
             if self._frame_gap:
                 await trio.sleep(self._frame_gap)
@@ -135,6 +159,8 @@ class ModbusLine:
     async def _transact(self, stream: trio.abc.Stream, frame: bytes, received: bytearray) -> list[int]:
         """Send one frame and read its answer; on any failure but an exception response, drop the stream."""
         try:
+            if self._timeouts_in_a_row:
+                await _drain(stream, max(self._frame_gap, _LATE_ANSWER_WAIT))
             with trio.fail_after(self._timeout):
                 await stream.send_all(frame)
                 answer = None
@@ -152,9 +178,17 @@ class ModbusLine:
             raise
         except trio.TooSlowError:
             self.stats.timeouts += 1
-            await self._drop()
+            self._timeouts_in_a_row += 1
+            self._framing.reset()
+            if self._timeouts_in_a_row >= self._timeouts_before_drop:
+                await self._drop()
             raise DeviceTimeout(f"no answer within {self._timeout} s") from None
+        except DeviceExceptionResponse:
+            self.stats.exception_responses += 1
+            self._timeouts_in_a_row = 0
+            raise
         except GarbledFrame as exc:
+            self.stats.garbled += 1
             await self._drop()
             raise DeviceDisconnected(f"garbled answer, connection dropped: {exc}") from exc
         except DeviceDisconnected:
@@ -164,8 +198,11 @@ class ModbusLine:
             await self._drop()
             raise DeviceDisconnected(f"connection lost: {exc!r}") from exc
 
+    @staticmethod
+    def _since(started: float) -> float:
+        return trio.current_time() - started
+
     def _report(self, exchange: Exchange) -> None:
-        exchange = replace(exchange, elapsed=trio.current_time() - exchange.started)
         if self._observer is not None:
             self._observer(exchange)
 
@@ -190,6 +227,7 @@ class ModbusLine:
     async def _drop(self, *, schedule_retry: bool = True) -> None:
         stream, self._stream = self._stream, None
         self._framing.reset()
+        self._timeouts_in_a_row = 0
         if stream is None:
             return
         if schedule_retry:
@@ -197,3 +235,10 @@ class ModbusLine:
             self._retry_at = trio.current_time() + self._backoff.next_delay()
         with trio.CancelScope(shield=True):
             await trio.aclose_forcefully(stream)
+
+
+async def _drain(stream: trio.abc.Stream, wait: float) -> None:
+    """Discard whatever arrives within ``wait`` seconds: the late answer to a timed-out request."""
+    with trio.move_on_after(wait):
+        while await stream.receive_some(4096):
+            pass

@@ -185,6 +185,7 @@ async def test_garbage_or_stalled_stream_is_dropped_never_hangs(payload: bytes, 
             await line.read(2, HOLDING, 0, 1)
         assert trio.current_time() - started < 0.6
         assert not line.connected
+        assert line.stats.garbled + line.stats.timeouts + line.stats.disconnects >= 1
         nursery.cancel_scope.cancel()
 
 
@@ -207,10 +208,35 @@ async def test_sim_meter_over_rtu_on_a_pty_serial_line() -> None:
             assert reading.value_of("Current.Import", "L1") == 10.0
             with pytest.raises(DeviceTimeout):
                 await line.read(9, HOLDING, 0, 1)  # an absent unit on a bus is silence
+            # ... which must not take its neighbours on the bus offline.
+            assert line.connected
+            assert await line.read(2, HOLDING, 1000, 1) == [10]
             await line.aclose()
             nursery.cancel_scope.cancel()
     finally:
         os.close(slave)
+
+
+async def test_rtu_gateway_keeps_the_stream_for_one_silent_unit_but_not_for_a_dead_line() -> None:
+    charger = SimulatedCharger(meter_unit=1, evse_unit=2)
+    charger.start()
+    server = ModbusSimServer(charger.devices(), Framing.RTU)
+    async with trio.open_nursery() as nursery:
+        port = await nursery.start(server.serve_tcp)
+        line = quick_line(port, Framing.RTU, timeout=0.1)
+        for _ in range(2):
+            with pytest.raises(DeviceTimeout):
+                await line.read(9, HOLDING, 0, 1)
+            assert await line.read(2, HOLDING, 1003, 1) == [32]  # the neighbour answers at once
+        assert line.connected and line.stats.connects == 1
+        for _ in range(3):  # three silences in a row: the line itself is presumed dead
+            with pytest.raises(DeviceTimeout):
+                await line.read(9, HOLDING, 0, 1)
+        assert not line.connected and line.stats.disconnects == 1
+        await until_answering(line, unit=2, address=1003, limit=5.0)
+        assert line.stats.connects == 2
+        await line.aclose()
+        nursery.cancel_scope.cancel()
 
 
 async def test_observer_sees_every_exchange_and_bad_input_is_refused_before_any_io(
@@ -231,6 +257,7 @@ async def test_observer_sees_every_exchange_and_bad_input_is_refused_before_any_
     assert first.sent[6] == 2 and first.received[6] == 2  # the MBAP unit byte, both ways
     assert len(first.received) == 7 + 2 + 2  # MBAP header, function and byte count, one register
     assert all(exchange.elapsed >= 0 for exchange in seen)
+    assert line.stats.exception_responses == 1
     peer.stop()
     for bad in (partial(line.read, 300, HOLDING, 0, 1), partial(line.write, 1, 0, [])):
         with pytest.raises(ValueError):
