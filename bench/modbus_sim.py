@@ -16,6 +16,8 @@ bench runs hundreds of devices on a handful of ports.
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -345,17 +347,50 @@ async def serve_site(
     count: int,
     host: str = "127.0.0.1",
     *,
+    base_port: int = 0,
     response_delay: float = 0.0,
     task_status: trio.TaskStatus[list[tuple[int, list[SimulatedCharger]]]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serve ``count`` simulated chargers; report ``(port, chargers)`` per server via ``task_status``."""
+    """Serve ``count`` simulated chargers; report ``(port, chargers)`` per server via ``task_status``.
+
+    Servers listen on ``base_port``, ``base_port + 1``, ...; with ``base_port`` 0 on free ports.
+    """
     async with trio.open_nursery() as nursery:
         served: list[tuple[int, list[SimulatedCharger]]] = []
-        for group in site_chargers(count):
+        for index, group in enumerate(site_chargers(count)):
             for charger in group:
                 charger.start()
             devices = [device for charger in group for device in charger.devices()]
             server = ModbusSimServer(devices, response_delay=response_delay)
-            port = await nursery.start(partial(server.serve_tcp, host=host))
+            port = await nursery.start(partial(server.serve_tcp, base_port and base_port + index, host))
             served.append((port, group))
         task_status.started(served)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run a simulated site from the shell, e.g. to point ``mbpoll`` or a CSMS at it."""
+    parser = argparse.ArgumentParser(prog="python -m bench.modbus_sim", description=main.__doc__)
+    parser.add_argument("--chargers", type=int, default=10, help="meter + EVSE pairs (default 10)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=15020, help="first port; 123 chargers per port")
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds to hold back every answer")
+    args = parser.parse_args(argv)
+
+    async def run() -> None:
+        async with trio.open_nursery() as nursery:
+            start = partial(
+                serve_site, args.chargers, args.host, base_port=args.port, response_delay=args.delay
+            )
+            for port, chargers in await nursery.start(start):
+                units = f"units {chargers[0].meter_unit}..{chargers[-1].evse_unit}"
+                print(
+                    f"{args.host}:{port}: {len(chargers)} chargers ({units}; meters odd, EVSEs even)",
+                    flush=True,
+                )
+
+    with contextlib.suppress(KeyboardInterrupt):
+        trio.run(run)
+
+
+if __name__ == "__main__":
+    main()

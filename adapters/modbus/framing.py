@@ -1,8 +1,10 @@
 """Sans-I/O Modbus client framing on pymodbus's PDU and framer classes.
 
-:class:`ClientFraming` builds request frames and is fed received bytes until it returns the
-answer to the one request in flight. It does no I/O and keeps no clock, so it is testable
-without sockets and the trio driver (:mod:`adapters.modbus.line`) stays thin.
+:func:`read_request` and :func:`write_request` validate a request (bad input is a ValueError
+before any I/O); :class:`ClientFraming` frames it with a transaction id and is fed received
+bytes until it returns the answer to the one request in flight. Nothing here does I/O or reads
+a clock, so it is testable without sockets and the trio driver (:mod:`adapters.modbus.line`)
+stays thin.
 
 pymodbus's framers wait forever on some malformed input (``FramerSocket`` reads a non-zero
 protocol id as "need more data"; ``FramerRTU`` reports a CRC failure as "nothing decoded").

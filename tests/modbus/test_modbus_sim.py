@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 
 import pytest
 import trio
@@ -11,6 +13,7 @@ from actors.device_link import DeviceExceptionResponse, RegisterFunction
 from adapters.modbus import ModbusEvse, ModbusLine, ModbusMeter, tcp_connector
 from adapters.profile_loader import load_shipped_profile
 from bench.modbus_sim import EvModel, ModbusSimServer, SimulatedCharger, serve_site, site_chargers
+from tests.modbus.conftest import ROOT, free_port
 
 
 class FakeClock:
@@ -145,3 +148,29 @@ async def test_simulator_survives_garbage_and_keeps_serving() -> None:
         assert await line.read(2, RegisterFunction.HOLDING, 1003, 1) == [32]
         await line.aclose()
         nursery.cancel_scope.cancel()
+
+
+async def test_simulator_runs_from_the_command_line() -> None:
+    port = free_port()
+    process = await trio.lowlevel.open_process(
+        [sys.executable, "-m", "bench.modbus_sim", "--chargers", "2", "--port", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert process.stdout is not None
+        banner = b""
+        with trio.fail_after(20):
+            while not banner.endswith(b"\n"):
+                banner += await process.stdout.receive_some(256)
+        assert banner.decode().startswith(f"127.0.0.1:{port}: 2 chargers (units 1..4")
+        line = ModbusLine(tcp_connector("127.0.0.1", port))
+        await ModbusEvse(line, 4, load_shipped_profile("simpleevse_wb")).set_current(12)
+        reading = await ModbusMeter(line, 3, load_shipped_profile("eastron_sdm630")).poll()
+        assert reading.value_of("Current.Import", "L3") == 12.0
+        await line.aclose()
+    finally:
+        process.kill()
+        with trio.CancelScope(shield=True):
+            await process.wait()
