@@ -76,18 +76,18 @@ def test_commit_metrics_reads_means_from_a_real_exposition() -> None:
 
 async def test_a_dying_server_costs_stations_not_the_run() -> None:
     """The CSMS is killed mid-run: every worker still reports, with the losses counted."""
-    scenario = Scenario("steady", stations=3, rates=(30.0,), duration=2.0, timeout=2.0)
+    scenario = Scenario("steady", stations=3, rates=(30.0,), duration=4.0, timeout=2.0, setup_deadline=5.0)
     async with running(BUILTIN["floor"]) as srv:
 
         async def kill_soon() -> None:
-            await trio.sleep(1.5)  # setup takes a fraction of this; the load step runs 2 s
+            await trio.sleep(2.5)  # usually inside the 4 s load step; earlier, setup fails within 5 s
             srv.process.kill()
 
         async with trio.open_nursery() as nursery:
             nursery.start_soon(kill_soon)
-            with trio.fail_after(30):
+            with trio.fail_after(40):
                 result = await drive(srv.url, scenario)
     step = result["steps"][0]
     lost = step["disconnects"] + result["setup"]["disconnects"] + (3 - result["setup"]["set_up"])
     assert lost == 3
-    assert step["answered"] + sum(step["timeouts"].values()) >= 0 and result["teardown"]["answered"] == 0
+    assert result["teardown"]["answered"] == 0
