@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -211,18 +211,31 @@ class SimulatedCharger:
         self.state.current = self.ev.current(self.state.offered)
 
 
+def static_device(unit: int, profile: DeviceProfile, values: Mapping[str, float]) -> SimDevice:
+    """A device of any profile whose points hold fixed ``values`` (by point name; others read 0).
+
+    Writes to holding points are accepted and kept, as on a real device.
+    """
+    return SimDevice(id=unit, simdata=_layout(profile, initial=values))
+
+
 def _layout(
-    profile: DeviceProfile, writable: set[str | None] | None = None
+    profile: DeviceProfile,
+    writable: set[str | None] | None = None,
+    initial: Mapping[str, float] | None = None,
 ) -> tuple[list[SimData], list[SimData], list[SimData], list[SimData]]:
-    """pymodbus register blocks holding exactly the profile's points; gaps are illegal addresses."""
+    """pymodbus register blocks holding exactly the profile's points; gaps are illegal addresses.
+
+    With ``writable`` given, only those points accept writes; ``initial`` sets starting values.
+    """
+    start = initial or {}
 
     def block(function: RegisterFunction) -> list[SimData]:
         points: list[RegisterPoint] = [p for p in profile.points if p.function is function]
         data = [
             SimData(
                 p.address,
-                count=p.dtype.register_count,
-                values=0,
+                values=p.encode(start.get(p.name, 0.0)),
                 datatype=SimType.REGISTERS,
                 readonly=writable is not None and p.name not in writable,
             )
