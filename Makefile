@@ -18,7 +18,7 @@ run: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check core actors adapters projections bench tests
-	$(BIN)/mypy core
+	$(BIN)/mypy core actors adapters projections
 
 test: lint
 	$(BIN)/pytest

@@ -23,8 +23,9 @@ from actors.handlers import Handler
 from actors.station import StationSnapshot
 from adapters.config import Config
 from adapters.ocpp_server import OcppServer
+from adapters.stores import open_store
 from core.projection import ProjectionRunner
-from core.store import EventStore, open_store
+from core.store import EventStore
 from core.supervisor import Runtime
 from projections.live import LiveProjection, LiveState
 

@@ -22,9 +22,9 @@ from typing import Any
 
 import trio
 
+from adapters.stores import open_store
+from adapters.stores.recorded import RecordedStore
 from core.events import NewEvent
-from core.store import open_store
-from core.stores.recorded import RecordedStore
 
 T0 = datetime(2026, 11, 21, tzinfo=UTC)
 SECONDS = 1.5  # per measurement

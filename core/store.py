@@ -1,4 +1,4 @@
-"""The event-store port: the ``EventStore`` protocol, its errors, and ``open_store``.
+"""The event-store port: the ``EventStore`` protocol and its errors.
 
 Everything above ``core`` talks to the log through this protocol only; the backend (in-memory,
 SQLite, later PostgreSQL) is picked from a URL at the composition root. The contract every backend
@@ -8,7 +8,6 @@ passes is tests/core/test_store_conformance.py.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
 from core.events import EventRecord, NewEvent
@@ -21,7 +20,6 @@ __all__ = [
     "StoreClosed",
     "StoreError",
     "StoreUnavailable",
-    "open_store",
 ]
 
 
@@ -96,25 +94,3 @@ class EventStore(Protocol):
     async def stream_version(self, stream: str) -> int:
         """The last sequence of ``stream`` (0 if it has no events)."""
         ...
-
-
-def open_store(
-    url: str,
-    *,
-    max_batch: int = 1000,
-    max_delay: float = 0.0,
-    poll_interval: float = 0.1,
-) -> AbstractAsyncContextManager[EventStore]:
-    """Open the store named by ``url`` (``memory://``, ``sqlite:///abs/path.db``, ``sqlite:rel.db``).
-
-    The backend comes from the URL scheme through the registry in ``core.stores``. ``max_batch`` and
-    ``max_delay`` tune the group commit of the batching writer (``max_delay`` defaults to 0: appends
-    that arrive while a commit runs share the next one anyway, and waiting only adds latency; see
-    bench/store_micro.py); ``poll_interval`` is how often a
-    follower looks for commits made by other processes (backends that see every commit in-process,
-    like ``memory://``, do not poll).
-    """
-    # Imported here because the backends import this module's errors and protocol.
-    from core.stores import open_backend_store
-
-    return open_backend_store(url, max_batch=max_batch, max_delay=max_delay, poll_interval=poll_interval)

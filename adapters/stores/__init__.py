@@ -1,7 +1,7 @@
 """Event-store backends, one module per backend, picked by URL scheme through ``BACKENDS``.
 
 A backend module exposes ``open_log(url, poll_interval) -> RecordedLog`` (blocking). Adding one
-(``postgresql`` -> a ``core.stores.postgres`` module over ``eventsourcing.postgres``) is a module
+(``postgresql`` -> a ``adapters.stores.postgres`` module over ``eventsourcing.postgres``) is a module
 plus one line here.
 """
 
@@ -9,21 +9,21 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import cast
 from urllib.parse import urlsplit
 
 import trio
 
+from adapters.stores.recorded import RecordedStore
+from adapters.stores.recording import RecordedLog
 from core.store import EventStore
-from core.stores.recorded import RecordedStore
-from core.stores.recording import RecordedLog
 
-__all__ = ["BACKENDS", "open_backend_store"]
+__all__ = ["BACKENDS", "open_backend_store", "open_store"]
 
 BACKENDS: dict[str, str] = {
-    "memory": "core.stores.memory",
-    "sqlite": "core.stores.sqlite",
+    "memory": "adapters.stores.memory",
+    "sqlite": "adapters.stores.sqlite",
 }
 
 
@@ -62,3 +62,21 @@ async def open_backend_store(
             await trio.to_thread.run_sync(log.close)
     if body_error is not None:
         raise body_error
+
+
+def open_store(
+    url: str,
+    *,
+    max_batch: int = 1000,
+    max_delay: float = 0.0,
+    poll_interval: float = 0.1,
+) -> AbstractAsyncContextManager[EventStore]:
+    """Open the store named by ``url`` (``memory://``, ``sqlite:///abs/path.db``, ``sqlite:rel.db``).
+
+    The backend comes from the URL scheme through :data:`BACKENDS`. ``max_batch`` and ``max_delay``
+    tune the group commit of the batching writer (``max_delay`` defaults to 0: appends that arrive
+    while a commit runs share the next one anyway, and waiting only adds latency; see
+    bench/store_micro.py); ``poll_interval`` is how often a follower looks for commits made by other
+    processes (backends that see every commit in-process, like ``memory://``, do not poll).
+    """
+    return open_backend_store(url, max_batch=max_batch, max_delay=max_delay, poll_interval=poll_interval)

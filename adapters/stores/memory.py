@@ -14,8 +14,8 @@ from uuid import UUID
 from eventsourcing.persistence import ApplicationRecorder, InfrastructureFactory, Notification
 from eventsourcing.popo import POPOApplicationRecorder, POPOFactory
 
+from adapters.stores.recording import RecordedLog, RecordMapper
 from core.codec import MsgpackTranscoder
-from core.stores.recording import RecordedLog, RecordMapper
 
 __all__ = ["MemoryFactory", "MemoryRecorder", "open_log"]
 

@@ -6,9 +6,9 @@ from collections.abc import Mapping, Sequence
 
 import trio
 
+from adapters.stores.recording import RecordedLog
 from core.events import EventRecord, NewEvent, check_stream
 from core.follow import Follower
-from core.stores.recording import RecordedLog
 from core.writer import BatchingWriter, WriterStats
 
 __all__ = ["RecordedStore"]

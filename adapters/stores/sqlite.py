@@ -16,9 +16,9 @@ from uuid import UUID
 from eventsourcing.persistence import InfrastructureFactory, Notification
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
+from adapters.stores.recording import RecordedLog, RecordMapper
 from core.codec import MsgpackTranscoder
 from core.store import StoreUnavailable
-from core.stores.recording import RecordedLog, RecordMapper
 
 __all__ = ["SQLiteStreamRecorder", "open_log", "sqlite_path"]
 

@@ -14,9 +14,10 @@ import trio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from adapters.stores import open_store
 from core.events import EventRecord, NewEvent
 from core.projection import FileCheckpoint, MemoryCheckpoint, ProjectionRunner, replay
-from core.store import EventStore, open_store
+from core.store import EventStore
 
 T0 = datetime(2026, 11, 21, 6, 0, tzinfo=UTC)
 STREAMS = ["station/CP-1", "station/CP-2", "meter/grid"]

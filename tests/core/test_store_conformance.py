@@ -20,9 +20,10 @@ import trio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from adapters.stores import open_store
+from adapters.stores.sqlite import sqlite_path
 from core.events import EventRecord, NewEvent
-from core.store import ConcurrencyConflict, CorruptEvent, EventStore, StoreUnavailable, open_store
-from core.stores.sqlite import sqlite_path
+from core.store import ConcurrencyConflict, CorruptEvent, EventStore, StoreUnavailable
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 11, 21, 6, 0, tzinfo=UTC)
@@ -303,7 +304,7 @@ STRANGER = """
 import sys, trio
 from datetime import UTC, datetime
 from core.events import NewEvent
-from core.store import open_store
+from adapters.stores import open_store
 
 async def main():
     async with open_store(sys.argv[1]) as store:
@@ -385,7 +386,7 @@ ACKNOWLEDGER = """
 import sys, trio
 from datetime import UTC, datetime
 from core.events import NewEvent
-from core.store import open_store
+from adapters.stores import open_store
 
 async def main():
     async with open_store(sys.argv[1]) as store:

@@ -16,10 +16,11 @@ import trio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from adapters.stores import open_store
+from adapters.stores.memory import open_log
+from adapters.stores.recorded import RecordedStore
 from core.events import EventRecord, NewEvent
-from core.store import CommitFailed, ConcurrencyConflict, StoreClosed, open_store
-from core.stores.memory import open_log
-from core.stores.recorded import RecordedStore
+from core.store import CommitFailed, ConcurrencyConflict, StoreClosed
 from core.writer import BatchingWriter
 
 EXAMPLES = itertools.count()

@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from actors import event_types as ev
+from adapters.stores import open_store
 from core.events import NewEvent
 from core.projection import ProjectionRunner, replay
-from core.store import open_store
 from projections.live import LiveProjection
 
 T0 = datetime(2026, 11, 21, tzinfo=UTC)
