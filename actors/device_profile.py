@@ -183,6 +183,9 @@ class DeviceProfile:
                 raise ProfileError(
                     f"control.{key}", f"points.{name} must be a holding register to be written"
                 )
+        setpoint = self.point(control.setpoint)
+        if setpoint is not None and setpoint.scale <= 0:
+            raise ProfileError(f"points.{control.setpoint}.scale", "a setpoint needs a positive scale")
         if not 0 <= control.min_current <= control.max_current:
             raise ProfileError(
                 "control.min_current",
@@ -219,13 +222,16 @@ class DeviceProfile:
         """The register address and words that set the EVSE current to ``amps``.
 
         Zero is allowed (it pauses charging on IEC 61851 controllers); anything else must lie in
-        ``min_current..max_current``.
+        ``min_current..max_current``. An integer register rounds down to its resolution, never up:
+        a 31.9 A limit must not become 32 A on a 1 A register.
         """
         control, point = self._control_point("setpoint")
-        if amps != 0 and not control.min_current <= amps <= control.max_current:
+        if not math.isfinite(amps) or (amps != 0 and not control.min_current <= amps <= control.max_current):
             raise ValueError(
                 f"{self.name}: setpoint {amps} A outside 0 or {control.min_current}..{control.max_current} A"
             )
+        if not point.dtype.is_float:
+            amps = math.floor(amps / point.scale + 1e-9) * point.scale
         return point.address, point.encode(amps)
 
     def enable_write(self, enabled: bool) -> tuple[int, list[int]]:

@@ -68,12 +68,16 @@ def test_simpleevse_writes_setpoint_and_inverted_enable() -> None:
     evse = load_shipped_profile("simpleevse_wb")
     assert evse.setpoint_write(16) == (1000, [16])
     assert evse.setpoint_write(0) == (1000, [0])
+    assert evse.setpoint_write(31.9) == (1000, [31])  # a limit rounds down, never up
+    assert evse.setpoint_write(6.0) == (1000, [6])
     assert evse.enable_write(True) == (1004, [0])
     assert evse.enable_write(False) == (1004, [1])
     with pytest.raises(ValueError, match="outside"):
         evse.setpoint_write(3)
     with pytest.raises(ValueError, match="outside"):
         evse.setpoint_write(81)
+    with pytest.raises(ValueError, match="outside"):
+        evse.setpoint_write(float("nan"))
 
 
 def test_a_meter_profile_has_no_setpoint() -> None:
@@ -165,3 +169,26 @@ def test_missing_file_and_unknown_shipped_profile() -> None:
 def test_profile_error_carries_its_key() -> None:
     error = ProfileError("points.x.unit", "unknown unit")
     assert (error.key, str(error)) == ("points.x.unit", "points.x.unit: unknown unit")
+
+
+def test_scaled_setpoint_rounds_down_to_the_register_step() -> None:
+    text = """
+[profile]
+name = "deci-amp evse"
+kind = "evse"
+[points.limit]
+address = 10
+function = "holding"
+type = "u16"
+scale = 0.1
+unit = "A"
+[control]
+setpoint = "limit"
+min_current = 6
+max_current = 32
+"""
+    evse = parse_profile(text, "deci.toml")
+    assert evse.setpoint_write(16.07) == (10, [160])
+    assert evse.setpoint_write(16.1) == (10, [161])
+    with pytest.raises(ProfileConfigError, match=r"points\.limit\.scale: a setpoint needs a positive scale"):
+        parse_profile(text.replace("scale = 0.1", "scale = -0.1"), "deci.toml")
