@@ -139,3 +139,26 @@ async def test_stalled_and_absent_devices() -> None:
 def test_mapping_rejects_non_finite_numbers() -> None:
     with pytest.raises(DeviceDisconnected, match="total_act_power"):
         reading_from_status({**EM_STATUS, "total_act_power": float("nan")}, EMDATA_STATUS)
+
+
+async def _raw(reply: bytes, stream: trio.abc.Stream) -> None:
+    async with stream:
+        await stream.receive_some(4096)
+        await stream.send_all(reply)
+
+
+@pytest.mark.parametrize(
+    ("reply", "match"),
+    [
+        (b"\x16\x03\x01 not http at all\r\n\r\n", "RemoteProtocolError"),
+        (b'HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\n{"id": 0', "RemoteProtocolError"),  # cut short
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 70000\r\n\r\n" + b" " * 70000, "over 65536 bytes"),
+    ],
+)
+async def test_garbled_or_oversized_http_is_a_typed_error(reply: bytes, match: str) -> None:
+    async with trio.open_nursery() as nursery:
+        listeners = await nursery.start(partial(trio.serve_tcp, partial(_raw, reply), 0, host="127.0.0.1"))
+        port = listeners[0].socket.getsockname()[1]
+        with pytest.raises(DeviceDisconnected, match=match):
+            await ShellyPro3EM("127.0.0.1", port, timeout=1.0).poll()
+        nursery.cancel_scope.cancel()
