@@ -18,8 +18,9 @@ from actors.ocpp import Policy
 from actors.policy import StationPolicy
 from adapters.csms import Csms, open_csms
 from tests.integration.conftest import make_config, url_of
+from tests.shared_fixtures import CHARGEDOT_SESSION
 
-FIXTURE = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "ocpp16_chargedot_session.jsonl"
+FIXTURE = CHARGEDOT_SESSION
 
 
 async def replay_fixture(csms: Csms, station_id: str) -> list[list[Any]]:

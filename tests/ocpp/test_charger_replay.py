@@ -8,7 +8,6 @@ and carries on with the rest of the session on the same engine.
 from __future__ import annotations
 
 import json
-import pathlib
 from typing import Any
 
 import pytest
@@ -17,8 +16,9 @@ from hypothesis import strategies as st
 
 from actors.ocpp import CallReceived, OcppError, Policy, Role, Session, Validator
 from actors.ocpp.validation import actions
+from tests.shared_fixtures import CHARGEDOT_SESSION
 
-FIXTURE = pathlib.Path("/work/shared/fixtures/ocpp16_chargedot_session.jsonl")
+FIXTURE = CHARGEDOT_SESSION
 
 
 def _replay(policy: Policy) -> tuple[list[list[Any]], list[str], Session]:

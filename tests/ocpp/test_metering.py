@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import pathlib
 from typing import Any
 
 import pytest
@@ -13,8 +12,9 @@ from hypothesis import strategies as st
 
 from actors.metering import MeterProblem, Sample, SignedSample, normalise_meter_values
 from actors.ocpp import Policy, Validator
+from tests.shared_fixtures import CHARGEDOT_SESSION
 
-FIXTURE = pathlib.Path("/work/shared/fixtures/ocpp16_chargedot_session.jsonl")
+FIXTURE = CHARGEDOT_SESSION
 T = "2021-08-24T11:14:03Z"
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import pathlib
 from typing import Any
 
 import pytest
@@ -18,8 +17,9 @@ from actors.ocpp.actions import ACTIONS_16
 from actors.ocpp.repairs import SchemaWalk
 from actors.ocpp.validation import actions, compiled, schema_path
 from tests.ocpp.schema_strategies import payloads
+from tests.shared_fixtures import CHARGEDOT_SESSION
 
-FIXTURE = pathlib.Path("/work/shared/fixtures/ocpp16_chargedot_session.jsonl")
+FIXTURE = CHARGEDOT_SESSION
 STRICT = Validator("1.6", Policy.STRICT)
 LENIENT = Validator("1.6", Policy.LENIENT)
 
