@@ -9,7 +9,7 @@ import sys
 import pytest
 import trio
 
-from actors.device_link import DeviceExceptionResponse, RegisterFunction
+from actors.device_link import DeviceExceptionResponse, MeterSource, RegisterFunction
 from adapters.modbus import ModbusEvse, ModbusLine, ModbusMeter, tcp_connector
 from adapters.profile_loader import load_shipped_profile
 from bench.modbus_sim import EvModel, ModbusSimServer, SimulatedCharger, serve_site, site_chargers
@@ -63,7 +63,7 @@ async def test_meter_responds_to_evse_setpoint_and_enable_over_modbus() -> None:
     async with trio.open_nursery() as nursery:
         port = await nursery.start(server.serve_tcp)
         line = ModbusLine(tcp_connector("127.0.0.1", port))
-        meter = ModbusMeter(line, 1, load_shipped_profile("eastron_sdm630"))
+        meter: MeterSource = ModbusMeter(line, 1, load_shipped_profile("eastron_sdm630"))
         evse = ModbusEvse(line, 2, load_shipped_profile("simpleevse_wb"))
 
         idle = await meter.poll()
