@@ -29,6 +29,22 @@ def _saturation(run: dict[str, Any]) -> float | None:
     return steps[0]["achieved_rate"] if steps else None
 
 
+def knee(steps: list[dict[str, Any]], tolerance: float = 5.0) -> float | None:
+    """The highest offered rate before the server fell behind: the last step (by rate) whose achieved rate
+    is within 5% of offered and whose p99 is within ``tolerance`` times the lowest step's p99."""
+    points = sorted((s for s in steps if s.get("offered_rate") and s["all"].get("p99_ms")),
+                    key=lambda s: s["offered_rate"])
+    if not points:
+        return None
+    floor_p99 = points[0]["all"]["p99_ms"]
+    best = None
+    for s in points:
+        if s["achieved_rate"] < 0.95 * s["offered_rate"] or s["all"]["p99_ms"] > tolerance * floor_p99:
+            break
+        best = s["offered_rate"]
+    return best
+
+
 def markdown(runs: list[dict[str, Any]], title: str) -> str:
     lines = [f"# {title}", ""]
     failed = [r for r in runs if "error" in r]
@@ -58,6 +74,13 @@ def markdown(runs: list[dict[str, Any]], title: str) -> str:
                     f" {_num(s.get('server_cpu_s_per_1000'), '.3f')} |"
                     f" {_num(r['generator'].get('cpu_util'), '.2f')} | {_ms(s['send_lag'], 'p99_ms')} |"
                 )
+        lines.append("")
+        for r in load:
+            if r["scenario"] == "ramp":
+                found = knee(r["steps"])
+                where = "below the first step" if found is None else f"{found:g} msg/s"
+                lines.append(f"- knee of {r['server']}: {where} (last step with achieved >= 95% of offered"
+                             " and p99 <= 5x the first step's)")
         lines.append("")
     storms = [r for r in ok if r["scenario"] == "storm"]
     if storms:

@@ -7,15 +7,21 @@ connect, boot, charge and stop, the numbers come back and reports are written. T
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trio
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 
+from bench.report import knee
 from bench.runner import bench_main, simulate_main
 from bench.scenarios import Scenario, commit_metrics, drive
-from bench.servers import BUILTIN, running
+from bench.servers import BUILTIN, REPO, free_port, running
 
 
 @pytest.mark.parametrize("server", ["floor", "ocpp-peer"])
@@ -91,3 +97,34 @@ async def test_a_dying_server_costs_stations_not_the_run() -> None:
     lost = step["disconnects"] + result["setup"]["disconnects"] + (3 - result["setup"]["set_up"])
     assert lost == 3
     assert result["teardown"]["answered"] == 0
+
+
+def test_knee_is_the_last_step_before_the_server_falls_behind() -> None:
+    def step(rate: float, achieved: float, p99: float) -> dict[str, Any]:
+        return {"offered_rate": rate, "achieved_rate": achieved, "all": {"p99_ms": p99}}
+
+    assert knee([step(200, 200, 3), step(100, 100, 2), step(400, 399, 9), step(800, 790, 40)]) == 400
+    assert knee([step(100, 100, 2), step(200, 150, 2)]) == 100  # achieved fell short
+    assert knee([step(100, 90, 2)]) is None
+    assert knee([]) is None
+
+
+def test_simulate_drives_a_csms_it_did_not_start(tmp_path: Path) -> None:
+    port = free_port()
+    floor = subprocess.Popen([sys.executable, "-m", "bench.peers.floor", "--port", str(port)], cwd=REPO)
+    try:
+        for _ in range(200):
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.05)
+        out = tmp_path / "sim.json"
+        code = simulate_main(["--url", f"ws://127.0.0.1:{port}/ocpp", "--stations", "2", "--rate", "20",
+                              "--duration", "1", "--json", str(out)])
+        assert code == 0
+        result = json.loads(out.read_text())
+        assert result["server"].startswith("ws://127.0.0.1") and result["setup"]["set_up"] == 2
+        assert result["server_process"] == {}  # nothing to sample in a server we did not start
+    finally:
+        floor.terminate()
+        floor.wait(timeout=10)
