@@ -11,15 +11,16 @@ discovered when it cannot be read back.
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Any
+from typing import Any, BinaryIO
 from uuid import UUID
 
 import msgpack
 from eventsourcing.persistence import Transcoder
 
-__all__ = ["MsgpackTranscoder", "pack", "unpack"]
+__all__ = ["MsgpackTranscoder", "pack", "unpack", "unpack_stream"]
 
 _DATETIME = 1
 _DECIMAL = 2
@@ -73,6 +74,17 @@ def pack(obj: Any) -> bytes:
 def unpack(data: bytes) -> Any:
     """Decode msgpack bytes produced by :func:`pack`; ValueError (or a subclass) for anything else."""
     return msgpack.unpackb(data, ext_hook=_ext_hook, raw=False, strict_map_key=False, timestamp=0)
+
+
+def unpack_stream(source: BinaryIO) -> Iterator[Any]:
+    """Decode consecutive packed objects from a binary file, one at a time (exports, imports).
+
+    A stream cut off inside an object raises ``ValueError`` rather than yielding a partial object.
+    """
+    unpacker = msgpack.Unpacker(source, ext_hook=_ext_hook, raw=False, strict_map_key=False, timestamp=0)
+    yield from unpacker
+    if unpacker.tell() != source.tell() or source.read(1):
+        raise ValueError("the stream ends in the middle of an object")
 
 
 class MsgpackTranscoder(Transcoder):
