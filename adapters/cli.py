@@ -1,7 +1,8 @@
-"""The ``chargeward`` command: serve, simulate, bench.
+"""The ``chargeward`` command: serve, token, simulate, bench.
 
-``serve`` runs the CSMS core until interrupted. ``simulate`` and ``bench`` belong to the load
-bench (``bench/``), which only this entry point may import.
+``serve`` runs the CSMS core (OCPP server, event store, HTTP API) until interrupted. ``token``
+makes operator API tokens and the hashes that go in the config file. ``simulate`` and ``bench``
+belong to the load bench (``bench/``), which only this entry point may import.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import trio
 
+from adapters.api import ApiOptions, InsecureApiOptions, hash_token, new_token
 from adapters.config import Config, ConfigError, load_config
 from adapters.csms import open_csms
 from core.store import StoreError
@@ -29,7 +31,47 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--ocpp-port", type=int, help="OCPP WebSocket port (default 9000)")
     p.add_argument("--store", help="event store URL (memory://, sqlite:///path); default DATA_DIR/events.db")
+    p.add_argument(
+        "--api-host", help="HTTP API address (default 127.0.0.1; beyond loopback only with tokens)"
+    )
+    p.add_argument("--api-port", type=int, help="HTTP API port (default 8080)")
     p.add_argument("-v", "--verbose", action="store_true")
+
+
+def _token_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("token", help="make operator API tokens and their hashes for [api] tokens")
+    actions = p.add_subparsers(dest="token_command", required=True)
+    actions.add_parser("new", help="print a new random token and the hash to put in the config")
+    hash_ = actions.add_parser("hash", help="print the hash of a token (read from stdin when not given)")
+    hash_.add_argument("token", nargs="?", help="the token (beware: arguments land in shell history)")
+
+
+def token_main(args: argparse.Namespace) -> int:
+    if args.token_command == "new":
+        token = new_token()
+        print(f"token: {token}\nhash:  {hash_token(token)}  (add to [api] tokens)")
+        return 0
+    token = args.token if args.token is not None else sys.stdin.readline().strip()
+    if not token:
+        print("chargeward: token hash: no token given (pass it or pipe it on stdin)", file=sys.stderr)
+        return 2
+    print(hash_token(token))
+    return 0
+
+
+def _api_options(args: argparse.Namespace, config: Config) -> ApiOptions:
+    """The file's [api] options (or the defaults) with the command-line flags on top."""
+    api = config.api or ApiOptions()
+    try:
+        return replace(
+            api,
+            host=args.api_host if args.api_host is not None else api.host,
+            port=args.api_port if args.api_port is not None else api.port,
+        )
+    except InsecureApiOptions as error:
+        flag = f"--api-{error.setting}"
+        key = flag if getattr(args, f"api_{error.setting}", None) is not None else f"api.{error.setting}"
+        raise ConfigError("command line", key, error.reason) from None
 
 
 def build_config(args: argparse.Namespace) -> Config:
@@ -47,6 +89,7 @@ def build_config(args: argparse.Namespace) -> Config:
         store_url=args.store if args.store is not None else config.store_url,
         server=server,
         fleet=config.fleet,
+        api=_api_options(args, config),
     )
 
 
@@ -54,6 +97,7 @@ async def serve(config: Config) -> None:
     async with open_csms(config) as csms:
         print(
             f"chargeward: OCPP on ws://{config.server.host}:{csms.ocpp_port}/ocpp/<station_id>, "
+            f"API on http://{_host(config.api.host if config.api else '')}:{csms.api_port} (docs at /docs), "
             f"store {config.resolved_store_url}",
             flush=True,
         )
@@ -61,6 +105,10 @@ async def serve(config: Config) -> None:
             async for signum in signals:
                 print(f"chargeward: {signal.Signals(signum).name}, stopping", flush=True)
                 return
+
+
+def _host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,9 +120,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="chargeward", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     _serve_parser(sub)
+    _token_parser(sub)
     sub.add_parser("simulate", help="drive simulated OCPP 1.6 stations against any CSMS (see --help)")
     sub.add_parser("bench", help="run the latency benchmark (see --help)")
     args = parser.parse_args(argv)
+    if args.command == "token":
+        return token_main(args)
     logging.basicConfig(
         level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

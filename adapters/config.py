@@ -11,6 +11,11 @@ Example::
     max_frame_bytes = 65536
     ping_interval = 30
 
+    [api]                              # the operator HTTP API (chargeward serve always runs it)
+    host = "127.0.0.1"                 # beyond loopback only with tokens
+    port = 8080
+    tokens = ["sha256:<hex>"]          # hashes only: `chargeward token hash`
+
     [store]
     url = "sqlite:///var/lib/chargeward/events.db"   # default: events.db in --data-dir
 
@@ -48,6 +53,7 @@ from typing import Any
 
 from actors.ocpp import Policy
 from actors.policy import BootDecision, FleetPolicy, IdTag, StationPolicy
+from adapters.api.options import ApiOptions, InsecureApiOptions
 from adapters.ocpp_server import ServerOptions
 
 
@@ -67,6 +73,7 @@ class Config:
     store_url: str | None = None  # None: sqlite file in data_dir
     server: ServerOptions = field(default_factory=ServerOptions)
     fleet: FleetPolicy = field(default_factory=FleetPolicy)
+    api: ApiOptions | None = None  # None: no HTTP API, the embedding default
 
     @property
     def resolved_store_url(self) -> str:
@@ -150,6 +157,25 @@ def _id_tag(reader: _Reader) -> IdTag:
     return tag
 
 
+def _api_options(root: _Reader, base: ApiOptions | None) -> ApiOptions | None:
+    if "api" not in root.table:
+        root.seen.add("api")
+        return base
+    reader = root.table_of("api")
+    default = base or ApiOptions()
+    tokens = reader.get("tokens", list, list(default.tokens))
+    try:
+        api = ApiOptions(
+            host=reader.get("host", str, default.host),
+            port=reader.get("port", int, default.port),
+            tokens=tuple(tokens),
+        )
+    except InsecureApiOptions as error:
+        raise reader.fail(error.setting, error.reason) from None
+    reader.finish()
+    return api
+
+
 def parse_config(document: Mapping[str, Any], source: str, base: Config | None = None) -> Config:
     """Build a :class:`Config` from a parsed TOML document."""
     base = base or Config()
@@ -163,6 +189,7 @@ def parse_config(document: Mapping[str, Any], source: str, base: Config | None =
         ping_timeout=float(server.positive("ping_timeout", base.server.ping_timeout)),
     )
     server.finish()
+    api = _api_options(root, base.api)
     store = root.table_of("store")
     store_url = store.get("url", str, base.store_url)
     store.finish()
@@ -195,6 +222,7 @@ def parse_config(document: Mapping[str, Any], source: str, base: Config | None =
         data_dir=base.data_dir,
         store_url=store_url,
         server=options,
+        api=api,
         fleet=FleetPolicy(
             heartbeat_interval=heartbeat,
             unknown_stations=unknown_stations,

@@ -1,5 +1,5 @@
 """The composition root: ``async with open_csms(config) as csms`` wires store, runtime, fleet,
-live projection and the OCPP server together in one trio nursery.
+live projection, the OCPP server and (with ``config.api`` set) the HTTP API in one trio nursery.
 
 This is the embedding API: a CSMS built on chargeward registers handlers with :meth:`Csms.on`,
 sends commands with ``await csms.station(id).call(command)``, reads live state from
@@ -21,6 +21,7 @@ from actors.connector_view import ConnectorView
 from actors.fleet import Fleet
 from actors.handlers import Handler
 from actors.station import StationSnapshot
+from adapters.api import serve_api
 from adapters.config import Config
 from adapters.ocpp_server import OcppServer
 from adapters.stores import open_store
@@ -72,6 +73,7 @@ class Csms:
         self.fleet = fleet
         self.live = live
         self.ocpp_port: int | None = None
+        self.api_port: int | None = None  # None: no HTTP API (config.api is None)
 
     def station(self, station_id: str) -> StationHandle:
         return StationHandle(self.fleet, station_id)
@@ -98,6 +100,8 @@ async def open_csms(
         if serve_ocpp:
             server = OcppServer(fleet, runtime.clock, config.server)
             csms.ocpp_port = await nursery.start(server.serve)
+        if config.api is not None:
+            csms.api_port = await nursery.start(serve_api, csms, config.api)
         try:
             yield csms
         finally:

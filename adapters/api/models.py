@@ -1,0 +1,120 @@
+"""The API's response bodies as pydantic models, so /openapi.json says exactly what comes back.
+
+Field names follow the live-state views (``projections.live``), which are snake_case like the
+domain events; command payloads stay camelCase, as they go on the wire.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class Problem(BaseModel):
+    """Every error response: a stable machine-readable ``error`` and a human ``message``."""
+
+    error: str = Field(description="stable error kind, e.g. unknown_station, invalid_payload")
+    message: str
+    code: str | None = Field(default=None, description="OCPP CALLERROR code (502 only)")
+    description: str | None = Field(default=None, description="OCPP CALLERROR description (502 only)")
+    details: Any = Field(default=None, description="CALLERROR details (502) or the failing fields (422)")
+
+
+class Connector(BaseModel):
+    connector: int
+    status: str | None
+    error_code: str | None
+    info: str | None
+    vendor_error_code: str | None
+    status_time: str | None
+    transaction_id: int | None = Field(description="the active transaction, if any")
+    id_tag: str | None
+    reservation: dict[str, Any] | None
+    power_w: float | None
+    energy_wh: float | None
+    current_a: dict[str, float] = Field(description="by phase ('' when the station gave none)")
+    voltage_v: dict[str, float]
+    soc_percent: float | None
+    temperature_c: float | None
+    last_sample_time: str | None
+    charging_profiles: list[dict[str, Any]]
+    position: int = Field(description="global log position of the last event folded in")
+
+
+class Station(BaseModel):
+    station_id: str
+    connected: bool
+    connection: int | None = Field(description="number of the current (or last) connection")
+    remote: str | None = Field(description="peer address of that connection")
+    boot: dict[str, Any] = Field(description="the last accepted BootNotification, as a domain event")
+    status: str | None = Field(description="status of connector 0, the station itself")
+    error_code: str | None
+    firmware_status: str | None
+    diagnostics_status: str | None
+    last_seen: str | None
+    last_heartbeat: str | None
+    configuration: dict[str, Any]
+    connectors: list[Connector]
+
+
+class StationPage(BaseModel):
+    stations: list[Station]
+    next_after: str | None = Field(description="pass as ?after= for the next page; null on the last")
+
+
+class Transaction(BaseModel):
+    transaction_id: int
+    station_id: str
+    connector: int | None
+    id_tag: str
+    started: str
+    meter_start_wh: float
+    tag_status: str | None
+    stopped: str | None
+    meter_stop_wh: float | None
+    energy_wh: float | None
+    stop_reason: str | None
+    stop_id_tag: str | None
+    active: bool
+
+
+class TransactionPage(BaseModel):
+    transactions: list[Transaction]
+    next_after: int | None = Field(description="pass as ?after= for the next page; null on the last")
+
+
+class MeterSample(BaseModel):
+    """One MeterSampled event of the transaction (one MeterValue of the station)."""
+
+    position: int
+    time: str = Field(description="when the CSMS recorded it")
+    connector: int
+    samples: list[dict[str, Any]]
+
+
+class TransactionDetail(Transaction):
+    samples: list[MeterSample]
+    samples_truncated: bool = Field(description="true when more samples exist than ?limit= allowed")
+
+
+class Event(BaseModel):
+    """A stored event, raw protocol frame or domain event, decoded to JSON."""
+
+    stream: str
+    sequence: int
+    position: int
+    type: str
+    time: str
+    data: dict[str, Any] = Field(description="datetimes as ISO 8601, bytes as base64")
+
+
+class EventPage(BaseModel):
+    events: list[Event]
+    next_after: int | None = Field(description="sequence to pass as ?after= for more; null when caught up")
+
+
+class CommandReply(BaseModel):
+    station_id: str
+    action: str
+    payload: dict[str, Any] = Field(description="the station's CALLRESULT payload, camelCase")

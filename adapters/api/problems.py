@@ -1,0 +1,72 @@
+"""Error responses: one JSON shape (:class:`~adapters.api.models.Problem`) for every failure.
+
+Route code raises :class:`ApiProblem`; FastAPI's own request-validation and routing errors are
+rewritten into the same shape, so a client parses one kind of error body and /openapi.json can
+document it exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from adapters.api.models import Problem
+
+
+class ApiProblem(Exception):
+    """An error answer: HTTP ``status``, the stable ``error`` kind, a message and optional extras."""
+
+    def __init__(
+        self,
+        status: int,
+        error: str,
+        message: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = Problem(error=error, message=message, **extra)
+        self.headers = headers
+
+
+def problem(description: str) -> dict[str, Any]:
+    """An OpenAPI ``responses`` entry for a Problem answer."""
+    return {"model": Problem, "description": description}
+
+
+def _answer(status: int, body: Problem, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(jsonable_encoder(body, exclude_none=True), status_code=status, headers=headers)
+
+
+async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ApiProblem)
+    return _answer(exc.status, exc.body, exc.headers)
+
+
+async def _on_invalid_request(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = jsonable_encoder(exc.errors(), exclude={"input", "ctx", "url"})
+    first = errors[0] if errors else {}
+    where = ".".join(str(part) for part in first.get("loc", ()))
+    message = f"{where}: {first.get('msg', 'invalid request')}" if where else "invalid request"
+    return _answer(422, Problem(error="invalid_request", message=message, details=errors))
+
+
+async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    kind = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    return _answer(exc.status_code, Problem(error=kind, message=str(exc.detail)), exc.headers)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ApiProblem, _on_problem)
+    app.add_exception_handler(RequestValidationError, _on_invalid_request)
+    app.add_exception_handler(HTTPException, _on_http_error)

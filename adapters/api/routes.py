@@ -1,0 +1,318 @@
+"""The operator API's endpoints: stations, commands, transactions, events and /metrics.
+
+Reads come from the live-state projection (``projections.live``) after it has caught up with
+everything committed when the request arrived (bounded by :data:`FRESHNESS_WAIT`), so an operator
+who just sent a command sees its effect. Lists are paged (``after`` and ``limit``), which keeps every
+response, and the work of rendering it on the trio thread, small.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+import trio
+from fastapi import APIRouter, Body, Path, Query, Request, Response
+
+from actors import event_types as ev
+from actors.commands import (
+    Command,
+    CommandRejected,
+    CommandSuperseded,
+    CommandTimedOut,
+    InvalidCommand,
+    OutboxFull,
+    StationOffline,
+    UnknownStation,
+)
+from actors.ocpp import OcppError, Policy, Validator
+from actors.ocpp.actions import CSMS_INITIATED_16
+from adapters.api.encoding import record_to_json, to_json
+from adapters.api.models import (
+    CommandReply,
+    EventPage,
+    MeterSample,
+    Station,
+    StationPage,
+    TransactionDetail,
+    TransactionPage,
+)
+from adapters.api.problems import ApiProblem, problem
+from core.actor import ActorBusy, ActorStopped
+from projections.live import LiveState, TransactionView
+
+if TYPE_CHECKING:
+    from adapters.csms import Csms
+
+FRESHNESS_WAIT = 1.0  # seconds a read waits for the projection to catch up before answering anyway
+MAX_PAGE = 1000
+STREAM_PAGE = 500  # events read from the store at a time when scanning a station's stream
+
+CsmsAction = enum.StrEnum(  # type: ignore[misc]
+    "CsmsAction", [(action, action) for action in sorted(CSMS_INITIATED_16)]
+)
+CsmsAction.__doc__ = "Every CSMS-initiated OCPP 1.6 action (Core, Firmware, Local list, ..., Security)."
+
+_strict = Validator("1.6", Policy.STRICT)
+
+router = APIRouter(prefix="/api")
+metrics_router = APIRouter()
+
+StationId = Annotated[str, Path(min_length=1, max_length=255, description="the OCPP station id")]
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description="page size")]
+
+
+def _csms(request: Request) -> Csms:
+    csms: Csms = request.app.state.csms
+    return csms
+
+
+async def _live(csms: Csms) -> LiveState:
+    """The live state, caught up with the log as it was on arrival (or as far as it got in time)."""
+    head = await csms.store.head()
+    with trio.move_on_after(FRESHNESS_WAIT):
+        await csms.live.wait_for(head)
+    return csms.live.state
+
+
+def _unknown_station(station_id: str) -> ApiProblem:
+    return ApiProblem(404, "unknown_station", f"no station {station_id!r} has ever connected")
+
+
+# -- stations ----------------------------------------------------------------------------------
+
+
+@router.get("/stations", response_model=StationPage, tags=["stations"])
+async def list_stations(
+    request: Request,
+    after: Annotated[str | None, Query(description="station id of the previous page's last entry")] = None,
+    limit: Limit = 100,
+) -> dict[str, Any]:
+    """Every known station, sorted by id: connected or not, boot info, last seen, connectors."""
+    state = await _live(_csms(request))
+    ids = sorted(i for i in state.stations if after is None or i > after)
+    page = ids[:limit]
+    return {
+        "stations": [state.stations[i].as_dict() for i in page],
+        "next_after": page[-1] if len(ids) > limit else None,
+    }
+
+
+@router.get(
+    "/stations/{station_id}",
+    response_model=Station,
+    tags=["stations"],
+    responses={404: problem("no such station")},
+)
+async def get_station(request: Request, station_id: StationId) -> dict[str, Any]:
+    """One station: connection, boot info, last seen, connectors with status, transaction, power, energy."""
+    state = await _live(_csms(request))
+    view = state.stations.get(station_id)
+    if view is None:
+        raise _unknown_station(station_id)
+    return view.as_dict()
+
+
+@router.get(
+    "/stations/{station_id}/events",
+    response_model=EventPage,
+    tags=["stations"],
+    responses={404: problem("no such station")},
+)
+async def station_events(
+    request: Request,
+    station_id: StationId,
+    after: Annotated[int, Query(ge=0, description="stream sequence to start after")] = 0,
+    limit: Limit = 100,
+) -> dict[str, Any]:
+    """The station's stream, raw frames and domain events alike, in order."""
+    store = _csms(request).store
+    stream = f"station/{station_id}"
+    if await store.stream_version(stream) == 0:
+        raise _unknown_station(station_id)
+    records = await store.read_stream(stream, after=after, limit=limit)
+    last = records[-1].sequence if records else after
+    return {
+        "events": [record_to_json(r) for r in records],
+        "next_after": last if await store.stream_version(stream) > last else None,
+    }
+
+
+# -- commands ----------------------------------------------------------------------------------
+
+
+@router.post(
+    "/stations/{station_id}/commands/{action}",
+    response_model=CommandReply,
+    tags=["commands"],
+    responses={
+        404: problem("no station with this id has ever connected"),
+        409: problem("station not connected (station_offline), or superseded by a newer command"),
+        422: problem(
+            "payload invalid for the action's OCPP 1.6 schema (invalid_payload), or an unknown action "
+            "or a body that is not a JSON object (invalid_request)"
+        ),
+        429: problem("too many commands already queued for this station; retry later"),
+        502: problem("the station answered with a CALLERROR: see code, description and details"),
+        504: problem("the station did not answer within its call timeout"),
+    },
+)
+async def send_command(
+    request: Request,
+    station_id: StationId,
+    action: Annotated[CsmsAction, Path(description="the OCPP 1.6 action")],
+    payload: Annotated[
+        dict[str, Any],
+        Body(description="the OCPP request payload, camelCase, exactly as it goes on the wire"),
+    ],
+) -> CommandReply:
+    """Send one command to a station and answer with its reply, once that reply is committed."""
+    name = str(action.value)
+    try:
+        _strict.validate_request(name, payload)
+    except OcppError as error:
+        raise ApiProblem(422, "invalid_payload", error.description, details={"path": error.path}) from None
+    try:
+        reply = await _csms(request).station(station_id).call(Command(name, payload))
+    except UnknownStation as error:
+        raise ApiProblem(404, "unknown_station", str(error)) from None
+    except (StationOffline, ActorStopped) as error:
+        raise ApiProblem(409, "station_offline", str(error)) from None
+    except CommandSuperseded as error:
+        raise ApiProblem(409, "superseded", str(error)) from None
+    except InvalidCommand as error:
+        raise ApiProblem(422, "invalid_payload", str(error)) from None
+    except (OutboxFull, ActorBusy) as error:
+        raise ApiProblem(429, "outbox_full", str(error), headers={"Retry-After": "1"}) from None
+    except CommandRejected as error:
+        raise ApiProblem(
+            502,
+            "call_error",
+            str(error),
+            code=error.code,
+            description=error.description,
+            details=to_json(error.details),
+        ) from None
+    except (CommandTimedOut, trio.TooSlowError) as error:
+        raise ApiProblem(504, "timeout", str(error) or "the station did not answer in time") from None
+    return CommandReply(station_id=station_id, action=name, payload=to_json(reply))
+
+
+# -- transactions ------------------------------------------------------------------------------
+
+
+def _started_at(tx: TransactionView) -> datetime | None:
+    try:
+        started = datetime.fromisoformat(tx.started)
+    except ValueError:
+        return None
+    return started if started.tzinfo is not None else started.replace(tzinfo=UTC)
+
+
+@router.get("/transactions", response_model=TransactionPage, tags=["transactions"])
+async def list_transactions(
+    request: Request,
+    station: Annotated[str | None, Query(description="only this station's")] = None,
+    active: Annotated[bool | None, Query(description="only running (true) or finished (false)")] = None,
+    since: Annotated[datetime | None, Query(description="only those started at or after (ISO 8601)")] = None,
+    after: Annotated[int | None, Query(description="transaction id of the previous page's last")] = None,
+    limit: Limit = 100,
+) -> dict[str, Any]:
+    """Transactions by id, filtered by station, running or not, and start time."""
+    state = await _live(_csms(request))
+    if since is not None and since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    chosen: list[TransactionView] = []
+    more = False
+    for tx_id in sorted(state.transactions):
+        tx = state.transactions[tx_id]
+        if after is not None and tx_id <= after:
+            continue
+        if station is not None and tx.station_id != station:
+            continue
+        if active is not None and tx.active != active:
+            continue
+        if since is not None and ((started := _started_at(tx)) is None or started < since):
+            continue
+        if len(chosen) == limit:
+            more = True
+            break
+        chosen.append(tx)
+    return {
+        "transactions": [tx.as_dict() for tx in chosen],
+        "next_after": chosen[-1].transaction_id if more else None,
+    }
+
+
+@router.get(
+    "/transactions/{transaction_id}",
+    response_model=TransactionDetail,
+    tags=["transactions"],
+    responses={404: problem("no such transaction")},
+)
+async def get_transaction(
+    request: Request,
+    transaction_id: int,
+    limit: Annotated[int, Query(ge=1, le=10 * MAX_PAGE, description="most meter samples to return")] = 1000,
+) -> dict[str, Any]:
+    """One transaction with its meter samples (the MeterSampled events naming it), oldest first."""
+    csms = _csms(request)
+    state = await _live(csms)
+    tx = state.transactions.get(transaction_id)
+    if tx is None:
+        raise ApiProblem(404, "unknown_transaction", f"no transaction {transaction_id}")
+    samples, truncated = await _samples(csms, tx, limit)
+    return {**tx.as_dict(), "samples": samples, "samples_truncated": truncated}
+
+
+async def _samples(csms: Csms, tx: TransactionView, limit: int) -> tuple[list[MeterSample], bool]:
+    """Scan the station's stream page by page until the transaction stops or ``limit`` is passed."""
+    stream = f"station/{tx.station_id}"
+    found: list[MeterSample] = []
+    after = 0
+    while True:
+        records = await csms.store.read_stream(stream, after=after, limit=STREAM_PAGE)
+        for record in records:
+            if record.data.get("transaction_id") != tx.transaction_id:
+                continue
+            if record.type == ev.TRANSACTION_STOPPED:
+                return found, False
+            if record.type == ev.METER_SAMPLED:
+                if len(found) == limit:
+                    return found, True
+                found.append(
+                    MeterSample(
+                        position=record.position,
+                        time=record.time.isoformat(),
+                        connector=record.data["connector"],
+                        samples=to_json(record.data["samples"]),
+                    )
+                )
+        if len(records) < STREAM_PAGE:
+            return found, False
+        after = records[-1].sequence
+
+
+# -- metrics -----------------------------------------------------------------------------------
+
+
+@metrics_router.get(
+    "/metrics",
+    tags=["metrics"],
+    response_class=Response,
+    responses={
+        200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "Prometheus text"},
+        503: problem("this build has no metrics renderer (adapters.metrics)"),
+    },
+)
+async def metrics(request: Request) -> Response:
+    """Prometheus metrics in the text exposition format, rendered off the trio thread."""
+    try:  # imported here: adapters.metrics imports adapters.csms, which imports this module
+        from adapters.metrics import render_metrics
+    except ModuleNotFoundError as error:
+        if error.name != "adapters.metrics":
+            raise
+        raise ApiProblem(503, "metrics_unavailable", "adapters.metrics is not part of this build") from None
+    body, content_type = await render_metrics(_csms(request))
+    return Response(body, media_type=content_type)
