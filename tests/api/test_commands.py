@@ -1,0 +1,105 @@
+"""Commands through POST /api/stations/{id}/commands/{Action}, answered by real stations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import trio_websocket
+
+from actors import event_types as ev
+from actors.policy import StationPolicy
+from adapters.csms import open_csms
+from tests.api.conftest import TOKEN, Api, api_config
+from tests.integration.conftest import disconnected, url_of
+from tests.integration.test_commands import COMMANDS
+from tests.integration.peer import peer_station
+
+
+async def test_every_csms_initiated_command_round_trips(api: Api) -> None:
+    async with peer_station(url_of(api.csms), "API-1") as peer:
+        await peer.call("BootNotification", charge_point_vendor="Acme", charge_point_model="M")
+        for action, payload, expected, field in COMMANDS:
+            response = await api.client.post(f"/api/stations/API-1/commands/{action}", json=payload)
+            assert response.status_code == 200, (action, response.text)
+            body = response.json()
+            assert (body["station_id"], body["action"]) == ("API-1", action)
+            for key, value in expected.items():
+                assert body["payload"][key] == value, (action, body)
+            seen = await peer.next_received()
+            assert seen["received"] == action
+            if field:
+                assert field in seen["payload"], (action, seen)
+    completed = [
+        r.data for r in await api.csms.store.read_stream("station/API-1") if r.type == ev.COMMAND_COMPLETED
+    ]
+    assert [c["action"] for c in completed] == [c[0] for c in COMMANDS]
+
+
+async def test_a_call_error_is_502_with_its_code(api: Api) -> None:
+    """The ocpp package's ChargePoint has no GetLog handler: it answers CALLERROR NotImplemented."""
+    async with peer_station(url_of(api.csms), "API-2") as peer:
+        await peer.call("Heartbeat")
+        response = await api.client.post(
+            "/api/stations/API-2/commands/GetLog",
+            json={"logType": "DiagnosticsLog", "requestId": 1, "log": {"remoteLocation": "ftp://x/"}},
+        )
+    assert response.status_code == 502, response.text
+    body = response.json()
+    assert body["error"] == "call_error" and body["code"] == "NotImplemented"
+    assert "description" in body
+
+
+async def test_refusals_before_anything_is_sent(api: Api) -> None:
+    client = api.client
+    unknown = await client.post("/api/stations/NEVER/commands/Reset", json={"type": "Soft"})
+    assert unknown.status_code == 404 and unknown.json()["error"] == "unknown_station"
+    async with peer_station(url_of(api.csms), "API-3") as peer:
+        await peer.call("Heartbeat")
+        bad = await client.post("/api/stations/API-3/commands/Reset", json={"type": "Sideways"})
+        assert bad.status_code == 422
+        assert bad.json() == {
+            "error": "invalid_payload",
+            "message": "Reset request: $.type must be one of ['Hard', 'Soft']",
+            "details": {"path": "$.type"},
+        }
+        missing = await client.post("/api/stations/API-3/commands/ChangeAvailability", json={})
+        assert missing.status_code == 422 and "connectorId" in missing.json()["message"]
+        action = await client.post("/api/stations/API-3/commands/Teleport", json={})
+        assert action.status_code == 422 and action.json()["error"] == "invalid_request"
+        assert "path.action" in action.json()["message"]
+        not_object = await client.post("/api/stations/API-3/commands/ClearCache", json=[1])
+        assert not_object.status_code == 422
+        garbage = await client.post(
+            "/api/stations/API-3/commands/ClearCache",
+            content=b"{not json",
+            headers={"Content-Type": "application/json"},
+        )
+        assert garbage.status_code == 422
+        assert (await client.post("/api/stations/API-3/commands/ClearCache", json={})).status_code == 200
+    sent = [
+        r.data["action"]
+        for r in await api.csms.store.read_stream("station/API-3")
+        if r.type == ev.COMMAND_COMPLETED
+    ]
+    assert sent == ["ClearCache"], "only the valid command reached the station"
+    await disconnected(api.csms, "API-3")
+    offline = await client.post("/api/stations/API-3/commands/ClearCache", json={})
+    assert offline.status_code == 409 and offline.json()["error"] == "station_offline"
+
+
+async def test_a_silent_station_is_504(tmp_path: Path) -> None:
+    config = api_config(tmp_path, default=StationPolicy(call_timeout=0.5))
+    async with (
+        open_csms(config) as csms,
+        trio_websocket.open_websocket_url(f"{url_of(csms)}/API-4", subprotocols=["ocpp1.6"]) as ws,
+        httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{csms.api_port}", headers={"Authorization": f"Bearer {TOKEN}"}
+        ) as client,
+    ):
+        await ws.send_message('[2,"b1","Heartbeat",{}]')
+        await ws.get_message()
+        response = await client.post("/api/stations/API-4/commands/ClearCache", json={})
+        assert response.status_code == 504, response.text
+        assert response.json()["error"] == "timeout" and "0.5 s" in response.json()["message"]
+        assert '"ClearCache"' in await ws.get_message(), "the call did go out"
