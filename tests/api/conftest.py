@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from adapters.api import ApiOptions, hash_token
+from adapters.config import Config
 from adapters.csms import Csms, open_csms
 from tests.integration.conftest import make_config
 
@@ -26,7 +27,8 @@ class Api:
         return f"http://127.0.0.1:{self.csms.api_port}"
 
 
-def api_config(data_dir: Path, *, tokens: tuple[str, ...] = (hash_token(TOKEN),), **fleet: object):  # type: ignore[no-untyped-def]
+def api_config(data_dir: Path, *, tokens: tuple[str, ...] = (hash_token(TOKEN),), **fleet: object) -> Config:
+    """The integration tests' config with the API on a free loopback port, guarded by ``tokens``."""
     return replace(make_config(data_dir, **fleet), api=ApiOptions(host="127.0.0.1", port=0, tokens=tokens))
 
 

@@ -12,8 +12,8 @@ from actors.policy import StationPolicy
 from adapters.csms import open_csms
 from tests.api.conftest import TOKEN, Api, api_config
 from tests.integration.conftest import disconnected, url_of
-from tests.integration.test_commands import COMMANDS
 from tests.integration.peer import peer_station
+from tests.integration.test_commands import COMMANDS
 
 
 async def test_every_csms_initiated_command_round_trips(api: Api) -> None:

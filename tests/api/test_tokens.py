@@ -57,7 +57,7 @@ def test_a_public_bind_needs_tokens() -> None:
     with pytest.raises(InsecureApiOptions, match="sha256") as caught:
         ApiOptions(tokens=("plain-text-token",))
     assert caught.value.setting == "tokens"
-    with pytest.raises(InsecureApiOptions, match="0..65535"):
+    with pytest.raises(InsecureApiOptions, match=r"0\.\.65535"):
         ApiOptions(port=70000)
 
 
