@@ -33,7 +33,7 @@ from typing import Protocol, TypeVar
 import trio
 
 from core.events import EventRecord, NewEvent, check_stream
-from core.follow import CommitSignal
+from core.follow import CommitSignal, RecentCommits
 from core.store import CommitFailed, ConcurrencyConflict, StoreClosed
 
 __all__ = ["BatchingWriter", "Log", "SequenceTaken", "WriterStats"]
@@ -119,6 +119,8 @@ class BatchingWriter:
         self.on_commit = on_commit
         """Called after each commit with (events in the batch, commit seconds)."""
         self.committed = CommitSignal()
+        self.recent = RecentCommits()
+        """The last records committed here, for in-process followers."""
 
     async def append(
         self, events: Sequence[NewEvent], expected: Mapping[str, int] | None = None
@@ -263,8 +265,13 @@ class BatchingWriter:
             return
         self._heads.update(heads)
         it = iter(positions)
+        committed: list[EventRecord] = []
         for request, rows in accepted:
-            self._finish(request, records=[_record(event, seq, next(it)) for event, seq, _ in rows])
+            records = [_record(event, seq, next(it)) for event, seq, _ in rows]
+            committed.extend(records)
+            self._finish(request, records=records)
+        committed.sort(key=lambda record: record.position)
+        self.recent.add(committed)
         self.committed.pulse()
 
     async def _commit_alone(self, request: _Request) -> None:
@@ -289,9 +296,9 @@ class BatchingWriter:
                 self._fail([request], e)
                 return
             self._heads.update(heads)
-            self._finish(
-                request, records=[_record(e, s, p) for (e, s, _), p in zip(rows, positions, strict=True)]
-            )
+            records = [_record(e, s, p) for (e, s, _), p in zip(rows, positions, strict=True)]
+            self._finish(request, records=records)
+            self.recent.add(records)
             self.committed.pulse()
             return
         self._fail([request], SequenceTaken(f"another writer took the sequences {_ALONE_ATTEMPTS} times"))

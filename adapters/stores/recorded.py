@@ -59,7 +59,11 @@ class RecordedStore:
     def follow(self, after: int = 0) -> Follower:
         _check_after(after)
         return Follower(
-            self.read_all, self.writer.committed, after=after, poll_interval=self.log.poll_interval
+            self.read_all,
+            self.writer.committed,
+            after=after,
+            poll_interval=self.log.poll_interval,
+            recent=self.writer.recent,
         )
 
     async def head(self) -> int:
