@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 
-from actors.connector_view import ConnectorView, concerns, fold
+from actors.connector_view import ConnectorView, concerns, fold, fold_modbus_sample
 from core.actor import Actor, Reply
 from core.events import EventRecord
 from core.store import EventStore
@@ -28,7 +28,14 @@ class InspectConnector:
     reply: Reply[ConnectorView]
 
 
-ConnectorMessage = Committed | InspectConnector
+@dataclass(frozen=True, slots=True)
+class ModbusSample:
+    """A committed reading of a Modbus meter tied to this connector (stream ``meter/<id>``)."""
+
+    record: EventRecord
+
+
+ConnectorMessage = Committed | InspectConnector | ModbusSample
 
 
 class ConnectorActor(Actor[ConnectorMessage]):
@@ -45,5 +52,7 @@ class ConnectorActor(Actor[ConnectorMessage]):
     async def receive(self, message: ConnectorMessage) -> None:
         if isinstance(message, Committed):
             fold(self.view, message.record)
+        elif isinstance(message, ModbusSample):
+            fold_modbus_sample(self.view, message.record)
         else:
             message.reply.send(copy.deepcopy(self.view))

@@ -98,6 +98,21 @@ def fold(view: ConnectorView, record: EventRecord) -> ConnectorView:
     return view
 
 
+def fold_modbus_sample(view: ConnectorView, record: EventRecord) -> ConnectorView:
+    """Apply a Modbus meter reading (``ModbusReading`` of a ``meter/<id>`` stream) tied to this connector.
+
+    Only the measured values change; ``position`` tracks the station's stream and is left alone.
+    """
+    when = record.time.isoformat()
+    samples = [
+        {"measurand": s["measurand"], "value": s["value"], "phase": s["phase"] or "", "timestamp": when}
+        for s in record.data["samples"]
+        if s.get("measurand")
+    ]
+    _samples(view, samples)
+    return view
+
+
 def _matches(profile: dict[str, Any], criteria: dict[str, Any]) -> bool:
     if "id" in criteria:
         return bool(profile.get("chargingProfileId") == criteria["id"])

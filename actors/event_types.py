@@ -35,3 +35,15 @@ CHARGING_PROFILE_CLEARED = "ChargingProfileCleared"  # {criteria}
 
 # Node-level bookkeeping (stream node/<name>)
 TRANSACTION_IDS_RESERVED = "TransactionIdsReserved"  # {first, last}
+
+# Modbus (streams meter/<device_id> and evse/<device_id>); every poll is exactly one of the first two
+MODBUS_READING = "ModbusReading"  # {latency_s, samples: [{name, value, unit, measurand, phase}], raw, ...}
+MODBUS_POLL_FAILED = "ModbusPollFailed"  # {kind, detail, latency_s, exception_code?, missed}
+MODBUS_DEVICE_STALE = "ModbusDeviceStale"  # {missed, last_reading_at}
+MODBUS_DEVICE_RECOVERED = "ModbusDeviceRecovered"  # {missed, stale_for_s}
+EVSE_CONTROL_REQUESTED = "EvseControlRequested"  # {what: current|enabled, value, address, words}
+EVSE_CONTROL_WRITTEN = "EvseControlWritten"  # {what, value, address, words, latency_s}
+EVSE_CONTROL_READ_BACK = "EvseControlReadBack"  # {what, address, words, value}
+EVSE_CONTROL_VERIFIED = "EvseControlVerified"  # {what, value}
+EVSE_CONTROL_MISMATCHED = "EvseControlMismatched"  # {what, requested, actual, written, read}
+EVSE_CONTROL_FAILED = "EvseControlFailed"  # {what, value, stage: write|read_back, kind, detail}

@@ -1,0 +1,183 @@
+"""The EVSE-controller actor: writes a current setpoint or the enable flag, reads it back, logs both.
+
+One actor per controller, stream ``evse/<device_id>``. It polls the controller's status registers
+like a meter (through :class:`~actors.meter.DevicePoller`, so staleness and backoff behave the
+same) and, between polls, carries out control requests one at a time:
+
+``EvseControlRequested`` -> write -> ``EvseControlWritten`` -> read the same registers back ->
+``EvseControlReadBack`` and ``EvseControlVerified`` (the device holds the words written) or
+``EvseControlMismatched`` (it clamped or ignored them). A write or read-back that fails is an
+``EvseControlFailed`` naming the stage. Each step is committed before the next one starts and the
+caller is answered only after the verdict is committed, so nothing reported is missing from the log.
+A request the profile cannot express (out of range, no enable register) is refused with a
+ValueError before anything reaches the device.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+import trio
+
+from actors import event_types as ev
+from actors.device_link import DeviceLinkError, DeviceTimeout, RegisterFunction, RegisterLink
+from actors.device_profile import DeviceProfile, RegisterPoint
+from actors.meter import (
+    DeviceDeps,
+    DevicePoller,
+    InspectDevice,
+    PollSettings,
+    ProfilePoller,
+    describe_failure,
+    next_message,
+)
+from actors.registers import decode_raw
+from core.actor import Actor, Reply
+from core.mailbox import Mailbox
+
+
+class Outcome(enum.Enum):
+    """How a control request ended; a closed set, so it is a safe metric label."""
+
+    VERIFIED = "verified"
+    MISMATCHED = "mismatched"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class ControlResult:
+    """The answer to a control request. ``actual`` is what the device holds after it, when read back."""
+
+    what: str  # "current" or "enabled"
+    requested: float
+    outcome: Outcome
+    actual: float | None = None
+    failure: str | None = None  # FailureKind value when outcome is FAILED
+
+    @property
+    def verified(self) -> bool:
+        return self.outcome is Outcome.VERIFIED
+
+
+@dataclass(frozen=True, slots=True)
+class SetCurrent:
+    """Set the charging current in amps (0 pauses charging)."""
+
+    amps: float
+    reply: Reply[ControlResult]
+
+
+@dataclass(frozen=True, slots=True)
+class SetEnabled:
+    """Enable or disable charging."""
+
+    enabled: bool
+    reply: Reply[ControlResult]
+
+
+EvseMessage = SetCurrent | SetEnabled | InspectDevice
+
+
+class EvseControllerActor(Actor[EvseMessage]):
+    """Drives one EVSE controller; see the module docstring."""
+
+    def __init__(
+        self,
+        device_id: str,
+        link: RegisterLink,
+        unit: int,
+        profile: DeviceProfile,
+        settings: PollSettings,
+        deps: DeviceDeps,
+    ) -> None:
+        if profile.control is None:
+            raise ValueError(f"profile {profile.name!r} is a {profile.kind.value}, not an evse")
+        self.link = link
+        self.unit = unit
+        self.profile = profile
+        self.control = profile.control
+        self.deadline = settings.deadline
+        self.device = DevicePoller(
+            device_id, f"evse/{device_id}", ProfilePoller(link, unit, profile), settings, deps
+        )
+
+    async def started(self) -> None:
+        await self.device.restore()
+
+    async def run(self, inbox: Mailbox[EvseMessage]) -> None:
+        await self.started()
+        while True:
+            message = await next_message(inbox, self.device.schedule.next_at)
+            if message is None:
+                await self.device.poll()
+            else:
+                await self.receive(message)
+
+    async def receive(self, message: EvseMessage) -> None:
+        if isinstance(message, InspectDevice):
+            message.reply.send(self.device.snapshot())
+            return
+        name: str | None
+        try:
+            if isinstance(message, SetCurrent):
+                what, value, name = "current", float(message.amps), self.control.setpoint
+                address, words = self.profile.setpoint_write(value)
+            else:
+                what, value, name = "enabled", float(message.enabled), self.control.enable
+                address, words = self.profile.enable_write(message.enabled)
+        except ValueError as exc:
+            message.reply.fail(exc)
+            return
+        point = self.profile.point(name or "")
+        assert point is not None, "setpoint_write/enable_write checked the control point exists"
+        message.reply.send(await self._control(what, value, point, address, words))
+
+    def _held(self, what: str, point: RegisterPoint, read: list[int]) -> float:
+        """What the registers read back mean: amps, or 1.0/0.0 for enabled/disabled."""
+        if what == "current":
+            return point.decode(read)
+        raw = decode_raw(read, point.dtype, point.word_order, point.byte_order)
+        return 1.0 if raw == self.control.enable_value else 0.0
+
+    async def _control(
+        self, what: str, value: float, point: RegisterPoint, address: int, words: list[int]
+    ) -> ControlResult:
+        device = self.device
+        stats = device.deps.stats
+        clock = device.deps.clock
+        base: dict[str, Any] = {"what": what, "value": value, "address": address, "words": words}
+        await device.append([(ev.EVSE_CONTROL_REQUESTED, base)])
+        started = clock.monotonic()
+        stage = "write"
+        try:
+            with trio.fail_after(self.deadline):
+                await self.link.write(self.unit, address, words)
+            written = base | {"latency_s": clock.monotonic() - started}
+            await device.append([(ev.EVSE_CONTROL_WRITTEN, written)])
+            stage = "read_back"
+            with trio.fail_after(self.deadline):
+                read = await self.link.read(self.unit, RegisterFunction.HOLDING, address, len(words))
+        except (DeviceLinkError, trio.TooSlowError) as exc:
+            error = exc if isinstance(exc, DeviceLinkError) else DeviceTimeout(f"{stage} took too long")
+            kind, detail = describe_failure(error)
+            failed = {"what": what, "value": value, "stage": stage, "kind": kind.value} | detail
+            await device.append([(ev.EVSE_CONTROL_FAILED, failed)])
+            stats.controls[(device.device_id, what, Outcome.FAILED.value)] += 1
+            stats.errors[(device.device_id, kind.value)] += 1
+            return ControlResult(what, value, Outcome.FAILED, failure=kind.value)
+        actual = self._held(what, point, read)
+        back = {"what": what, "address": address, "words": read, "value": actual}
+        if read == words:
+            outcome = Outcome.VERIFIED
+            verdict = (ev.EVSE_CONTROL_VERIFIED, {"what": what, "value": actual})
+        else:
+            outcome = Outcome.MISMATCHED
+            verdict = (
+                ev.EVSE_CONTROL_MISMATCHED,
+                {"what": what, "requested": value, "actual": actual, "written": words, "read": read},
+            )
+        await device.append([(ev.EVSE_CONTROL_READ_BACK, back), verdict])
+        stats.controls[(device.device_id, what, outcome.value)] += 1
+        return ControlResult(what, value, outcome, actual)
