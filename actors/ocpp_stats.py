@@ -2,7 +2,10 @@
 
 Plain counters keyed by small closed sets (action names, error codes, outcomes) or by vendor and
 field for repairs, so label cardinality stays bounded. Latency goes to observers, so the exporter
-can feed histograms without this layer knowing Prometheus.
+can feed histograms without this layer knowing Prometheus: ``round_trip_observers`` hear the round
+trip of each CSMS-initiated call, ``handling_observers`` the server-side handling time of each
+station-initiated call (frame received to reply sent). ``outboxes`` holds each station actor's
+outbox, so queued commands can be counted on read.
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from actors.outbox import Outbox
 
 RoundTripObserver = Callable[[str, float], None]
 
@@ -25,7 +30,13 @@ class OcppStats:
     repeated_calls: int = 0
     stale_frames: int = 0
     round_trip_observers: list[RoundTripObserver] = field(default_factory=list)
+    handling_observers: list[RoundTripObserver] = field(default_factory=list)
+    outboxes: dict[str, Outbox] = field(default_factory=dict)  # by station id, the live actor's
 
     def observe_round_trip(self, action: str, seconds: float) -> None:
         for observer in self.round_trip_observers:
+            observer(action, seconds)
+
+    def observe_handling(self, action: str, seconds: float) -> None:
+        for observer in self.handling_observers:
             observer(action, seconds)

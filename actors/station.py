@@ -166,6 +166,7 @@ class StationActor(Actor[StationMessage]):
         self.line: Line | None = None
         self.session: Session | None = None
         self.outbox = Outbox(deps.policy.outbox_capacity)
+        deps.stats.outboxes[station_id] = self.outbox  # a restarted incarnation replaces it
         self.in_flight: Pending | None = None
         self._nursery: trio.Nursery | None = None
 
@@ -347,6 +348,8 @@ class StationActor(Actor[StationMessage]):
             frame.received,
         )
         await self._send(reply)
+        handled = (self.deps.clock.wall() - frame.received).total_seconds()
+        self.deps.stats.observe_handling(call.action, handled)
 
     async def _respond(self, action: str, request: dict[str, Any], frame: FrameIn) -> dict[str, Any]:
         """The response payload: the first handler that answers, else the built-in rule."""
