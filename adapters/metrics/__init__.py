@@ -1,0 +1,75 @@
+"""Prometheus metrics of a running Csms: ``await render_metrics(csms)`` -> (body, content type).
+
+Each Csms gets its own ``CollectorRegistry`` (never the global one), holding a custom collector that
+reads the counters on scrape (``RuntimeStats``, ``OcppStats``, ``WriterStats``, the live state, store
+head vs projection position) and real histograms fed by observer hooks (OCPP latency, commit
+latency and batch size). A scrape copies the numbers on the trio thread, then renders off it with
+``generate_latest`` in a worker thread. Call :func:`attach_metrics` right after ``open_csms`` so the
+histograms see everything from the start; ``[metrics]`` in the config file gives its options
+(:func:`parse_metrics_options`).
+
+Metrics, labels and what bounds their cardinality (``catalog.SPECS`` is the source of truth; the
+tests check this list against it):
+
+- ``chargeward_stations_known`` (gauge): 1
+- ``chargeward_stations_connected`` (gauge): 1
+- ``chargeward_station_connected{station}`` (gauge): fleet size; off with ``per_connector = false``
+- ``chargeward_connectors{status}`` (gauge): 9 OCPP 1.6 statuses + unknown (+ other)
+- ``chargeward_connector_status{station,connector,status}`` (gauge, 1 for the current status only):
+  stations x connectors; off with ``per_connector = false``
+- ``chargeward_connector_power_watts{station,connector}`` (gauge): stations x connectors; switchable
+- ``chargeward_connector_energy_watt_hours{station,connector}`` (gauge): stations x connectors;
+  switchable
+- ``chargeward_power_watts``, ``chargeward_transactions_active`` (gauges): 1
+- ``chargeward_ocpp_frames_in_total{action,outcome}`` (counter): OCPP 1.6 actions (+ invalid, other) x
+  result/error
+- ``chargeward_ocpp_frames_out_total{action}`` (counter): OCPP 1.6 CSMS-initiated actions
+- ``chargeward_ocpp_command_outcomes_total{action,outcome}`` (counter): actions x result, error,
+  invalid, malformed, timeout
+- ``chargeward_ocpp_call_errors_total{code}`` (counter): the ~10 OCPP error codes
+- ``chargeward_ocpp_repairs_total{vendor,field}`` (counter): first ``max_vendors`` vendors (20; later
+  ones as ``other``) x schema field paths (indices folded to ``[]``), at most ``max_repair_series``
+  (200) series
+- ``chargeward_ocpp_late_replies_total``, ``chargeward_ocpp_repeated_calls_total``,
+  ``chargeward_ocpp_stale_frames_total`` (counters): 1
+- ``chargeward_ocpp_latency_seconds{action,direction}`` (histogram, 14 buckets): actions x
+  ``csms`` (round trip of a CSMS-initiated call) / ``station`` (handling of a station-initiated call,
+  frame received to reply sent)
+- ``chargeward_outbox_commands``, ``chargeward_outbox_commands_max`` (gauges): 1
+- ``chargeward_actors{kind}``, ``chargeward_mailbox_depth{kind}``, ``chargeward_mailbox_depth_max{kind}``
+  (gauges), ``chargeward_actor_restarts_total{kind}`` (counter): actor kinds (~3)
+- ``chargeward_actor_escalations_total{supervisor}`` (counter): supervisors
+- ``chargeward_dead_letters_total{kind,reason}`` (counter): actor kinds x 4 reasons
+- ``chargeward_store_commits_total``, ``chargeward_store_events_total``,
+  ``chargeward_store_conflicts_total``, ``chargeward_store_failed_commits_total`` (counters),
+  ``chargeward_store_last_batch_size``, ``chargeward_store_head_position`` (gauges): 1
+- ``chargeward_store_commit_seconds`` (histogram, 13 buckets), ``chargeward_store_batch_events``
+  (histogram, 10 buckets): 1
+- ``chargeward_projection_position{projection}``, ``chargeward_projection_lag_positions{projection}``
+  (gauges): projections (1: live)
+- ``chargeward_modbus_device_stale{device}`` (gauge): configured Modbus devices. Named here for the
+  alert rules; the Modbus device actors export it (issue 5), nothing does yet.
+"""
+
+from adapters.metrics.catalog import MODBUS_DEVICE_STALE, SPECS, MetricSpec, markdown
+from adapters.metrics.exporter import (
+    CONTENT_TYPE,
+    CsmsMetrics,
+    MetricsOptions,
+    attach_metrics,
+    parse_metrics_options,
+    render_metrics,
+)
+
+__all__ = [
+    "CONTENT_TYPE",
+    "MODBUS_DEVICE_STALE",
+    "SPECS",
+    "CsmsMetrics",
+    "MetricSpec",
+    "MetricsOptions",
+    "attach_metrics",
+    "markdown",
+    "parse_metrics_options",
+    "render_metrics",
+]

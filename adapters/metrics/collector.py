@@ -1,0 +1,104 @@
+"""The custom collector: turns the latest :class:`~adapters.metrics.snapshot.Snapshot` into families.
+
+It runs inside ``generate_latest`` in a worker thread and reads only the snapshot, never the live
+objects. Help texts and label names come from the catalog, so what is exposed is what is
+documented.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from adapters.metrics.catalog import BY_NAME, SPECS
+from adapters.metrics.snapshot import Snapshot
+
+Family = CounterMetricFamily | GaugeMetricFamily
+
+# Everything but the histograms, which are real prometheus_client Histograms fed by observers.
+_NAMES = tuple(spec.name for spec in SPECS if spec.kind != "histogram")
+
+
+def family(name: str) -> Family:
+    """An empty family for the catalogued metric ``name``."""
+    spec = BY_NAME[name]
+    if spec.kind == "counter":
+        return CounterMetricFamily(spec.family, spec.help, labels=spec.labels)
+    return GaugeMetricFamily(spec.family, spec.help, labels=spec.labels)
+
+
+def scalar(name: str, value: float) -> Family:
+    metric = family(name)
+    metric.add_metric([], value)
+    return metric
+
+
+def labelled(name: str, values: Iterable[tuple[tuple[str, ...], float]]) -> Family:
+    metric = family(name)
+    for labels, value in values:
+        metric.add_metric(list(labels), value)
+    return metric
+
+
+class SnapshotCollector:
+    """Registered on a Csms's own registry; :attr:`snapshot` is set before each render."""
+
+    def __init__(self) -> None:
+        self.snapshot: Snapshot | None = None
+
+    def describe(self) -> Iterator[Metric]:
+        # Names only, for the registry's duplicate check; no samples are read here.
+        yield from (family(name) for name in _NAMES)
+
+    def collect(self) -> Iterator[Metric]:
+        s = self.snapshot
+        if s is None:
+            return
+        yield scalar("chargeward_stations_known", s.stations_known)
+        yield scalar("chargeward_stations_connected", s.stations_connected)
+        yield labelled(
+            "chargeward_station_connected", (((sid,), float(up)) for sid, up in s.station_connected)
+        )
+        yield labelled(
+            "chargeward_connectors", (((k,), n) for k, n in sorted(s.connectors_by_status.items()))
+        )
+        yield labelled(
+            "chargeward_connector_status", (((c.station, c.connector, c.status), 1.0) for c in s.connectors)
+        )
+        yield labelled(
+            "chargeward_connector_power_watts",
+            (((c.station, c.connector), c.power_w) for c in s.connectors if c.power_w is not None),
+        )
+        yield labelled(
+            "chargeward_connector_energy_watt_hours",
+            (((c.station, c.connector), c.energy_wh) for c in s.connectors if c.energy_wh is not None),
+        )
+        yield scalar("chargeward_power_watts", s.power_w)
+        yield scalar("chargeward_transactions_active", s.transactions_active)
+        yield labelled("chargeward_ocpp_frames_in_total", s.frames_in.items())
+        yield labelled("chargeward_ocpp_frames_out_total", (((a,), n) for a, n in s.frames_out.items()))
+        yield labelled("chargeward_ocpp_command_outcomes_total", s.command_outcomes.items())
+        yield labelled("chargeward_ocpp_call_errors_total", (((c,), n) for c, n in s.call_errors.items()))
+        yield labelled("chargeward_ocpp_repairs_total", s.repairs.items())
+        yield scalar("chargeward_ocpp_late_replies_total", s.late_replies)
+        yield scalar("chargeward_ocpp_repeated_calls_total", s.repeated_calls)
+        yield scalar("chargeward_ocpp_stale_frames_total", s.stale_frames)
+        yield scalar("chargeward_outbox_commands", s.outbox_total)
+        yield scalar("chargeward_outbox_commands_max", s.outbox_max)
+        depths = sorted(s.depths.items())
+        yield labelled("chargeward_actors", (((k,), d.actors) for k, d in depths))
+        yield labelled("chargeward_mailbox_depth", (((k,), d.total) for k, d in depths))
+        yield labelled("chargeward_mailbox_depth_max", (((k,), d.deepest) for k, d in depths))
+        yield labelled("chargeward_actor_restarts_total", (((k,), n) for k, n in s.restarts.items()))
+        yield labelled("chargeward_actor_escalations_total", (((k,), n) for k, n in s.escalations.items()))
+        yield labelled("chargeward_dead_letters_total", s.dead_letters.items())
+        if s.writer is not None:
+            yield scalar("chargeward_store_commits_total", s.writer.batches)
+            yield scalar("chargeward_store_events_total", s.writer.events)
+            yield scalar("chargeward_store_last_batch_size", s.writer.last_batch_size)
+            yield scalar("chargeward_store_conflicts_total", s.writer.conflicts)
+            yield scalar("chargeward_store_failed_commits_total", s.writer.failed_commits)
+        yield scalar("chargeward_store_head_position", s.head)
+        yield labelled("chargeward_projection_position", [(("live",), s.live_position)])
+        yield labelled("chargeward_projection_lag_positions", [(("live",), max(0, s.head - s.live_position))])

@@ -1,0 +1,190 @@
+"""A consistent copy of every number the exporter shows, taken on the trio thread.
+
+The counters, the runtime's mailboxes and the live state are mutated by tasks on the trio thread
+without locks; the exposition is rendered in a worker thread (DESIGN.md: ~200 ms per 1000
+labelled histograms). So a scrape first copies what it needs here, on the trio thread, into plain
+tuples, and the worker thread only ever reads the copy.
+
+Label values are clamped to closed sets here (:func:`action_label`, :func:`status_label`, the
+vendor and series caps of :func:`repair_series`), which is what keeps the cardinality documented in
+``adapters.metrics.catalog`` true whatever the stations send.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+from actors.ocpp.actions import CSMS_INITIATED_16, STATION_INITIATED_16
+from actors.ocpp_stats import OcppStats
+from core.stats import DepthSummary, RuntimeStats
+from core.writer import WriterStats
+from projections.live import LiveState
+
+ACTIONS = STATION_INITIATED_16 | CSMS_INITIATED_16 | {"invalid"}
+STATUSES = frozenset(
+    {
+        "Available",
+        "Preparing",
+        "Charging",
+        "SuspendedEV",
+        "SuspendedEVSE",
+        "Finishing",
+        "Reserved",
+        "Unavailable",
+        "Faulted",
+    }
+)
+OTHER = "other"
+_INDEX = re.compile(r"\[\d+\]")
+
+
+def action_label(action: str) -> str:
+    """The action as a label value: an OCPP 1.6 action name, ``invalid`` or ``other``."""
+    return action if action in ACTIONS else OTHER
+
+
+def status_label(status: str | None) -> str:
+    if status is None:
+        return "unknown"
+    return status if status in STATUSES else OTHER
+
+
+def repair_series(
+    repairs: Mapping[tuple[str, str], int], max_vendors: int, max_series: int
+) -> dict[tuple[str, str], int]:
+    """Repairs keyed by (vendor, field) with indices folded, vendors and series capped.
+
+    Vendors keep their names in the order they were first seen (the counter's insertion order), so
+    a series never changes its labels between scrapes; later vendors and overflow go to ``other``.
+    """
+    vendors: dict[str, None] = {}
+    out: Counter[tuple[str, str]] = Counter()
+    for (vendor, path), n in repairs.items():
+        if vendor not in vendors and len(vendors) < max_vendors:
+            vendors[vendor] = None
+        key = (vendor if vendor in vendors else OTHER, _INDEX.sub("[]", path))
+        if key not in out and len(out) >= max_series:
+            key = (OTHER, OTHER)
+        out[key] += n
+    return dict(out)
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectorSample:
+    station: str
+    connector: str
+    status: str
+    power_w: float | None
+    energy_wh: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """What one scrape shows; built by :func:`take`, read by the collector in a worker thread."""
+
+    stations_known: int
+    stations_connected: int
+    station_connected: tuple[tuple[str, bool], ...]  # empty when per-connector series are off
+    connectors_by_status: dict[str, int]
+    connectors: tuple[ConnectorSample, ...]  # empty when per-connector series are off
+    power_w: float
+    transactions_active: int
+    frames_in: dict[tuple[str, str], int]
+    frames_out: dict[str, int]
+    command_outcomes: dict[tuple[str, str], int]
+    call_errors: dict[str, int]
+    repairs: dict[tuple[str, str], int]
+    late_replies: int
+    repeated_calls: int
+    stale_frames: int
+    outbox_total: int
+    outbox_max: int
+    depths: dict[str, DepthSummary]
+    restarts: dict[str, int]
+    escalations: dict[str, int]
+    dead_letters: dict[tuple[str, str], int]
+    writer: WriterStats | None
+    head: int
+    live_position: int
+
+
+def _by_action(counter: Mapping[str, int]) -> dict[str, int]:
+    out: Counter[str] = Counter()
+    for action, n in counter.items():
+        out[action_label(action)] += n
+    return dict(out)
+
+
+def _by_action_and(counter: Mapping[tuple[str, str], int]) -> dict[tuple[str, str], int]:
+    out: Counter[tuple[str, str]] = Counter()
+    for (action, other), n in counter.items():
+        out[(action_label(action), other)] += n
+    return dict(out)
+
+
+@dataclass(frozen=True, slots=True)
+class Sources:
+    """Where a snapshot reads from (the parts of a ``Csms`` the exporter needs)."""
+
+    ocpp: OcppStats
+    runtime: RuntimeStats
+    writer: WriterStats | None
+    live: LiveState
+
+
+def take(
+    sources: Sources,
+    *,
+    head: int,
+    live_position: int,
+    per_connector: bool,
+    max_vendors: int,
+    max_repair_series: int,
+) -> Snapshot:
+    """Copy everything a scrape shows; synchronous, so nothing changes while it runs."""
+    live = sources.live
+    by_status: Counter[str] = Counter()
+    connectors: list[ConnectorSample] = []
+    power = 0.0
+    for station in live.stations.values():
+        for number, view in station.connectors.items():
+            status = status_label(view.status)
+            by_status[status] += 1
+            power += view.power_w or 0.0
+            if per_connector:
+                connectors.append(
+                    ConnectorSample(station.station_id, str(number), status, view.power_w, view.energy_wh)
+                )
+    connected = tuple((s.station_id, s.connected) for s in live.stations.values()) if per_connector else ()
+    ocpp = sources.ocpp
+    outboxes = [len(box) for box in ocpp.outboxes.values()]
+    writer = sources.writer
+    return Snapshot(
+        stations_known=len(live.stations),
+        stations_connected=sum(1 for s in live.stations.values() if s.connected),
+        station_connected=connected,
+        connectors_by_status=dict(by_status),
+        connectors=tuple(connectors),
+        power_w=power,
+        transactions_active=sum(1 for tx in live.transactions.values() if tx.active),
+        frames_in=_by_action_and(ocpp.frames_in),
+        frames_out=_by_action(ocpp.frames_out),
+        command_outcomes=_by_action_and(ocpp.command_outcomes),
+        call_errors=dict(ocpp.call_errors),
+        repairs=repair_series(ocpp.repairs, max_vendors, max_repair_series),
+        late_replies=ocpp.late_replies,
+        repeated_calls=ocpp.repeated_calls,
+        stale_frames=ocpp.stale_frames,
+        outbox_total=sum(outboxes),
+        outbox_max=max(outboxes, default=0),
+        depths=sources.runtime.mailbox_depths(),
+        restarts=dict(sources.runtime.restarts),
+        escalations=dict(sources.runtime.escalations),
+        dead_letters=sources.runtime.dead_letters_by_kind(),
+        writer=None if writer is None else replace(writer),
+        head=head,
+        live_position=live_position,
+    )
