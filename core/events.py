@@ -23,9 +23,19 @@ _STREAM = re.compile(r"[a-z][a-z0-9_-]*/\S.*")
 
 def check_stream(stream: object) -> str:
     """Return ``stream`` if it is a well-formed stream id, else raise a ValueError saying why."""
+    if stream in _GOOD_STREAMS:
+        return stream
     if not isinstance(stream, str) or not _STREAM.fullmatch(stream):
         raise ValueError(f"stream id must look like '<kind>/<id>' (e.g. 'station/CP-1'), got {stream!r}")
+    if len(_GOOD_STREAMS) < _GOOD_STREAMS_MAX:
+        _GOOD_STREAMS.add(stream)
     return stream
+
+
+# Stream ids already checked: every event of a station repeats its stream id, and the regex runs
+# on the hot path of every append otherwise. Bounded so a flood of new ids cannot grow it forever.
+_GOOD_STREAMS: set[str] = set()
+_GOOD_STREAMS_MAX = 100_000
 
 
 @dataclass(frozen=True, slots=True)
