@@ -76,6 +76,10 @@ def markdown(runs: list[dict[str, Any]], title: str) -> str:
                 )
         lines.append("")
         for r in load:
+            m = r.get("server_process", {}).get("metrics", {})
+            for name in sorted(k.removesuffix("_mean") for k in m if k.endswith("_mean")):
+                lines.append(f"- {r['server']} {r['scenario']}: `{name}` mean {m[name + '_mean']:.4g}"
+                             f" over {m[name + '_observations']:.0f} observations in the load phase")
             if r["scenario"] == "ramp":
                 found = knee(r["steps"])
                 where = "below the first step" if found is None else f"{found:g} msg/s"

@@ -114,7 +114,7 @@ class _WorkerProc:
 
 
 async def _http_get(url: str) -> str:
-    """A plain GET on a worker thread (the /metrics scrape happens once per run)."""
+    """A plain GET on a worker thread (the /metrics scrape happens twice per run)."""
     import urllib.request
 
     def fetch() -> str:
@@ -125,19 +125,46 @@ async def _http_get(url: str) -> str:
     return await trio.to_thread.run_sync(fetch)
 
 
-def commit_metrics(text: str) -> dict[str, float]:
-    """Means of every ``*commit*`` histogram or summary in a Prometheus exposition (batch size, latency)."""
-    sums: dict[str, float] = {}
-    counts: dict[str, float] = {}
+Totals = dict[str, tuple[float, float]]
+
+
+def store_histograms(text: str) -> Totals:
+    """(sum, count) of every commit or batch histogram in a Prometheus exposition."""
+    totals: Totals = {}
     for family in text_string_to_metric_families(text):
-        if "commit" not in family.name:
+        wanted = "commit" in family.name or "batch" in family.name
+        if family.type not in ("histogram", "summary") or not wanted:
             continue
+        total = count = 0.0
         for sample in family.samples:
             if sample.name.endswith("_sum"):
-                sums[family.name] = sums.get(family.name, 0.0) + sample.value
+                total += sample.value
             elif sample.name.endswith("_count"):
-                counts[family.name] = counts.get(family.name, 0.0) + sample.value
-    return {f"{name}_mean": sums[name] / counts[name] for name in sums if counts.get(name)}
+                count += sample.value
+        totals[family.name] = (total, count)
+    return totals
+
+
+def means_between(before: Totals, after: Totals) -> dict[str, float]:
+    """Mean of each histogram over the observations made between two scrapes (e.g. the load phase)."""
+    means: dict[str, float] = {}
+    for name, (total, count) in after.items():
+        total0, count0 = before.get(name, (0.0, 0.0))
+        if count > count0:
+            means[f"{name}_mean"] = (total - total0) / (count - count0)
+            means[f"{name}_observations"] = count - count0
+    return means
+
+
+async def _scrape(server: RunningServer | None) -> Totals | None:
+    """The server's commit histograms now, or None without a metrics endpoint or when it fails."""
+    if server is None or server.metrics_url is None:
+        return None
+    try:
+        return store_histograms(await _http_get(server.metrics_url))
+    except (OSError, ValueError) as exc:
+        print(f"metrics scrape of {server.metrics_url} failed: {exc}", file=sys.stderr)
+        return None
 
 
 def _summaries(recorder: Recorder) -> dict[str, Any]:
@@ -181,6 +208,7 @@ async def drive(url: str, scenario: Scenario, server: RunningServer | None = Non
         storm_wall = time.time() - go
         rss_connected = server.rss_bytes() if server else 0
 
+        metrics_before = await _scrape(server)
         load_go = time.time() + 0.3
         for w in workers:
             await w.send({"go": load_go})
@@ -193,13 +221,8 @@ async def drive(url: str, scenario: Scenario, server: RunningServer | None = Non
         load_wall = trio.current_time() - boundaries[0][0]
         cpu_after_load = server.cpu_seconds() if server else 0.0
         rss_loaded = server.rss_bytes() if server else 0
-        metrics: dict[str, float] = {}
-        if server is not None and server.metrics_url is not None:
-            try:
-                metrics = commit_metrics(await _http_get(server.metrics_url))
-            except OSError as exc:
-                metrics = {"scrape_failed": 1.0}
-                print(f"metrics scrape of {server.metrics_url} failed: {exc}", file=sys.stderr)
+        metrics_after = await _scrape(server)
+        metrics = means_between(metrics_before, metrics_after) if metrics_before and metrics_after else {}
         results = [msgpack.unpackb(base64.b64decode((await w.expect("result"))["blob"])) for w in workers]
         for w in workers:
             await w.process.wait()

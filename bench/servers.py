@@ -41,12 +41,11 @@ class ServerSpec:
 
 
 BUILTIN: dict[str, ServerSpec] = {
-    # `serve` has no --api-port yet; when it has, append "--api-port", "{api_port}" and set
-    # metrics_path="/metrics" so each run reports the commit batch size and latency it scrapes.
     "chargeward": ServerSpec(
         "chargeward",
         ("{bindir}/chargeward", "serve", "--data-dir", "{data_dir}", "--host", "127.0.0.1",
-         "--ocpp-port", "{port}"),
+         "--ocpp-port", "{port}", "--api-port", "{api_port}"),
+        metrics_path="/metrics",
     ),
     "floor": ServerSpec("floor", ("{python}", "-m", "bench.peers.floor", "--port", "{port}")),
     "ocpp-peer": ServerSpec("ocpp-peer", ("{python}", "-m", "bench.peers.ocpp_peer", "--port", "{port}")),
