@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from adapters.api import commands
 from adapters.api.options import ApiOptions
 from adapters.api.problems import ApiProblem, install_problem_handlers, problem
-from adapters.api.routes import metrics_router, router
+from adapters.api.reads import metrics_router, router
 from adapters.api.tokens import TokenCheck
 
 if TYPE_CHECKING:
@@ -68,5 +69,6 @@ def build_app(csms: Csms, options: ApiOptions) -> FastAPI:
         else {}
     )
     app.include_router(router, **guard)  # type: ignore[arg-type]
+    app.include_router(commands.router, **guard)  # type: ignore[arg-type]
     app.include_router(metrics_router, **guard)  # type: ignore[arg-type]
     return app

@@ -112,9 +112,3 @@ class Event(BaseModel):
 class EventPage(BaseModel):
     events: list[Event]
     next_after: int | None = Field(description="sequence to pass as ?after= for more; null when caught up")
-
-
-class CommandReply(BaseModel):
-    station_id: str
-    action: str
-    payload: dict[str, Any] = Field(description="the station's CALLRESULT payload, camelCase")

@@ -66,16 +66,19 @@ async def test_refusals_before_anything_is_sent(api: Api) -> None:
         missing = await client.post("/api/stations/API-3/commands/ChangeAvailability", json={})
         assert missing.status_code == 422 and "connectorId" in missing.json()["message"]
         action = await client.post("/api/stations/API-3/commands/Teleport", json={})
-        assert action.status_code == 422 and action.json()["error"] == "invalid_request"
-        assert "path.action" in action.json()["message"]
+        assert action.status_code == 404 and action.json()["error"] == "not_found", "no such action"
+        inbound = await client.post("/api/stations/API-3/commands/BootNotification", json={})
+        assert inbound.status_code == 404, "station-initiated actions are not commands"
         not_object = await client.post("/api/stations/API-3/commands/ClearCache", json=[1])
-        assert not_object.status_code == 422
+        assert not_object.status_code == 422 and "JSON object" in not_object.json()["message"]
         garbage = await client.post(
             "/api/stations/API-3/commands/ClearCache",
             content=b"{not json",
             headers={"Content-Type": "application/json"},
         )
-        assert garbage.status_code == 422
+        assert garbage.status_code == 422 and "not JSON" in garbage.json()["message"]
+        form = await client.post("/api/stations/API-3/commands/ClearCache", data={"a": "b"})
+        assert form.status_code == 415
         assert (await client.post("/api/stations/API-3/commands/ClearCache", json={})).status_code == 200
     sent = [
         r.data["action"]

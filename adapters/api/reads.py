@@ -1,4 +1,4 @@
-"""The operator API's endpoints: stations, commands, transactions, events and /metrics.
+"""The operator API's read endpoints: stations, transactions, event history and /metrics.
 
 Reads come from the live-state projection (``projections.live``) after it has caught up with
 everything committed when the request arrived (bounded by :data:`FRESHNESS_WAIT`), so an operator
@@ -8,29 +8,15 @@ response, and the work of rendering it on the trio thread, small.
 
 from __future__ import annotations
 
-import enum
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import trio
-from fastapi import APIRouter, Body, Path, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from actors import event_types as ev
-from actors.commands import (
-    Command,
-    CommandRejected,
-    CommandSuperseded,
-    CommandTimedOut,
-    InvalidCommand,
-    OutboxFull,
-    StationOffline,
-    UnknownStation,
-)
-from actors.ocpp import OcppError, Policy, Validator
-from actors.ocpp.actions import CSMS_INITIATED_16
 from adapters.api.encoding import record_to_json, to_json
 from adapters.api.models import (
-    CommandReply,
     EventPage,
     MeterSample,
     Station,
@@ -38,29 +24,19 @@ from adapters.api.models import (
     TransactionDetail,
     TransactionPage,
 )
+from adapters.api.params import MAX_PAGE, Limit, StationId
 from adapters.api.problems import ApiProblem, problem
-from core.actor import ActorBusy, ActorStopped
 from projections.live import LiveState, TransactionView
 
 if TYPE_CHECKING:
     from adapters.csms import Csms
 
 FRESHNESS_WAIT = 1.0  # seconds a read waits for the projection to catch up before answering anyway
-MAX_PAGE = 1000
 STREAM_PAGE = 500  # events read from the store at a time when scanning a station's stream
 
-CsmsAction = enum.StrEnum(  # type: ignore[misc]
-    "CsmsAction", [(action, action) for action in sorted(CSMS_INITIATED_16)]
-)
-CsmsAction.__doc__ = "Every CSMS-initiated OCPP 1.6 action (Core, Firmware, Local list, ..., Security)."
-
-_strict = Validator("1.6", Policy.STRICT)
 
 router = APIRouter(prefix="/api")
 metrics_router = APIRouter()
-
-StationId = Annotated[str, Path(min_length=1, max_length=255, description="the OCPP station id")]
-Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description="page size")]
 
 
 def _csms(request: Request) -> Csms:
@@ -137,66 +113,6 @@ async def station_events(
         "events": [record_to_json(r) for r in records],
         "next_after": last if await store.stream_version(stream) > last else None,
     }
-
-
-# -- commands ----------------------------------------------------------------------------------
-
-
-@router.post(
-    "/stations/{station_id}/commands/{action}",
-    response_model=CommandReply,
-    tags=["commands"],
-    responses={
-        404: problem("no station with this id has ever connected"),
-        409: problem("station not connected (station_offline), or superseded by a newer command"),
-        422: problem(
-            "payload invalid for the action's OCPP 1.6 schema (invalid_payload), or an unknown action "
-            "or a body that is not a JSON object (invalid_request)"
-        ),
-        429: problem("too many commands already queued for this station; retry later"),
-        502: problem("the station answered with a CALLERROR: see code, description and details"),
-        504: problem("the station did not answer within its call timeout"),
-    },
-)
-async def send_command(
-    request: Request,
-    station_id: StationId,
-    action: Annotated[CsmsAction, Path(description="the OCPP 1.6 action")],
-    payload: Annotated[
-        dict[str, Any],
-        Body(description="the OCPP request payload, camelCase, exactly as it goes on the wire"),
-    ],
-) -> CommandReply:
-    """Send one command to a station and answer with its reply, once that reply is committed."""
-    name = str(action.value)
-    try:
-        _strict.validate_request(name, payload)
-    except OcppError as error:
-        raise ApiProblem(422, "invalid_payload", error.description, details={"path": error.path}) from None
-    try:
-        reply = await _csms(request).station(station_id).call(Command(name, payload))
-    except UnknownStation as error:
-        raise ApiProblem(404, "unknown_station", str(error)) from None
-    except (StationOffline, ActorStopped) as error:
-        raise ApiProblem(409, "station_offline", str(error)) from None
-    except CommandSuperseded as error:
-        raise ApiProblem(409, "superseded", str(error)) from None
-    except InvalidCommand as error:
-        raise ApiProblem(422, "invalid_payload", str(error)) from None
-    except (OutboxFull, ActorBusy) as error:
-        raise ApiProblem(429, "outbox_full", str(error), headers={"Retry-After": "1"}) from None
-    except CommandRejected as error:
-        raise ApiProblem(
-            502,
-            "call_error",
-            str(error),
-            code=error.code,
-            description=error.description,
-            details=to_json(error.details),
-        ) from None
-    except (CommandTimedOut, trio.TooSlowError) as error:
-        raise ApiProblem(504, "timeout", str(error) or "the station did not answer in time") from None
-    return CommandReply(station_id=station_id, action=name, payload=to_json(reply))
 
 
 # -- transactions ------------------------------------------------------------------------------

@@ -1,0 +1,147 @@
+"""POST /api/stations/{station_id}/commands/{Action}: one operation per CSMS-initiated 1.6 action.
+
+One route per action (rather than one route with an ``{action}`` parameter) lets /openapi.json
+carry each action's own request and reply schema, so the docs page shows operators exactly what
+to send and schemathesis generates payloads that reach the station. An action that is not a
+CSMS-initiated OCPP 1.6 action has no route: 404 ``not_found``.
+
+The body is the OCPP payload, camelCase, exactly as it goes on the wire; it is checked with the
+strict validator (422 ``invalid_payload`` with the validator's message) before anything is sent.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import trio
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from actors.commands import (
+    Command,
+    CommandRejected,
+    CommandSuperseded,
+    CommandTimedOut,
+    InvalidCommand,
+    OutboxFull,
+    StationOffline,
+    UnknownStation,
+)
+from actors.ocpp import Direction, OcppError, Policy, Validator
+from actors.ocpp.actions import CSMS_INITIATED_16
+from adapters.api.command_schemas import openapi_schema
+from adapters.api.encoding import to_json
+from adapters.api.params import StationId
+from adapters.api.problems import ApiProblem, problem
+from core.actor import ActorBusy, ActorStopped
+
+if TYPE_CHECKING:
+    from adapters.csms import Csms
+
+_strict = Validator("1.6", Policy.STRICT)
+
+router = APIRouter(prefix="/api/stations/{station_id}/commands", tags=["commands"])
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    404: problem("no station with this id has ever connected (unknown_station)"),
+    409: problem("station not connected (station_offline), or a newer command replaced it (superseded)"),
+    415: problem("the body is not declared as application/json"),
+    422: problem(
+        "the body is not a JSON object (invalid_request) or not valid for the action (invalid_payload)"
+    ),
+    429: problem("too many commands already queued for this station (outbox_full); see Retry-After"),
+    502: problem("the station answered with a CALLERROR (call_error): see code, description and details"),
+    504: problem("the station did not answer within its call timeout (timeout)"),
+}
+
+
+async def _payload(request: Request) -> dict[str, Any]:
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type != "application/json":
+        raise ApiProblem(415, "unsupported_media_type", "send the OCPP payload as application/json")
+    try:
+        payload = json.loads(await request.body())
+    except ValueError as error:
+        raise ApiProblem(422, "invalid_request", f"body is not JSON: {error}") from None
+    if not isinstance(payload, dict):
+        raise ApiProblem(422, "invalid_request", "body must be a JSON object: the OCPP payload")
+    return payload
+
+
+async def send_command(csms: Csms, station_id: str, action: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """Validate, send and wait for the committed reply; every failure as its :class:`ApiProblem`."""
+    try:
+        _strict.validate_request(action, payload)
+    except OcppError as error:
+        raise ApiProblem(422, "invalid_payload", error.description, details={"path": error.path}) from None
+    try:
+        return await csms.station(station_id).call(Command(action, payload))
+    except UnknownStation as error:
+        raise ApiProblem(404, "unknown_station", str(error)) from None
+    except (StationOffline, ActorStopped) as error:
+        raise ApiProblem(409, "station_offline", str(error)) from None
+    except CommandSuperseded as error:
+        raise ApiProblem(409, "superseded", str(error)) from None
+    except InvalidCommand as error:
+        raise ApiProblem(422, "invalid_payload", str(error)) from None
+    except (OutboxFull, ActorBusy) as error:
+        raise ApiProblem(429, "outbox_full", str(error), headers={"Retry-After": "1"}) from None
+    except CommandRejected as error:
+        raise ApiProblem(
+            502,
+            "call_error",
+            str(error),
+            code=error.code,
+            description=error.description,
+            details=to_json(error.details),
+        ) from None
+    except (CommandTimedOut, trio.TooSlowError) as error:
+        raise ApiProblem(504, "timeout", str(error) or "the station did not answer in time") from None
+
+
+def _reply_schema(action: str) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {
+            "station_id": {"type": "string"},
+            "action": {"type": "string", "enum": [action]},
+            "payload": openapi_schema(action, Direction.RESPONSE),
+        },
+        "required": ["station_id", "action", "payload"],
+    }
+
+
+def _add_route(action: str) -> None:
+    async def endpoint(request: Request, station_id: StationId) -> JSONResponse:
+        csms: Csms = request.app.state.csms
+        reply = await send_command(csms, station_id, action, await _payload(request))
+        return JSONResponse({"station_id": station_id, "action": action, "payload": to_json(reply)})
+
+    router.add_api_route(
+        f"/{action}",
+        endpoint,
+        methods=["POST"],
+        name=f"command_{action}",
+        summary=f"Send {action} to a station",
+        description=f"Send OCPP 1.6 {action} and answer with the station's reply, once it is committed.",
+        response_class=JSONResponse,
+        responses={
+            200: {
+                "description": f"the station's {action} reply",
+                "content": {"application/json": {"schema": _reply_schema(action)}},
+            },
+            **_ERRORS,
+        },
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "description": f"the {action} payload, camelCase, as it goes on the wire",
+                "content": {"application/json": {"schema": openapi_schema(action, Direction.REQUEST)}},
+            }
+        },
+    )
+
+
+for _action in sorted(CSMS_INITIATED_16):
+    _add_route(_action)
