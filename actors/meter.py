@@ -210,7 +210,7 @@ class ModbusStats:
     """
 
     polls: Counter[str] = field(default_factory=Counter)  # device -> polls (readings + failures)
-    errors: Counter[tuple[str, str]] = field(default_factory=Counter)  # (device, FailureKind value)
+    errors: Counter[tuple[str, str]] = field(default_factory=Counter)  # (device, kind): polls + controls
     skipped_polls: Counter[str] = field(default_factory=Counter)  # ticks lost to overrunning polls
     stale: dict[str, bool] = field(default_factory=dict)  # device -> stale now
     last_values: dict[str, tuple[Sample, ...]] = field(default_factory=dict)  # device -> last reading

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
 
+import pytest
 import trio
 
 from actors.device_link import RegisterFunction
@@ -17,6 +20,7 @@ from adapters.modbus_config import DeviceConfig, TcpLine
 from adapters.modbus_fleet import ModbusDevices, run_modbus
 from core.store import EventStore
 from core.supervisor import Runtime
+from tests.modbus.conftest import ROOT, Peer
 from tests.modbus.conftest import peer_factory as peer_factory
 
 HOLDING = RegisterFunction.HOLDING
@@ -104,3 +108,24 @@ async def listening(port: int, limit: float = 20.0) -> None:
                 continue
             await stream.aclose()
             return
+
+
+class EvsePeer(Peer):
+    """tests/modbus_actors/evse_peer.py (a clamping controller on pymodbus's server) in a subprocess."""
+
+    def start(self) -> None:
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "tests.modbus_actors.evse_peer", str(self.port)],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+
+@pytest.fixture
+def evse_peer() -> Iterator[EvsePeer]:
+    """A started clamping EVSE peer, killed after the test."""
+    peer = EvsePeer("socket")
+    peer.start()
+    yield peer
+    peer.stop()
