@@ -20,7 +20,7 @@ def value(samples: dict[Key, float], name: str, **labels: str) -> float:
     """The one sample named ``name`` with exactly ``labels``; KeyError naming what is there if none."""
     key = (name, frozenset(labels.items()))
     if key not in samples:
-        present = sorted(dict(k[1]) for k in samples if k[0] == name)
+        present = [dict(k[1]) for k in samples if k[0] == name]
         raise KeyError(f"no {name}{labels}; present: {present}")
     return samples[key]
 
