@@ -90,7 +90,7 @@ class CsmsMetrics:
         async with self._lock:
             head = await self.csms.store.head()
             writer = self._writer.stats if isinstance(self._writer, BatchingWriter) else None
-            self.collector.snapshot = take(
+            self.collector.snapshot = await take(
                 Sources(self.csms.fleet.stats, self.csms.runtime.stats, writer, self.csms.live.state),
                 head=head,
                 live_position=self.csms.live.position,

@@ -1,4 +1,4 @@
-"""A consistent copy of every number the exporter shows, taken on the trio thread.
+"""A copy of every number the exporter shows, taken on the trio thread.
 
 The counters, the runtime's mailboxes and the live state are mutated by tasks on the trio thread
 without locks; the exposition is rendered in a worker thread (DESIGN.md: ~200 ms per 1000
@@ -16,6 +16,8 @@ import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+
+import trio
 
 from actors.ocpp.actions import CSMS_INITIATED_16, STATION_INITIATED_16
 from actors.ocpp_stats import OcppStats
@@ -135,7 +137,12 @@ class Sources:
     live: LiveState
 
 
-def take(
+# Stations folded between two trio checkpoints: ~2.5 ms of work per 1000 stations of 2 connectors
+# with per-connector series on (measured here), so a 10k fleet never holds the loop for long.
+CHUNK = 1000
+
+
+async def take(
     sources: Sources,
     *,
     head: int,
@@ -144,32 +151,50 @@ def take(
     max_vendors: int,
     max_repair_series: int,
 ) -> Snapshot:
-    """Copy everything a scrape shows; synchronous, so nothing changes while it runs."""
+    """Copy everything a scrape shows, yielding to trio every :data:`CHUNK` stations.
+
+    Each station is read whole between two checkpoints, so its own series agree with each other;
+    stations read in different chunks may be a few events apart, as in any scrape of moving state.
+    The counters are copied after the last checkpoint, in one go.
+    """
     live = sources.live
+    stations = list(live.stations.values())
     by_status: Counter[str] = Counter()
     connectors: list[ConnectorSample] = []
+    connected: list[tuple[str, bool]] = []
+    connected_count = 0
     power = 0.0
-    for station in live.stations.values():
-        for number, view in station.connectors.items():
-            status = status_label(view.status)
-            by_status[status] += 1
-            power += view.power_w or 0.0
+    for start in range(0, len(stations), CHUNK):
+        if start:
+            await trio.lowlevel.checkpoint()
+        for station in stations[start : start + CHUNK]:
+            connected_count += station.connected
             if per_connector:
-                connectors.append(
-                    ConnectorSample(station.station_id, str(number), status, view.power_w, view.energy_wh)
-                )
-    connected = tuple((s.station_id, s.connected) for s in live.stations.values()) if per_connector else ()
+                connected.append((station.station_id, station.connected))
+            for number, view in station.connectors.items():
+                status = status_label(view.status)
+                by_status[status] += 1
+                power += view.power_w or 0.0
+                if per_connector:
+                    connectors.append(
+                        ConnectorSample(station.station_id, str(number), status, view.power_w, view.energy_wh)
+                    )
+    transactions = list(live.transactions.values())
+    active = 0
+    for start in range(0, len(transactions), CHUNK * 10):
+        await trio.lowlevel.checkpoint()
+        active += sum(1 for tx in transactions[start : start + CHUNK * 10] if tx.active)
     ocpp = sources.ocpp
     outboxes = [len(box) for box in ocpp.outboxes.values()]
     writer = sources.writer
     return Snapshot(
-        stations_known=len(live.stations),
-        stations_connected=sum(1 for s in live.stations.values() if s.connected),
-        station_connected=connected,
+        stations_known=len(stations),
+        stations_connected=connected_count,
+        station_connected=tuple(connected),
         connectors_by_status=dict(by_status),
         connectors=tuple(connectors),
         power_w=power,
-        transactions_active=sum(1 for tx in live.transactions.values() if tx.active),
+        transactions_active=active,
         frames_in=_by_action_and(ocpp.frames_in),
         frames_out=_by_action(ocpp.frames_out),
         command_outcomes=_by_action_and(ocpp.command_outcomes),
