@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.metrics import MODBUS_DEVICE_STALE, SPECS
+from adapters.metrics import MODBUS_DEVICE_STALE, SPECS, markdown
 from tests.metrics.scrape import family_of
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -81,3 +81,31 @@ def test_dashboard_panels_query_exported_metrics() -> None:
         "chargeward_ocpp_call_errors_total",
     }
     assert wanted <= used
+
+
+INSTALLER = DEPLOY / "install-prometheus.sh"
+
+
+def test_installer_does_nothing_when_prometheus_is_there() -> None:
+    promtool()  # skips when Prometheus is missing: then this run would install it
+    done = subprocess.run(["bash", str(INSTALLER)], capture_output=True, text=True, timeout=30)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+
+
+def test_installer_fails_clearly_without_prometheus_or_apt(tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"  # a PATH with no prometheus, promtool or apt-get
+    bin_dir.mkdir()
+    (bin_dir / "id").symlink_to(shutil.which("id") or "/usr/bin/id")
+    done = subprocess.run(
+        [shutil.which("bash") or "/bin/bash", str(INSTALLER)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={"PATH": str(bin_dir)},
+    )
+    assert done.returncode != 0
+    assert "no apt-get here; install Prometheus" in done.stderr
+
+
+def test_the_deploy_readme_lists_the_metrics_of_the_catalog() -> None:
+    assert markdown() in (DEPLOY / "README.md").read_text()
