@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from typing import cast
 
 from pymodbus.constants import ExcCodes
 from pymodbus.framer import FramerType
@@ -29,9 +30,9 @@ async def clamp(
     set_values: list[int] | list[bool] | None,
 ) -> ExcCodes | None:
     """Lower a setpoint above the clamp before pymodbus stores it."""
-    if set_values and address <= SETPOINT < address + len(set_values):
-        offset = SETPOINT - address
-        set_values[offset] = min(int(set_values[offset]), CLAMP_AMPS)
+    if set_values and function_code == 16 and address <= SETPOINT < address + len(set_values):
+        words = cast(list[int], set_values)  # function 16 writes registers, not bits
+        words[SETPOINT - address] = min(words[SETPOINT - address], CLAMP_AMPS)
     return None
 
 
