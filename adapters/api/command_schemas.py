@@ -3,7 +3,8 @@
 The ``ocpp`` package ships draft-04/06 schemas; the security-extension ones keep shared types in
 ``definitions`` and point at them with ``#/definitions/...``, which inside an OpenAPI document would
 resolve against the document's root. The refs are inlined (the schemas have no cycles) and the
-draft-only keys dropped, so each operation documents exactly the payload the validator accepts.
+draft-only keys dropped, and integers get the int64 bounds the event log can store, so each
+operation documents exactly the payload the API accepts.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from actors.ocpp import Direction
 from actors.ocpp.validation import schema_path
 
 _DROPPED = frozenset({"$schema", "$id", "id", "definitions", "title"})
+
+# The event log stores integers as msgpack int64; the OCPP schemas leave integers unbounded.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
 def _inline(schema: Any, definitions: dict[str, Any]) -> Any:
@@ -35,6 +39,9 @@ def _inline(schema: Any, definitions: dict[str, Any]) -> Any:
             out[key] = {name: _inline(sub, definitions) for name, sub in value.items()}
         else:
             out[key] = _inline(value, definitions)
+    if out.get("type") == "integer":
+        out.setdefault("minimum", INT64_MIN)
+        out.setdefault("maximum", INT64_MAX)
     return out
 
 
@@ -44,3 +51,20 @@ def openapi_schema(action: str, direction: Direction) -> dict[str, Any]:
     document = json.loads(schema_path("1.6", action, direction).read_text(encoding="utf-8-sig"))
     inlined: dict[str, Any] = _inline(document, document.get("definitions", {}))
     return inlined
+
+
+def integral(value: Any, schema: dict[str, Any]) -> Any:
+    """``value`` with integral floats turned into ints wherever ``schema`` asks for an integer.
+
+    /openapi.json is OpenAPI 3.1, whose JSON Schema counts ``5.0`` as an integer; the 1.6 schemas
+    (draft-04) and the chargers behind them do not. The API accepts what its document promises
+    and sends the station what OCPP 1.6 expects.
+    """
+    if isinstance(value, float) and schema.get("type") == "integer" and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        properties = schema.get("properties", {})
+        return {k: integral(v, properties.get(k, {})) for k, v in value.items()}
+    if isinstance(value, list) and isinstance(items := schema.get("items"), dict):
+        return [integral(v, items) for v in value]
+    return value

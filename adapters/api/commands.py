@@ -30,7 +30,7 @@ from actors.commands import (
 )
 from actors.ocpp import Direction, OcppError, Policy, Validator
 from actors.ocpp.actions import CSMS_INITIATED_16
-from adapters.api.command_schemas import openapi_schema
+from adapters.api.command_schemas import INT64_MAX, INT64_MIN, integral, openapi_schema
 from adapters.api.encoding import to_json
 from adapters.api.params import StationId
 from adapters.api.problems import ApiProblem, problem
@@ -69,12 +69,29 @@ async def _payload(request: Request) -> dict[str, Any]:
     return payload
 
 
+def _out_of_range(value: Any, path: str = "$") -> str | None:
+    """The path of the first integer the event log could not store, if any."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return None if INT64_MIN <= value <= INT64_MAX else path
+    if isinstance(value, dict):
+        items: Any = ((f"{path}.{k}", v) for k, v in value.items())
+    elif isinstance(value, list):
+        items = ((f"{path}[{i}]", v) for i, v in enumerate(value))
+    else:
+        return None
+    return next((bad for sub, v in items if (bad := _out_of_range(v, sub)) is not None), None)
+
+
 async def send_command(csms: Csms, station_id: str, action: str, payload: dict[str, Any]) -> dict[str, Any]:
     """Validate, send and wait for the committed reply; every failure as its :class:`ApiProblem`."""
+    payload = integral(payload, openapi_schema(action, Direction.REQUEST))
     try:
         _strict.validate_request(action, payload)
     except OcppError as error:
         raise ApiProblem(422, "invalid_payload", error.description, details={"path": error.path}) from None
+    if (path := _out_of_range(payload)) is not None:
+        message = f"{action} request: {path} is outside the 64-bit integer range"
+        raise ApiProblem(422, "invalid_payload", message, details={"path": path})
     try:
         return await csms.station(station_id).call(Command(action, payload))
     except UnknownStation as error:

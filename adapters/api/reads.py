@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from adapters.csms import Csms
 
 FRESHNESS_WAIT = 1.0  # seconds a read waits for the projection to catch up before answering anyway
+RFC3339 = r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
 STREAM_PAGE = 500  # events read from the store at a time when scanning a station's stream
 
 
@@ -118,6 +119,13 @@ async def station_events(
 # -- transactions ------------------------------------------------------------------------------
 
 
+def _rfc3339(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text.upper())
+    except ValueError as error:
+        raise ApiProblem(422, "invalid_request", f"query.since: {error}") from None
+
+
 def _started_at(tx: TransactionView) -> datetime | None:
     try:
         started = datetime.fromisoformat(tx.started)
@@ -131,14 +139,20 @@ async def list_transactions(
     request: Request,
     station: Annotated[str | None, Query(description="only this station's")] = None,
     active: Annotated[bool | None, Query(description="only running (true) or finished (false)")] = None,
-    since: Annotated[datetime | None, Query(description="only those started at or after (ISO 8601)")] = None,
+    since: Annotated[
+        str | None,
+        Query(
+            pattern=RFC3339,
+            description="only those started at or after this RFC 3339 time (with its offset)",
+            json_schema_extra={"format": "date-time"},
+        ),
+    ] = None,
     after: Annotated[int | None, Query(description="transaction id of the previous page's last")] = None,
     limit: Limit = 100,
 ) -> dict[str, Any]:
     """Transactions by id, filtered by station, running or not, and start time."""
+    start = _rfc3339(since) if since is not None else None
     state = await _live(_csms(request))
-    if since is not None and since.tzinfo is None:
-        since = since.replace(tzinfo=UTC)
     chosen: list[TransactionView] = []
     more = False
     for tx_id in sorted(state.transactions):
@@ -149,7 +163,7 @@ async def list_transactions(
             continue
         if active is not None and tx.active != active:
             continue
-        if since is not None and ((started := _started_at(tx)) is None or started < since):
+        if start is not None and ((started := _started_at(tx)) is None or started < start):
             continue
         if len(chosen) == limit:
             more = True

@@ -77,6 +77,15 @@ async def test_refusals_before_anything_is_sent(api: Api) -> None:
             headers={"Content-Type": "application/json"},
         )
         assert garbage.status_code == 422 and "not JSON" in garbage.json()["message"]
+        huge = await client.post(
+            "/api/stations/API-3/commands/RemoteStopTransaction", json={"transactionId": 2**64}
+        )
+        assert huge.status_code == 422 and huge.json()["details"] == {"path": "$.transactionId"}
+        integral = await client.post(
+            "/api/stations/API-3/commands/RemoteStopTransaction", json={"transactionId": 7.0}
+        )
+        assert integral.status_code == 200, "7.0 is an integer in OpenAPI 3.1; the station gets 7"
+        assert (await peer.next_received())["payload"] == {"transaction_id": 7}
         form = await client.post("/api/stations/API-3/commands/ClearCache", data={"a": "b"})
         assert form.status_code == 415
         assert (await client.post("/api/stations/API-3/commands/ClearCache", json={})).status_code == 200
@@ -85,7 +94,7 @@ async def test_refusals_before_anything_is_sent(api: Api) -> None:
         for r in await api.csms.store.read_stream("station/API-3")
         if r.type == ev.COMMAND_COMPLETED
     ]
-    assert sent == ["ClearCache"], "only the valid command reached the station"
+    assert sent == ["RemoteStopTransaction", "ClearCache"], "only the valid commands reached the station"
     await disconnected(api.csms, "API-3")
     offline = await client.post("/api/stations/API-3/commands/ClearCache", json={})
     assert offline.status_code == 409 and offline.json()["error"] == "station_offline"

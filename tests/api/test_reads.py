@@ -71,6 +71,9 @@ async def test_stations_transactions_and_samples(api: Api) -> None:
     assert len((await client.get("/api/transactions", params=since)).json()["transactions"]) == 2
     since = {"since": "2026-11-21T10:00:01Z"}
     assert (await client.get("/api/transactions", params=since)).json()["transactions"] == []
+    for bad in ("0.5", "2026-11-21", "2026-11-21T10:00:00", "2026-13-01T00:00:00Z"):
+        refused = await client.get("/api/transactions", params={"since": bad})
+        assert refused.status_code == 422 and refused.json()["error"] == "invalid_request", bad
     first = (await client.get("/api/transactions", params={"limit": 1})).json()
     assert [t["transaction_id"] for t in first["transactions"]] == [done] and first["next_after"] == done
     rest = (await client.get("/api/transactions", params={"after": done})).json()
