@@ -28,6 +28,7 @@ from actors.meter import (
     DeviceDeps,
     DevicePoller,
     InspectDevice,
+    MeterBinding,
     PollSettings,
     ProfilePoller,
     describe_failure,
@@ -91,6 +92,7 @@ class EvseControllerActor(Actor[EvseMessage]):
         profile: DeviceProfile,
         settings: PollSettings,
         deps: DeviceDeps,
+        binding: MeterBinding | None = None,
     ) -> None:
         if profile.control is None:
             raise ValueError(f"profile {profile.name!r} is a {profile.kind.value}, not an evse")
@@ -100,7 +102,7 @@ class EvseControllerActor(Actor[EvseMessage]):
         self.control = profile.control
         self.deadline = settings.deadline
         self.device = DevicePoller(
-            device_id, f"evse/{device_id}", ProfilePoller(link, unit, profile), settings, deps
+            device_id, f"evse/{device_id}", ProfilePoller(link, unit, profile), settings, deps, binding
         )
 
     async def started(self) -> None:

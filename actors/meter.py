@@ -32,7 +32,6 @@ from actors.device_link import (
     DeviceExceptionResponse,
     DeviceLinkError,
     DeviceTimeout,
-    MeterSource,
     Reading,
     RegisterFunction,
     RegisterLink,
@@ -73,7 +72,11 @@ class Polled:
 
 
 class Poller(Protocol):
-    """Takes one reading of a device; raises :class:`DeviceLinkError` (or ValueError on bad data)."""
+    """Takes one reading of a device; raises :class:`DeviceLinkError` (or ValueError on bad data).
+
+    A :class:`~actors.device_link.MeterSource` without registers (the Shelly meter) becomes one by
+    returning ``Polled(await source.poll())``.
+    """
 
     async def __call__(self) -> Polled: ...
 
@@ -93,16 +96,6 @@ class ProfilePoller:
             answers[block] = await self.link.read(self.unit, block.function, block.address, block.count)
         raw = tuple(RawBlock(b.function, b.address, tuple(words)) for b, words in answers.items())
         return Polled(decode_reading(answers), raw)
-
-
-class SourcePoller:
-    """Polls any :class:`MeterSource` (a Shelly over HTTP, say); there are no raw registers to keep."""
-
-    def __init__(self, source: MeterSource) -> None:
-        self.source = source
-
-    async def __call__(self) -> Polled:
-        return Polled(await self.source.poll())
 
 
 # -- failures ---------------------------------------------------------------------------------------
@@ -183,6 +176,8 @@ class PollSchedule:
             self.next_at = now + self.interval  # realign after a backoff
         else:
             ticks = max(1, math.floor((now - self.next_at) / self.interval) + 1)
+            if self.next_at + ticks * self.interval <= now:
+                ticks += 1  # the division rounded down onto ``now`` itself
             self.skipped += ticks - 1
             self.next_at += ticks * self.interval
         self.missed = 0

@@ -101,7 +101,14 @@ class ModbusDevices:
                 ChildSpec(
                     id=f"evse/{device.id}",
                     factory=partial(
-                        EvseControllerActor, device.id, line, device.unit, device.profile, settings, deps
+                        EvseControllerActor,
+                        device.id,
+                        line,
+                        device.unit,
+                        device.profile,
+                        settings,
+                        deps,
+                        device.binding,
                     ),
                     kind="evse",
                     restart=Restart.PERMANENT,
