@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import trio
@@ -134,9 +135,11 @@ async def test_an_absent_device_backs_off_and_a_device_that_comes_and_goes_recov
     assert len([r for r in records if r.type in POLL_EVENTS]) == stats.polls["late"]
 
 
-async def test_a_restarted_meter_resumes_its_stream_and_stale_flag() -> None:
+@pytest.mark.parametrize("backend", ["memory", "sqlite"])
+async def test_a_restarted_meter_resumes_its_stream_and_stale_flag(backend: str, tmp_path: Path) -> None:
     absent = tcp_device("gone", free_port(), PEER_METER)
-    async with open_store("memory://") as store:
+    url = "memory://" if backend == "memory" else f"sqlite:///{tmp_path / 'events.db'}"
+    async with open_store(url) as store:
         async with devices_running(store, [absent]) as running:
             await until(lambda: running.stats.stale.get("gone", False))
         version = await store.stream_version("meter/gone")
