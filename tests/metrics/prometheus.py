@@ -77,17 +77,17 @@ async def prometheus(tmp: Path, target: str) -> AsyncIterator[Prometheus]:
             }
         )
     )
-    log = (tmp / "prometheus.log").open("wb")
-    process = await trio.lowlevel.open_process(
-        [
-            binary,
-            f"--config.file={config}",
-            f"--storage.tsdb.path={tmp / 'tsdb'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    with (tmp / "prometheus.log").open("wb") as log:  # the child keeps its own descriptor
+        process = await trio.lowlevel.open_process(
+            [
+                binary,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={tmp / 'tsdb'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         with trio.fail_after(30):
@@ -105,4 +105,3 @@ async def prometheus(tmp: Path, target: str) -> AsyncIterator[Prometheus]:
             if process.returncode is None:
                 process.kill()
             await process.wait()
-            log.close()
