@@ -37,7 +37,7 @@ tests check this list against it):
   frame received to reply sent)
 - ``chargeward_outbox_commands``, ``chargeward_outbox_commands_max`` (gauges): 1
 - ``chargeward_actors{kind}``, ``chargeward_mailbox_depth{kind}``, ``chargeward_mailbox_depth_max{kind}``
-  (gauges), ``chargeward_actor_restarts_total{kind}`` (counter): actor kinds (~3)
+  (gauges), ``chargeward_actor_restarts_total{kind}`` (counter): actor kinds (~5)
 - ``chargeward_actor_escalations_total{supervisor}`` (counter): supervisors
 - ``chargeward_dead_letters_total{kind,reason}`` (counter): actor kinds x 4 reasons
 - ``chargeward_store_commits_total``, ``chargeward_store_events_total``,

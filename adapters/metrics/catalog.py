@@ -157,7 +157,7 @@ SPECS: tuple[MetricSpec, ...] = (
         "counter",
         ("kind", "reason"),
         "Messages that reached no actor, by actor kind and reason.",
-        "actor kinds x reasons (~3)",
+        "actor kinds x 4 reasons",
     ),
     # event store and projections
     MetricSpec("chargeward_store_commits_total", "counter", (), "Group commits of the batching writer.", "1"),
