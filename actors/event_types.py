@@ -37,10 +37,12 @@ CHARGING_PROFILE_CLEARED = "ChargingProfileCleared"  # {criteria}
 TRANSACTION_IDS_RESERVED = "TransactionIdsReserved"  # {first, last}
 
 # Modbus (streams meter/<device_id> and evse/<device_id>); every poll is exactly one of the first two
-MODBUS_READING = "ModbusReading"  # {latency_s, samples: [{name, value, unit, measurand, phase}], raw, ...}
-MODBUS_POLL_FAILED = "ModbusPollFailed"  # {kind, detail, latency_s, exception_code?, missed}
-MODBUS_DEVICE_STALE = "ModbusDeviceStale"  # {missed, last_reading_at}
-MODBUS_DEVICE_RECOVERED = "ModbusDeviceRecovered"  # {missed, stale_for_s}
+# Both carry latency_s and the binding (station?, connector?, site?); values are in unprefixed units;
+# raw holds the registers of each read request: [{function, address, registers}].
+MODBUS_READING = "ModbusReading"  # {samples: [{name, value, unit, measurand, phase}], raw: [...]}
+MODBUS_POLL_FAILED = "ModbusPollFailed"  # {kind, detail, missed, exception_code?, function_code?}
+MODBUS_DEVICE_STALE = "ModbusDeviceStale"  # {missed}: polls missed in a row (= stale_after)
+MODBUS_DEVICE_RECOVERED = "ModbusDeviceRecovered"  # {missed}: polls missed before this answer
 EVSE_CONTROL_REQUESTED = "EvseControlRequested"  # {what: current|enabled, value, address, words}
 EVSE_CONTROL_WRITTEN = "EvseControlWritten"  # {what, value, address, words, latency_s}
 EVSE_CONTROL_READ_BACK = "EvseControlReadBack"  # {what, address, words, value}

@@ -387,6 +387,7 @@ class DevicePoller:
         stats = self.deps.stats
         events: list[tuple[str, dict[str, Any]]] = []
         base = {"latency_s": latency, **self.binding.as_dict()}
+        missed_before, skipped_before = self.schedule.missed, self.schedule.skipped
         if polled is not None:
             transition = self.schedule.succeeded(now)
             readings = tuple(in_base_units(s) for s in polled.reading.samples)
@@ -403,11 +404,11 @@ class DevicePoller:
         if transition is Transition.STALE:
             events.append((ev.MODBUS_DEVICE_STALE, {"missed": self.schedule.missed}))
         elif transition is Transition.RECOVERED:
-            events.append((ev.MODBUS_DEVICE_RECOVERED, {}))
+            events.append((ev.MODBUS_DEVICE_RECOVERED, {"missed": missed_before}))
         records = await self.append(events)
         # Counted only once committed: the metrics never run ahead of the log.
         stats.polls[self.device_id] += 1
-        stats.skipped_polls[self.device_id] = self.schedule.skipped
+        stats.skipped_polls[self.device_id] += self.schedule.skipped - skipped_before
         stats.stale[self.device_id] = self.schedule.stale
         stats.observe_poll(self.device_id, latency)
         if polled is None:

@@ -132,6 +132,8 @@ async def test_an_absent_device_backs_off_and_a_device_that_comes_and_goes_recov
         peer.stop()
     transitions = [r.type for r in records if r.type not in POLL_EVENTS]
     assert transitions == [ev.MODBUS_DEVICE_STALE, ev.MODBUS_DEVICE_RECOVERED] * 2
+    recovered = [r.data["missed"] for r in records if r.type == ev.MODBUS_DEVICE_RECOVERED]
+    assert all(missed >= 3 for missed in recovered)
     assert len([r for r in records if r.type in POLL_EVENTS]) == stats.polls["late"]
 
 
