@@ -62,11 +62,20 @@ def server_spec(name: str, command: str | None = None) -> ServerSpec:
         raise ValueError(f"unknown server {name!r}; built-in: {', '.join(BUILTIN)}") from None
 
 
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct free ports on 127.0.0.1 (all held open while choosing, so none repeats)."""
+    socks = [socket.socket() for _ in range(count)]
+    try:
+        for sock in socks:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in socks]
+    finally:
+        for sock in socks:
+            sock.close()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    return free_ports(1)[0]
 
 
 def proc_cpu_seconds(pid: int) -> float:
@@ -104,11 +113,17 @@ class RunningServer:
             return None
         return f"http://127.0.0.1:{self.api_port}{self.spec.metrics_path}"
 
+    def _alive(self) -> int:
+        if self.process.poll() is not None:
+            raise RuntimeError(f"{self.spec.name} exited with {self.process.returncode} during the run:\n"
+                               f"{self.log_tail()}")
+        return self.process.pid
+
     def cpu_seconds(self) -> float:
-        return proc_cpu_seconds(self.process.pid)
+        return proc_cpu_seconds(self._alive())
 
     def rss_bytes(self) -> int:
-        return proc_rss_bytes(self.process.pid)
+        return proc_rss_bytes(self._alive())
 
     def log_tail(self, limit: int = 2000) -> str:
         return self.log_path.read_text(errors="replace")[-limit:]
@@ -158,7 +173,7 @@ async def running(spec: ServerSpec, ready_within: float = 30.0) -> AsyncIterator
     """Start ``spec`` with a free port and a fresh temp data dir; stop it and remove the dir on exit."""
     with tempfile.TemporaryDirectory(prefix=f"bench-{spec.name}-") as tmp:
         data_dir, log_path = _fresh_dirs(Path(tmp))
-        port, api_port = free_port(), free_port()
+        port, api_port = free_ports(2)
         with _open_log(log_path) as log:
             process = await trio.lowlevel.open_process(
                 spec.command(port, api_port, str(data_dir)), stdout=log, stderr=log,
