@@ -467,4 +467,3 @@ class MeterActor(Actor[InspectDevice]):
                 await self.device.poll()
             else:
                 await self.receive(message)
-

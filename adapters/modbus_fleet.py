@@ -204,4 +204,3 @@ async def run_modbus(
     finally:
         with trio.CancelScope(shield=True):
             await running.aclose()
-

@@ -71,24 +71,23 @@ def site_port() -> Iterator[int]:
 @pytest.mark.slow
 async def test_200_meters_at_1_hz_for_a_minute_lose_no_reading(site_port: int) -> None:
     base = site_port
-    if True:
-        await listening(base)
-        await listening(base + 1)
-        profile = per_second_profile()
-        meters = [
-            tcp_device(f"m{index:03d}", base + index // PER_PORT, profile, unit=2 * (index % PER_PORT) + 1,
-                       interval=1.0, timeout=1.0)
-            for index in range(METERS)
-        ]  # fmt: skip
-        latencies: list[float] = []
-        async with open_store("memory://") as store:
-            cpu = time.process_time()
-            async with devices_running(store, meters) as running:
-                running.stats.poll_latency_observers.append(lambda _, seconds: latencies.append(seconds))
-                await trio.sleep(SECONDS)
-                stats = running.stats
-            cpu = time.process_time() - cpu
-            events = {m.id: await store.read_stream(f"meter/{m.id}") for m in meters}
+    await listening(base)
+    await listening(base + 1)
+    profile = per_second_profile()
+    meters = [
+        tcp_device(f"m{index:03d}", base + index // PER_PORT, profile, unit=2 * (index % PER_PORT) + 1,
+                   interval=1.0, timeout=1.0)
+        for index in range(METERS)
+    ]  # fmt: skip
+    latencies: list[float] = []
+    async with open_store("memory://") as store:
+        cpu = time.process_time()
+        async with devices_running(store, meters) as running:
+            running.stats.poll_latency_observers.append(lambda _, seconds: latencies.append(seconds))
+            await trio.sleep(SECONDS)
+            stats = running.stats
+        cpu = time.process_time() - cpu
+        events = {m.id: await store.read_stream(f"meter/{m.id}") for m in meters}
     polls = {device: sum(r.type in (ev.MODBUS_READING, ev.MODBUS_POLL_FAILED) for r in records)
              for device, records in events.items()}  # fmt: skip
     readings = sum(r.type == ev.MODBUS_READING for records in events.values() for r in records)
