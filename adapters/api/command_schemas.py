@@ -53,18 +53,22 @@ def openapi_schema(action: str, direction: Direction) -> dict[str, Any]:
     return inlined
 
 
-def integral(value: Any, schema: dict[str, Any]) -> Any:
-    """``value`` with integral floats turned into ints wherever ``schema`` asks for an integer.
+def numbers_as_schema(value: Any, schema: dict[str, Any]) -> Any:
+    """``value`` with each number in the JSON type its schema names, where that loses nothing.
 
     /openapi.json is OpenAPI 3.1, whose JSON Schema counts ``5.0`` as an integer; the 1.6 schemas
-    (draft-04) and the chargers behind them do not. The API accepts what its document promises
-    and sends the station what OCPP 1.6 expects.
+    (draft-04) and the chargers behind them do not, so integral floats become ints. A whole number
+    too big for int64 where the schema wants a (float) number becomes a float, which the event log
+    can store. The API accepts what its document promises and sends what OCPP 1.6 expects.
     """
-    if isinstance(value, float) and schema.get("type") == "integer" and value.is_integer():
+    kind = schema.get("type")
+    if isinstance(value, float) and kind == "integer" and value.is_integer():
         return int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and kind == "number":
+        return value if INT64_MIN <= value <= INT64_MAX else float(value)
     if isinstance(value, dict):
         properties = schema.get("properties", {})
-        return {k: integral(v, properties.get(k, {})) for k, v in value.items()}
+        return {k: numbers_as_schema(v, properties.get(k, {})) for k, v in value.items()}
     if isinstance(value, list) and isinstance(items := schema.get("items"), dict):
-        return [integral(v, items) for v in value]
+        return [numbers_as_schema(v, items) for v in value]
     return value

@@ -30,9 +30,9 @@ from actors.commands import (
 )
 from actors.ocpp import Direction, OcppError, Policy, Validator
 from actors.ocpp.actions import CSMS_INITIATED_16
-from adapters.api.command_schemas import INT64_MAX, INT64_MIN, integral, openapi_schema
+from adapters.api.command_schemas import INT64_MAX, INT64_MIN, numbers_as_schema, openapi_schema
 from adapters.api.encoding import to_json
-from adapters.api.params import StationId
+from adapters.api.params import StationId, station_stream
 from adapters.api.problems import ApiProblem, problem
 from core.actor import ActorBusy, ActorStopped
 
@@ -84,7 +84,7 @@ def _out_of_range(value: Any, path: str = "$") -> str | None:
 
 async def send_command(csms: Csms, station_id: str, action: str, payload: dict[str, Any]) -> dict[str, Any]:
     """Validate, send and wait for the committed reply; every failure as its :class:`ApiProblem`."""
-    payload = integral(payload, openapi_schema(action, Direction.REQUEST))
+    payload = numbers_as_schema(payload, openapi_schema(action, Direction.REQUEST))
     try:
         _strict.validate_request(action, payload)
     except OcppError as error:
@@ -92,6 +92,7 @@ async def send_command(csms: Csms, station_id: str, action: str, payload: dict[s
     if (path := _out_of_range(payload)) is not None:
         message = f"{action} request: {path} is outside the 64-bit integer range"
         raise ApiProblem(422, "invalid_payload", message, details={"path": path})
+    station_stream(station_id)  # 404 for an id no station can have, before the fleet refuses it
     try:
         return await csms.station(station_id).call(Command(action, payload))
     except UnknownStation as error:

@@ -37,6 +37,10 @@ class ApiProblem(Exception):
         self.headers = headers
 
 
+def unknown_station(station_id: str) -> ApiProblem:
+    return ApiProblem(404, "unknown_station", f"no station {station_id!r} has ever connected")
+
+
 def problem(description: str) -> dict[str, Any]:
     """An OpenAPI ``responses`` entry for a Problem answer."""
     return {"model": Problem, "description": description}

@@ -24,8 +24,8 @@ from adapters.api.models import (
     TransactionDetail,
     TransactionPage,
 )
-from adapters.api.params import MAX_PAGE, Limit, StationId
-from adapters.api.problems import ApiProblem, problem
+from adapters.api.params import MAX_PAGE, Limit, StationId, station_stream
+from adapters.api.problems import ApiProblem, problem, unknown_station
 from projections.live import LiveState, TransactionView
 
 if TYPE_CHECKING:
@@ -51,10 +51,6 @@ async def _live(csms: Csms) -> LiveState:
     with trio.move_on_after(FRESHNESS_WAIT):
         await csms.live.wait_for(head)
     return csms.live.state
-
-
-def _unknown_station(station_id: str) -> ApiProblem:
-    return ApiProblem(404, "unknown_station", f"no station {station_id!r} has ever connected")
 
 
 # -- stations ----------------------------------------------------------------------------------
@@ -87,7 +83,7 @@ async def get_station(request: Request, station_id: StationId) -> dict[str, Any]
     state = await _live(_csms(request))
     view = state.stations.get(station_id)
     if view is None:
-        raise _unknown_station(station_id)
+        raise unknown_station(station_id)
     return view.as_dict()
 
 
@@ -105,9 +101,9 @@ async def station_events(
 ) -> dict[str, Any]:
     """The station's stream, raw frames and domain events alike, in order."""
     store = _csms(request).store
-    stream = f"station/{station_id}"
+    stream = station_stream(station_id)
     if await store.stream_version(stream) == 0:
-        raise _unknown_station(station_id)
+        raise unknown_station(station_id)
     records = await store.read_stream(stream, after=after, limit=limit)
     last = records[-1].sequence if records else after
     return {

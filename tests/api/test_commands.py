@@ -13,7 +13,7 @@ from adapters.csms import open_csms
 from tests.api.conftest import TOKEN, Api, api_config
 from tests.integration.conftest import disconnected, url_of
 from tests.integration.peer import peer_station
-from tests.integration.test_commands import COMMANDS
+from tests.integration.test_commands import COMMANDS, PROFILE
 
 
 async def test_every_csms_initiated_command_round_trips(api: Api) -> None:
@@ -54,6 +54,11 @@ async def test_refusals_before_anything_is_sent(api: Api) -> None:
     client = api.client
     unknown = await client.post("/api/stations/NEVER/commands/Reset", json={"type": "Soft"})
     assert unknown.status_code == 404 and unknown.json()["error"] == "unknown_station"
+    for impossible in ("%0Dx", "%20x", "x%0Ay"):  # ids the log refuses: no station can have them
+        refused = await client.post(f"/api/stations/{impossible}/commands/ClearCache", json={})
+        assert refused.status_code == 404 and refused.json()["error"] == "unknown_station"
+        history = await client.get(f"/api/stations/{impossible}/events")
+        assert history.status_code == 404 and history.json()["error"] == "unknown_station"
     async with peer_station(url_of(api.csms), "API-3") as peer:
         await peer.call("Heartbeat")
         bad = await client.post("/api/stations/API-3/commands/Reset", json={"type": "Sideways"})
@@ -86,6 +91,13 @@ async def test_refusals_before_anything_is_sent(api: Api) -> None:
         )
         assert integral.status_code == 200, "7.0 is an integer in OpenAPI 3.1; the station gets 7"
         assert (await peer.next_received())["payload"] == {"transaction_id": 7}
+        big = {"connectorId": 1, "csChargingProfiles": {**PROFILE, "chargingSchedule": {
+            **PROFILE["chargingSchedule"], "minChargingRate": 10**20}}}  # fmt: skip
+        assert (
+            await client.post("/api/stations/API-3/commands/SetChargingProfile", json=big)
+        ).status_code == 200
+        sent_profile = (await peer.next_received())["payload"]["cs_charging_profiles"]
+        assert float(sent_profile["charging_schedule"]["min_charging_rate"]) == 1e20
         form = await client.post("/api/stations/API-3/commands/ClearCache", data={"a": "b"})
         assert form.status_code == 415
         assert (await client.post("/api/stations/API-3/commands/ClearCache", json={})).status_code == 200
@@ -94,7 +106,9 @@ async def test_refusals_before_anything_is_sent(api: Api) -> None:
         for r in await api.csms.store.read_stream("station/API-3")
         if r.type == ev.COMMAND_COMPLETED
     ]
-    assert sent == ["RemoteStopTransaction", "ClearCache"], "only the valid commands reached the station"
+    assert sent == ["RemoteStopTransaction", "SetChargingProfile", "ClearCache"], (
+        "only the valid commands reached the station"
+    )
     await disconnected(api.csms, "API-3")
     offline = await client.post("/api/stations/API-3/commands/ClearCache", json={})
     assert offline.status_code == 409 and offline.json()["error"] == "station_offline"
