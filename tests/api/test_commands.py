@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import httpx
 import trio_websocket
@@ -91,8 +92,8 @@ async def test_refusals_before_anything_is_sent(api: Api) -> None:
         )
         assert integral.status_code == 200, "7.0 is an integer in OpenAPI 3.1; the station gets 7"
         assert (await peer.next_received())["payload"] == {"transaction_id": 7}
-        big = {"connectorId": 1, "csChargingProfiles": {**PROFILE, "chargingSchedule": {
-            **PROFILE["chargingSchedule"], "minChargingRate": 10**20}}}  # fmt: skip
+        schedule: dict[str, Any] = {**PROFILE["chargingSchedule"], "minChargingRate": 10**20}  # type: ignore[dict-item]
+        big = {"connectorId": 1, "csChargingProfiles": {**PROFILE, "chargingSchedule": schedule}}
         assert (
             await client.post("/api/stations/API-3/commands/SetChargingProfile", json=big)
         ).status_code == 200
