@@ -90,6 +90,7 @@ def build_config(args: argparse.Namespace) -> Config:
         server=server,
         fleet=config.fleet,
         api=_api_options(args, config),
+        metrics=config.metrics,
     )
 
 

@@ -16,6 +16,9 @@ Example::
     port = 8080
     tokens = ["sha256:<hex>"]          # hashes only: `chargeward token hash`
 
+    [metrics]                          # see adapters.metrics
+    per_connector = true
+
     [store]
     url = "sqlite:///var/lib/chargeward/events.db"   # default: events.db in --data-dir
 
@@ -49,12 +52,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from actors.ocpp import Policy
 from actors.policy import BootDecision, FleetPolicy, IdTag, StationPolicy
 from adapters.api.options import ApiOptions, InsecureApiOptions
 from adapters.ocpp_server import ServerOptions
+
+if TYPE_CHECKING:
+    from adapters.metrics import MetricsOptions
 
 
 class ConfigError(ValueError):
@@ -74,6 +80,7 @@ class Config:
     server: ServerOptions = field(default_factory=ServerOptions)
     fleet: FleetPolicy = field(default_factory=FleetPolicy)
     api: ApiOptions | None = None  # None: no HTTP API, the embedding default
+    metrics: MetricsOptions | None = None  # None: the defaults (adapters.metrics.MetricsOptions)
 
     @property
     def resolved_store_url(self) -> str:
@@ -176,6 +183,16 @@ def _api_options(root: _Reader, base: ApiOptions | None) -> ApiOptions | None:
     return api
 
 
+def _metrics_options(root: _Reader, base: MetricsOptions | None) -> MetricsOptions | None:
+    if "metrics" not in root.table:
+        root.seen.add("metrics")
+        return base
+    # Imported here: adapters.metrics raises this module's ConfigError, so it imports it first.
+    from adapters.metrics import parse_metrics_options
+
+    return parse_metrics_options(root.table_of("metrics").table, root.source)
+
+
 def parse_config(document: Mapping[str, Any], source: str, base: Config | None = None) -> Config:
     """Build a :class:`Config` from a parsed TOML document."""
     base = base or Config()
@@ -190,6 +207,7 @@ def parse_config(document: Mapping[str, Any], source: str, base: Config | None =
     )
     server.finish()
     api = _api_options(root, base.api)
+    metrics = _metrics_options(root, base.metrics)
     store = root.table_of("store")
     store_url = store.get("url", str, base.store_url)
     store.finish()
@@ -223,6 +241,7 @@ def parse_config(document: Mapping[str, Any], source: str, base: Config | None =
         store_url=store_url,
         server=options,
         api=api,
+        metrics=metrics,
         fleet=FleetPolicy(
             heartbeat_interval=heartbeat,
             unknown_stations=unknown_stations,

@@ -23,6 +23,7 @@ from actors.handlers import Handler
 from actors.station import StationSnapshot
 from adapters.api import serve_api
 from adapters.config import Config
+from adapters.metrics import attach_metrics
 from adapters.ocpp_server import OcppServer
 from adapters.stores import open_store
 from core.projection import ProjectionRunner
@@ -97,6 +98,8 @@ async def open_csms(
         await nursery.start(fleet.run)
         await nursery.start(live.run)
         csms = Csms(config, store, runtime, fleet, live)
+        if config.api is not None:
+            attach_metrics(csms, config.metrics)  # before any traffic, so the histograms see it all
         if serve_ocpp:
             server = OcppServer(fleet, runtime.clock, config.server)
             csms.ocpp_port = await nursery.start(server.serve)

@@ -229,16 +229,12 @@ async def _samples(csms: Csms, tx: TransactionView, limit: int) -> tuple[list[Me
     response_class=Response,
     responses={
         200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "Prometheus text"},
-        503: problem("this build has no metrics renderer (adapters.metrics)"),
     },
 )
 async def metrics(request: Request) -> Response:
     """Prometheus metrics in the text exposition format, rendered off the trio thread."""
-    try:  # imported here: adapters.metrics imports adapters.csms, which imports this module
-        from adapters.metrics import render_metrics
-    except ModuleNotFoundError as error:
-        if error.name != "adapters.metrics":
-            raise
-        raise ApiProblem(503, "metrics_unavailable", "adapters.metrics is not part of this build") from None
+    # Imported here: adapters.metrics imports adapters.config, which imports this package.
+    from adapters.metrics import render_metrics
+
     body, content_type = await render_metrics(_csms(request))
     return Response(body, media_type=content_type)

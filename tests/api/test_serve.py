@@ -1,0 +1,72 @@
+"""``chargeward serve`` runs the API next to the OCPP server; /metrics is served on the API port."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import trio
+
+from adapters.api import ApiOptions, hash_token
+from adapters.config import parse_config
+from adapters.metrics import MetricsOptions
+from tests.api.conftest import Api
+from tests.integration.conftest import url_of
+from tests.integration.peer import peer_station
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def test_metrics_on_the_api_port_see_commands_from_the_start(api: Api) -> None:
+    async with peer_station(url_of(api.csms), "MET-1") as peer:
+        await peer.call("Heartbeat")
+        assert (await api.client.post("/api/stations/MET-1/commands/ClearCache", json={})).status_code == 200
+    response = await api.client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
+    count = re.search(
+        r'^chargeward_ocpp_latency_seconds_count\{action="ClearCache",direction="csms"\} (\S+)$',
+        response.text,
+        re.MULTILINE,
+    )
+    assert count is not None and float(count.group(1)) == 1.0, response.text[:2000]
+
+
+def test_metrics_table_in_the_config_file() -> None:
+    config = parse_config({"metrics": {"per_connector": False}, "api": {}}, "c.toml")
+    assert config.metrics == MetricsOptions(per_connector=False) and config.api == ApiOptions()
+
+
+async def test_serve_prints_the_api_address_and_stops_on_sigint(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text(f'[api]\ntokens = ["{hash_token("serve-token")}"]\n')
+    command = [sys.executable, "-m", "adapters.cli", "serve", "--data-dir", str(tmp_path)]
+    command += ["--config", str(config), "--ocpp-port", "0", "--api-port", "0"]
+    process = await trio.lowlevel.open_process(command, cwd=ROOT, stdout=subprocess.PIPE)
+    try:
+        assert process.stdout is not None
+        with trio.fail_after(30):
+            banner = b""
+            while b"\n" not in banner:
+                chunk = await process.stdout.receive_some()
+                assert chunk, "serve exited before printing its banner"
+                banner += chunk
+        found = re.search(r"API on (http://127\.0\.0\.1:\d+)", banner.decode())
+        assert found is not None, banner
+        async with httpx.AsyncClient(base_url=found.group(1)) as client:
+            assert (await client.get("/api/stations")).status_code == 401
+            authorized = {"Authorization": "Bearer serve-token"}
+            assert (await client.get("/api/stations", headers=authorized)).status_code == 200
+            assert "chargeward_" in (await client.get("/metrics", headers=authorized)).text
+        process.send_signal(signal.SIGINT)
+        with trio.fail_after(20):
+            assert await process.wait() == 0
+    finally:
+        with trio.CancelScope(shield=True):
+            if process.returncode is None:
+                process.kill()
+            await process.wait()
