@@ -95,7 +95,9 @@ class MeterSample(BaseModel):
 
 class TransactionDetail(Transaction):
     samples: list[MeterSample]
-    samples_truncated: bool = Field(description="true when more samples exist than ?limit= allowed")
+    samples_truncated: bool = Field(
+        description="more samples follow: pass the last one's position as ?after= for the next page"
+    )
 
 
 class Event(BaseModel):

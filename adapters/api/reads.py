@@ -24,7 +24,7 @@ from adapters.api.models import (
     TransactionDetail,
     TransactionPage,
 )
-from adapters.api.params import MAX_PAGE, Limit, StationId, station_stream
+from adapters.api.params import Limit, StationId, StationLimit, station_stream
 from adapters.api.problems import ApiProblem, problem, unknown_station
 from projections.live import LiveState, TransactionView
 
@@ -60,7 +60,7 @@ async def _live(csms: Csms) -> LiveState:
 async def list_stations(
     request: Request,
     after: Annotated[str | None, Query(description="station id of the previous page's last entry")] = None,
-    limit: Limit = 100,
+    limit: StationLimit = 100,
 ) -> dict[str, Any]:
     """Every known station, sorted by id: connected or not, boot info, last seen, connectors."""
     state = await _live(_csms(request))
@@ -180,7 +180,8 @@ async def list_transactions(
 async def get_transaction(
     request: Request,
     transaction_id: int,
-    limit: Annotated[int, Query(ge=1, le=10 * MAX_PAGE, description="most meter samples to return")] = 1000,
+    after: Annotated[int, Query(ge=0, description="position of the previous page's last sample")] = 0,
+    limit: Limit = 100,
 ) -> dict[str, Any]:
     """One transaction with its meter samples (the MeterSampled events naming it), oldest first."""
     csms = _csms(request)
@@ -188,19 +189,19 @@ async def get_transaction(
     tx = state.transactions.get(transaction_id)
     if tx is None:
         raise ApiProblem(404, "unknown_transaction", f"no transaction {transaction_id}")
-    samples, truncated = await _samples(csms, tx, limit)
+    samples, truncated = await _samples(csms, tx, after, limit)
     return {**tx.as_dict(), "samples": samples, "samples_truncated": truncated}
 
 
-async def _samples(csms: Csms, tx: TransactionView, limit: int) -> tuple[list[MeterSample], bool]:
+async def _samples(csms: Csms, tx: TransactionView, after: int, limit: int) -> tuple[list[MeterSample], bool]:
     """Scan the station's stream page by page until the transaction stops or ``limit`` is passed."""
     stream = f"station/{tx.station_id}"
     found: list[MeterSample] = []
-    after = 0
+    sequence = 0
     while True:
-        records = await csms.store.read_stream(stream, after=after, limit=STREAM_PAGE)
+        records = await csms.store.read_stream(stream, after=sequence, limit=STREAM_PAGE)
         for record in records:
-            if record.data.get("transaction_id") != tx.transaction_id:
+            if record.data.get("transaction_id") != tx.transaction_id or record.position <= after:
                 continue
             if record.type == ev.TRANSACTION_STOPPED:
                 return found, False
@@ -217,7 +218,7 @@ async def _samples(csms: Csms, tx: TransactionView, limit: int) -> tuple[list[Me
                 )
         if len(records) < STREAM_PAGE:
             return found, False
-        after = records[-1].sequence
+        sequence = records[-1].sequence
 
 
 # -- metrics -----------------------------------------------------------------------------------

@@ -87,6 +87,12 @@ async def test_stations_transactions_and_samples(api: Api) -> None:
     capped = (await client.get(f"/api/transactions/{running}", params={"limit": 2})).json()
     assert len(capped["samples"]) == 2 and capped["samples_truncated"] is True
     assert capped["active"] is True
+    after = {"after": capped["samples"][-1]["position"], "limit": 2}
+    rest_of_samples = (await client.get(f"/api/transactions/{running}", params=after)).json()
+    assert len(rest_of_samples["samples"]) == 1 and rest_of_samples["samples_truncated"] is False
+    assert rest_of_samples["samples"][0]["samples"][0]["value"] == 6900.0
+    too_big = await client.get("/api/stations", params={"limit": 201})
+    assert too_big.status_code == 422, "station pages stay small enough to render on the trio thread"
     assert (await client.get("/api/transactions/999999")).status_code == 404
 
 
