@@ -41,11 +41,14 @@ if TYPE_CHECKING:
 
 _strict = Validator("1.6", Policy.STRICT)
 
+MAX_BODY = 1 << 20  # bytes; a full SendLocalList of thousands of id tags fits, a runaway upload does not
+
 router = APIRouter(prefix="/api/stations/{station_id}/commands", tags=["commands"])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     404: problem("no station with this id has ever connected (unknown_station)"),
     409: problem("station not connected (station_offline), or a newer command replaced it (superseded)"),
+    413: problem(f"the body is larger than {MAX_BODY} bytes (too_large)"),
     415: problem("the body is not declared as application/json"),
     422: problem(
         "the body is not a JSON object (invalid_request) or not valid for the action (invalid_payload)"
@@ -60,8 +63,19 @@ async def _payload(request: Request) -> dict[str, Any]:
     media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     if media_type != "application/json":
         raise ApiProblem(415, "unsupported_media_type", "send the OCPP payload as application/json")
+    body = bytearray()
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size <= MAX_BODY:
+            body += chunk
+        elif size > 16 * MAX_BODY:
+            break  # stop draining: the connection closes after the answer
+    if size > MAX_BODY:
+        # Drained (up to a bound) rather than cut off, so the client is still reading when we answer.
+        raise ApiProblem(413, "too_large", f"the body is larger than {MAX_BODY} bytes")
     try:
-        payload = json.loads(await request.body())
+        payload = json.loads(body)
     except ValueError as error:
         raise ApiProblem(422, "invalid_request", f"body is not JSON: {error}") from None
     if not isinstance(payload, dict):

@@ -99,6 +99,13 @@ async def test_refusals_before_anything_is_sent(api: Api) -> None:
         ).status_code == 200
         sent_profile = (await peer.next_received())["payload"]["cs_charging_profiles"]
         assert float(sent_profile["charging_schedule"]["min_charging_rate"]) == 1e20
+        oversized = {
+            "listVersion": 1,
+            "updateType": "Full",
+            "localAuthorizationList": [{"idTag": "T" * 20}] * 40000,
+        }
+        too_large = await client.post("/api/stations/API-3/commands/SendLocalList", json=oversized)
+        assert too_large.status_code == 413 and too_large.json()["error"] == "too_large"
         form = await client.post("/api/stations/API-3/commands/ClearCache", data={"a": "b"})
         assert form.status_code == 415
         assert (await client.post("/api/stations/API-3/commands/ClearCache", json={})).status_code == 200
