@@ -2,6 +2,23 @@
 
 ``open_csms`` starts it next to the OCPP server when the configuration has an ``[api]`` table
 (``chargeward serve`` always does); embedders can also mount :func:`build_app` themselves.
+FastAPI on hypercorn's trio worker, in the CSMS's own trio loop; /openapi.json and /docs are
+open, everything else needs ``Authorization: Bearer <token>`` when ``[api] tokens`` is set.
+
+==========================================================  ==================================
+GET  /api/stations?after=&limit=                            station pages (at most 200)
+GET  /api/stations/{id}                                     one station with its connectors
+GET  /api/stations/{id}/events?after=&limit=                its stream, raw and domain events
+POST /api/stations/{id}/commands/{Action}                   one route per CSMS-initiated action
+GET  /api/transactions?station=&active=&since=&after=&limit transaction pages
+GET  /api/transactions/{id}?after=&limit=                   one transaction and its meter samples
+GET  /metrics                                               Prometheus text (adapters.metrics)
+==========================================================  ==================================
+
+Errors share one body, ``{"error", "message", ...}``. Commands: 404 unknown station or action,
+409 station offline or command superseded, 413 body over 1 MiB, 415 not JSON, 422 payload invalid
+for the action's schema (the validator's message), 429 outbox full, 502 CALLERROR (``code``,
+``description``, ``details``), 504 no answer within the station's call timeout.
 """
 
 from adapters.api.app import build_app
