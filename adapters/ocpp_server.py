@@ -1,9 +1,10 @@
-"""The OCPP-J WebSocket server on trio-websocket: handshake, keepalive, and frames to station actors.
+"""The OCPP-J WebSocket server: handshake rules, keepalive, and frames to station actors.
 
 Thin by design (the h11 idea): it checks the path and subprotocol, hands the connection to the
 station's actor, and forwards every text frame with its receive time. Everything OCPP happens in the
 actor. Backpressure is end to end: when a station actor's mailbox is full, this reader stops reading
-and TCP pushes back on the station.
+and TCP pushes back on the station. The WebSocket itself is ``adapters.websocket`` (one task per
+connection); ``ssl_context`` turns on TLS (wss://).
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ from typing import Any
 from urllib.parse import unquote
 
 import trio
-from trio_websocket import ConnectionClosed, WebSocketConnection, WebSocketRequest, serve_websocket
 
 from actors.fleet import Fleet
 from actors.station import Detach, FrameIn
+from adapters import websocket
 from core.clock import Clock
 
 logger = logging.getLogger("chargeward.ocpp_server")
@@ -59,16 +60,16 @@ def station_id_from_path(path: str) -> str:
 class WebSocketLine:
     """A station connection as the station actor sees it (the ``actors.station.Line`` protocol)."""
 
-    def __init__(self, ws: WebSocketConnection, subprotocol: str, remote: str) -> None:
-        self.ws = ws
-        self.subprotocol = subprotocol
-        self.remote = remote
+    def __init__(self, connection: websocket.Connection) -> None:
+        self.connection = connection
+        self.subprotocol = connection.subprotocol
+        self.remote = connection.remote
 
     async def send(self, text: str) -> None:
-        await self.ws.send_message(text)
+        await self.connection.send(text)
 
     async def close(self, reason: str) -> None:
-        await self.ws.aclose(1000, reason[:120])
+        await self.connection.aclose(1000, reason[:120])
 
 
 class OcppServer:
@@ -80,85 +81,55 @@ class OcppServer:
         self.options = options
         self.port: int | None = None
         self.rejected_handshakes = 0
+        self._options = websocket.Options(
+            max_message_bytes=options.max_frame_bytes,
+            ping_interval=options.ping_interval,
+            ping_timeout=options.ping_timeout,
+            ssl_context=options.ssl_context,
+        )
 
     async def serve(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
-            server = await nursery.start(
-                lambda task_status: serve_websocket(
-                    self._handle,
-                    self.options.host,
-                    self.options.port,
-                    self.options.ssl_context,
-                    max_message_size=self.options.max_frame_bytes,
-                    connect_timeout=10.0,
-                    disconnect_timeout=5.0,
-                    task_status=task_status,
-                )
+            self.port = await nursery.start(
+                websocket.serve, self._handle, self.options.host, self.options.port, self._options
             )
-            self.port = server.port
             logger.info("OCPP server listening on ws://%s:%s/ocpp/<station_id>", self.options.host, self.port)
             task_status.started(self.port)
 
-    async def _reject(self, request: WebSocketRequest, status: int, message: str) -> None:
+    async def _reject(self, upgrade: websocket.Upgrade, status: int, message: str) -> None:
         self.rejected_handshakes += 1
-        logger.info("rejected handshake for %r: %s", request.path, message)
-        await request.reject(status, extra_headers=[(b"content-type", b"text/plain")], body=message.encode())
+        logger.info("rejected handshake from %s for %r: %s", upgrade.remote, upgrade.path, message.strip())
+        await upgrade.reject(status, message)
 
-    async def _handle(self, request: WebSocketRequest) -> None:
+    async def _handle(self, upgrade: websocket.Upgrade) -> None:
         try:
-            station_id = station_id_from_path(request.path)
+            station_id = station_id_from_path(upgrade.path)
         except (BadStationPath, UnicodeDecodeError) as error:
-            await self._reject(request, 404, f"{error}\n")
+            await self._reject(upgrade, 404, f"{error}\n")
             return
-        offered = request.proposed_subprotocols
+        offered = upgrade.offered_subprotocols
         chosen = next((p for p in offered if p in SUBPROTOCOLS), None)
         if chosen is None:
             await self._reject(
-                request,
+                upgrade,
                 400,
                 f"no supported OCPP subprotocol offered (got {list(offered)}); "
                 f"this server speaks {list(SUBPROTOCOLS)}\n",
             )
             return
-        ws = await request.accept(subprotocol=chosen)
-        peer = request.remote
-        remote = peer if isinstance(peer, str) else f"{peer.address}:{peer.port}"
-        conn = await self.fleet.attach(station_id, WebSocketLine(ws, chosen, remote))
+        connection = await upgrade.accept(chosen, self._options)
+        if connection is None:
+            return
+        conn = await self.fleet.attach(station_id, WebSocketLine(connection))
         ref = self.fleet.ensure_station(station_id)
         reason = "server shutting down"
         try:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._keepalive, ws)
-                try:
-                    while True:
-                        message = await ws.get_message()
-                        text = message if isinstance(message, str) else message.decode("utf-8", "replace")
-                        await ref.send(FrameIn(conn, text, self.clock.wall()))
-                except ConnectionClosed as closed:
-                    why = closed.reason
-                    reason = (
-                        "closed"
-                        if why is None
-                        else f"closed ({why.code} {why.name} {why.reason or ''})".strip()
-                    )
-                finally:
-                    nursery.cancel_scope.cancel()
+            while True:
+                text = await connection.receive()
+                await ref.send(FrameIn(conn, text, self.clock.wall()))
+        except websocket.ConnectionClosed as closed:
+            reason = f"closed ({closed.code}{' ' + closed.reason if closed.reason else ''})"
         finally:
             with trio.move_on_after(5) as cleanup:
                 cleanup.shield = True
                 await ref.send(Detach(conn, reason))
-                await ws.aclose()
-
-    async def _keepalive(self, ws: WebSocketConnection) -> None:
-        """Ping every interval; a station that does not pong in time is disconnected."""
-        while True:
-            await trio.sleep(self.options.ping_interval)
-            with trio.move_on_after(self.options.ping_timeout):
-                try:
-                    await ws.ping()
-                except ConnectionClosed:
-                    return
-                continue
-            logger.info("no pong within %s s from %s; closing", self.options.ping_timeout, ws.remote)
-            await ws.aclose(1011, "keepalive timeout")
-            return

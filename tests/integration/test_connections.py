@@ -130,3 +130,29 @@ async def test_restart_mid_transaction(tmp_path: Path) -> None:
         assert stop["known"] is True and stop["energy_wh"] == 2000.0
         reasons = [r.data["reason"] for r in records if r.type == ev.STATION_DISCONNECTED]
         assert "server restarted" in reasons
+
+
+@pytest.mark.parametrize(
+    "opening",
+    [
+        b"",  # a port probe: connect, close
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",  # a TLS hello to a plain port
+        b"GET /ocpp/HALF HTTP/1.1\r\nHost: x\r\n",  # half a request, then gone
+        b"GET /ocpp/CP HTTP/1.1\r\nHost: x\r\n\r\n",  # plain HTTP, no upgrade
+        b"NONSENSE\r\n\r\n",
+    ],
+)
+async def test_odd_clients_never_take_the_server_down(csms: Csms, opening: bytes) -> None:
+    assert csms.ocpp_port is not None
+    stream = await trio.open_tcp_stream("127.0.0.1", csms.ocpp_port)
+    if opening:
+        await stream.send_all(opening)
+    await stream.send_eof()
+    with trio.fail_after(5):
+        answer = b""
+        while chunk := await stream.receive_some(4096):
+            answer += chunk
+    assert answer == b"" or answer.startswith(b"HTTP/1.1 4"), answer[:80]
+    await stream.aclose()
+    async with trio_websocket.open_websocket_url(f"{url_of(csms)}/AFTER", subprotocols=["ocpp1.6"]) as ws:
+        assert (await exchange(ws, [2, "1", "Heartbeat", {}]))[0] == 3

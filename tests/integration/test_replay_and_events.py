@@ -53,6 +53,7 @@ async def test_replay_of_an_unknown_station_says_so(csms: Csms, capsys: pytest.C
 
 async def test_export_then_import_reproduces_the_log(csms: Csms) -> None:
     await replay_fixture(csms, "X-1")
+    await disconnected(csms, "X-1")
     blob = io.BytesIO()
     exported = await export_events(csms.store, blob)
     source = await csms.store.read_all(0, limit=10_000)
@@ -67,6 +68,7 @@ async def test_export_then_import_reproduces_the_log(csms: Csms) -> None:
 
 async def test_import_refuses_a_truncated_or_foreign_stream_and_a_diverging_history(csms: Csms) -> None:
     await replay_fixture(csms, "X-2")
+    await disconnected(csms, "X-2")
     blob = io.BytesIO()
     await export_events(csms.store, blob)
     async with open_store("memory://") as target:
