@@ -21,6 +21,7 @@ lint: $(STAMP)
 	$(BIN)/mypy core actors adapters projections
 
 test: lint
+	@bash deploy/install-prometheus.sh || echo "make test: Prometheus missing; its tests will be skipped (see above)"
 	$(BIN)/pytest
 
 bench-micro: $(STAMP)
