@@ -187,7 +187,7 @@ class Worker:
             return None
         return link
 
-    async def _load(self, link: StationLink, index: int) -> bool:
+    async def _load(self, link: StationLink) -> bool:
         """Run every load step; False if the connection was lost."""
         start = self.load_go
         per_station = 1.0 / self.plan.total_stations
@@ -213,7 +213,7 @@ class Worker:
         try:
             try:
                 await self.load_gate.wait(link, self.setup)
-                if link is not None and not await self._load(link, index):
+                if link is not None and not await self._load(link):
                     await link.transport.aclose()
                     link = None
             except (TransportClosed, trio.BrokenResourceError, OSError):

@@ -132,7 +132,6 @@ class SimStation:
         self.connectors = connectors
         self.rng = random.Random(seed)
         self.transaction_id: int | None = None
-        self.heartbeat_interval = 300
         self.energy_wh = float(self.rng.randrange(0, 5_000_000))
         self._next_id = 0
         self._last_sample: float | None = None
@@ -287,8 +286,6 @@ class StationLink:
             result = await self.call("BootNotification", payload, scheduled, recorder)
             interval = result.get("interval") if result is not None else None
             if result is not None and result.get("status") == "Accepted":
-                if isinstance(interval, int) and interval > 0:
-                    self.station.heartbeat_interval = interval
                 return True
             wait = float(interval) if isinstance(interval, int) and interval > 0 else retry_cap
             await self.idle_until(min(trio.current_time() + min(wait, retry_cap), deadline), recorder)
