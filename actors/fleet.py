@@ -142,6 +142,10 @@ class Fleet:
 
         Raises a :class:`~actors.commands.CommandError` subclass when there is no result.
         """
+        try:
+            check_stream(f"station/{station_id}")
+        except ValueError as error:
+            raise UnknownStation(f"no station can have the id {station_id!r}") from error
         ref = self.station_ref(station_id)
         if ref is None:
             if await self.store.stream_version(f"station/{station_id}") == 0:

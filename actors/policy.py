@@ -55,6 +55,7 @@ class FleetPolicy:
     unknown_id_tags: str = "Invalid"  # the status an id tag not in the list gets
     outbox_capacity: int = 32
     mailbox_capacity: int = 64
+    max_connector_id: int = 64  # each connector gets an actor: a station may not conjure thousands
 
     def for_station(self, station_id: str, vendor: str | None = None) -> StationPolicy:
         """Station policy first, then vendor policy, then the default."""

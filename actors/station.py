@@ -325,6 +325,7 @@ class StationActor(Actor[StationMessage]):
                     ErrorCode.SECURITY_ERROR, "the station was rejected at boot; boot again first"
                 )
             checked = self.deps.validator(self.policy).validate_request(call.action, call.payload)
+            self._check_connector(checked.payload)
             if checked.repairs:
                 received["repairs"] = [
                     {"path": r.path, "kind": r.kind, "before": r.before, "after": r.after}
@@ -350,6 +351,15 @@ class StationActor(Actor[StationMessage]):
         await self._send(reply)
         handled = (self.deps.clock.wall() - frame.received).total_seconds()
         self.deps.stats.observe_handling(call.action, handled)
+
+    def _check_connector(self, payload: dict[str, Any]) -> None:
+        connector = payload.get("connectorId")
+        limit = self.deps.policy.max_connector_id
+        if isinstance(connector, int) and connector > limit:
+            raise OcppError(
+                ErrorCode.PROPERTY_CONSTRAINT_VIOLATION,
+                f"connectorId {connector} is beyond this server's limit of {limit} per station",
+            )
 
     async def _respond(self, action: str, request: dict[str, Any], frame: FrameIn) -> dict[str, Any]:
         """The response payload: the first handler that answers, else the built-in rule."""

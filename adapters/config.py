@@ -26,6 +26,7 @@ Example::
     heartbeat_interval = 300
     unknown_stations = "Accepted"      # Accepted | Pending | Rejected
     unknown_id_tags = "Invalid"
+    max_connector_id = 64              # higher connectorIds get a CALLERROR (one actor per connector)
     validation = "lenient"             # lenient | strict
     call_timeout = 30
 
@@ -219,6 +220,9 @@ def parse_config(document: Mapping[str, Any], source: str, base: Config | None =
         raise fleet.fail("heartbeat_interval", f"must be a whole number of seconds, got {heartbeat!r}")
     unknown_stations = fleet.choice("unknown_stations", BootDecision, base.fleet.unknown_stations)
     unknown_tags = fleet.get("unknown_id_tags", str, base.fleet.unknown_id_tags)
+    max_connector_id = fleet.get("max_connector_id", int, base.fleet.max_connector_id)
+    if max_connector_id < 1:
+        raise fleet.fail("max_connector_id", f"must be at least 1, got {max_connector_id}")
     fleet.finish()
 
     stations_reader = root.table_of("stations")
@@ -250,6 +254,7 @@ def parse_config(document: Mapping[str, Any], source: str, base: Config | None =
             vendors=vendors,
             id_tags=id_tags,
             unknown_id_tags=unknown_tags,
+            max_connector_id=max_connector_id,
             outbox_capacity=base.fleet.outbox_capacity,
             mailbox_capacity=base.fleet.mailbox_capacity,
         ),

@@ -25,6 +25,7 @@ __all__ = ["MsgpackTranscoder", "pack", "unpack", "unpack_stream"]
 _DATETIME = 1
 _DECIMAL = 2
 _UUID = 3
+_BIG_INT = 4  # integers beyond 64 bits, as two's-complement bytes: JSON has no size limit on numbers
 # Local wall-clock fields and the UTC offset in microseconds: exact for every offset Python allows
 # (ISO text loses sub-second offsets) and never out of range (unlike an instant near year 1).
 _DATETIME_FIELDS = struct.Struct(">HBBBBBIq")
@@ -43,7 +44,7 @@ def _default(obj: object) -> msgpack.ExtType:
     if isinstance(obj, UUID):
         return msgpack.ExtType(_UUID, obj.bytes)
     if isinstance(obj, int):  # msgpack hands over only the ints that do not fit in 64 bits
-        raise ValueError(f"cannot encode an integer outside the 64-bit range: {obj}")
+        return msgpack.ExtType(_BIG_INT, obj.to_bytes(obj.bit_length() // 8 + 1, "big", signed=True))
     raise TypeError(f"cannot encode a value of type {type(obj).__qualname__}: {obj!r:.80}")
 
 
@@ -63,11 +64,13 @@ def _decode_ext(code: int, data: bytes) -> object:
         return Decimal(data.decode())
     if code == _UUID:
         return UUID(bytes=data)
+    if code == _BIG_INT:
+        return int.from_bytes(data, "big", signed=True)
     raise ValueError(f"unknown msgpack extension type {code}")
 
 
 def pack(obj: Any) -> bytes:
-    """Encode ``obj`` to msgpack bytes; TypeError for unsupported types, ValueError for huge ints."""
+    """Encode ``obj`` to msgpack bytes; TypeError for unsupported types."""
     return msgpack.packb(obj, default=_default, use_bin_type=True, datetime=False)  # type: ignore[no-any-return]
 
 

@@ -11,6 +11,7 @@ import trio
 import trio_websocket
 
 from actors import event_types as ev
+from actors.commands import Command, UnknownStation
 from adapters.csms import Csms, open_csms
 from adapters.ocpp_server import BadStationPath, station_id_from_path
 from tests.integration.conftest import disconnected, make_config, url_of
@@ -156,3 +157,37 @@ async def test_odd_clients_never_take_the_server_down(csms: Csms, opening: bytes
     await stream.aclose()
     async with trio_websocket.open_websocket_url(f"{url_of(csms)}/AFTER", subprotocols=["ocpp1.6"]) as ws:
         assert (await exchange(ws, [2, "1", "Heartbeat", {}]))[0] == 3
+
+
+async def test_connector_ids_are_bounded_and_huge_integers_are_kept(csms: Csms) -> None:
+    """A station cannot conjure thousands of connector actors; a 2**70 transaction id is logged exactly."""
+    async with trio_websocket.open_websocket_url(f"{url_of(csms)}/BIGNUM", subprotocols=["ocpp1.6"]) as ws:
+        refused = await exchange(
+            ws,
+            [
+                2,
+                "1",
+                "StatusNotification",
+                {"connectorId": 2**70, "errorCode": "NoError", "status": "Available"},
+            ],
+        )
+        assert refused[:3] == [4, "1", "PropertyConstraintViolation"] and "limit of 64" in refused[3]
+        stopped = await exchange(
+            ws,
+            [
+                2,
+                "2",
+                "StopTransaction",
+                {"transactionId": 2**70, "meterStop": 5, "timestamp": "2026-11-21T10:00:00Z"},
+            ],
+        )
+        assert stopped[0] == 3
+        assert (await exchange(ws, [2, "3", "Heartbeat", {}]))[0] == 3
+    stop = next(r for r in await csms.store.read_stream("station/BIGNUM") if r.type == ev.TRANSACTION_STOPPED)
+    assert stop.data["transaction_id"] == 2**70 and stop.data["known"] is False
+    assert csms.fleet.supervisor.children() == ["transaction-ids", "station/BIGNUM"]
+
+
+async def test_an_impossible_station_id_is_an_unknown_station(csms: Csms) -> None:
+    with pytest.raises(UnknownStation, match="no station can have"):
+        await csms.station(" spaced\n").call(Command("Reset", {"type": "Soft"}))
