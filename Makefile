@@ -13,8 +13,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# The main job on the embedded default: SQLite under ./data, the API on 127.0.0.1:8080, and ten
+# simulated stations charging so there is live data at once (DEMO=0 for none).
+DEMO ?= 10
 run: $(STAMP)
-	$(BIN)/chargeward serve --data-dir $(DATA_DIR)
+	$(BIN)/chargeward serve --data-dir $(DATA_DIR) --demo $(DEMO)
 
 lint: $(STAMP)
 	$(BIN)/ruff check core actors adapters projections bench tests
@@ -23,6 +26,9 @@ lint: $(STAMP)
 test: lint
 	@bash deploy/install-prometheus.sh || echo "make test: Prometheus missing; its tests will be skipped (see above)"
 	$(BIN)/pytest
+
+bench: $(STAMP)
+	$(BIN)/chargeward bench --suite standard
 
 bench-micro: $(STAMP)
 	$(BIN)/python -m bench.micro

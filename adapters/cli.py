@@ -16,6 +16,8 @@ from pathlib import Path
 
 import trio
 
+from actors.policy import IdTag
+from adapters import log_tools
 from adapters.api import ApiOptions, InsecureApiOptions, hash_token, new_token
 from adapters.config import Config, ConfigError, load_config
 from adapters.csms import open_csms
@@ -35,6 +37,13 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "--api-host", help="HTTP API address (default 127.0.0.1; beyond loopback only with tokens)"
     )
     p.add_argument("--api-port", type=int, help="HTTP API port (default 8080)")
+    p.add_argument(
+        "--demo",
+        type=int,
+        metavar="N",
+        default=0,
+        help="also run N simulated stations charging against this server",
+    )
     p.add_argument("-v", "--verbose", action="store_true")
 
 
@@ -94,17 +103,33 @@ def build_config(args: argparse.Namespace) -> Config:
     )
 
 
-async def serve(config: Config) -> None:
-    async with open_csms(config) as csms:
+def _demo_config(config: Config, count: int) -> Config:
+    """Accept the demo stations' id tags, so their sessions show as they would on a real site."""
+    from bench.demo import demo_id_tags
+
+    tags = {tag: IdTag() for tag in demo_id_tags(count)}
+    return replace(config, fleet=replace(config.fleet, id_tags={**tags, **config.fleet.id_tags}))
+
+
+async def serve(config: Config, demo: int = 0) -> None:
+    async with open_csms(config) as csms, trio.open_nursery() as nursery:
         print(
             f"chargeward: OCPP on ws://{config.server.host}:{csms.ocpp_port}/ocpp/<station_id>, "
             f"API on http://{_host(config.api.host if config.api else '')}:{csms.api_port} (docs at /docs), "
             f"store {config.resolved_store_url}",
             flush=True,
         )
+        if demo:
+            from bench.demo import run_demo
+
+            await nursery.start(run_demo, f"ws://{_host(config.server.host)}:{csms.ocpp_port}/ocpp", demo)
+            print(
+                f"chargeward: {demo} demo stations charging; try curl http://127.0.0.1:{csms.api_port}/api/stations"
+            )
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             async for signum in signals:
                 print(f"chargeward: {signal.Signals(signum).name}, stopping", flush=True)
+                nursery.cancel_scope.cancel()
                 return
 
 
@@ -122,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     _serve_parser(sub)
     _token_parser(sub)
+    log_tools.add_parsers(sub)
     sub.add_parser("simulate", help="drive simulated OCPP 1.6 stations against any CSMS (see --help)")
     sub.add_parser("bench", help="run the latency benchmark (see --help)")
     args = parser.parse_args(argv)
@@ -132,8 +158,18 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
-        config = build_config(args)
-        trio.run(serve, config)
+        if args.command == "serve":
+            config = build_config(args)
+            if args.demo < 0:
+                raise ConfigError("command line", "--demo", f"must be 0 or more, got {args.demo}")
+            trio.run(serve, _demo_config(config, args.demo) if args.demo else config, args.demo)
+        else:
+            return trio.run(log_tools.run, args)
+    except BrokenPipeError:  # the reader went away (``| head``): not an error of ours
+        sys.stderr.close()
+        return 0
+    except KeyboardInterrupt:
+        return 130
     except (ConfigError, StoreError) as error:
         print(f"chargeward: {error}", file=sys.stderr)
         return 2

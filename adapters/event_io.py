@@ -39,9 +39,14 @@ async def _pages(store: EventStore, station: str | None, after: int) -> AsyncIte
 
 
 def _progress(out: TextIO | None, verb: str, n: int, final: bool = False) -> None:
-    if out is not None:
+    """A running count on a terminal (rewritten in place); just the total otherwise."""
+    if out is None:
+        return
+    if out.isatty():
         out.write(f"\r{verb} {n} events" + ("\n" if final else ""))
-        out.flush()
+    elif final:
+        out.write(f"{verb} {n} events\n")
+    out.flush()
 
 
 async def export_events(

@@ -54,12 +54,14 @@ async def stored_records(
                 return
             yield record
         seen += len(page)
-        if progress is not None and page:
+        if progress is not None and page and progress.isatty():
             progress.write(f"\rreplayed {seen} events")
             progress.flush()
         if len(page) < PAGE:
             if progress is not None and seen:
-                progress.write("\n")
+                progress.write(
+                    f"\rreplayed {seen} events\n" if progress.isatty() else f"replayed {seen} events\n"
+                )
             return
         after = next_after
 

@@ -1,0 +1,113 @@
+"""The command line as an operator or a debugging engineer uses it, in subprocesses."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import trio
+
+from adapters.csms import Csms
+from tests.integration.conftest import disconnected
+from tests.integration.test_fixture_replay import replay_fixture
+
+ROOT = Path(__file__).resolve().parents[2]
+CLI = [sys.executable, "-m", "adapters.cli"]
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLI, *args], cwd=ROOT, capture_output=True, text=True, timeout=60)
+
+
+async def test_replay_export_and_import_from_the_command_line(csms: Csms, tmp_path: Path) -> None:
+    await replay_fixture(csms, "CLI-1")
+    await disconnected(csms, "CLI-1")
+    data_dir = str(csms.config.data_dir)
+    replayed = await trio.to_thread.run_sync(
+        run, "replay", "--data-dir", data_dir, "--station", "CLI-1", "--json"
+    )
+    assert replayed.returncode == 0, replayed.stderr
+    state = json.loads(replayed.stdout)
+    assert state["stations"][0]["boot"]["vendor"] == "Chargedot"
+    timeline = await trio.to_thread.run_sync(run, "replay", "--data-dir", data_dir, "--station", "CLI-1")
+    lines = timeline.stdout.splitlines()
+    assert any("StationBooted" in line for line in lines)
+    assert any("<- #1" in line and '"5281674"' in line and "BootNotification" in line for line in lines)
+
+    export = tmp_path / "log.msgpack"
+    exported = await trio.to_thread.run_sync(
+        run, "events", "export", "--data-dir", data_dir, "--out", str(export)
+    )
+    assert exported.returncode == 0 and "exported" in exported.stderr
+    target = tmp_path / "copy"
+    imported = await trio.to_thread.run_sync(run, "events", "import", "--data-dir", str(target), str(export))
+    assert imported.returncode == 0, imported.stderr
+    again = await trio.to_thread.run_sync(
+        run, "replay", "--data-dir", str(target), "--station", "CLI-1", "--json"
+    )
+    assert json.loads(again.stdout) == state, "the imported log replays to the same state"
+
+
+def test_bad_input_on_the_command_line_is_a_clear_error(tmp_path: Path) -> None:
+    missing = run("replay", "--data-dir", str(tmp_path / "nowhere"))
+    assert missing.returncode == 2 and "no event store at" in missing.stderr
+    garbage = tmp_path / "garbage.msgpack"
+    garbage.write_bytes(b"\x93\x01\x02")
+    refused = run("events", "import", "--data-dir", str(tmp_path / "t"), str(garbage))
+    assert refused.returncode == 2 and "not a chargeward export" in refused.stderr
+    bad_config = tmp_path / "c.toml"
+    bad_config.write_text("[fleet]\nheartbeat_intervall = 5\n")
+    config_error = run("serve", "--data-dir", str(tmp_path), "--config", str(bad_config))
+    assert config_error.returncode == 2
+    assert f"{bad_config}: fleet.heartbeat_intervall: unknown key" in config_error.stderr
+
+
+async def test_serve_demo_shows_live_stations_at_once(tmp_path: Path) -> None:
+    command = [
+        *CLI,
+        "serve",
+        "--data-dir",
+        str(tmp_path),
+        "--ocpp-port",
+        "0",
+        "--api-port",
+        "0",
+        "--demo",
+        "3",
+    ]
+    process = await trio.lowlevel.open_process(command, cwd=ROOT, stdout=subprocess.PIPE)
+    try:
+        assert process.stdout is not None
+        with trio.fail_after(30):
+            banner = b""
+            while b"demo stations" not in banner:
+                chunk = await process.stdout.receive_some()
+                assert chunk, "serve exited before starting the demo"
+                banner += chunk
+        api = re.search(r"API on (http://127\.0\.0\.1:\d+)", banner.decode())
+        assert api is not None, banner
+        async with httpx.AsyncClient(base_url=api.group(1)) as client:
+            with trio.fail_after(30):
+                while True:
+                    stations = (await client.get("/api/stations")).json()["stations"]
+                    charging = [
+                        s
+                        for s in stations
+                        if s["connected"] and any(c["transaction_id"] for c in s["connectors"])
+                    ]
+                    if len(charging) == 3:
+                        break
+                    await trio.sleep(0.5)
+        process.send_signal(signal.SIGINT)
+        with trio.fail_after(20):
+            assert await process.wait() == 0
+    finally:
+        with trio.CancelScope(shield=True):
+            if process.returncode is None:
+                process.kill()
+            await process.wait()
