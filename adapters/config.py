@@ -19,6 +19,17 @@ Example::
     [metrics]                          # see adapters.metrics
     per_connector = true
 
+    [[modbus.devices]]                 # see adapters.modbus_config
+    id = "meter-cp1"
+    transport = "tcp"
+    host = "192.0.2.10"
+    port = 502
+    unit = 1
+    profile = "eastron_sdm630"
+    interval = 1.0
+    station = "CP-1"
+    connector = 1
+
     [store]
     url = "sqlite:///var/lib/chargeward/events.db"   # default: events.db in --data-dir
 
@@ -62,6 +73,7 @@ from adapters.ocpp_server import ServerOptions
 
 if TYPE_CHECKING:
     from adapters.metrics import MetricsOptions
+    from adapters.modbus_config import DeviceConfig
 
 
 class ConfigError(ValueError):
@@ -82,6 +94,7 @@ class Config:
     fleet: FleetPolicy = field(default_factory=FleetPolicy)
     api: ApiOptions | None = None  # None: no HTTP API, the embedding default
     metrics: MetricsOptions | None = None  # None: the defaults (adapters.metrics.MetricsOptions)
+    modbus: tuple[DeviceConfig, ...] = ()  # [[modbus.devices]]: meters and EVSE controllers to poll
 
     @property
     def resolved_store_url(self) -> str:
@@ -184,6 +197,18 @@ def _api_options(root: _Reader, base: ApiOptions | None) -> ApiOptions | None:
     return api
 
 
+def _modbus_devices(
+    document: Mapping[str, Any], root: _Reader, base: tuple[DeviceConfig, ...]
+) -> tuple[DeviceConfig, ...]:
+    root.seen.add("modbus")
+    if "modbus" not in document:
+        return base
+    # Imported here: adapters.modbus_config raises this module's ConfigError, so it imports it first.
+    from adapters.modbus_config import parse_modbus
+
+    return tuple(parse_modbus(document, root.source))
+
+
 def _metrics_options(root: _Reader, base: MetricsOptions | None) -> MetricsOptions | None:
     if "metrics" not in root.table:
         root.seen.add("metrics")
@@ -209,6 +234,7 @@ def parse_config(document: Mapping[str, Any], source: str, base: Config | None =
     server.finish()
     api = _api_options(root, base.api)
     metrics = _metrics_options(root, base.metrics)
+    modbus = _modbus_devices(document, root, base.modbus)
     store = root.table_of("store")
     store_url = store.get("url", str, base.store_url)
     store.finish()
@@ -246,6 +272,7 @@ def parse_config(document: Mapping[str, Any], source: str, base: Config | None =
         server=options,
         api=api,
         metrics=metrics,
+        modbus=modbus,
         fleet=FleetPolicy(
             heartbeat_interval=heartbeat,
             unknown_stations=unknown_stations,

@@ -12,6 +12,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import trio
@@ -20,10 +21,12 @@ from actors.commands import Command
 from actors.connector_view import ConnectorView
 from actors.fleet import Fleet
 from actors.handlers import Handler
+from actors.meter import ModbusStats
 from actors.station import StationSnapshot
 from adapters.api import serve_api
 from adapters.config import Config
 from adapters.metrics import attach_metrics
+from adapters.modbus_fleet import ModbusDevices, run_modbus
 from adapters.ocpp_server import OcppServer
 from adapters.stores import open_store
 from core.projection import ProjectionRunner
@@ -75,6 +78,8 @@ class Csms:
         self.live = live
         self.ocpp_port: int | None = None
         self.api_port: int | None = None  # None: no HTTP API (config.api is None)
+        self.modbus: ModbusDevices | None = None  # None: no [[modbus.devices]] configured
+        self.modbus_stats = ModbusStats()  # exists before the devices start, so metrics can hook in first
 
     def station(self, station_id: str) -> StationHandle:
         return StationHandle(self.fleet, station_id)
@@ -100,6 +105,17 @@ async def open_csms(
         csms = Csms(config, store, runtime, fleet, live)
         if config.api is not None:
             attach_metrics(csms, config.metrics)  # before any traffic, so the histograms see it all
+        if config.modbus:
+            csms.modbus = await nursery.start(
+                partial(
+                    run_modbus,
+                    config.modbus,
+                    runtime,
+                    store,
+                    connectors=fleet.connector,
+                    stats=csms.modbus_stats,
+                )
+            )
         if serve_ocpp:
             server = OcppServer(fleet, runtime.clock, config.server)
             csms.ocpp_port = await nursery.start(server.serve)

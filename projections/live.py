@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from actors import event_types as ev
-from actors.connector_view import ConnectorView
+from actors.connector_view import ConnectorView, fold_modbus_sample
 from actors.connector_view import fold as fold_connector
 from core.events import EventRecord
 
@@ -66,9 +66,29 @@ class TransactionView:
 
 
 @dataclass(slots=True)
+class DeviceView:
+    """A Modbus meter or EVSE controller: whether it answers, and what it read last."""
+
+    device_id: str
+    stale: bool = False
+    polls: int = 0
+    failures: int = 0
+    last_reading: str | None = None
+    last_failure: dict[str, Any] | None = None
+    values: dict[str, Any] = field(default_factory=dict)  # "measurand phase" -> {value, unit}
+    station: str | None = None
+    connector: int | None = None
+    site: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+
+@dataclass(slots=True)
 class LiveState:
     stations: dict[str, StationView] = field(default_factory=dict)
     transactions: dict[int, TransactionView] = field(default_factory=dict)
+    devices: dict[str, DeviceView] = field(default_factory=dict)  # by stream: meter/<id>, evse/<id>
     position: int = 0
 
 
@@ -83,6 +103,9 @@ class LiveProjection:
     def fold(self, state: LiveState, record: EventRecord) -> LiveState:
         state.position = record.position
         kind, _, station_id = record.stream.partition("/")
+        if kind in ("meter", "evse"):
+            self._fold_device(state, record)
+            return state
         if kind != "station":
             return state
         station = state.stations.get(station_id)
@@ -133,6 +156,44 @@ class LiveProjection:
                 tx.stop_id_tag = data.get("id_tag")
         self._fold_connectors(station, record)
         return state
+
+    @staticmethod
+    def _fold_device(state: LiveState, record: EventRecord) -> None:
+        device = state.devices.get(record.stream)
+        if device is None:
+            device = state.devices[record.stream] = DeviceView(record.stream.partition("/")[2])
+        data = record.data
+        if record.type == ev.MODBUS_READING:
+            device.polls += 1
+            device.last_reading = record.time.isoformat()
+            device.station, device.connector, device.site = (
+                data.get("station"),
+                data.get("connector"),
+                data.get("site"),
+            )
+            for sample in data["samples"]:
+                key = " ".join(
+                    filter(None, (sample.get("measurand") or sample.get("name"), sample.get("phase")))
+                )
+                device.values[key] = {"value": sample["value"], "unit": sample.get("unit")}
+            station = state.stations.get(device.station) if device.station else None
+            if station is not None and isinstance(device.connector, int):
+                view = station.connectors.get(device.connector)
+                if view is None:
+                    view = station.connectors[device.connector] = ConnectorView(device.connector)
+                fold_modbus_sample(view, record)
+        elif record.type == ev.MODBUS_POLL_FAILED:
+            device.polls += 1
+            device.failures += 1
+            device.last_failure = {
+                "time": record.time.isoformat(),
+                "kind": data.get("kind"),
+                "detail": data.get("detail"),
+            }
+        elif record.type == ev.MODBUS_DEVICE_STALE:
+            device.stale = True
+        elif record.type == ev.MODBUS_DEVICE_RECOVERED:
+            device.stale = False
 
     @staticmethod
     def _fold_connectors(station: StationView, record: EventRecord) -> None:

@@ -1,9 +1,9 @@
 """Prometheus metrics of a running Csms: ``await render_metrics(csms)`` -> (body, content type).
 
 Each Csms gets its own ``CollectorRegistry`` (never the global one), holding a custom collector that
-reads the counters on scrape (``RuntimeStats``, ``OcppStats``, ``WriterStats``, the live state, store
+reads the counters on scrape (``RuntimeStats``, ``OcppStats``, ``WriterStats``, ``ModbusStats``, the live state, store
 head vs projection position) and real histograms fed by observer hooks (OCPP latency, commit
-latency and batch size). A scrape copies the numbers on the trio thread, then renders off it with
+latency and batch size, Modbus poll time). A scrape copies the numbers on the trio thread, then renders off it with
 ``generate_latest`` in a worker thread. Call :func:`attach_metrics` right after ``open_csms`` so the
 histograms see everything from the start; ``[metrics]`` in the config file gives its options
 (:func:`parse_metrics_options`).
@@ -47,8 +47,17 @@ tests check this list against it):
   (histogram, 10 buckets): 1
 - ``chargeward_projection_position{projection}``, ``chargeward_projection_lag_positions{projection}``
   (gauges): projections (1: live)
-- ``chargeward_modbus_device_stale{device}`` (gauge): configured Modbus devices. Named here for the
-  alert rules; the Modbus device actors export it (issue 5), nothing does yet.
+- ``chargeward_modbus_device_stale{device}``, ``chargeward_modbus_last_reading_timestamp_seconds{device}``
+  (gauges), ``chargeward_modbus_polls_total{device}``, ``chargeward_modbus_skipped_polls_total{device}``,
+  ``chargeward_modbus_connector_dropped_total{device}`` (counters): configured Modbus devices
+- ``chargeward_modbus_errors_total{device,kind}`` (counter): devices x exception, timeout,
+  disconnected, invalid
+- ``chargeward_modbus_value{device,measurand,phase,unit}`` (gauge): devices x profile points;
+  off with ``per_connector = false``
+- ``chargeward_modbus_control_outcomes_total{device,what,outcome}`` (counter): EVSE controllers x
+  current/enabled x verified/mismatched/failed
+- ``chargeward_modbus_line_events_total{line,event}`` (counter): configured lines x 7 events
+- ``chargeward_modbus_poll_seconds`` (histogram, 14 buckets, no device label): 1
 """
 
 from adapters.metrics.catalog import MODBUS_DEVICE_STALE, SPECS, MetricSpec, markdown

@@ -194,23 +194,87 @@ SPECS: tuple[MetricSpec, ...] = (
     ),
 )
 
-# Defined here so the alert rules can name it; the Modbus device actors export it (issue 5).
-MODBUS_DEVICE_STALE = MetricSpec(
-    "chargeward_modbus_device_stale",
-    "gauge",
-    ("device",),
-    "1 while a Modbus device has not answered a poll within its staleness window (issue 5; not "
-    "exported yet).",
-    "configured Modbus devices",
-)
+DEVICES = "configured Modbus devices (bounded by the config)"
 
-BY_NAME: dict[str, MetricSpec] = {spec.name: spec for spec in (*SPECS, MODBUS_DEVICE_STALE)}
+MODBUS_SPECS: tuple[MetricSpec, ...] = (
+    MetricSpec(
+        "chargeward_modbus_device_stale",
+        "gauge",
+        ("device",),
+        "1 while a Modbus device has missed stale_after polls in a row, else 0.",
+        DEVICES,
+    ),
+    MetricSpec(
+        "chargeward_modbus_polls_total", "counter", ("device",), "Polls (readings and failures).", DEVICES
+    ),
+    MetricSpec(
+        "chargeward_modbus_errors_total",
+        "counter",
+        ("device", "kind"),
+        "Failed polls and control steps by kind: exception, timeout, disconnected, invalid.",
+        "devices x 4 kinds",
+    ),
+    MetricSpec(
+        "chargeward_modbus_skipped_polls_total",
+        "counter",
+        ("device",),
+        "Poll ticks lost because a poll overran its interval.",
+        DEVICES,
+    ),
+    MetricSpec(
+        "chargeward_modbus_poll_seconds",
+        "histogram",
+        (),
+        "Time of one poll, queueing on a shared line included.",
+        "1 (14 buckets)",
+    ),
+    MetricSpec(
+        "chargeward_modbus_value",
+        "gauge",
+        ("device", "measurand", "phase", "unit"),
+        "Last value read per measurand and phase (in the unit given).",
+        "devices x profile points (~20 per SDM630); off with `[metrics] per_connector = false`",
+    ),
+    MetricSpec(
+        "chargeward_modbus_last_reading_timestamp_seconds",
+        "gauge",
+        ("device",),
+        "Unix time of the device's last successful reading.",
+        DEVICES,
+    ),
+    MetricSpec(
+        "chargeward_modbus_control_outcomes_total",
+        "counter",
+        ("device", "what", "outcome"),
+        "EVSE controller writes by what (current, enabled) and outcome (verified, mismatched, failed).",
+        "EVSE controllers x 2 x 3",
+    ),
+    MetricSpec(
+        "chargeward_modbus_connector_dropped_total",
+        "counter",
+        ("device",),
+        "Readings a full connector mailbox refused (the reading itself is in the log).",
+        DEVICES,
+    ),
+    MetricSpec(
+        "chargeward_modbus_line_events_total",
+        "counter",
+        ("line", "event"),
+        "Per gateway or serial line: requests, timeouts, exception_responses, garbled, disconnects, "
+        "connects, failed_connects.",
+        "lines (bounded by the config) x 7",
+    ),
+)
+SPECS = (*SPECS, *MODBUS_SPECS)
+MODBUS_DEVICE_STALE = MODBUS_SPECS[0]  # the alert rules name it
+
+BY_NAME: dict[str, MetricSpec] = {spec.name: spec for spec in SPECS}
 
 
 def markdown() -> str:
     """The metrics reference as a Markdown table, for the README."""
     rows = ["| metric | type | labels | cardinality | meaning |", "| --- | --- | --- | --- | --- |"]
-    for spec in (*SPECS, MODBUS_DEVICE_STALE):
+    for spec in SPECS:
         labels = ", ".join(spec.labels) or "-"
         rows.append(f"| `{spec.name}` | {spec.kind} | {labels} | {spec.cardinality} | {spec.help} |")
     return "\n".join(rows)

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from adapters.metrics.catalog import BY_NAME, SPECS
-from adapters.metrics.snapshot import Snapshot
+from adapters.metrics.snapshot import ModbusSnapshot, Snapshot
 
 Family = CounterMetricFamily | GaugeMetricFamily
 
@@ -102,3 +102,21 @@ class SnapshotCollector:
         yield scalar("chargeward_store_head_position", s.head)
         yield labelled("chargeward_projection_position", [(("live",), s.live_position)])
         yield labelled("chargeward_projection_lag_positions", [(("live",), max(0, s.head - s.live_position))])
+        if s.modbus is not None:
+            yield from _modbus(s.modbus)
+
+
+def _modbus(m: ModbusSnapshot) -> Iterator[Metric]:
+    yield labelled("chargeward_modbus_device_stale", (((d,), float(up)) for d, up in sorted(m.stale.items())))
+    yield labelled("chargeward_modbus_polls_total", (((d,), n) for d, n in m.polls.items()))
+    yield labelled("chargeward_modbus_errors_total", m.errors.items())
+    yield labelled("chargeward_modbus_skipped_polls_total", (((d,), n) for d, n in m.skipped.items()))
+    yield labelled("chargeward_modbus_value", m.values)
+    yield labelled(
+        "chargeward_modbus_last_reading_timestamp_seconds", (((d,), t) for d, t in m.last_reading_at.items())
+    )
+    yield labelled("chargeward_modbus_control_outcomes_total", m.controls.items())
+    yield labelled(
+        "chargeward_modbus_connector_dropped_total", (((d,), n) for d, n in m.connector_dropped.items())
+    )
+    yield labelled("chargeward_modbus_line_events_total", m.lines.items())

@@ -74,6 +74,7 @@ class CsmsMetrics:
         stats = csms.fleet.stats
         stats.round_trip_observers.append(self.histograms.round_trip)
         stats.handling_observers.append(self.histograms.handling)
+        csms.modbus_stats.poll_latency_observers.append(self.histograms.modbus_poll)
         self._writer = getattr(csms.store, "writer", None)
         if isinstance(self._writer, BatchingWriter):
             previous = self._writer.on_commit
@@ -91,7 +92,13 @@ class CsmsMetrics:
             head = await self.csms.store.head()
             writer = self._writer.stats if isinstance(self._writer, BatchingWriter) else None
             self.collector.snapshot = await take(
-                Sources(self.csms.fleet.stats, self.csms.runtime.stats, writer, self.csms.live.state),
+                Sources(
+                    self.csms.fleet.stats,
+                    self.csms.runtime.stats,
+                    writer,
+                    self.csms.live.state,
+                    self.csms.modbus,
+                ),
                 head=head,
                 live_position=self.csms.live.position,
                 per_connector=self.options.per_connector,

@@ -30,6 +30,7 @@ class Histograms:
         self._latency = _histogram("chargeward_ocpp_latency_seconds", registry, LATENCY_BUCKETS)
         self._commit = _histogram("chargeward_store_commit_seconds", registry, COMMIT_BUCKETS)
         self._batch = _histogram("chargeward_store_batch_events", registry, BATCH_BUCKETS)
+        self._modbus_poll = _histogram("chargeward_modbus_poll_seconds", registry, LATENCY_BUCKETS)
         self._children: dict[tuple[str, str], Histogram] = {}
 
     def _child(self, action: str, direction: str) -> Histogram:
@@ -46,6 +47,10 @@ class Histograms:
     def handling(self, action: str, seconds: float) -> None:
         """A station-initiated call's server-side handling time."""
         self._child(action, "station").observe(seconds)
+
+    def modbus_poll(self, device: str, seconds: float) -> None:
+        """One Modbus poll (a ``ModbusStats`` poll-latency observer); no device label, see the catalog."""
+        self._modbus_poll.observe(seconds)
 
     def commit(self, events: int, seconds: float) -> None:
         """One group commit (the writer's ``on_commit`` signature)."""

@@ -21,6 +21,8 @@ import trio
 
 from actors.ocpp.actions import CSMS_INITIATED_16, STATION_INITIATED_16
 from actors.ocpp_stats import OcppStats
+from adapters.modbus_config import LineConfig, SerialLine
+from adapters.modbus_fleet import ModbusDevices
 from core.stats import DepthSummary, RuntimeStats
 from core.writer import WriterStats
 from projections.live import LiveState
@@ -111,6 +113,62 @@ class Snapshot:
     writer: WriterStats | None
     head: int
     live_position: int
+    modbus: ModbusSnapshot | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ModbusSnapshot:
+    """The Modbus counters at one scrape (device and line labels are bounded by the config)."""
+
+    stale: dict[str, bool]
+    polls: dict[str, int]
+    errors: dict[tuple[str, str], int]
+    skipped: dict[str, int]
+    values: tuple[tuple[tuple[str, str, str, str], float], ...]  # empty when per-connector series are off
+    last_reading_at: dict[str, float]
+    controls: dict[tuple[str, str, str], int]
+    connector_dropped: dict[str, int]
+    lines: dict[tuple[str, str], int]
+
+
+LINE_EVENTS = (
+    "requests",
+    "timeouts",
+    "exception_responses",
+    "garbled",
+    "disconnects",
+    "connects",
+    "failed_connects",
+)
+
+
+def modbus_snapshot(devices: ModbusDevices, per_connector: bool) -> ModbusSnapshot:
+    stats = devices.stats
+    values = tuple(
+        ((device, sample.measurand or sample.name, sample.phase or "", sample.unit), sample.value)
+        for device, samples in stats.last_values.items()
+        for sample in samples
+    )
+    lines = {
+        (_line_label(config), event): getattr(line.stats, event)
+        for config, line in devices.lines.items()
+        for event in LINE_EVENTS
+    }
+    return ModbusSnapshot(
+        stale=dict(stats.stale),
+        polls=dict(stats.polls),
+        errors=dict(stats.errors),
+        skipped=dict(stats.skipped_polls),
+        values=values if per_connector else (),
+        last_reading_at=dict(stats.last_reading_at),
+        controls=dict(stats.controls),
+        connector_dropped=dict(stats.connector_dropped),
+        lines=lines,
+    )
+
+
+def _line_label(config: LineConfig) -> str:
+    return config.device if isinstance(config, SerialLine) else f"{config.host}:{config.port}"
 
 
 def _by_action(counter: Mapping[str, int]) -> dict[str, int]:
@@ -135,6 +193,7 @@ class Sources:
     runtime: RuntimeStats
     writer: WriterStats | None
     live: LiveState
+    modbus: ModbusDevices | None = None
 
 
 # Stations folded between two trio checkpoints: ~2.5 ms of work per 1000 stations of 2 connectors
@@ -212,4 +271,5 @@ async def take(
         writer=None if writer is None else replace(writer),
         head=head,
         live_position=live_position,
+        modbus=None if sources.modbus is None else modbus_snapshot(sources.modbus, per_connector),
     )
