@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import resource
 import signal
 import sys
 from dataclasses import replace
@@ -111,7 +112,15 @@ def _demo_config(config: Config, count: int) -> Config:
     return replace(config, fleet=replace(config.fleet, id_tags={**tags, **config.fleet.id_tags}))
 
 
+def _raise_open_file_limit() -> None:
+    """Each station is a socket: lift the soft limit (often 1024) to the hard one, as servers do."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
 async def serve(config: Config, demo: int = 0) -> None:
+    _raise_open_file_limit()
     async with open_csms(config) as csms, trio.open_nursery() as nursery:
         print(
             f"chargeward: OCPP on ws://{config.server.host}:{csms.ocpp_port}/ocpp/<station_id>, "

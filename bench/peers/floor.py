@@ -1,5 +1,6 @@
-"""The floor baseline: a bare WebSocket server on chargeward's stack (trio + trio-websocket) that answers
-every CALL with a canned CALLRESULT and does nothing else: no validation, no actors, no persistence.
+"""The floor baseline: a bare WebSocket server on chargeward's own stack (trio driving the
+``websockets`` sans-I/O protocol, ``adapters.websocket``) that answers every CALL with a canned
+CALLRESULT and does nothing else: no validation, no actors, no persistence.
 
 Whatever chargeward costs above this is the price of its work, not of the transport.
 Run as ``python -m bench.peers.floor --port P``.
@@ -13,40 +14,43 @@ import resource
 from functools import partial
 
 import trio
-from trio_websocket import ConnectionClosed, WebSocketRequest, serve_websocket
 
+from adapters import websocket
 from bench.peers.canned import canned_results
 
 SUBPROTOCOL = "ocpp1.6"
+OPTIONS = websocket.Options(ping_interval=None)
 
 
-async def _session(canned: dict[str, str], request: WebSocketRequest) -> None:
-    if not request.path.startswith("/ocpp/") or SUBPROTOCOL not in request.proposed_subprotocols:
-        await request.reject(404)
+async def _session(canned: dict[str, str], upgrade: websocket.Upgrade) -> None:
+    if not upgrade.path.startswith("/ocpp/") or SUBPROTOCOL not in upgrade.offered_subprotocols:
+        await upgrade.reject(404, "not an OCPP endpoint\n")
         return
-    ws = await request.accept(subprotocol=SUBPROTOCOL)
+    ws = await upgrade.accept(SUBPROTOCOL, OPTIONS)
+    if ws is None:
+        return
     try:
         while True:
-            message = await ws.get_message()
+            message = await ws.receive()
             try:
                 frame = json.loads(message)
                 kind, msg_id = frame[0], json.dumps(frame[1])
             except (ValueError, IndexError, KeyError, TypeError):
-                await ws.send_message('[4,"-1","FormationViolation","not an OCPP frame",{}]')
+                await ws.send('[4,"-1","FormationViolation","not an OCPP frame",{}]')
                 continue
             if kind != 2:
                 continue  # an answer to a call the floor never makes
             body = canned.get(frame[2])
             if body is None:
-                await ws.send_message(f'[4,{msg_id},"NotImplemented","",{{}}]')
+                await ws.send(f'[4,{msg_id},"NotImplemented","",{{}}]')
             else:
-                await ws.send_message(f"[3,{msg_id},{body}]")
-    except ConnectionClosed:
+                await ws.send(f"[3,{msg_id},{body}]")
+    except websocket.ConnectionClosed:
         pass
 
 
 async def serve(host: str, port: int) -> None:
-    await serve_websocket(partial(_session, canned_results()), host, port, ssl_context=None)
+    await websocket.serve(partial(_session, canned_results()), host, port, OPTIONS)
 
 
 def main(argv: list[str] | None = None) -> None:
