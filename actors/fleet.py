@@ -64,7 +64,7 @@ class Fleet:
             policy=policy,
             handlers=self.handlers,
             transaction_ids=transaction_ids,
-            connectors=self.connector,
+            connectors=self.running_connector,
             stats=self.stats,
         )
 
@@ -99,8 +99,17 @@ class Fleet:
             )
         return ref
 
+    def running_connector(self, station_id: str, connector: int) -> ActorRef[ConnectorMessage] | None:
+        """The connector's actor if something has started it, else None (nothing is started)."""
+        return self.supervisor.child(f"connector/{station_id}/{connector}")
+
     def connector(self, station_id: str, connector: int) -> ActorRef[ConnectorMessage]:
-        """The connector's actor, started on first use."""
+        """The connector's actor, started on first use: it rebuilds its state from the station stream.
+
+        Connector actors start on demand (an inspection, a Modbus meter, load management), not for
+        every connector a station reports: an idle connector costs no task and no mailbox, and the
+        station's hot path does not hop through it. The live projection has every connector's state.
+        """
         child_id = f"connector/{station_id}/{connector}"
         ref = self.supervisor.child(child_id)
         if ref is None:

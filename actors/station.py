@@ -127,7 +127,7 @@ class LineSlot:
     line: Line | None = None
 
 
-ConnectorLookup = Callable[[str, int], ActorRef[ConnectorMessage]]
+ConnectorLookup = Callable[[str, int], ActorRef[ConnectorMessage] | None]
 
 
 @dataclass
@@ -219,7 +219,7 @@ class StationActor(Actor[StationMessage]):
     # -- persistence ------------------------------------------------------------------------------
 
     async def _commit(self, events: list[tuple[str, dict[str, Any]]], when: datetime) -> None:
-        """Append ``events`` to the station's stream, then fold them and tell the connectors."""
+        """Append ``events`` to the station's stream, then fold them and tell the running connector actors."""
         records = await self.deps.store.append(
             [NewEvent(self.stream, kind, data, when) for kind, data in events],
             expected={self.stream: self.state.version},
@@ -228,7 +228,9 @@ class StationActor(Actor[StationMessage]):
             self.state.apply(record)
             connector = record.data.get("connector")
             if isinstance(connector, int) and connector > 0 and record.type not in _RAW:
-                await self.deps.connectors(self.station_id, connector).send(Committed(record))
+                ref = self.deps.connectors(self.station_id, connector)
+                if ref is not None:
+                    await ref.send(Committed(record))
 
     async def _send(self, text: str) -> None:
         line = self.line
