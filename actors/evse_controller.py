@@ -29,14 +29,13 @@ from actors.meter import (
     DevicePoller,
     InspectDevice,
     MeterBinding,
+    PollingActor,
     PollSettings,
     ProfilePoller,
     describe_failure,
-    next_message,
 )
 from actors.registers import decode_raw
-from core.actor import Actor, Reply
-from core.mailbox import Mailbox
+from core.actor import Reply
 
 
 class Outcome(enum.Enum):
@@ -81,7 +80,7 @@ class SetEnabled:
 EvseMessage = SetCurrent | SetEnabled | InspectDevice
 
 
-class EvseControllerActor(Actor[EvseMessage]):
+class EvseControllerActor(PollingActor[EvseMessage]):
     """Drives one EVSE controller; see the module docstring."""
 
     def __init__(
@@ -104,18 +103,6 @@ class EvseControllerActor(Actor[EvseMessage]):
         self.device = DevicePoller(
             device_id, f"evse/{device_id}", ProfilePoller(link, unit, profile), settings, deps, binding
         )
-
-    async def started(self) -> None:
-        await self.device.restore()
-
-    async def run(self, inbox: Mailbox[EvseMessage]) -> None:
-        await self.started()
-        while True:
-            message = await next_message(inbox, self.device.schedule.next_at)
-            if message is None:
-                await self.device.poll()
-            else:
-                await self.receive(message)
 
     async def receive(self, message: EvseMessage) -> None:
         if isinstance(message, InspectDevice):

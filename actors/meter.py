@@ -22,7 +22,7 @@ import math
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import trio
 
@@ -43,6 +43,8 @@ from core.clock import Clock
 from core.events import EventRecord, NewEvent, check_stream
 from core.mailbox import Mailbox
 from core.store import EventStore
+
+M = TypeVar("M")
 
 #: The fastest poll interval a device may be configured with.
 MIN_INTERVAL = 0.1
@@ -440,7 +442,25 @@ async def next_message(inbox: Mailbox[Any], deadline: float) -> Any | None:
     return None
 
 
-class MeterActor(Actor[InspectDevice]):
+class PollingActor(Actor[M]):
+    """An actor that polls its device on schedule and handles its messages in between."""
+
+    device: DevicePoller
+
+    async def started(self) -> None:
+        await self.device.restore()
+
+    async def run(self, inbox: Mailbox[M]) -> None:
+        await self.started()
+        while True:
+            message = await next_message(inbox, self.device.schedule.next_at)
+            if message is None:
+                await self.device.poll()
+            else:
+                await self.receive(message)
+
+
+class MeterActor(PollingActor[InspectDevice]):
     """Polls one meter on its schedule (stream ``meter/<device_id>``) and answers inspections."""
 
     def __init__(
@@ -453,17 +473,5 @@ class MeterActor(Actor[InspectDevice]):
     ) -> None:
         self.device = DevicePoller(device_id, f"meter/{device_id}", poller, settings, deps, binding)
 
-    async def started(self) -> None:
-        await self.device.restore()
-
     async def receive(self, message: InspectDevice) -> None:
         message.reply.send(self.device.snapshot())
-
-    async def run(self, inbox: Mailbox[InspectDevice]) -> None:
-        await self.started()
-        while True:
-            message = await next_message(inbox, self.device.schedule.next_at)
-            if message is None:
-                await self.device.poll()
-            else:
-                await self.receive(message)

@@ -32,8 +32,6 @@ Every mistake raises :class:`adapters.config.ConfigError` naming the file and th
 
 from __future__ import annotations
 
-import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -176,19 +174,6 @@ def parse_modbus(
                 raise table.fail("device", f"{where} has other serial settings in another device")
         devices.append(device)
     return devices
-
-
-def load_modbus(path: str | os.PathLike[str]) -> list[DeviceConfig]:
-    """Read the devices from a TOML configuration file; raises :class:`ConfigError`."""
-    source = os.fspath(path)
-    try:
-        with open(source, "rb") as f:
-            document = tomllib.load(f)
-    except OSError as error:
-        raise ConfigError(source, "-", f"cannot read: {error.strerror}") from error
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(source, "-", f"not valid TOML: {error}") from error
-    return parse_modbus(document, source)
 
 
 def _where(line: LineConfig) -> str:

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import TextIO
 
 from actors import event_types as ev
-from adapters.event_json import jsonable
+from adapters.event_json import to_json
 from core.events import EventRecord
 from core.projection import replay
 from core.store import EventStore
@@ -77,7 +77,7 @@ def _summary(record: EventRecord) -> str:
     shown = {k: v for k, v in data.items() if v is not None and k not in ("samples", "text")}
     if "samples" in data:
         shown["samples"] = len(data["samples"])
-    return f"{record.type} {json.dumps(jsonable(shown), ensure_ascii=False)}"
+    return f"{record.type} {json.dumps(to_json(shown), ensure_ascii=False)}"
 
 
 def timeline_lines(records: list[EventRecord], width: int = 160) -> list[str]:
@@ -110,7 +110,7 @@ async def run_replay(
     transactions = [t for t in state.transactions.values() if station is None or t.station_id == station]
     if as_json:
         json.dump(
-            jsonable(
+            to_json(
                 {
                     "position": state.position,
                     "stations": [s.as_dict() for s in shown],
@@ -137,7 +137,7 @@ async def run_replay(
         out.write("\n".join(timeline_lines(records)) + "\n\n")
     out.write(f"state at position {state.position}:\n")
     for view in shown:
-        out.write(json.dumps(jsonable(view.as_dict()), ensure_ascii=False, indent=2) + "\n")
+        out.write(json.dumps(to_json(view.as_dict()), ensure_ascii=False, indent=2) + "\n")
     for tx in transactions:
-        out.write(json.dumps(jsonable(tx.as_dict()), ensure_ascii=False) + "\n")
+        out.write(json.dumps(to_json(tx.as_dict()), ensure_ascii=False) + "\n")
     return 0

@@ -3,8 +3,9 @@
 Stations are in-memory lines attached to a real Fleet over a real SQLite store; each one sends its
 next CALL as soon as the previous reply arrives (closed loop), with the bench's default mix (70%
 MeterValues with 10 sampled values, 30% Heartbeat). It isolates chargeward's own per-message cost
-(session, validation, decisions, commit, connector and live-state folds) from WebSocket and load-generator noise, so hot-path
-changes can be compared before and after. ``python -m bench.pipeline_micro`` prints JSON.
+(session, validation, decisions, commit, connector and live-state folds) from WebSocket and
+load-generator noise, so hot-path changes can be compared before and after. ``python -m
+bench.pipeline_micro`` prints JSON.
 """
 
 from __future__ import annotations

@@ -31,9 +31,9 @@ from actors.commands import (
 from actors.ocpp import Direction, OcppError, Policy, Validator
 from actors.ocpp.actions import CSMS_INITIATED_16
 from adapters.api.command_schemas import INT64_MAX, INT64_MIN, numbers_as_schema, openapi_schema
-from adapters.api.encoding import to_json
 from adapters.api.params import StationId, station_stream
 from adapters.api.problems import ApiProblem, problem
+from adapters.event_json import to_json
 from core.actor import ActorBusy, ActorStopped
 
 if TYPE_CHECKING:

@@ -15,7 +15,6 @@ import trio
 from fastapi import APIRouter, Query, Request, Response
 
 from actors import event_types as ev
-from adapters.api.encoding import record_to_json, to_json
 from adapters.api.models import (
     EventPage,
     MeterSample,
@@ -26,6 +25,7 @@ from adapters.api.models import (
 )
 from adapters.api.params import Limit, StationId, StationLimit, station_stream
 from adapters.api.problems import ApiProblem, problem, unknown_station
+from adapters.event_json import record_to_json, to_json
 from projections.live import LiveState, TransactionView
 
 if TYPE_CHECKING:

@@ -1,12 +1,12 @@
 """Prometheus metrics of a running Csms: ``await render_metrics(csms)`` -> (body, content type).
 
 Each Csms gets its own ``CollectorRegistry`` (never the global one), holding a custom collector that
-reads the counters on scrape (``RuntimeStats``, ``OcppStats``, ``WriterStats``, ``ModbusStats``, the live state, store
-head vs projection position) and real histograms fed by observer hooks (OCPP latency, commit
-latency and batch size, Modbus poll time). A scrape copies the numbers on the trio thread, then renders off it with
-``generate_latest`` in a worker thread. Call :func:`attach_metrics` right after ``open_csms`` so the
-histograms see everything from the start; ``[metrics]`` in the config file gives its options
-(:func:`parse_metrics_options`).
+reads the counters on scrape (``RuntimeStats``, ``OcppStats``, ``WriterStats``, ``ModbusStats``, the
+live state, store head vs projection position) and real histograms fed by observer hooks (OCPP
+latency, commit latency and batch size, Modbus poll time). A scrape copies the numbers on the trio
+thread, then renders off it with ``generate_latest`` in a worker thread. Call :func:`attach_metrics`
+right after ``open_csms`` so the histograms see everything from the start; ``[metrics]`` in the config
+file gives its options (:func:`parse_metrics_options`).
 
 Metrics, labels and what bounds their cardinality (``catalog.SPECS`` is the source of truth; the
 tests check this list against it):

@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import re
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
-import trio
 
 from adapters.api import ApiOptions, hash_token
 from adapters.config import parse_config
@@ -17,6 +13,7 @@ from adapters.metrics import MetricsOptions
 from tests.api.conftest import Api
 from tests.integration.conftest import url_of
 from tests.integration.peer import peer_station
+from tests.integration.serving import serving
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -44,29 +41,11 @@ def test_metrics_table_in_the_config_file() -> None:
 async def test_serve_prints_the_api_address_and_stops_on_sigint(tmp_path: Path) -> None:
     config = tmp_path / "c.toml"
     config.write_text(f'[api]\ntokens = ["{hash_token("serve-token")}"]\n')
-    command = [sys.executable, "-m", "adapters.cli", "serve", "--data-dir", str(tmp_path)]
-    command += ["--config", str(config), "--ocpp-port", "0", "--api-port", "0"]
-    process = await trio.lowlevel.open_process(command, cwd=ROOT, stdout=subprocess.PIPE)
-    try:
-        assert process.stdout is not None
-        with trio.fail_after(30):
-            banner = b""
-            while b"\n" not in banner:
-                chunk = await process.stdout.receive_some()
-                assert chunk, "serve exited before printing its banner"
-                banner += chunk
-        found = re.search(r"API on (http://127\.0\.0\.1:\d+)", banner.decode())
-        assert found is not None, banner
-        async with httpx.AsyncClient(base_url=found.group(1)) as client:
+    args = ("--data-dir", str(tmp_path), "--config", str(config), "--ocpp-port", "0", "--api-port", "0")
+    async with serving(*args) as served:
+        async with httpx.AsyncClient(base_url=served.api_url) as client:
             assert (await client.get("/api/stations")).status_code == 401
             authorized = {"Authorization": "Bearer serve-token"}
             assert (await client.get("/api/stations", headers=authorized)).status_code == 200
             assert "chargeward_" in (await client.get("/metrics", headers=authorized)).text
-        process.send_signal(signal.SIGINT)
-        with trio.fail_after(20):
-            assert await process.wait() == 0
-    finally:
-        with trio.CancelScope(shield=True):
-            if process.returncode is None:
-                process.kill()
-            await process.wait()
+        assert await served.stop() == 0

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -14,9 +12,9 @@ import trio
 
 from adapters.csms import Csms
 from tests.integration.conftest import disconnected
+from tests.integration.serving import ROOT, serving
 from tests.integration.test_fixture_replay import replay_fixture
 
-ROOT = Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-m", "adapters.cli"]
 
 
@@ -68,30 +66,9 @@ def test_bad_input_on_the_command_line_is_a_clear_error(tmp_path: Path) -> None:
 
 
 async def test_serve_demo_shows_live_stations_at_once(tmp_path: Path) -> None:
-    command = [
-        *CLI,
-        "serve",
-        "--data-dir",
-        str(tmp_path),
-        "--ocpp-port",
-        "0",
-        "--api-port",
-        "0",
-        "--demo",
-        "3",
-    ]
-    process = await trio.lowlevel.open_process(command, cwd=ROOT, stdout=subprocess.PIPE)
-    try:
-        assert process.stdout is not None
-        with trio.fail_after(30):
-            banner = b""
-            while b"demo stations" not in banner:
-                chunk = await process.stdout.receive_some()
-                assert chunk, "serve exited before starting the demo"
-                banner += chunk
-        api = re.search(r"API on (http://127\.0\.0\.1:\d+)", banner.decode())
-        assert api is not None, banner
-        async with httpx.AsyncClient(base_url=api.group(1)) as client:
+    args = ("--data-dir", str(tmp_path), "--ocpp-port", "0", "--api-port", "0", "--demo", "3")
+    async with serving(*args, until=b"demo stations") as served:
+        async with httpx.AsyncClient(base_url=served.api_url) as client:
             with trio.fail_after(30):
                 while True:
                     stations = (await client.get("/api/stations")).json()["stations"]
@@ -103,11 +80,4 @@ async def test_serve_demo_shows_live_stations_at_once(tmp_path: Path) -> None:
                     if len(charging) == 3:
                         break
                     await trio.sleep(0.5)
-        process.send_signal(signal.SIGINT)
-        with trio.fail_after(20):
-            assert await process.wait() == 0
-    finally:
-        with trio.CancelScope(shield=True):
-            if process.returncode is None:
-                process.kill()
-            await process.wait()
+        assert await served.stop() == 0

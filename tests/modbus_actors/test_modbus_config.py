@@ -9,9 +9,9 @@ import pytest
 
 from actors.device_profile import DeviceKind
 from actors.meter import MeterBinding
-from adapters.config import ConfigError
+from adapters.config import ConfigError, load_config
 from adapters.modbus import Framing
-from adapters.modbus_config import SerialLine, TcpLine, load_modbus, parse_modbus
+from adapters.modbus_config import SerialLine, TcpLine, parse_modbus
 
 EXAMPLE = """
 [[modbus.devices]]
@@ -67,7 +67,7 @@ def test_parses_every_transport_and_binding(tmp_path: Path) -> None:
     (tmp_path / "meters" / "custom.toml").write_text(CUSTOM)
     config = tmp_path / "chargeward.toml"
     config.write_text(EXAMPLE)
-    grid, wallbox, sub = load_modbus(config)
+    grid, wallbox, sub = load_config(config).modbus
     assert grid.line == TcpLine("10.0.0.5", 502, Framing.SOCKET)
     assert (grid.unit, grid.interval, grid.timeout, grid.stale_after) == (1, 0.1, 0.5, 5)
     assert grid.kind is DeviceKind.METER and grid.binding == MeterBinding(site="depot")
@@ -114,7 +114,7 @@ def test_a_bad_device_names_the_file_and_key(tmp_path: Path, body: str, key: str
     config = tmp_path / "site.toml"
     config.write_text("[[modbus.devices]]\n" + body)
     with pytest.raises(ConfigError) as caught:
-        load_modbus(config)
+        load_config(config)
     assert caught.value.source == str(config) and caught.value.key == f"modbus.devices[0].{key}"
     assert reason in caught.value.reason
 
@@ -147,10 +147,10 @@ def test_a_malformed_modbus_table_is_refused(tmp_path: Path, text: str, key: str
     config = tmp_path / "site.toml"
     config.write_text(text)
     with pytest.raises(ConfigError) as caught:
-        load_modbus(config)
+        load_config(config)
     assert caught.value.key == key
 
 
 def test_an_unreadable_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
-        load_modbus(tmp_path / "nope.toml")
+        load_config(tmp_path / "nope.toml")
