@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import resource
 import signal
 import sys
@@ -86,7 +87,7 @@ def _api_options(args: argparse.Namespace, config: Config) -> ApiOptions:
 
 def build_config(args: argparse.Namespace) -> Config:
     base = Config(data_dir=args.data_dir)
-    config = load_config(args.config, base) if args.config else base
+    config = load_config(args.config, base, os.environ)
     server = config.server
     if args.host is not None or args.ocpp_port is not None:
         server = replace(

@@ -1,7 +1,9 @@
 """The TOML configuration file: one place for ports, store, policies, id tags.
 
 Every mistake is reported as :class:`ConfigError` naming the file, the key and the reason, and
-nothing starts on a bad file. Command-line flags override the file; the file overrides defaults.
+nothing starts on a bad file. Command-line flags override environment variables
+(``CHARGEWARD_<TABLE>_<KEY>``, e.g. ``CHARGEWARD_SERVER_OCPP_PORT=9100``), which override the file,
+which overrides defaults.
 
 Example::
 
@@ -288,14 +290,65 @@ def parse_config(document: Mapping[str, Any], source: str, base: Config | None =
     )
 
 
-def load_config(path: str | os.PathLike[str], base: Config | None = None) -> Config:
-    """Read and check a TOML file; raises :class:`ConfigError` naming the file, key and reason."""
-    source = os.fspath(path)
+ENV_PREFIX = "CHARGEWARD_"
+ENV_TABLES = ("server", "api", "store", "fleet", "metrics")
+
+
+def _environment(environ: Mapping[str, str]) -> dict[tuple[str, str], tuple[Any, str]]:
+    """``CHARGEWARD_<TABLE>_<KEY>`` variables: (table, key) -> (value, variable name).
+
+    The value is read as a TOML value when it is one (``9000``, ``true``, ``["sha256:..."]``) and
+    as a plain string otherwise (``127.0.0.1``, ``lenient``).
+    """
+    found: dict[tuple[str, str], tuple[Any, str]] = {}
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        rest = name[len(ENV_PREFIX) :].lower()
+        table = next((t for t in ENV_TABLES if rest.startswith(t + "_")), None)
+        if table is None:
+            raise ConfigError(
+                "environment",
+                name,
+                f"not a setting: use {ENV_PREFIX}<TABLE>_<KEY> with TABLE one of {list(ENV_TABLES)}",
+            )
+        try:
+            value: Any = tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = raw
+        found[(table, rest[len(table) + 1 :])] = (value, name)
+    return found
+
+
+def load_config(
+    path: str | os.PathLike[str] | None,
+    base: Config | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Config:
+    """The configuration from a TOML file (if any) with ``environ``'s overrides on top.
+
+    Raises :class:`ConfigError` naming the file (or the environment variable), the key and the reason.
+    """
+    source = os.fspath(path) if path is not None else "defaults"
+    document: dict[str, Any] = {}
+    if path is not None:
+        try:
+            with open(source, "rb") as f:
+                document = tomllib.load(f)
+        except OSError as error:
+            raise ConfigError(source, "-", f"cannot read: {error.strerror}") from error
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigError(source, "-", f"not valid TOML: {error}") from error
+    overrides = _environment(environ or {})
+    for (table, key), (value, _name) in overrides.items():
+        section = document.setdefault(table, {})
+        if not isinstance(section, dict):
+            raise ConfigError(source, table, "must be a table")
+        section[key] = value
     try:
-        with open(source, "rb") as f:
-            document = tomllib.load(f)
-    except OSError as error:
-        raise ConfigError(source, "-", f"cannot read: {error.strerror}") from error
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(source, "-", f"not valid TOML: {error}") from error
-    return parse_config(document, source, base)
+        return parse_config(document, source, base)
+    except ConfigError as error:
+        variable = next((name for (t, k), (_v, name) in overrides.items() if error.key == f"{t}.{k}"), None)
+        if variable is None:
+            raise
+        raise ConfigError(f"environment {variable}", error.key, error.reason) from None
