@@ -226,9 +226,17 @@ class StationActor(Actor[StationMessage]):
         )
         for record in records:
             self.state.apply(record)
+            if record.type in _RAW:
+                continue
             connector = record.data.get("connector")
-            if isinstance(connector, int) and connector > 0 and record.type not in _RAW:
-                ref = self.deps.connectors(self.station_id, connector)
+            if isinstance(connector, int) and connector > 0:
+                targets: list[int] = [connector]
+            elif record.type in _EVERY_CONNECTOR:
+                targets = [n for n in self.state.connector_status if n > 0]
+            else:
+                continue
+            for number in targets:
+                ref = self.deps.connectors(self.station_id, number)
                 if ref is not None:
                     await ref.send(Committed(record))
 
@@ -517,3 +525,5 @@ class StationActor(Actor[StationMessage]):
 
 
 _RAW = frozenset({ev.FRAME_RECEIVED, ev.FRAME_SENT})
+# Events that may concern a connector without naming it (the connector fold picks out its own).
+_EVERY_CONNECTOR = frozenset({ev.RESERVATION_CANCELLED, ev.CHARGING_PROFILE_CLEARED, ev.TRANSACTION_STOPPED})

@@ -155,3 +155,29 @@ async def test_a_command_the_station_never_answers_times_out(tmp_path: Path) -> 
             r.data for r in await csms.store.read_stream("station/CMD-5") if r.type == ev.COMMAND_COMPLETED
         ]
         assert completed[-1]["outcome"] == "timeout"
+
+
+async def test_a_running_connector_actor_follows_reservations_and_profiles(csms: Csms) -> None:
+    """Events that name no connector (a cancelled reservation, cleared profiles) still reach it."""
+    async with peer_station(url_of(csms), "CMD-6") as peer:
+        await peer.call("StatusNotification", connector_id=1, error_code="NoError", status="Available")
+        station = csms.station("CMD-6")
+        assert (await station.connector(1)).reservation is None  # starts the actor
+        reserve = {
+            "connectorId": 1,
+            "expiryDate": "2026-11-21T12:00:00Z",
+            "idTag": "TAG-OK",
+            "reservationId": 5,
+        }
+        await station.call(Command("ReserveNow", reserve))
+        assert (await station.connector(1)).reservation == {
+            "reservation_id": 5,
+            "id_tag": "TAG-OK",
+            "expiry": reserve["expiryDate"],
+        }
+        await station.call(Command("CancelReservation", {"reservationId": 5}))
+        assert (await station.connector(1)).reservation is None
+        await station.call(Command("SetChargingProfile", {"connectorId": 1, "csChargingProfiles": PROFILE}))
+        assert [p["chargingProfileId"] for p in (await station.connector(1)).charging_profiles] == [9]
+        await station.call(Command("ClearChargingProfile", {"id": 9}))
+        assert (await station.connector(1)).charging_profiles == []
