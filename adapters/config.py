@@ -105,8 +105,12 @@ class Config:
         return f"sqlite:///{(self.data_dir / 'events.db').resolve()}"
 
 
-class _Reader:
-    """Typed access to one table of the file, remembering the dotted key for error messages."""
+class TableReader:
+    """Typed access to one table of the file, remembering the dotted key for error messages.
+
+    Every table of the configuration (here and in ``adapters.modbus_config``) is read through it, so a
+    value of the wrong type is reported the same way everywhere.
+    """
 
     def __init__(self, source: str, table: Mapping[str, Any], prefix: str) -> None:
         self.source = source
@@ -120,9 +124,13 @@ class _Reader:
     def fail(self, name: str, reason: str) -> ConfigError:
         return ConfigError(self.source, self.key(name), reason)
 
-    def get(self, name: str, kind: type | tuple[type, ...], default: Any) -> Any:
+    def get(
+        self, name: str, kind: type | tuple[type, ...], default: Any = None, *, required: bool = False
+    ) -> Any:
         self.seen.add(name)
         if name not in self.table:
+            if required:
+                raise self.fail(name, "is required")
             return default
         value = self.table[name]
         if (isinstance(value, bool) and kind is not bool) or not isinstance(value, kind):
@@ -145,9 +153,9 @@ class _Reader:
         except ValueError:
             raise self.fail(name, f"must be one of {[e.value for e in enum]}, got {value!r}") from None
 
-    def table_of(self, name: str) -> _Reader:
+    def table_of(self, name: str) -> TableReader:
         value = self.get(name, dict, {})
-        return _Reader(self.source, value, self.key(name))
+        return TableReader(self.source, value, self.key(name))
 
     def finish(self) -> None:
         unknown = sorted(set(self.table) - self.seen)
@@ -155,7 +163,7 @@ class _Reader:
             raise self.fail(unknown[0], "unknown key (check the spelling)")
 
 
-def _station_policy(reader: _Reader, base: StationPolicy) -> StationPolicy:
+def _station_policy(reader: TableReader, base: StationPolicy) -> StationPolicy:
     aliases = reader.table_of("aliases")
     alias_map = {k: aliases.get(k, str, None) for k in aliases.table}
     policy = StationPolicy(
@@ -167,7 +175,7 @@ def _station_policy(reader: _Reader, base: StationPolicy) -> StationPolicy:
     return policy
 
 
-def _id_tag(reader: _Reader) -> IdTag:
+def _id_tag(reader: TableReader) -> IdTag:
     expiry = reader.get("expiry", datetime, None)
     if expiry is not None and expiry.tzinfo is None:
         expiry = expiry.replace(tzinfo=UTC)
@@ -180,7 +188,7 @@ def _id_tag(reader: _Reader) -> IdTag:
     return tag
 
 
-def _api_options(root: _Reader, base: ApiOptions | None) -> ApiOptions | None:
+def _api_options(root: TableReader, base: ApiOptions | None) -> ApiOptions | None:
     if "api" not in root.table:
         root.seen.add("api")
         return base
@@ -200,7 +208,7 @@ def _api_options(root: _Reader, base: ApiOptions | None) -> ApiOptions | None:
 
 
 def _modbus_devices(
-    document: Mapping[str, Any], root: _Reader, base: tuple[DeviceConfig, ...]
+    document: Mapping[str, Any], root: TableReader, base: tuple[DeviceConfig, ...]
 ) -> tuple[DeviceConfig, ...]:
     root.seen.add("modbus")
     if "modbus" not in document:
@@ -211,7 +219,7 @@ def _modbus_devices(
     return tuple(parse_modbus(document, root.source))
 
 
-def _metrics_options(root: _Reader, base: MetricsOptions | None) -> MetricsOptions | None:
+def _metrics_options(root: TableReader, base: MetricsOptions | None) -> MetricsOptions | None:
     if "metrics" not in root.table:
         root.seen.add("metrics")
         return base
@@ -224,7 +232,7 @@ def _metrics_options(root: _Reader, base: MetricsOptions | None) -> MetricsOptio
 def parse_config(document: Mapping[str, Any], source: str, base: Config | None = None) -> Config:
     """Build a :class:`Config` from a parsed TOML document."""
     base = base or Config()
-    root = _Reader(source, document, "")
+    root = TableReader(source, document, "")
     server = root.table_of("server")
     options = ServerOptions(
         host=server.get("host", str, base.server.host),

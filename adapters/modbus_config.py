@@ -39,7 +39,7 @@ from typing import Any
 
 from actors.device_profile import DeviceKind, DeviceProfile
 from actors.meter import MIN_INTERVAL, MeterBinding
-from adapters.config import ConfigError
+from adapters.config import ConfigError, TableReader
 from adapters.modbus import Framing, serial_connector
 from adapters.profile_loader import ProfileConfigError, load_profile, load_shipped_profile
 
@@ -95,29 +95,8 @@ class DeviceConfig:
         return self.profile.kind
 
 
-class _Table:
+class _Table(TableReader):
     """Typed access to one ``[[modbus.devices]]`` entry; errors name the file and the dotted key."""
-
-    def __init__(self, source: str, table: Mapping[str, Any], prefix: str) -> None:
-        self.source = source
-        self.table = table
-        self.prefix = prefix
-
-    def fail(self, name: str, reason: str) -> ConfigError:
-        return ConfigError(self.source, f"{self.prefix}.{name}" if name else self.prefix, reason)
-
-    def get(
-        self, name: str, kind: type | tuple[type, ...], default: Any = None, *, required: bool = False
-    ) -> Any:
-        if name not in self.table:
-            if required:
-                raise self.fail(name, "is required")
-            return default
-        value = self.table[name]
-        if (isinstance(value, bool) and kind is not bool) or not isinstance(value, kind):
-            names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-            raise self.fail(name, f"must be {names}, got {value!r}")
-        return value
 
     def integer(self, name: str, low: int, high: int, default: int | None = None) -> int:
         value: int = self.get(name, int, default, required=default is None)
