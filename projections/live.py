@@ -118,7 +118,10 @@ class LiveProjection:
             station.last_seen = stamp
             if data.get("action") == "Heartbeat":
                 station.last_heartbeat = stamp
-        elif t == ev.STATION_CONNECTED:
+            return state  # raw frames change no connector: skip the connector folds
+        if t == ev.FRAME_SENT:
+            return state
+        if t == ev.STATION_CONNECTED:
             station.connected, station.connection, station.remote = True, data["conn"], data.get("remote")
         elif t == ev.STATION_DISCONNECTED:
             if station.connection == data["conn"]:
