@@ -23,6 +23,7 @@ from adapters import log_tools
 from adapters.api import ApiOptions, InsecureApiOptions, hash_token, new_token
 from adapters.config import Config, ConfigError, load_config
 from adapters.csms import open_csms
+from adapters.gc_policy import settle_heap
 from core.store import StoreError
 
 
@@ -123,6 +124,7 @@ def _raise_open_file_limit() -> None:
 async def serve(config: Config, demo: int = 0) -> None:
     _raise_open_file_limit()
     async with open_csms(config) as csms, trio.open_nursery() as nursery:
+        settle_heap()
         print(
             f"chargeward: OCPP on ws://{config.server.host}:{csms.ocpp_port}/ocpp/<station_id>, "
             f"API on http://{_host(config.api.host if config.api else '')}:{csms.api_port} (docs at /docs), "
