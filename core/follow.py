@@ -92,6 +92,29 @@ class Follower:
     async def __anext__(self) -> EventRecord:
         if self._buffer:
             await trio.lowlevel.checkpoint()
+        else:
+            await self._fill()
+        record = self._buffer.popleft()
+        self.position = record.position
+        return record
+
+    async def next_batch(self) -> list[EventRecord]:
+        """Every record at hand (at least one, at most a page), waiting for one if there is none.
+
+        A projection folds a whole commit per scheduling pass this way, instead of yielding to trio
+        once per record: under load a commit carries ~120 records.
+        """
+        if self._buffer:
+            await trio.lowlevel.checkpoint()
+        else:
+            await self._fill()
+        batch = list(self._buffer)
+        self._buffer.clear()
+        self.position = batch[-1].position
+        return batch
+
+    async def _fill(self) -> None:
+        """Wait until the buffer holds at least one record after ``position``."""
         while not self._buffer:
             wake = self._signal.current()
             page = self._recent.after(self.position, self._page) if self._recent is not None else []
@@ -99,12 +122,9 @@ class Follower:
                 page = await self._read_all(self.position, self._page)
             if page:
                 self._buffer.extend(page)
-                break
+                return
             if self._poll_interval is None:
                 await wake.wait()
             else:
                 with trio.move_on_after(self._poll_interval):
                     await wake.wait()
-        record = self._buffer.popleft()
-        self.position = record.position
-        return record

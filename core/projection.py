@@ -119,7 +119,11 @@ class FileCheckpoint:
 
 
 class ProjectionRunner(Generic[S]):
-    """Runs one projection live over a store. Start :meth:`run` in a nursery."""
+    """Runs one projection live over a store. Start :meth:`run` in a nursery.
+
+    It folds whatever the follower has at hand in one pass (a whole commit, under load), and saves a
+    checkpoint after the pass that brings it ``checkpoint_every`` or more records past the last one.
+    """
 
     def __init__(
         self,
@@ -147,9 +151,11 @@ class ProjectionRunner(Generic[S]):
             self._encode()  # a state the codec refuses fails at start, not at the first checkpoint
         task_status.started()
         try:
-            async for record in self._store.follow(self.position):
-                self.state = self.projection.fold(self.state, record)
-                self.position = record.position
+            follower = self._store.follow(self.position)
+            while True:
+                for record in await follower.next_batch():
+                    self.state = self.projection.fold(self.state, record)
+                    self.position = record.position
                 self._advanced.pulse()
                 if self.position - self._saved_position >= self._checkpoint_every:
                     await self.save_checkpoint()

@@ -7,10 +7,11 @@ passes is tests/core/test_store_conformance.py.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from core.events import EventRecord, NewEvent
+from core.follow import Follower
 
 __all__ = [
     "CommitFailed",
@@ -83,8 +84,11 @@ class EventStore(Protocol):
         """Up to ``limit`` events with position greater than ``after``, in position order."""
         ...
 
-    def follow(self, after: int = 0) -> AsyncIterator[EventRecord]:
-        """Every event after position ``after``, each exactly once and in order: catch up, then live."""
+    def follow(self, after: int = 0) -> Follower:
+        """Every event after position ``after``, each exactly once and in order: catch up, then live.
+
+        Iterate it record by record, or take what is at hand with ``next_batch``.
+        """
         ...
 
     async def head(self) -> int:

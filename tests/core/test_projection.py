@@ -148,8 +148,9 @@ async def test_checkpoints_are_saved_every_n_events_and_on_exit() -> None:
         runner = ProjectionRunner(EnergyByStream(), store, checkpoint=checkpoint, checkpoint_every=10)
         async with trio.open_nursery() as nursery:
             await nursery.start(runner.run)
-            records = await store.append([sample("meter/grid", i) for i in range(25)])
-            await runner.wait_for(records[-1].position)
+            for first in range(0, 25, 5):  # five commits, each folded before the next
+                records = await store.append([sample("meter/grid", i) for i in range(first, first + 5)])
+                await runner.wait_for(records[-1].position)
             assert checkpoint.blob is not None  # saved at 10 and 20 while running
             resumed = ProjectionRunner(EnergyByStream(), store, checkpoint=checkpoint)
             await resumed._restore()

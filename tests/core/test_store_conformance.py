@@ -6,6 +6,7 @@ and paths that cannot be opened.
 
 from __future__ import annotations
 
+import itertools
 import os
 import pathlib
 import signal
@@ -247,19 +248,26 @@ async def test_conflicting_appends_leave_no_trace(
 
 
 @fresh
-@given(batches=batches, start=st.integers(0, 3))
+@given(batches=batches, start=st.integers(0, 3), takes=st.lists(st.booleans(), min_size=1, max_size=6))
 async def test_a_follower_sees_every_event_once_in_order_while_appends_run(
-    new_store_url: Callable[[], str], batches: list[list[str]], start: int
+    new_store_url: Callable[[], str], batches: list[list[str]], start: int, takes: list[bool]
 ) -> None:
+    """Whether it is read record by record, by ``next_batch`` (``takes``, cycled), or both mixed."""
     total = sum(len(b) for b in batches)
     start = min(start, total - 1)
     async with open_store(new_store_url(), max_batch=4) as store:
         seen: list[int] = []
 
         async def follow() -> None:
-            async for record in store.follow(after=start):
-                seen.append(record.position)
-                if record.position == total:
+            follower = store.follow(after=start)
+            for batched in itertools.cycle(takes):
+                if batched:
+                    taken = await follower.next_batch()
+                    assert taken and follower.position == taken[-1].position
+                    seen.extend(record.position for record in taken)
+                else:
+                    seen.append((await follower.__anext__()).position)
+                if seen[-1] == total:
                     return
 
         async def append(i: int, streams: list[str]) -> None:
