@@ -237,8 +237,8 @@ class StationActor(Actor[StationMessage]):
                 continue
             for number in targets:
                 ref = self.deps.connectors(self.station_id, number)
-                if ref is not None:
-                    await ref.send(Committed(record))
+                if ref is not None:  # the append above was this task's schedule point
+                    await ref.send(Committed(record), schedule_point=False)
 
     async def _send(self, text: str) -> None:
         line = self.line

@@ -106,12 +106,13 @@ class ActorRef(Generic[M]):
     def depth(self) -> int:
         return self._mailbox.depth
 
-    async def send(self, message: M) -> None:
+    async def send(self, message: M, *, schedule_point: bool = True) -> None:
         """Deliver, waiting while a block-policy mailbox is full (backpressure).
 
         Under the other policies this never waits; an undeliverable message becomes a dead letter.
+        ``schedule_point=False``: see :meth:`Mailbox.put`.
         """
-        await self._mailbox.put(message)
+        await self._mailbox.put(message, schedule_point=schedule_point)
 
     def try_send(self, message: M) -> bool:
         """Deliver without waiting; False when the message was not queued (see Mailbox.put_nowait)."""

@@ -89,15 +89,21 @@ class Mailbox(Generic[M]):
             self._dead_letters.post(self.kind, self.name, Reason.FULL, message)
         return False
 
-    async def put(self, message: M) -> bool:
-        """Deliver, waiting for room under the block policy; True when the message was queued."""
+    async def put(self, message: M, *, schedule_point: bool = True) -> bool:
+        """Deliver, waiting for room under the block policy; True when the message was queued.
+
+        ``schedule_point=False`` skips the yield to other tasks that ``put`` makes otherwise (it is
+        still a cancellation point, and still waits for room): for a caller that has just yielded,
+        such as an actor telling others what it has just committed.
+        """
         await trio.lowlevel.checkpoint_if_cancelled()
         while (
             self.overflow is Overflow.BLOCK and not self._closed and len(self._queue) >= self.capacity
         ):
             await self._writers.park()
         queued = self.put_nowait(message)
-        await trio.lowlevel.cancel_shielded_checkpoint()
+        if schedule_point:
+            await trio.lowlevel.cancel_shielded_checkpoint()
         return queued
 
     async def get(self) -> M:

@@ -83,6 +83,29 @@ async def test_block_policy_waits_for_room() -> None:
     assert await box.get() == "b"
 
 
+async def test_put_without_schedule_point_runs_no_other_task_yet_waits_for_room_and_cancels() -> None:
+    box: Mailbox[str] = Mailbox(1, Overflow.BLOCK, kind="k", name="n", dead_letters=DeadLetters())
+    ran: list[str] = []
+
+    async def other() -> None:
+        ran.append("other")
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(other)
+        assert await box.put("a", schedule_point=False)
+        assert ran == []  # there was room: nothing else was scheduled
+        with trio.move_on_after(0.05) as waited:  # full: it waits for room like put
+            await box.put("b", schedule_point=False)
+        assert waited.cancelled_caught and box.depth == 1
+    assert ran == ["other"]
+    assert await box.get() == "a"
+    with trio.CancelScope() as scope:
+        scope.cancel()
+        with pytest.raises(trio.Cancelled):  # still a cancellation point, though there is room
+            await box.put("c", schedule_point=False)
+    assert box.depth == 0
+
+
 async def test_close_dead_letters_the_queue_and_wakes_readers() -> None:
     letters = DeadLetters()
     box: Mailbox[str] = Mailbox(4, Overflow.BLOCK, kind="station", name="s1", dead_letters=letters)
