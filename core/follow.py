@@ -45,11 +45,14 @@ class RecentCommits:
         self._keep = keep
         self._by_position: dict[int, EventRecord] = {}
         self._order: deque[int] = deque()
+        self.newest = 0
+        """The highest position this process has committed (0: none yet)."""
 
     def add(self, records: list[EventRecord]) -> None:
         for record in records:
             self._by_position[record.position] = record
             self._order.append(record.position)
+            self.newest = max(self.newest, record.position)
         while len(self._order) > self._keep:
             del self._by_position[self._order.popleft()]
 
@@ -114,11 +117,17 @@ class Follower:
         return batch
 
     async def _fill(self) -> None:
-        """Wait until the buffer holds at least one record after ``position``."""
+        """Wait until the buffer holds at least one record after ``position``.
+
+        A follower at the newest position this process committed does not ask the store for more:
+        nothing newer can come from here without a pulse, and other processes' commits are what the
+        poll is for. (That read used to happen every time a follower caught up: once per commit.)
+        """
+        polled = False
         while not self._buffer:
             wake = self._signal.current()
             page = self._recent.after(self.position, self._page) if self._recent is not None else []
-            if not page:
+            if not page and (polled or not self._at_recent_head()):
                 page = await self._read_all(self.position, self._page)
             if page:
                 self._buffer.extend(page)
@@ -126,5 +135,9 @@ class Follower:
             if self._poll_interval is None:
                 await wake.wait()
             else:
-                with trio.move_on_after(self._poll_interval):
+                with trio.move_on_after(self._poll_interval) as poll:
                     await wake.wait()
+                polled = poll.cancelled_caught
+
+    def _at_recent_head(self) -> bool:
+        return self._recent is not None and self.position == self._recent.newest > 0

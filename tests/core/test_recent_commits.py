@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import trio
+import trio.testing
 
 from adapters.stores import open_store
 from core.events import EventRecord, NewEvent
-from core.follow import RecentCommits
+from core.follow import CommitSignal, Follower, RecentCommits
 
 T0 = datetime(2026, 11, 21, tzinfo=UTC)
 
@@ -41,3 +42,38 @@ async def test_a_follower_far_behind_the_window_still_sees_everything_in_order()
                 if len(seen) == 20:
                     break
         assert seen == list(range(20))
+
+
+async def test_a_caught_up_follower_waits_for_the_pulse_without_reading_the_store() -> None:
+    recent, signal, reads = RecentCommits(), CommitSignal(), []
+
+    async def read_all(after: int, limit: int) -> list[EventRecord]:
+        reads.append(after)
+        await trio.lowlevel.checkpoint()
+        return []
+
+    recent.add([rec(1), rec(2)])
+    follower = Follower(read_all, signal, after=0, recent=recent)
+    assert [r.position for r in await follower.next_batch()] == [1, 2]
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(follower.next_batch)
+        await trio.testing.wait_all_tasks_blocked()
+        recent.add([rec(3)])
+        signal.pulse()
+    assert follower.position == 3 and reads == []
+
+
+async def test_a_poll_still_reads_the_store_for_other_processes_commits(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    recent, signal, reads = RecentCommits(), CommitSignal(), []
+    recent.add([rec(1)])
+
+    async def read_all(after: int, limit: int) -> list[EventRecord]:
+        reads.append(after)
+        await trio.lowlevel.checkpoint()
+        return [rec(2)] if len(reads) > 1 else []  # another process commits 2 between the polls
+
+    follower = Follower(read_all, signal, after=1, poll_interval=1.0, recent=recent)
+    assert [r.position for r in await follower.next_batch()] == [2]
+    assert reads == [1, 1]  # both after a poll timeout, none while at the in-process head
