@@ -13,7 +13,7 @@ import signal
 import socket
 import sys
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,6 +85,31 @@ def proc_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its live descendants (chargeward's SQLite committer is a child of the server)."""
+    tree, i = [pid], 0
+    while i < len(tree):
+        for task in Path(f"/proc/{tree[i]}/task").glob("*/children"):
+            try:
+                tree.extend(int(child) for child in task.read_text().split())
+            except OSError:
+                pass  # the task ended while we looked
+        i += 1
+    return tree
+
+
+def tree_total(pid: int, measure: Callable[[int], float]) -> float:
+    """``measure`` summed over ``pid`` and its descendants, skipping any that ended meanwhile."""
+    total = 0.0
+    for member in process_tree(pid):
+        try:
+            total += measure(member)
+        except (OSError, RuntimeError):
+            if member == pid:
+                raise
+    return total
+
+
 def proc_rss_bytes(pid: int) -> int:
     """Resident set size of a process from /proc/<pid>/status."""
     with open(f"/proc/{pid}/status") as f:
@@ -120,10 +145,12 @@ class RunningServer:
         return self.process.pid
 
     def cpu_seconds(self) -> float:
-        return proc_cpu_seconds(self._alive())
+        """CPU seconds of the server and its child processes so far."""
+        return tree_total(self._alive(), proc_cpu_seconds)
 
     def rss_bytes(self) -> int:
-        return proc_rss_bytes(self._alive())
+        """Resident memory of the server and its child processes."""
+        return int(tree_total(self._alive(), proc_rss_bytes))
 
     def log_tail(self, limit: int = 2000) -> str:
         return self.log_path.read_text(errors="replace")[-limit:]
