@@ -50,7 +50,7 @@ class SequenceTaken(Exception):
 
 
 class Log(Protocol):
-    """What the writer needs from a backend; all but ``run`` block and are called through ``run``."""
+    """What the writer needs from a backend; ``stream_version`` blocks and is called through ``run``."""
 
     async def run(self, fn: Callable[[], T]) -> T: ...
 
@@ -58,7 +58,12 @@ class Log(Protocol):
 
     def stream_version(self, stream: str) -> int: ...
 
-    def insert(self, rows: Sequence[tuple[NewEvent, int, bytes]]) -> list[int]: ...
+    async def commit(self, rows: Sequence[tuple[NewEvent, int, bytes]]) -> list[int]:
+        """Store ``(event, sequence, encoded state)`` rows in one transaction; their positions.
+
+        Raises ``SequenceTaken`` if a (stream, sequence) is already stored, nothing stored.
+        """
+        ...
 
 
 @dataclass
@@ -313,7 +318,7 @@ class BatchingWriter:
 
     async def _insert(self, rows: list[tuple[NewEvent, int, bytes]]) -> list[int]:
         started = time.perf_counter()
-        positions = await self._log.run(lambda: self._log.insert(rows))
+        positions = await self._log.commit(rows)
         seconds = time.perf_counter() - started
         self.stats.batches += 1
         self.stats.events += len(rows)

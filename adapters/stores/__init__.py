@@ -46,6 +46,8 @@ async def open_backend_store(
     log = await trio.to_thread.run_sync(opener, url, poll_interval)
     body_error: BaseException | None = None
     try:
+        if log.committer is not None:
+            await log.committer.start()  # a database it cannot open fails here, not at the first append
         store = RecordedStore(log, max_batch=max_batch, max_delay=max_delay)
         async with trio.open_nursery() as nursery:
             await nursery.start(store.writer.run)
@@ -59,6 +61,8 @@ async def open_backend_store(
                 store.writer.close()
     finally:
         with trio.CancelScope(shield=True):  # a cancelled caller still releases the database
+            if log.committer is not None:
+                await log.committer.aclose()
             await trio.to_thread.run_sync(log.close)
     if body_error is not None:
         raise body_error

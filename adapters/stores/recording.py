@@ -25,7 +25,7 @@ from core.events import EventRecord, NewEvent
 from core.store import CorruptEvent
 from core.writer import SequenceTaken
 
-__all__ = ["STREAM_NAMESPACE", "RecordMapper", "RecordedLog", "StreamRecorder", "stream_uuid"]
+__all__ = ["STREAM_NAMESPACE", "Committer", "RecordMapper", "RecordedLog", "StreamRecorder", "stream_uuid"]
 
 T = TypeVar("T")
 
@@ -71,6 +71,16 @@ class StreamRecorder(Protocol):
     def max_notification_id(self) -> int | None: ...
 
     def select_stream(self, originator_id: UUID, gt: int, limit: int | None) -> Sequence[Notification]: ...
+
+
+class Committer(Protocol):
+    """Commits batches somewhere other than this process's threads (the SQLite committer process)."""
+
+    async def start(self) -> None: ...
+
+    async def insert(self, rows: Sequence[tuple[NewEvent, int, bytes]]) -> list[int]: ...
+
+    async def aclose(self) -> None: ...
 
 
 class RecordMapper(Mapper[UUID]):
@@ -137,6 +147,7 @@ class RecordedLog:
         offload: bool,
         poll_interval: float | None,
         close: Callable[[], None],
+        committer: Committer | None = None,
     ) -> None:
         self.recorder = recorder
         self.mapper = mapper
@@ -145,6 +156,8 @@ class RecordedLog:
         # None: every commit happens in this process, so followers never need to poll.
         self.poll_interval = poll_interval
         self.close = close
+        self.committer = committer
+        """Set: commits go to it (started and closed by the store); None: to ``insert`` in a thread."""
 
     async def run(self, fn: Callable[[], T], limiter: trio.CapacityLimiter | None = None) -> T:
         """Run a blocking call: in a worker thread (under ``limiter`` if given), or inline for a
@@ -156,6 +169,12 @@ class RecordedLog:
 
     def encode(self, event: NewEvent) -> bytes:
         return self.mapper.encode_state(event)
+
+    async def commit(self, rows: Sequence[tuple[NewEvent, int, bytes]]) -> list[int]:
+        """Commit rows through the committer if there is one, else :meth:`insert` off the trio thread."""
+        if self.committer is not None:
+            return await self.committer.insert(rows)
+        return await self.run(lambda: self.insert(rows))
 
     def insert(self, rows: Sequence[tuple[NewEvent, int, bytes]]) -> list[int]:
         """Commit ``(event, sequence, state)`` rows in one transaction; return their positions.

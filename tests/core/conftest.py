@@ -14,7 +14,8 @@ import pytest
 
 BACKENDS: dict[str, Callable[[pathlib.Path], str]] = {
     "memory": lambda directory: "memory://",
-    "sqlite": lambda directory: f"sqlite://{directory}/events.db",
+    "sqlite": lambda directory: f"sqlite://{directory}/events.db",  # commits in a child process
+    "sqlite-thread": lambda directory: f"sqlite://{directory}/events.db?committer=thread",
 }
 
 
