@@ -4,13 +4,15 @@ Stations are in-memory lines attached to a real Fleet over a real SQLite store; 
 next CALL as soon as the previous reply arrives (closed loop), with the bench's default mix (70%
 MeterValues with 10 sampled values, 30% Heartbeat). It isolates chargeward's own per-message cost
 (session, validation, decisions, commit, connector and live-state folds) from WebSocket and
-load-generator noise, so hot-path changes can be compared before and after. ``python -m
+load-generator noise, so hot-path changes can be compared before and after. Like ``chargeward serve``
+it settles the heap once up and commits through the SQLite committer process, whose CPU it counts. ``python -m
 bench.pipeline_micro`` prints JSON.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import random
 import tempfile
 import time
@@ -21,7 +23,9 @@ import trio
 from actors.fleet import Fleet
 from actors.policy import FleetPolicy
 from actors.station import FrameIn
+from adapters.gc_policy import settle_heap
 from adapters.stores import open_store
+from bench.servers import proc_cpu_seconds, tree_total
 from core.projection import ProjectionRunner
 from core.supervisor import Runtime
 from projections.live import LiveProjection
@@ -71,6 +75,11 @@ class MemoryLine:
         await trio.lowlevel.checkpoint()
 
 
+def _cpu_seconds() -> float:
+    """This process's CPU and its children's (the SQLite committer)."""
+    return tree_total(os.getpid(), proc_cpu_seconds)
+
+
 async def _measure(directory: str, stations: int, seconds: float) -> dict[str, Any]:
     runtime = Runtime()
     async with open_store(f"sqlite:///{directory}/events.db") as store, trio.open_nursery() as nursery:
@@ -99,12 +108,13 @@ async def _measure(directory: str, stations: int, seconds: float) -> dict[str, A
                 await line.reply.wait()
                 done += 1
 
+        settle_heap()  # as `chargeward serve` does once it is up
         stop_at = trio.current_time() + seconds
-        cpu, wall = time.process_time(), time.perf_counter()
+        cpu, wall = _cpu_seconds(), time.perf_counter()
         async with trio.open_nursery() as load:
             for n in range(stations):
                 load.start_soon(station, n)
-        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        cpu, wall = _cpu_seconds() - cpu, time.perf_counter() - wall
         stats = store.stats  # type: ignore[attr-defined]
         nursery.cancel_scope.cancel()
     return {
