@@ -74,7 +74,11 @@ class _Channel:
 
 
 class CommitterProcess:
-    """Commits batches to the SQLite file at ``path`` in a child process, started on first use."""
+    """Commits batches to the SQLite file at ``path`` in a child process.
+
+    The store starts it when it opens (so a database the child cannot open fails there) and closes it
+    with the store; a child lost in between is replaced at the next commit.
+    """
 
     def __init__(self, path: str, lock_timeout: str | None = None) -> None:
         self.path = path
