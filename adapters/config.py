@@ -175,6 +175,16 @@ def _station_policy(reader: TableReader, base: StationPolicy) -> StationPolicy:
     return policy
 
 
+def _station_policies(reader: TableReader, default: StationPolicy) -> dict[str, StationPolicy]:
+    """One policy per sub-table (``[stations.<id>]`` or ``[vendors.<name>]``), each over ``default``."""
+    policies = {}
+    for name in reader.table:
+        sub = reader.table_of(name)
+        policies[name] = _station_policy(sub, default)
+        sub.finish()
+    return policies
+
+
 def _id_tag(reader: TableReader) -> IdTag:
     expiry = reader.get("expiry", datetime, None)
     if expiry is not None and expiry.tzinfo is None:
@@ -261,18 +271,8 @@ def parse_config(document: Mapping[str, Any], source: str, base: Config | None =
         raise fleet.fail("max_connector_id", f"must be at least 1, got {max_connector_id}")
     fleet.finish()
 
-    stations_reader = root.table_of("stations")
-    stations = {}
-    for station_id in stations_reader.table:
-        sub = stations_reader.table_of(station_id)
-        stations[station_id] = _station_policy(sub, default)
-        sub.finish()
-    vendors_reader = root.table_of("vendors")
-    vendors = {}
-    for vendor in vendors_reader.table:
-        sub = vendors_reader.table_of(vendor)
-        vendors[vendor] = _station_policy(sub, default)
-        sub.finish()
+    stations = _station_policies(root.table_of("stations"), default)
+    vendors = _station_policies(root.table_of("vendors"), default)
     tags_reader = root.table_of("id_tags")
     id_tags = {tag: _id_tag(tags_reader.table_of(tag)) for tag in tags_reader.table}
     root.finish()

@@ -93,10 +93,7 @@ class Follower:
         return self
 
     async def __anext__(self) -> EventRecord:
-        if self._buffer:
-            await trio.lowlevel.checkpoint()
-        else:
-            await self._fill()
+        await self._ready()
         record = self._buffer.popleft()
         self.position = record.position
         return record
@@ -107,14 +104,18 @@ class Follower:
         A projection folds a whole commit per scheduling pass this way, instead of yielding to trio
         once per record: under load a commit carries ~120 records.
         """
-        if self._buffer:
-            await trio.lowlevel.checkpoint()
-        else:
-            await self._fill()
+        await self._ready()
         batch = list(self._buffer)
         self._buffer.clear()
         self.position = batch[-1].position
         return batch
+
+    async def _ready(self) -> None:
+        """Return with at least one record buffered, having been through a schedule point."""
+        if self._buffer:
+            await trio.lowlevel.checkpoint()
+        else:
+            await self._fill()
 
     async def _fill(self) -> None:
         """Wait until the buffer holds at least one record after ``position``.

@@ -12,7 +12,6 @@ writer forgets its cached stream heads so that the next appends check against th
 from __future__ import annotations
 
 import socket
-import struct
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -21,14 +20,13 @@ import msgpack
 import trio
 
 from adapters.stores.recording import stream_uuid
-from adapters.stores.sqlite_committer import FAILED, OK, SEQUENCE_TAKEN, frame
+from adapters.stores.sqlite_committer import FAILED, LENGTH, OK, SEQUENCE_TAKEN, frame
 from core.events import NewEvent
 from core.store import StoreUnavailable
 from core.writer import SequenceTaken
 
 __all__ = ["CommitterLost", "CommitterProcess"]
 
-_LENGTH = struct.Struct(">I")
 # How long a closing committer may take to finish its commit in hand before it is killed.
 _EXIT_GRACE = 5.0
 
@@ -51,11 +49,11 @@ class _Channel:
 
     async def reply(self) -> Any:
         while True:
-            if len(self._buffer) >= _LENGTH.size:
-                (length,) = _LENGTH.unpack_from(self._buffer)
-                end = _LENGTH.size + length
+            if len(self._buffer) >= LENGTH.size:
+                (length,) = LENGTH.unpack_from(self._buffer)
+                end = LENGTH.size + length
                 if len(self._buffer) >= end:
-                    body = bytes(self._buffer[_LENGTH.size : end])
+                    body = bytes(self._buffer[LENGTH.size : end])
                     del self._buffer[:end]
                     return msgpack.unpackb(body, raw=False)
             data = await self.stream.receive_some(65536)

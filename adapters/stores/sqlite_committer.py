@@ -34,24 +34,25 @@ from uuid import UUID
 import msgpack
 from eventsourcing.persistence import InfrastructureFactory, IntegrityError, StoredEvent
 
-__all__ = ["FAILED", "OK", "SEQUENCE_TAKEN", "frame", "main", "read_frame"]
+__all__ = ["FAILED", "LENGTH", "OK", "SEQUENCE_TAKEN", "frame", "main", "read_frame"]
 
 OK, SEQUENCE_TAKEN, FAILED = 0, 1, 2
-_LENGTH = struct.Struct(">I")
+LENGTH = struct.Struct(">I")
+"""The length prefix of every message."""
 
 
 def frame(body: Any) -> bytes:
     """One message on the wire: length prefix and msgpack body."""
     packed: bytes = msgpack.packb(body, use_bin_type=True)
-    return _LENGTH.pack(len(packed)) + packed
+    return LENGTH.pack(len(packed)) + packed
 
 
 def read_frame(stream: BinaryIO) -> Any:
     """The next message from a blocking stream, or None at a clean EOF."""
-    head = stream.read(_LENGTH.size)
-    if len(head) < _LENGTH.size:
+    head = stream.read(LENGTH.size)
+    if len(head) < LENGTH.size:
         return None
-    (length,) = _LENGTH.unpack(head)
+    (length,) = LENGTH.unpack(head)
     body = stream.read(length)
     if len(body) < length:
         return None
