@@ -14,6 +14,7 @@ from core.events import EventRecord, NewEvent
 from core.follow import Follower
 
 __all__ = [
+    "BadStoreUrl",
     "CommitFailed",
     "ConcurrencyConflict",
     "CorruptEvent",
@@ -44,6 +45,10 @@ class CorruptEvent(StoreError):
     def __init__(self, position: int, reason: str) -> None:
         super().__init__(f"stored event at position {position} does not decode: {reason}")
         self.position = position
+
+
+class BadStoreUrl(StoreError, ValueError):
+    """A store URL names no backend, or has options its backend does not take; nothing was opened."""
 
 
 class StoreUnavailable(StoreError):

@@ -17,7 +17,7 @@ import trio
 
 from adapters.stores.recorded import RecordedStore
 from adapters.stores.recording import RecordedLog
-from core.store import EventStore
+from core.store import BadStoreUrl, EventStore
 
 __all__ = ["BACKENDS", "open_backend_store", "open_store"]
 
@@ -42,8 +42,13 @@ async def open_backend_store(
     """Open the log, run its writer for the lifetime of the block, then drain and close it."""
     if poll_interval <= 0:
         raise ValueError(f"poll_interval must be > 0, got {poll_interval!r}")
-    opener = _opener(url)
-    log = await trio.to_thread.run_sync(opener, url, poll_interval)
+    try:
+        opener = _opener(url)
+        log = await trio.to_thread.run_sync(opener, url, poll_interval)
+    except BadStoreUrl:
+        raise
+    except ValueError as e:  # the backends' URL parsers: StoreError too, so callers report it plainly
+        raise BadStoreUrl(str(e)) from e
     body_error: BaseException | None = None
     try:
         if log.committer is not None:

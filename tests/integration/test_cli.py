@@ -63,6 +63,13 @@ def test_bad_input_on_the_command_line_is_a_clear_error(tmp_path: Path) -> None:
     config_error = run("serve", "--data-dir", str(tmp_path), "--config", str(bad_config))
     assert config_error.returncode == 2
     assert f"{bad_config}: fleet.heartbeat_intervall: unknown key" in config_error.stderr
+    for url, problem in [
+        (f"sqlite://{tmp_path}/e.db?committer=fork", "committer must be 'process' or 'thread'"),
+        ("postgres://localhost/events", "known schemes: memory, sqlite"),
+    ]:
+        bad_store = run("serve", "--store", url, "--ocpp-port", "0", "--api-port", "0")
+        [line] = bad_store.stderr.splitlines()  # one line, no traceback
+        assert bad_store.returncode == 2 and line.startswith("chargeward: ") and problem in line
 
 
 async def test_serve_demo_shows_live_stations_at_once(tmp_path: Path) -> None:
