@@ -89,7 +89,7 @@ class Detach:
 @dataclass(frozen=True, slots=True)
 class FrameIn:
     conn: int
-    text: str
+    text: str | bytes  # bytes: a binary WebSocket message, refused (OCPP-J is text) and logged as is
     received: datetime
 
 
