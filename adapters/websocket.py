@@ -222,12 +222,29 @@ async def _read_upgrade(stream: trio.abc.Stream, protocol: ServerProtocol) -> Re
             if isinstance(event, Request):
                 return event
         if protocol.handshake_exc is not None:
-            text = f"Failed to open a WebSocket connection: {protocol.handshake_exc}.\n"
-            protocol.send_response(protocol.reject(400, text))
-            for chunk in protocol.data_to_send():
-                if chunk:
-                    await stream.send_all(chunk)
+            # websockets queues its own 414/431 for an overlong line; for a request it cannot parse
+            # (a raw space in the path) it only closes, so the 400 is built here.
+            answer = b"".join(protocol.data_to_send())
+            if not answer.startswith(b"HTTP/"):
+                text = f"Failed to open a WebSocket connection: {protocol.handshake_exc}.\n"
+                answer = protocol.reject(400, text).serialize()
+            await _answer_and_close(stream, answer)
             return None
+
+
+async def _answer_and_close(stream: trio.abc.Stream, answer: bytes) -> None:
+    """Send ``answer``, end our side, and read (for at most a second) what the client still sends.
+
+    Closing a socket with unread input makes the kernel send a reset, and a client that gets the reset
+    before reading the answer never sees it (an overlong request line is exactly that case).
+    """
+    await stream.send_all(answer)
+    if isinstance(stream, trio.SocketStream):
+        await stream.send_eof()
+    with trio.move_on_after(1.0):
+        for _ in range(64):
+            if not await stream.receive_some(READ_SIZE):
+                break
 
 
 async def _connection(tcp: trio.SocketStream, handler: Handler, options: Options) -> None:
