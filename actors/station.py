@@ -10,6 +10,7 @@ connection it inherited, so the station reconnects into a known state.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -90,7 +91,7 @@ class Detach:
 @dataclass(frozen=True, slots=True)
 class FrameIn:
     conn: int
-    text: str
+    text: str | bytes  # bytes: a binary WebSocket message, refused (OCPP-J is text) and logged as is
     received: datetime
 
 
@@ -195,15 +196,16 @@ class StationActor(Actor[StationMessage]):
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             while True:
+                # The call deadline bounds only the wait for the next message, never its handling:
+                # cancelling a frame half way could commit it without answering it (issue 10, 1).
                 deadline = self.session.next_deadline if self.session is not None else None
-                if deadline is None:
-                    await self.receive(await inbox.get())
-                    continue
-                with trio.move_on_at(deadline):
+                message: StationMessage | None = None
+                with trio.move_on_at(math.inf if deadline is None else deadline):
                     message = await inbox.get()
+                if message is None:
+                    await self._expire()
+                else:
                     await self.receive(message)
-                    continue
-                await self._expire()
 
     async def receive(self, message: StationMessage) -> None:
         if isinstance(message, FrameIn):
