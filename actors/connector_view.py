@@ -6,15 +6,22 @@ the fleet), so the two cannot drift apart.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from actors import event_types as ev
+from actors import installed_profiles
 from core.events import EventRecord
 
 # Measurands whose latest value gets a field of its own; everything else stays in ``last``.
 _POWER = "Power.Active.Import"
 _ENERGY = "Energy.Active.Import.Register"
+# Units of a power sample that is active power: W, or none given (a Modbus point may declare ""). VA
+# is apparent power and var reactive: neither may pass for watts.
+_WATTS = (None, "", "W")
+# Events that may concern a connector without naming it (the fold picks out what is its own).
+_UNNAMED_CONCERNS = installed_profiles.ALWAYS_CONCERN | {ev.RESERVATION_CANCELLED}
 
 
 @dataclass(slots=True)
@@ -30,7 +37,8 @@ class ConnectorView:
     transaction_id: int | None = None
     id_tag: str | None = None
     reservation: dict[str, Any] | None = None
-    power_w: float | None = None
+    power_w: float | None = None  # active power, from samples in W (or kW)
+    power_va: float | None = None  # apparent power, from Power.Active.Import samples in VA (or kVA)
     energy_wh: float | None = None
     current_a: dict[str, float] = field(default_factory=dict)  # by phase ("" when none given)
     voltage_v: dict[str, float] = field(default_factory=dict)
@@ -45,16 +53,40 @@ class ConnectorView:
 
 
 def concerns(record: EventRecord, connector: int) -> bool:
-    """Whether ``record`` changes the state of ``connector``."""
-    if record.type in (ev.RESERVATION_CANCELLED, ev.TRANSACTION_STOPPED):
-        return True  # they name a reservation or transaction, not always a connector
+    """Whether ``record`` may change the state of ``connector``."""
+    if record.type in _UNNAMED_CONCERNS:
+        return True  # they name a reservation, transaction or profile, not always this connector
     return record.data.get("connector") == connector
+
+
+def concerned(record: EventRecord, named: Iterable[int]) -> list[int]:
+    """The connectors ``record`` may change, of a station that has ``named`` these connectors so far.
+
+    The one it names, or, for an event that may touch a connector without naming it (a profile set
+    on one connector replaces one with the same id on another; a cleared profile or a stopped
+    transaction need not name theirs), every connector named so far.
+    """
+    if record.type in _UNNAMED_CONCERNS:
+        return sorted(named)
+    connector = record.data.get("connector")
+    return [connector] if isinstance(connector, int) and connector > 0 else []
 
 
 def fold(view: ConnectorView, record: EventRecord) -> ConnectorView:
     """Apply one event of the connector's station stream (events for other connectors are ignored)."""
     if record.position <= view.position:
         return view  # already folded (a restarted actor may be told again)
+    profiles = installed_profiles.fold(view.charging_profiles, view.connector, record.type, record.data)
+    if profiles is not None:
+        view.charging_profiles = profiles
+    if not _fold_state(view, record) and profiles is None:
+        return view
+    view.position = record.position
+    return view
+
+
+def _fold_state(view: ConnectorView, record: EventRecord) -> bool:
+    """Everything but the profiles; whether the view changed."""
     data = record.data
     kind = record.type
     if kind == ev.CONNECTOR_STATUS_CHANGED and data["connector"] == view.connector:
@@ -73,29 +105,19 @@ def fold(view: ConnectorView, record: EventRecord) -> ConnectorView:
         view.transaction_id = None
         view.id_tag = None
         view.power_w = 0.0
+        if view.power_va is not None:
+            view.power_va = 0.0
     elif kind == ev.METER_SAMPLED and data["connector"] == view.connector:
         _samples(view, data["samples"])
     elif kind == ev.RESERVATION_MADE and data["connector"] == view.connector:
         view.reservation = {k: data[k] for k in ("reservation_id", "id_tag", "expiry")}
     elif kind == ev.RESERVATION_CANCELLED and view.reservation is not None:
-        if view.reservation.get("reservation_id") == data["reservation_id"]:
-            view.reservation = None
-    elif kind == ev.CHARGING_PROFILE_SET and data["connector"] == view.connector:
-        profile = data["profile"]
-        view.charging_profiles = [
-            p
-            for p in view.charging_profiles
-            if (p.get("stackLevel"), p.get("chargingProfilePurpose"))
-            != (profile.get("stackLevel"), profile.get("chargingProfilePurpose"))
-        ] + [profile]
-    elif kind == ev.CHARGING_PROFILE_CLEARED:
-        criteria = data["criteria"]
-        if criteria.get("connectorId") in (None, view.connector):
-            view.charging_profiles = [p for p in view.charging_profiles if not _matches(p, criteria)]
+        if view.reservation.get("reservation_id") != data["reservation_id"]:
+            return False
+        view.reservation = None
     else:
-        return view
-    view.position = record.position
-    return view
+        return False
+    return True
 
 
 def fold_modbus_sample(view: ConnectorView, record: EventRecord) -> ConnectorView:
@@ -105,19 +127,18 @@ def fold_modbus_sample(view: ConnectorView, record: EventRecord) -> ConnectorVie
     """
     when = record.time.isoformat()
     samples = [
-        {"measurand": s["measurand"], "value": s["value"], "phase": s["phase"] or "", "timestamp": when}
+        {
+            "measurand": s["measurand"],
+            "value": s["value"],
+            "unit": s.get("unit"),
+            "phase": s["phase"] or "",
+            "timestamp": when,
+        }
         for s in record.data["samples"]
         if s.get("measurand")
     ]
     _samples(view, samples)
     return view
-
-
-def _matches(profile: dict[str, Any], criteria: dict[str, Any]) -> bool:
-    if "id" in criteria:
-        return bool(profile.get("chargingProfileId") == criteria["id"])
-    checks = {"chargingProfilePurpose": "chargingProfilePurpose", "stackLevel": "stackLevel"}
-    return all(profile.get(field_) == criteria[key] for key, field_ in checks.items() if key in criteria)
 
 
 def _samples(view: ConnectorView, samples: list[dict[str, Any]]) -> None:
@@ -127,7 +148,11 @@ def _samples(view: ConnectorView, samples: list[dict[str, Any]]) -> None:
         measurand, value = sample["measurand"], float(sample["value"])
         phase = sample.get("phase", "")
         if measurand == _POWER and not phase:
-            view.power_w = value
+            unit = sample.get("unit")
+            if unit in _WATTS:
+                view.power_w = value
+            elif unit == "VA":
+                view.power_va = value
         elif measurand == _ENERGY and not phase:
             view.energy_wh = value
         elif measurand == "Current.Import":

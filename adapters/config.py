@@ -12,6 +12,7 @@ Example::
     ocpp_port = 9000
     max_frame_bytes = 65536
     ping_interval = 30
+    ping_timeout = 15                  # a pong later than this drops the connection
 
     [api]                              # the operator HTTP API (chargeward serve always runs it)
     host = "127.0.0.1"                 # beyond loopback only with tokens
@@ -20,6 +21,8 @@ Example::
 
     [metrics]                          # see adapters.metrics
     per_connector = true
+    max_vendors = 20
+    max_repair_series = 200
 
     [[modbus.devices]]                 # see adapters.modbus_config
     id = "meter-cp1"
@@ -38,16 +41,19 @@ Example::
     [fleet]
     heartbeat_interval = 300
     unknown_stations = "Accepted"      # Accepted | Pending | Rejected
-    unknown_id_tags = "Invalid"
+    unknown_id_tags = "Invalid"        # Accepted | Blocked | Expired | Invalid | ConcurrentTx
     max_connector_id = 64              # higher connectorIds get a CALLERROR (one actor per connector)
+    outbox_capacity = 32               # commands queued for one station before the API answers 429
+    mailbox_capacity = 64              # messages queued for one station or connector actor
     validation = "lenient"             # lenient | strict
     call_timeout = 30
 
     [fleet.aliases]                    # extra enum spellings to repair (lenient only)
     "Celsius " = "Celsius"
 
-    [stations."CP-1"]
+    [stations."CP-1"]                  # any [fleet] policy key (validation, aliases, call_timeout)
     validation = "strict"
+    boot = "Pending"                   # this BootNotification status, whatever the fleet's rule
 
     [vendors."Chargedot"]
     validation = "lenient"
@@ -69,7 +75,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from actors.ocpp import Policy
-from actors.policy import BootDecision, FleetPolicy, IdTag, StationPolicy
+from actors.policy import BootDecision, FleetPolicy, IdTag, StationPolicy, check_id_tag_status
 from adapters.api.options import ApiOptions, InsecureApiOptions
 from adapters.ocpp_server import ServerOptions
 
@@ -185,14 +191,20 @@ def _station_policies(reader: TableReader, default: StationPolicy) -> dict[str, 
     return policies
 
 
+def _id_tag_status(reader: TableReader, name: str, default: str) -> str:
+    status: str = reader.get(name, str, default)
+    try:
+        check_id_tag_status(status)
+    except ValueError as error:
+        raise reader.fail(name, str(error)) from None
+    return status
+
+
 def _id_tag(reader: TableReader) -> IdTag:
     expiry = reader.get("expiry", datetime, None)
     if expiry is not None and expiry.tzinfo is None:
         expiry = expiry.replace(tzinfo=UTC)
-    status = reader.get("status", str, "Accepted")
-    allowed = ("Accepted", "Blocked", "Expired", "Invalid", "ConcurrentTx")
-    if status not in allowed:
-        raise reader.fail("status", f"must be one of {list(allowed)}, got {status!r}")
+    status = _id_tag_status(reader, "status", "Accepted")
     tag = IdTag(status=status, expiry=expiry, parent=reader.get("parent", str, None))
     reader.finish()
     return tag
@@ -239,6 +251,13 @@ def _metrics_options(root: TableReader, base: MetricsOptions | None) -> MetricsO
     return parse_metrics_options(root.table_of("metrics").table, root.source)
 
 
+def _at_least_one(reader: TableReader, name: str, default: int) -> int:
+    value: int = reader.get(name, int, default)
+    if value < 1:
+        raise reader.fail(name, f"must be at least 1, got {value}")
+    return value
+
+
 def parse_config(document: Mapping[str, Any], source: str, base: Config | None = None) -> Config:
     """Build a :class:`Config` from a parsed TOML document."""
     base = base or Config()
@@ -265,10 +284,10 @@ def parse_config(document: Mapping[str, Any], source: str, base: Config | None =
     if not isinstance(heartbeat, int):
         raise fleet.fail("heartbeat_interval", f"must be a whole number of seconds, got {heartbeat!r}")
     unknown_stations = fleet.choice("unknown_stations", BootDecision, base.fleet.unknown_stations)
-    unknown_tags = fleet.get("unknown_id_tags", str, base.fleet.unknown_id_tags)
-    max_connector_id = fleet.get("max_connector_id", int, base.fleet.max_connector_id)
-    if max_connector_id < 1:
-        raise fleet.fail("max_connector_id", f"must be at least 1, got {max_connector_id}")
+    unknown_tags = _id_tag_status(fleet, "unknown_id_tags", base.fleet.unknown_id_tags)
+    max_connector_id = _at_least_one(fleet, "max_connector_id", base.fleet.max_connector_id)
+    outbox_capacity = _at_least_one(fleet, "outbox_capacity", base.fleet.outbox_capacity)
+    mailbox_capacity = _at_least_one(fleet, "mailbox_capacity", base.fleet.mailbox_capacity)
     fleet.finish()
 
     stations = _station_policies(root.table_of("stations"), default)
@@ -292,8 +311,8 @@ def parse_config(document: Mapping[str, Any], source: str, base: Config | None =
             id_tags=id_tags,
             unknown_id_tags=unknown_tags,
             max_connector_id=max_connector_id,
-            outbox_capacity=base.fleet.outbox_capacity,
-            mailbox_capacity=base.fleet.mailbox_capacity,
+            outbox_capacity=outbox_capacity,
+            mailbox_capacity=mailbox_capacity,
         ),
     )
 

@@ -4,6 +4,10 @@ Every actor reads from exactly one :class:`Mailbox`. It is a deque guarded by tw
 rather than a memory channel because the drop-oldest policy needs to evict from the queue's head,
 which a channel's send side cannot do. The mailbox outlives restarts of its actor: messages queued
 behind the one that crashed the actor are handled by the restarted instance.
+
+A supervisor asks an actor to stop gracefully with :meth:`Mailbox.interrupt`: the actor finishes
+the message in hand, and its next :meth:`Mailbox.get` raises :class:`Interrupted` instead of
+handing it another one. Messages still queued stay for the next incarnation.
 """
 
 from __future__ import annotations
@@ -31,6 +35,10 @@ class MailboxClosed(Exception):
     """The mailbox's actor has stopped for good."""
 
 
+class Interrupted(Exception):
+    """The actor has been asked to stop (a graceful shutdown); let it end ``run``."""
+
+
 class Mailbox(Generic[M]):
     """A bounded FIFO of messages for one actor."""
 
@@ -54,6 +62,7 @@ class Mailbox(Generic[M]):
         self._readers = trio.lowlevel.ParkingLot()
         self._writers = trio.lowlevel.ParkingLot()
         self._closed = False
+        self._interrupted = False
 
     @property
     def depth(self) -> int:
@@ -63,6 +72,19 @@ class Mailbox(Generic[M]):
     @property
     def closed(self) -> bool:
         return self._closed
+
+    @property
+    def interrupted(self) -> bool:
+        return self._interrupted
+
+    def interrupt(self) -> None:
+        """Ask the reader to stop: its next :meth:`get` raises :class:`Interrupted`."""
+        self._interrupted = True
+        self._readers.unpark_all()
+
+    def resume(self) -> None:
+        """Clear an interrupt, for the next incarnation of the actor."""
+        self._interrupted = False
 
     def _enqueue(self, message: M) -> None:
         self._queue.append(message)
@@ -107,9 +129,15 @@ class Mailbox(Generic[M]):
         return queued
 
     async def get(self) -> M:
-        """The next message, waiting for one; raises MailboxClosed once closed and drained."""
+        """The next message, waiting for one.
+
+        Raises :class:`Interrupted` once interrupted (before any queued message) and
+        :class:`MailboxClosed` once closed and drained.
+        """
         await trio.lowlevel.checkpoint_if_cancelled()
-        while not self._queue:
+        while self._interrupted or not self._queue:
+            if self._interrupted:
+                raise Interrupted(f"{self.kind} {self.name} was asked to stop")
             if self._closed:
                 raise MailboxClosed(f"{self.kind} {self.name} has stopped")
             await self._readers.park()

@@ -7,9 +7,16 @@ holders never notice a restart except for the one message that crashed the actor
 
 Restart rules copy Erlang/OTP: a child is ``permanent`` (always restarted), ``transient`` (restarted
 only after a failure) or ``temporary`` (never restarted). ``one_for_one`` restarts only the child
-that exited; ``one_for_all`` stops every child and starts them all again in order. More than
+that exited; ``one_for_all`` stops every child and starts them all again in order; ``rest_for_one``
+stops the children started after the one that exited (last first) and starts it and them again, in
+start order: later children depend on earlier ones, earlier ones do not notice. More than
 ``intensity`` restarts within ``period`` seconds means restarting does not help: the supervisor
 stops all its children and raises :class:`Escalation`, which its own supervisor sees as a failure.
+
+A child's ``shutdown`` grace says how it is stopped: with 0 its scope is cancelled at once (OTP's
+``brutal_kill``); with a grace its mailbox is interrupted first, so the actor finishes the message in
+hand (a commit and its answer) and returns, and its scope is cancelled only if the grace runs out.
+A supervisor run as a child takes the interrupt as a request to shut its own children down that way.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ import trio
 from core.actor import ActorRef
 from core.clock import Clock, TrioClock
 from core.dead_letters import DeadLetters
-from core.mailbox import Mailbox, Overflow
+from core.mailbox import Interrupted, Mailbox, Overflow
 from core.stats import RuntimeStats
 
 M = TypeVar("M")
@@ -61,6 +68,7 @@ class Strategy(enum.Enum):
 
     ONE_FOR_ONE = "one_for_one"
     ONE_FOR_ALL = "one_for_all"
+    REST_FOR_ONE = "rest_for_one"
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +101,7 @@ class ChildSpec(Generic[M]):
     restart: Restart = Restart.PERMANENT
     capacity: int = 64
     overflow: Overflow = Overflow.BLOCK
+    shutdown: float = 0.0  # seconds to finish the message in hand when stopped; 0 cancels at once
 
 
 class Escalation(Exception):
@@ -104,6 +113,7 @@ class Escalation(Exception):
             + (f"; last failure: {cause!r}" if cause is not None else "")
         )
         self.supervisor = supervisor
+        self.restarts = restarts
         self.cause = cause
 
 
@@ -192,12 +202,15 @@ class Supervisor:
             await trio.lowlevel.checkpoint()
             return
         child.stopping = True
-        if child.scope is not None:
-            child.scope.cancel()
-            await child.done.wait()
-        else:
-            await trio.lowlevel.checkpoint()
+        await self._halt(child)
         self._retire(child)
+
+    async def shutdown(self) -> None:
+        """Stop the children one by one, last started first, each with its grace; then stop."""
+        self._stop_requested = True
+        for child in reversed(list(self._children.values())):
+            await self._halt(child)
+        self.stop()
 
     def stop(self) -> None:
         """Stop every child and make :meth:`run` return."""
@@ -210,7 +223,8 @@ class Supervisor:
     ) -> None:
         """Run until stopped or cancelled; raise :class:`Escalation` when restarts do not help.
 
-        ``inbox`` is unused: it makes a supervisor a valid child of another supervisor.
+        ``inbox`` makes a supervisor a valid child of another supervisor: an interrupt on it (its
+        parent stopping it with a grace) shuts this supervisor's children down gracefully.
         """
         announced = False
         try:
@@ -218,6 +232,8 @@ class Supervisor:
                 self._restart_all = False
                 async with trio.open_nursery() as nursery:
                     self._nursery = nursery
+                    if inbox is not None:
+                        nursery.start_soon(self._shutdown_on_interrupt, inbox)
                     for child in list(self._children.values()):
                         nursery.start_soon(self._keep, child, name=f"{child.spec.kind}/{child.spec.id}")
                     if not announced:
@@ -241,8 +257,52 @@ class Supervisor:
 
     # -- internals ------------------------------------------------------------------------------
 
-    async def _keep(self, child: _Child[Any]) -> None:
+    async def _shutdown_on_interrupt(self, inbox: Mailbox[Any]) -> None:
+        try:
+            while True:
+                await inbox.get()  # a supervisor handles no messages; only the interrupt matters
+        except Interrupted:
+            await self.shutdown()
+
+    async def _halt(self, child: _Child[Any]) -> None:
+        """End the child's current incarnation: interrupt it, wait out its grace, then cancel it."""
+        if child.scope is None:
+            await trio.lowlevel.checkpoint()
+            return
+        if child.spec.shutdown > 0:
+            child.mailbox.interrupt()
+            with trio.move_on_after(child.spec.shutdown):
+                await child.done.wait()
+        if child.scope is not None:
+            child.scope.cancel()
+        await child.done.wait()
+
+    def _after(self, child: _Child[Any]) -> list[_Child[Any]]:
+        """The children started after ``child``, in start order."""
+        order = list(self._children.values())
+        return order[order.index(child) + 1 :] if child in order else []
+
+    async def _restart_rest(self, child: _Child[Any]) -> None:
+        """rest_for_one: stop the children after ``child`` (last first), then start them all in order."""
+        later = self._after(child)
+        for other in reversed(later):
+            await self._halt(other)
+        for other in [c for c in later if c.spec.restart is Restart.TEMPORARY]:
+            del self._children[other.spec.id]
+            self._retire(other)
+        assert self._nursery is not None
+        self._nursery.start_soon(self._start_in_order, [child, *later])
+
+    async def _start_in_order(self, children: list[_Child[Any]]) -> None:
+        await self._pause()
+        assert self._nursery is not None
+        for child in children:
+            if self._children.get(child.spec.id) is child and child.scope is None:
+                await self._nursery.start(self._keep, child)
+
+    async def _keep(self, child: _Child[Any], *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         child.done = trio.Event()
+        task_status.started()  # the caller starts children one by one: each is running before the next
         try:
             with trio.CancelScope() as scope:
                 child.scope = scope
@@ -262,6 +322,9 @@ class Supervisor:
                         assert self._nursery is not None
                         self._nursery.cancel_scope.cancel()
                         return
+                    if self.strategy is Strategy.REST_FOR_ONE:
+                        await self._restart_rest(child)
+                        return
                     await self._pause()
         finally:
             child.scope = None
@@ -269,15 +332,16 @@ class Supervisor:
 
     async def _incarnate(self, child: _Child[Any]) -> Exception | _Stopped | None:
         """Run one incarnation of a child: None on a normal exit, the exception on a failure."""
+        child.mailbox.resume()
         with trio.CancelScope() as scope:
             try:
                 await child.spec.factory().run(child.mailbox)
-            except Exception as exc:
-                if child.stopping or child.mailbox.closed:
+            except Exception as exc:  # Interrupted, possibly inside an actor's nursery's group
+                if child.stopping or child.mailbox.closed or child.mailbox.interrupted:
                     return _STOPPED
                 logger.warning("%s %s failed: %r", child.spec.kind, child.spec.id, exc, exc_info=exc)
                 return exc
-            return None
+            return _STOPPED if child.mailbox.interrupted else None
         assert scope.cancelled_caught
         return _STOPPED
 

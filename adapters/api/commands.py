@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
 
 from actors.commands import (
     Command,
@@ -32,6 +31,7 @@ from actors.commands import (
 from actors.ocpp import Direction, OcppError, Policy, Validator
 from actors.ocpp.actions import CSMS_INITIATED_16
 from adapters.api.command_schemas import INT64_MAX, INT64_MIN, numbers_as_schema, openapi_schema
+from adapters.api.json_body import JSONBody
 from adapters.api.params import StationId, station_stream
 from adapters.api.problems import ApiProblem, problem
 from adapters.event_json import to_json
@@ -43,6 +43,9 @@ if TYPE_CHECKING:
 _strict = Validator("1.6", Policy.STRICT)
 
 MAX_BODY = 1 << 20  # bytes; a full SendLocalList of thousands of id tags fits, a runaway upload does not
+# Objects and arrays in objects: the deepest 1.6 payload (SetChargingProfile) nests 5 levels. A deeper
+# body is refused before the schema checks and the number walks, which recurse.
+MAX_DEPTH = 32
 
 router = APIRouter(prefix="/api/stations/{station_id}/commands", tags=["commands"])
 
@@ -78,11 +81,29 @@ async def _payload(request: Request) -> dict[str, Any]:
         raise ApiProblem(413, "too_large", f"the body is larger than {MAX_BODY} bytes")
     try:
         payload = json.loads(body)
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:  # RecursionError: nesting deeper than the parser goes
         raise ApiProblem(422, "invalid_request", f"body is not JSON: {error}") from None
     if not isinstance(payload, dict):
         raise ApiProblem(422, "invalid_request", "body must be a JSON object: the OCPP payload")
+    if _depth(payload) > MAX_DEPTH:
+        raise ApiProblem(422, "invalid_request", f"body is nested deeper than {MAX_DEPTH} levels")
     return payload
+
+
+def _depth(value: Any) -> int:
+    """How deep objects and arrays nest in ``value`` (an object of scalars is 1), without recursing."""
+    deepest = 0
+    pending: list[tuple[Any, int]] = [(value, 1)]
+    while pending:
+        item, level = pending.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, level)
+        if deepest > MAX_DEPTH:
+            break
+        pending.extend((child, level + 1) for child in children)
+    return deepest
 
 
 def _out_of_range(value: Any, path: str = "$") -> str | None:
@@ -149,10 +170,10 @@ def _reply_schema(action: str) -> dict[str, Any]:
 
 
 def _add_route(action: str) -> None:
-    async def endpoint(request: Request, station_id: StationId) -> JSONResponse:
+    async def endpoint(request: Request, station_id: StationId) -> JSONBody:
         csms: Csms = request.app.state.csms
         reply = await send_command(csms, station_id, action, await _payload(request))
-        return JSONResponse({"station_id": station_id, "action": action, "payload": to_json(reply)})
+        return JSONBody({"station_id": station_id, "action": action, "payload": to_json(reply)})
 
     router.add_api_route(
         f"/{action}",
@@ -161,7 +182,7 @@ def _add_route(action: str) -> None:
         name=f"command_{action}",
         summary=f"Send {action} to a station",
         description=f"Send OCPP 1.6 {action} and answer with the station's reply, once it is committed.",
-        response_class=JSONResponse,
+        response_class=JSONBody,
         responses={
             200: {
                 "description": f"the station's {action} reply",

@@ -31,7 +31,10 @@ class Connector(BaseModel):
     transaction_id: int | None = Field(description="the active transaction, if any")
     id_tag: str | None
     reservation: dict[str, Any] | None
-    power_w: float | None
+    power_w: float | None = Field(description="active power (W)")
+    power_va: float | None = Field(
+        default=None, description="apparent power (VA), when the station reports Power.Active.Import in VA"
+    )
     energy_wh: float | None
     current_a: dict[str, float] = Field(description="by phase ('' when the station gave none)")
     voltage_v: dict[str, float]
@@ -55,6 +58,9 @@ class Station(BaseModel):
     last_seen: str | None
     last_heartbeat: str | None
     configuration: dict[str, Any]
+    charging_profiles: list[dict[str, Any]] = Field(
+        description="profiles installed on connector 0, for the whole station"
+    )
     connectors: list[Connector]
 
 
@@ -76,6 +82,10 @@ class Transaction(BaseModel):
     energy_wh: float | None
     stop_reason: str | None
     stop_id_tag: str | None
+    closed_by: str | None = Field(
+        description="who ended it: 'station' (its StopTransaction) or 'csms' (a newer transaction "
+        "started on the same connector: stop_reason 'superseded')"
+    )
     active: bool
 
 

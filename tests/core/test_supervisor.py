@@ -267,3 +267,119 @@ def test_intensity_property(gaps: list[int], intensity: int, period: int) -> Non
     got, incarnations = trio.run(scenario, clock=trio.testing.MockClock(autojump_threshold=0))
     assert got == expected
     assert incarnations == (expected if expected is not None else len(times)) + 1
+
+
+@dataclass
+class StartLog:
+    """Which child started, in the order the incarnations began."""
+
+    order: list[str] = field(default_factory=list)
+    births: Births = field(default_factory=Births)
+
+    def spec(self, name: str, restart: Restart = Restart.PERMANENT) -> ChildSpec[Msg]:
+        make = self.births.factory(name)
+
+        def logged() -> Actor[Msg]:
+            self.order.append(name)
+            return make()
+
+        return ChildSpec(id=name, factory=logged, kind="worker", restart=restart)
+
+
+@settings(max_examples=40, deadline=None)
+@given(size=st.integers(1, 6), data=st.data())
+def test_rest_for_one_restarts_the_failed_child_and_those_after_it_in_order(
+    size: int, data: st.DataObject
+) -> None:
+    failing = data.draw(st.integers(0, size - 1), label="failing")
+    names = [f"c{i}" for i in range(size)]
+
+    async def scenario() -> StartLog:
+        log = StartLog()
+        async with open_supervisor("root", strategy=Strategy.REST_FOR_ONE, intensity=5) as sup:
+            refs = [sup.start_child(log.spec(name)) for name in names]
+            await trio.testing.wait_all_tasks_blocked()
+            log.order.clear()
+            await refs[failing].send(Crash())
+            await trio.testing.wait_all_tasks_blocked()
+            for ref in refs:
+                assert await ref.ask(Ping, timeout=1) >= 1, "every child still answers"
+        return log
+
+    log = trio.run(scenario, clock=trio.testing.MockClock(autojump_threshold=0))
+    assert log.order == names[failing:]
+    for i, name in enumerate(names):
+        assert log.births.count[name] == (2 if i >= failing else 1)
+
+
+async def test_rest_for_one_drops_later_temporary_children() -> None:
+    log = StartLog()
+    async with open_supervisor("root", strategy=Strategy.REST_FOR_ONE) as sup:
+        a = sup.start_child(log.spec("a"))
+        t = sup.start_child(log.spec("t", Restart.TEMPORARY))
+        b = sup.start_child(log.spec("b"))
+        await a.send(Crash())
+        await trio.testing.wait_all_tasks_blocked()
+        assert not t.alive
+        assert sup.children() == ["a", "b"]
+        assert await b.ask(Ping, timeout=1) == 2
+
+
+@dataclass(frozen=True)
+class Slow:
+    """Handled in ``seconds``; ``done`` records that the handling finished."""
+
+    seconds: float
+    done: list[float]
+
+
+class Careful(Actor[Slow]):
+    async def run(self, inbox: Mailbox[Slow]) -> None:
+        while True:
+            message = await inbox.get()
+            await trio.sleep(message.seconds)
+            message.done.append(trio.current_time())
+
+
+@pytest.mark.parametrize(
+    ("work", "grace", "finished"), [(2.0, 5.0, True), (10.0, 5.0, False), (2.0, 0.0, False)]
+)
+async def test_shutdown_grace_lets_the_message_in_hand_finish(
+    autojump_clock: trio.testing.MockClock, work: float, grace: float, finished: bool
+) -> None:
+    """Stopping interrupts the mailbox and waits the grace; a child still busy after it is cancelled."""
+    runtime = Runtime()
+    done: list[float] = []
+    async with open_supervisor("root", runtime) as sup:
+        ref = sup.start_child(ChildSpec(id="c", factory=Careful, kind="careful", shutdown=grace))
+        await ref.send(Slow(work, done))
+        await ref.send(Slow(work, done))  # queued: not handled once the stop has been asked
+        await trio.sleep(0.5)
+        start = trio.current_time()
+        await sup.stop_child("c")
+        stopped_after = trio.current_time() - start
+    assert (len(done) == 1) is finished
+    assert len(done) <= 1
+    assert stopped_after <= grace + 1e-9
+    assert runtime.dead_letters.counts[("careful", Reason.STOPPED)] == 1, "the queued one"
+
+
+async def test_a_nested_supervisor_shuts_its_children_down_gracefully(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    runtime = Runtime()
+    done: list[float] = []
+    inner = Supervisor(
+        "inner",
+        runtime,
+        children=[ChildSpec(id="c", factory=Careful, kind="careful", shutdown=5.0)],
+    )
+    async with open_supervisor("outer", runtime) as outer:
+        outer.start_child(ChildSpec(id="inner", factory=lambda: inner, kind="supervisor", shutdown=10.0))
+        await trio.testing.wait_all_tasks_blocked()
+        ref = inner.child("c")
+        assert ref is not None
+        await ref.send(Slow(2.0, done))
+        await trio.sleep(0.5)
+        await outer.stop_child("inner")
+    assert len(done) == 1, "the inner child finished its message before the tree stopped"
