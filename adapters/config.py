@@ -42,6 +42,13 @@ Example::
     max_connector_id = 64              # higher connectorIds get a CALLERROR (one actor per connector)
     validation = "lenient"             # lenient | strict
     call_timeout = 30
+    station_intensity = 5              # a station's supervisor: more than 5 restarts ...
+    station_period = 60                # ... in 60 s stops that station alone (StationFailed)
+    station_backoff = 0.5              # first restart delay (s), doubling ...
+    station_backoff_max = 30           # ... up to this
+    station_retry_after = 60           # a stopped station is refused (HTTP 503) this long (s), ...
+    station_retry_max = 900            # ... doubling on each further failure up to this
+    station_shutdown = 5               # seconds a stopped station actor may finish its message
 
     [fleet.aliases]                    # extra enum spellings to repair (lenient only)
     "Celsius " = "Celsius"
@@ -185,6 +192,28 @@ def _station_policies(reader: TableReader, default: StationPolicy) -> dict[str, 
     return policies
 
 
+def _station_supervision(fleet: TableReader, base: FleetPolicy) -> dict[str, Any]:
+    """The ``station_*`` keys of ``[fleet]``: a station's supervisor and its refusal after failing."""
+    intensity = fleet.get("station_intensity", int, base.station_intensity)
+    if intensity < 0:
+        raise fleet.fail("station_intensity", f"must be 0 or more, got {intensity}")
+    out: dict[str, Any] = {"station_intensity": intensity}
+    for name in (
+        "station_period",
+        "station_backoff",
+        "station_backoff_max",
+        "station_retry_after",
+        "station_retry_max",
+        "station_shutdown",
+    ):
+        out[name] = float(fleet.positive(name, getattr(base, name)))
+    if out["station_backoff_max"] < out["station_backoff"]:
+        raise fleet.fail("station_backoff_max", "must be at least station_backoff")
+    if out["station_retry_max"] < out["station_retry_after"]:
+        raise fleet.fail("station_retry_max", "must be at least station_retry_after")
+    return out
+
+
 def _id_tag(reader: TableReader) -> IdTag:
     expiry = reader.get("expiry", datetime, None)
     if expiry is not None and expiry.tzinfo is None:
@@ -269,6 +298,7 @@ def parse_config(document: Mapping[str, Any], source: str, base: Config | None =
     max_connector_id = fleet.get("max_connector_id", int, base.fleet.max_connector_id)
     if max_connector_id < 1:
         raise fleet.fail("max_connector_id", f"must be at least 1, got {max_connector_id}")
+    supervision = _station_supervision(fleet, base.fleet)
     fleet.finish()
 
     stations = _station_policies(root.table_of("stations"), default)
@@ -294,6 +324,7 @@ def parse_config(document: Mapping[str, Any], source: str, base: Config | None =
             max_connector_id=max_connector_id,
             outbox_capacity=base.fleet.outbox_capacity,
             mailbox_capacity=base.fleet.mailbox_capacity,
+            **supervision,
         ),
     )
 

@@ -19,10 +19,10 @@ import trio
 
 from actors.commands import Command
 from actors.connector_view import ConnectorView
-from actors.fleet import Fleet
+from actors.fleet import Fleet, StationActorFactory
 from actors.handlers import Handler
 from actors.meter import ModbusStats
-from actors.station import StationSnapshot
+from actors.station import StationActor, StationSnapshot
 from adapters.api import serve_api
 from adapters.config import Config
 from adapters.metrics import attach_metrics
@@ -91,14 +91,21 @@ class Csms:
 
 @asynccontextmanager
 async def open_csms(
-    config: Config, *, runtime: Runtime | None = None, serve_ocpp: bool = True
+    config: Config,
+    *,
+    runtime: Runtime | None = None,
+    serve_ocpp: bool = True,
+    station_actor: StationActorFactory = StationActor,
 ) -> AsyncIterator[Csms]:
-    """Run chargeward for the duration of the block; everything stops when it exits."""
+    """Run chargeward for the duration of the block; everything stops when it exits.
+
+    ``station_actor`` makes each station's actor (see :class:`~actors.fleet.Fleet`).
+    """
     runtime = runtime or Runtime()
     if config.store_url is None:
         config.data_dir.mkdir(parents=True, exist_ok=True)
     async with open_store(config.resolved_store_url) as store, trio.open_nursery() as nursery:
-        fleet = Fleet(runtime, store, config.fleet)
+        fleet = Fleet(runtime, store, config.fleet, station_actor=station_actor)
         live = ProjectionRunner(LiveProjection(), store)
         await nursery.start(fleet.run)
         await nursery.start(live.run)
