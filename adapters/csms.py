@@ -28,6 +28,7 @@ from adapters.config import Config
 from adapters.metrics import attach_metrics
 from adapters.modbus_fleet import ModbusDevices, run_modbus
 from adapters.ocpp_server import OcppServer
+from adapters.stale_connections import close_stale_connections
 from adapters.stores import open_store
 from core.projection import ProjectionRunner
 from core.store import EventStore
@@ -109,6 +110,7 @@ async def open_csms(
         live = ProjectionRunner(LiveProjection(), store)
         await nursery.start(fleet.run)
         await nursery.start(live.run)
+        await close_stale_connections(store, live, runtime.clock)  # before the OCPP port opens
         csms = Csms(config, store, runtime, fleet, live)
         if config.api is not None:
             attach_metrics(csms, config.metrics)  # before any traffic, so the histograms see it all
