@@ -6,15 +6,19 @@ the fleet), so the two cannot drift apart.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from actors import event_types as ev
+from actors import installed_profiles
 from core.events import EventRecord
 
 # Measurands whose latest value gets a field of its own; everything else stays in ``last``.
 _POWER = "Power.Active.Import"
 _ENERGY = "Energy.Active.Import.Register"
+# Events that may concern a connector without naming it (the fold picks out what is its own).
+_UNNAMED_CONCERNS = installed_profiles.ALWAYS_CONCERN | {ev.RESERVATION_CANCELLED}
 
 
 @dataclass(slots=True)
@@ -45,16 +49,40 @@ class ConnectorView:
 
 
 def concerns(record: EventRecord, connector: int) -> bool:
-    """Whether ``record`` changes the state of ``connector``."""
-    if record.type in (ev.RESERVATION_CANCELLED, ev.TRANSACTION_STOPPED):
-        return True  # they name a reservation or transaction, not always a connector
+    """Whether ``record`` may change the state of ``connector``."""
+    if record.type in _UNNAMED_CONCERNS:
+        return True  # they name a reservation, transaction or profile, not always this connector
     return record.data.get("connector") == connector
+
+
+def concerned(record: EventRecord, named: Iterable[int]) -> list[int]:
+    """The connectors ``record`` may change, of a station that has ``named`` these connectors so far.
+
+    The one it names, or, for an event that may touch a connector without naming it (a profile set
+    on one connector replaces one with the same id on another; a cleared profile or a stopped
+    transaction need not name theirs), every connector named so far.
+    """
+    if record.type in _UNNAMED_CONCERNS:
+        return sorted(named)
+    connector = record.data.get("connector")
+    return [connector] if isinstance(connector, int) and connector > 0 else []
 
 
 def fold(view: ConnectorView, record: EventRecord) -> ConnectorView:
     """Apply one event of the connector's station stream (events for other connectors are ignored)."""
     if record.position <= view.position:
         return view  # already folded (a restarted actor may be told again)
+    profiles = installed_profiles.fold(view.charging_profiles, view.connector, record.type, record.data)
+    if profiles is not None:
+        view.charging_profiles = profiles
+    if not _fold_state(view, record) and profiles is None:
+        return view
+    view.position = record.position
+    return view
+
+
+def _fold_state(view: ConnectorView, record: EventRecord) -> bool:
+    """Everything but the profiles; whether the view changed."""
     data = record.data
     kind = record.type
     if kind == ev.CONNECTOR_STATUS_CHANGED and data["connector"] == view.connector:
@@ -78,24 +106,12 @@ def fold(view: ConnectorView, record: EventRecord) -> ConnectorView:
     elif kind == ev.RESERVATION_MADE and data["connector"] == view.connector:
         view.reservation = {k: data[k] for k in ("reservation_id", "id_tag", "expiry")}
     elif kind == ev.RESERVATION_CANCELLED and view.reservation is not None:
-        if view.reservation.get("reservation_id") == data["reservation_id"]:
-            view.reservation = None
-    elif kind == ev.CHARGING_PROFILE_SET and data["connector"] == view.connector:
-        profile = data["profile"]
-        view.charging_profiles = [
-            p
-            for p in view.charging_profiles
-            if (p.get("stackLevel"), p.get("chargingProfilePurpose"))
-            != (profile.get("stackLevel"), profile.get("chargingProfilePurpose"))
-        ] + [profile]
-    elif kind == ev.CHARGING_PROFILE_CLEARED:
-        criteria = data["criteria"]
-        if criteria.get("connectorId") in (None, view.connector):
-            view.charging_profiles = [p for p in view.charging_profiles if not _matches(p, criteria)]
+        if view.reservation.get("reservation_id") != data["reservation_id"]:
+            return False
+        view.reservation = None
     else:
-        return view
-    view.position = record.position
-    return view
+        return False
+    return True
 
 
 def fold_modbus_sample(view: ConnectorView, record: EventRecord) -> ConnectorView:
@@ -111,13 +127,6 @@ def fold_modbus_sample(view: ConnectorView, record: EventRecord) -> ConnectorVie
     ]
     _samples(view, samples)
     return view
-
-
-def _matches(profile: dict[str, Any], criteria: dict[str, Any]) -> bool:
-    if "id" in criteria:
-        return bool(profile.get("chargingProfileId") == criteria["id"])
-    checks = {"chargingProfilePurpose": "chargingProfilePurpose", "stackLevel": "stackLevel"}
-    return all(profile.get(field_) == criteria[key] for key, field_ in checks.items() if key in criteria)
 
 
 def _samples(view: ConnectorView, samples: list[dict[str, Any]]) -> None:

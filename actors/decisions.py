@@ -135,20 +135,19 @@ def domain_events(
         return [(ev.AUTHORIZED, {"id_tag": request["idTag"], **_tag_info(info)})]
     if action == "StartTransaction":
         info = response.get("idTagInfo", {})
-        return [
-            (
-                ev.TRANSACTION_STARTED,
-                {
-                    "transaction_id": response["transactionId"],
-                    "connector": request["connectorId"],
-                    "id_tag": request["idTag"],
-                    "meter_start_wh": float(request["meterStart"]),
-                    "timestamp": request["timestamp"],
-                    "reservation_id": request.get("reservationId"),
-                    **_tag_info(info),
-                },
-            )
-        ]
+        started = (
+            ev.TRANSACTION_STARTED,
+            {
+                "transaction_id": response["transactionId"],
+                "connector": request["connectorId"],
+                "id_tag": request["idTag"],
+                "meter_start_wh": float(request["meterStart"]),
+                "timestamp": request["timestamp"],
+                "reservation_id": request.get("reservationId"),
+                **_tag_info(info),
+            },
+        )
+        return [*_superseded(request, state), started]
     if action == "MeterValues":
         return [_meter_event(request["connectorId"], request.get("transactionId"), request["meterValue"])]
     if action == "StopTransaction":
@@ -176,11 +175,55 @@ def _tag_info(info: Mapping[str, Any]) -> dict[str, Any]:
     return {"status": info.get("status"), "expiry": info.get("expiryDate"), "parent": info.get("parentIdTag")}
 
 
+def _superseded(request: Mapping[str, Any], state: StationState) -> Events:
+    """The stop of a transaction still open on the connector where a new one starts.
+
+    A station that starts a transaction on a connector has ended the one before (its StopTransaction
+    lost, or never sent); left open it would stay active forever. It ends at the new one's meter
+    start, the best reading there is of where it stopped.
+    """
+    open_tx = state.open_transaction_on(request["connectorId"])
+    if open_tx is None:
+        return []
+    meter_stop = float(request["meterStart"])
+    energy = meter_stop - open_tx.meter_start_wh
+    return [
+        (
+            ev.TRANSACTION_STOPPED,
+            {
+                "transaction_id": open_tx.transaction_id,
+                "connector": open_tx.connector,
+                "known": True,
+                "id_tag": None,
+                "start_id_tag": open_tx.id_tag,
+                "meter_stop_wh": meter_stop,
+                "energy_wh": energy if energy >= 0 else None,  # a meter reset in between: unknown
+                "timestamp": request["timestamp"],
+                "reason": "superseded",
+                "closed_by": "csms",
+            },
+        )
+    ]
+
+
 def _stop_events(request: Mapping[str, Any], response: Mapping[str, Any], state: StationState) -> Events:
     tx_id = int(request["transactionId"])
     open_tx = state.transactions.get(tx_id)
-    connector = open_tx.connector if open_tx is not None else None
     meter_stop = float(request["meterStop"])
+    if open_tx is None and tx_id in state.recently_stopped:
+        return [
+            (
+                ev.TRANSACTION_STOP_REPEATED,
+                {
+                    "transaction_id": tx_id,
+                    "id_tag": request.get("idTag"),
+                    "meter_stop_wh": meter_stop,
+                    "timestamp": request["timestamp"],
+                    "reason": request.get("reason", "Local"),
+                },
+            )
+        ]
+    connector = open_tx.connector if open_tx is not None else None
     events: Events = []
     if request.get("transactionData"):
         events.append(_meter_event(connector or 0, tx_id, request["transactionData"]))
@@ -197,6 +240,7 @@ def _stop_events(request: Mapping[str, Any], response: Mapping[str, Any], state:
                 "energy_wh": meter_stop - open_tx.meter_start_wh if open_tx is not None else None,
                 "timestamp": request["timestamp"],
                 "reason": request.get("reason", "Local"),
+                "closed_by": "station",
                 **({"tag_status": response["idTagInfo"].get("status")} if "idTagInfo" in response else {}),
             },
         )

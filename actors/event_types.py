@@ -21,7 +21,14 @@ CONNECTOR_STATUS_CHANGED = "ConnectorStatusChanged"  # {connector, status, error
 AUTHORIZED = "Authorized"  # {id_tag, status, expiry?, parent?}
 TRANSACTION_STARTED = "TransactionStarted"  # {transaction_id, connector, id_tag, meter_start_wh, ...}
 METER_SAMPLED = "MeterSampled"  # {connector, transaction_id, samples: [...], rejected: [...]}
-TRANSACTION_STOPPED = "TransactionStopped"  # {transaction_id, connector, meter_stop_wh, reason, ...}
+# closed_by: "station" (its StopTransaction; absent in logs before it was added) or "csms"
+# (reason "superseded": a newer StartTransaction on the same connector); known: false when the
+# station stopped a transaction the CSMS never saw start (connector and energy_wh are then null).
+# {transaction_id, connector, known, meter_stop_wh, energy_wh, reason, closed_by, ...}
+TRANSACTION_STOPPED = "TransactionStopped"
+# A StopTransaction for a transaction already stopped (a station repeating itself): changes nothing.
+# {transaction_id, id_tag, meter_stop_wh, timestamp, reason}
+TRANSACTION_STOP_REPEATED = "TransactionStopRepeated"
 DATA_TRANSFERRED = "DataTransferred"  # {vendor_id, message_id, data, status}
 DIAGNOSTICS_STATUS_CHANGED = "DiagnosticsStatusChanged"  # {status}
 FIRMWARE_STATUS_CHANGED = "FirmwareStatusChanged"  # {status}

@@ -29,6 +29,7 @@ from actors.commands import (
     StationOffline,
 )
 from actors.connector import Committed, ConnectorMessage
+from actors.connector_view import concerned
 from actors.decisions import builtin_response, command_events, domain_events
 from actors.handlers import Handlers, IncomingCall
 from actors.ocpp import (
@@ -90,7 +91,7 @@ class Detach:
 @dataclass(frozen=True, slots=True)
 class FrameIn:
     conn: int
-    text: str
+    text: str | bytes  # bytes: a binary WebSocket message, refused (OCPP-J is text) and logged as is
     received: datetime
 
 
@@ -230,14 +231,7 @@ class StationActor(Actor[StationMessage]):
             self.state.apply(record)
             if record.type in _RAW:
                 continue
-            connector = record.data.get("connector")
-            if isinstance(connector, int) and connector > 0:
-                targets: list[int] = [connector]
-            elif record.type in _EVERY_CONNECTOR:
-                targets = [n for n in self.state.connector_status if n > 0]
-            else:
-                continue
-            for number in targets:
+            for number in concerned(record, self.state.connectors):
                 ref = self.deps.connectors(self.station_id, number)
                 if ref is not None:  # the append above was this task's schedule point
                     await ref.send(Committed(record), schedule_point=False)
@@ -527,5 +521,3 @@ class StationActor(Actor[StationMessage]):
 
 
 _RAW = frozenset({ev.FRAME_RECEIVED, ev.FRAME_SENT})
-# Events that may concern a connector without naming it (the connector fold picks out its own).
-_EVERY_CONNECTOR = frozenset({ev.RESERVATION_CANCELLED, ev.CHARGING_PROFILE_CLEARED, ev.TRANSACTION_STOPPED})

@@ -1,19 +1,23 @@
 """The state a station actor decides from, folded from its own stream.
 
 Kept deliberately small: what the next decision needs (boot status, vendor, open transactions,
-connector statuses, the connection counter). The richer read model for operators lives in
+the last few stopped ones, connector statuses, the connectors named so far, the connection
+counter). The richer read model for operators lives in
 ``projections.live``. The fold mutates in place because it runs on the hot path of every frame;
 a restarted actor gets the same state by folding its stream from the start.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from actors import event_types as ev
 from core.events import EventRecord
+
+RECENTLY_STOPPED = 32  # per station: repeats come within seconds, a few messages apart
 
 
 @dataclass(slots=True)
@@ -36,9 +40,15 @@ class StationState:
     model: str | None = None
     connector_status: dict[int, str] = field(default_factory=dict)
     transactions: dict[int, OpenTransaction] = field(default_factory=dict)
+    # The last stopped transaction ids, so a repeated StopTransaction is known for what it is.
+    recently_stopped: deque[int] = field(default_factory=lambda: deque(maxlen=RECENTLY_STOPPED))
+    connectors: set[int] = field(default_factory=set)  # every connector > 0 an event has named
 
     def apply(self, record: EventRecord) -> None:
         self.version = record.sequence
+        connector = record.data.get("connector")
+        if isinstance(connector, int) and connector > 0:
+            self.connectors.add(connector)
         handler = _FOLDS.get(record.type)
         if handler is not None:
             handler(self, record.data)
@@ -82,7 +92,9 @@ def _started(state: StationState, data: Any) -> None:
 
 
 def _stopped(state: StationState, data: Any) -> None:
-    state.transactions.pop(int(data["transaction_id"]), None)
+    tx_id = int(data["transaction_id"])
+    if state.transactions.pop(tx_id, None) is not None:
+        state.recently_stopped.append(tx_id)
 
 
 _FOLDS = {

@@ -13,8 +13,10 @@ import os
 import resource
 import signal
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import trio
 
@@ -71,39 +73,39 @@ def token_main(args: argparse.Namespace) -> int:
     return 0
 
 
-def _api_options(args: argparse.Namespace, config: Config) -> ApiOptions:
-    """The file's [api] options (or the defaults) with the command-line flags on top."""
-    api = config.api or ApiOptions()
-    try:
-        return replace(
-            api,
-            host=args.api_host if args.api_host is not None else api.host,
-            port=args.api_port if args.api_port is not None else api.port,
-        )
-    except InsecureApiOptions as error:
-        flag = f"--api-{error.setting}"
-        key = flag if getattr(args, f"api_{error.setting}", None) is not None else f"api.{error.setting}"
-        raise ConfigError("command line", key, error.reason) from None
+def _api(config: Config) -> ApiOptions:
+    return config.api or ApiOptions()
+
+
+#: Every ``serve`` flag that overrides a setting, and how: the one place the command line meets the
+#: file. Each entry builds on the file's :class:`Config` with ``dataclasses.replace``, so what a flag
+#: does not name is kept as the file (or the environment) said; ``build_config`` applies only the
+#: flags that were given.
+SERVE_FLAGS: dict[str, Callable[[Config, Any], Config]] = {
+    "host": lambda c, v: replace(c, server=replace(c.server, host=v)),
+    "ocpp_port": lambda c, v: replace(c, server=replace(c.server, port=v)),
+    "store": lambda c, v: replace(c, store_url=v),
+    "api_host": lambda c, v: replace(c, api=replace(_api(c), host=v)),
+    "api_port": lambda c, v: replace(c, api=replace(_api(c), port=v)),
+}
 
 
 def build_config(args: argparse.Namespace) -> Config:
-    base = Config(data_dir=args.data_dir)
-    config = load_config(args.config, base, os.environ)
-    server = config.server
-    if args.host is not None or args.ocpp_port is not None:
-        server = replace(
-            server,
-            host=args.host if args.host is not None else server.host,
-            port=args.ocpp_port if args.ocpp_port is not None else server.port,
-        )
-    return Config(
-        data_dir=config.data_dir,
-        store_url=args.store if args.store is not None else config.store_url,
-        server=server,
-        fleet=config.fleet,
-        api=_api_options(args, config),
-        metrics=config.metrics,
-    )
+    """The file (and environment) configuration with the flags that were given on top.
+
+    ``serve`` always runs the HTTP API, so a file without ``[api]`` gets the default options.
+    """
+    config = load_config(args.config, Config(data_dir=args.data_dir), os.environ)
+    config = replace(config, api=_api(config))
+    for name, override in SERVE_FLAGS.items():
+        value = getattr(args, name)
+        if value is None:
+            continue
+        try:
+            config = override(config, value)
+        except InsecureApiOptions as error:
+            raise ConfigError("command line", "--" + name.replace("_", "-"), error.reason) from None
+    return config
 
 
 def _demo_config(config: Config, count: int) -> Config:
@@ -149,12 +151,7 @@ def _host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] in ("simulate", "bench"):
-        from bench import runner
-
-        return runner.simulate_main(argv[1:]) if argv[0] == "simulate" else runner.bench_main(argv[1:])
+def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="chargeward", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     _serve_parser(sub)
@@ -162,7 +159,16 @@ def main(argv: list[str] | None = None) -> int:
     log_tools.add_parsers(sub)
     sub.add_parser("simulate", help="drive simulated OCPP 1.6 stations against any CSMS (see --help)")
     sub.add_parser("bench", help="run the latency benchmark (see --help)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in ("simulate", "bench"):
+        from bench import runner
+
+        return runner.simulate_main(argv[1:]) if argv[0] == "simulate" else runner.bench_main(argv[1:])
+    args = make_parser().parse_args(argv)
     if args.command == "token":
         return token_main(args)
     logging.basicConfig(

@@ -12,6 +12,7 @@ Example::
     ocpp_port = 9000
     max_frame_bytes = 65536
     ping_interval = 30
+    ping_timeout = 15                  # a pong later than this drops the connection
 
     [api]                              # the operator HTTP API (chargeward serve always runs it)
     host = "127.0.0.1"                 # beyond loopback only with tokens
@@ -20,6 +21,8 @@ Example::
 
     [metrics]                          # see adapters.metrics
     per_connector = true
+    max_vendors = 20
+    max_repair_series = 200
 
     [[modbus.devices]]                 # see adapters.modbus_config
     id = "meter-cp1"
@@ -40,6 +43,8 @@ Example::
     unknown_stations = "Accepted"      # Accepted | Pending | Rejected
     unknown_id_tags = "Invalid"
     max_connector_id = 64              # higher connectorIds get a CALLERROR (one actor per connector)
+    outbox_capacity = 32               # commands queued for one station before the API answers 429
+    mailbox_capacity = 64              # messages queued for one station or connector actor
     validation = "lenient"             # lenient | strict
     call_timeout = 30
     station_intensity = 5              # a station's supervisor: more than 5 restarts ...
@@ -53,8 +58,9 @@ Example::
     [fleet.aliases]                    # extra enum spellings to repair (lenient only)
     "Celsius " = "Celsius"
 
-    [stations."CP-1"]
+    [stations."CP-1"]                  # any [fleet] policy key (validation, aliases, call_timeout)
     validation = "strict"
+    boot = "Pending"                   # this BootNotification status, whatever the fleet's rule
 
     [vendors."Chargedot"]
     validation = "lenient"
@@ -268,6 +274,13 @@ def _metrics_options(root: TableReader, base: MetricsOptions | None) -> MetricsO
     return parse_metrics_options(root.table_of("metrics").table, root.source)
 
 
+def _at_least_one(reader: TableReader, name: str, default: int) -> int:
+    value: int = reader.get(name, int, default)
+    if value < 1:
+        raise reader.fail(name, f"must be at least 1, got {value}")
+    return value
+
+
 def parse_config(document: Mapping[str, Any], source: str, base: Config | None = None) -> Config:
     """Build a :class:`Config` from a parsed TOML document."""
     base = base or Config()
@@ -295,9 +308,9 @@ def parse_config(document: Mapping[str, Any], source: str, base: Config | None =
         raise fleet.fail("heartbeat_interval", f"must be a whole number of seconds, got {heartbeat!r}")
     unknown_stations = fleet.choice("unknown_stations", BootDecision, base.fleet.unknown_stations)
     unknown_tags = fleet.get("unknown_id_tags", str, base.fleet.unknown_id_tags)
-    max_connector_id = fleet.get("max_connector_id", int, base.fleet.max_connector_id)
-    if max_connector_id < 1:
-        raise fleet.fail("max_connector_id", f"must be at least 1, got {max_connector_id}")
+    max_connector_id = _at_least_one(fleet, "max_connector_id", base.fleet.max_connector_id)
+    outbox_capacity = _at_least_one(fleet, "outbox_capacity", base.fleet.outbox_capacity)
+    mailbox_capacity = _at_least_one(fleet, "mailbox_capacity", base.fleet.mailbox_capacity)
     supervision = _station_supervision(fleet, base.fleet)
     fleet.finish()
 
@@ -322,8 +335,8 @@ def parse_config(document: Mapping[str, Any], source: str, base: Config | None =
             id_tags=id_tags,
             unknown_id_tags=unknown_tags,
             max_connector_id=max_connector_id,
-            outbox_capacity=base.fleet.outbox_capacity,
-            mailbox_capacity=base.fleet.mailbox_capacity,
+            outbox_capacity=outbox_capacity,
+            mailbox_capacity=mailbox_capacity,
             **supervision,
         ),
     )

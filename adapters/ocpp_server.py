@@ -50,6 +50,8 @@ def station_id_from_path(path: str) -> str:
     if not route.startswith(prefix) or "/" in route[len(prefix) :]:
         raise BadStationPath(f"connect to /ocpp/<station_id>, not {route!r}")
     station_id = unquote(route[len(prefix) :], errors="strict")
+    if station_id in (".", ".."):  # dot segments: a proxy or log tool would resolve them as paths
+        raise BadStationPath(f"station id {station_id!r} is a dot segment, not an id")
     if not _STATION_ID.fullmatch(station_id):
         raise BadStationPath(
             f"station id {station_id!r} must be 1-64 characters of letters, digits and ._~:@!$&'()*+,;=-"

@@ -68,8 +68,9 @@ class Connection:
         self.subprotocol = protocol.subprotocol or ""
         self._options = options
         self._send_lock = trio.Lock()
-        self._messages: list[str] = []
+        self._messages: list[str | bytes] = []
         self._fragments: list[bytes] = []
+        self._fragments_binary = False
         self._ping_due = trio.current_time() + (options.ping_interval or math.inf)
         self._pong_due = math.inf
         self._close_due = math.inf
@@ -93,8 +94,8 @@ class Connection:
         except (trio.BrokenResourceError, trio.ClosedResourceError) as error:
             raise ConnectionClosed(1006, "connection lost") from error
 
-    async def receive(self) -> str:
-        """The next text message (binary ones decoded as UTF-8); raises :class:`ConnectionClosed`."""
+    async def receive(self) -> str | bytes:
+        """The next message: text as ``str``, binary as ``bytes``; raises :class:`ConnectionClosed`."""
         while not self._messages:
             if self.protocol.state is State.CLOSED or (
                 self.protocol.close_rcvd is not None and self.protocol.close_sent is not None
@@ -124,9 +125,13 @@ class Connection:
             if not isinstance(event, Frame):
                 continue
             if event.opcode in (Opcode.TEXT, Opcode.BINARY, Opcode.CONT):
+                if event.opcode is not Opcode.CONT:
+                    self._fragments_binary = event.opcode is Opcode.BINARY
                 self._fragments.append(bytes(event.data))
                 if event.fin:
-                    self._messages.append(b"".join(self._fragments).decode("utf-8", "replace"))
+                    data = b"".join(self._fragments)
+                    # websockets has already checked that a text message is valid UTF-8
+                    self._messages.append(data if self._fragments_binary else data.decode())
                     self._fragments.clear()
             elif event.opcode is Opcode.PONG:
                 self._pong_due = math.inf
@@ -217,12 +222,29 @@ async def _read_upgrade(stream: trio.abc.Stream, protocol: ServerProtocol) -> Re
             if isinstance(event, Request):
                 return event
         if protocol.handshake_exc is not None:
-            text = f"Failed to open a WebSocket connection: {protocol.handshake_exc}.\n"
-            protocol.send_response(protocol.reject(400, text))
-            for chunk in protocol.data_to_send():
-                if chunk:
-                    await stream.send_all(chunk)
+            # websockets queues its own 414/431 for an overlong line; for a request it cannot parse
+            # (a raw space in the path) it only closes, so the 400 is built here.
+            answer = b"".join(protocol.data_to_send())
+            if not answer.startswith(b"HTTP/"):
+                text = f"Failed to open a WebSocket connection: {protocol.handshake_exc}.\n"
+                answer = protocol.reject(400, text).serialize()
+            await _answer_and_close(stream, answer)
             return None
+
+
+async def _answer_and_close(stream: trio.abc.Stream, answer: bytes) -> None:
+    """Send ``answer``, end our side, and read (for at most a second) what the client still sends.
+
+    Closing a socket with unread input makes the kernel send a reset, and a client that gets the reset
+    before reading the answer never sees it (an overlong request line is exactly that case).
+    """
+    await stream.send_all(answer)
+    if isinstance(stream, trio.SocketStream):
+        await stream.send_eof()
+    with trio.move_on_after(1.0):
+        for _ in range(64):
+            if not await stream.receive_some(READ_SIZE):
+                break
 
 
 async def _connection(tcp: trio.SocketStream, handler: Handler, options: Options) -> None:

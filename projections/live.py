@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from actors import event_types as ev
+from actors import installed_profiles
 from actors.connector_view import ConnectorView, fold_modbus_sample
 from actors.connector_view import fold as fold_connector
 from core.events import EventRecord
@@ -33,6 +34,7 @@ class StationView:
     last_heartbeat: str | None = None
     configuration: dict[str, Any] = field(default_factory=dict)
     failed: dict[str, Any] | None = None  # the last StationFailed, until the station connects again
+    charging_profiles: list[dict[str, Any]] = field(default_factory=list)  # on connector 0: the station
     connectors: dict[int, ConnectorView] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -55,6 +57,7 @@ class TransactionView:
     energy_wh: float | None = None
     stop_reason: str | None = None
     stop_id_tag: str | None = None
+    closed_by: str | None = None  # "station" (its StopTransaction) or "csms" (e.g. superseded)
 
     @property
     def active(self) -> bool:
@@ -156,12 +159,17 @@ class LiveProjection:
             )
         elif t == ev.TRANSACTION_STOPPED:
             tx = state.transactions.get(int(data["transaction_id"]))
-            if tx is not None:
+            if tx is not None and tx.active:  # a stop for a stopped transaction changes nothing
+                tx.closed_by = data.get("closed_by", "station")
                 tx.stopped = data["timestamp"]
                 tx.meter_stop_wh = data["meter_stop_wh"]
                 tx.energy_wh = data.get("energy_wh")
                 tx.stop_reason = data.get("reason")
                 tx.stop_id_tag = data.get("id_tag")
+        if t in installed_profiles.ALWAYS_CONCERN:
+            profiles = installed_profiles.fold(station.charging_profiles, 0, t, data)
+            if profiles is not None:
+                station.charging_profiles = profiles
         self._fold_connectors(station, record)
         return state
 

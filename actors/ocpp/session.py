@@ -21,8 +21,10 @@ Rules it keeps:
 - The peer's CALLs surface as :class:`CallReceived`; the application answers with
   :meth:`Session.answer` or :meth:`Session.answer_error`. Answering an id that is not outstanding
   raises :class:`SessionError`.
-- A malformed frame becomes :class:`BadFrame` with the CALLERROR text to send back, or ``None`` when
-  no CALL id could be recovered (or the frame was a reply: replies are never answered). A malformed
+- A malformed frame becomes :class:`BadFrame` with the CALLERROR text to send back; when no unique id
+  can be read (not JSON, not an array, no string id, a binary message) the CALLERROR carries the id
+  ``"-1"``, as OCPP 2.0.1 section 4.2.3 prescribes, so the peer learns something is wrong rather than
+  waiting for a timeout. A malformed reply is never answered (``reply`` is ``None``). A malformed
   reply whose id is our in-flight CALL fails that call (:class:`CallFailed`) at once rather than
   leaving it to time out.
 - With version "1.6", a CALL for an action that is not OCPP 1.6 is refused with NotImplemented and
@@ -61,6 +63,7 @@ from actors.ocpp.frames import (
 
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_PEER_CALLS = 8
+UNREADABLE_ID = "-1"  # the unique id of a CALLERROR answering a frame whose own id cannot be read
 _REMEMBERED_EXPIRED = 64
 
 
@@ -300,6 +303,11 @@ class Session:
         Each frame yields exactly one event today; the list leaves room for frames that will yield
         none or several (boot state) without changing the callers.
         """
+        if isinstance(text, bytes):  # OCPP-J is text frames only (OCPP-J 1.6 section 3.1)
+            error = OcppError(
+                ErrorCode.FORMATION_VIOLATION, "binary WebSocket message: OCPP-J uses text frames"
+            )
+            return [self._bad_frame(text, error, now)]
         try:
             frame = parse_frame(text)
         except OcppError as error:
@@ -366,9 +374,7 @@ class Session:
             self._in_flight = None
             self.counters.failed_replies += 1
             return CallFailed(pending.unique_id, pending.action, error, pending.sent_at, now)
-        reply = None
-        if error.unique_id is not None and not is_reply:
-            reply = self._error_text(error.unique_id, error)
+        reply = None if is_reply else self._error_text(error.unique_id or UNREADABLE_ID, error)
         return BadFrame(shown, error, reply)
 
     def _take_peer_call(self, unique_id: str) -> None:

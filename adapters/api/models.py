@@ -55,6 +55,9 @@ class Station(BaseModel):
     last_seen: str | None
     last_heartbeat: str | None
     configuration: dict[str, Any]
+    charging_profiles: list[dict[str, Any]] = Field(
+        description="profiles installed on connector 0, for the whole station"
+    )
     connectors: list[Connector]
 
 
@@ -76,6 +79,10 @@ class Transaction(BaseModel):
     energy_wh: float | None
     stop_reason: str | None
     stop_id_tag: str | None
+    closed_by: str | None = Field(
+        description="who ended it: 'station' (its StopTransaction) or 'csms' (a newer transaction "
+        "started on the same connector: stop_reason 'superseded')"
+    )
     active: bool
 
 

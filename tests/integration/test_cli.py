@@ -1,19 +1,29 @@
-"""The command line as an operator or a debugging engineer uses it, in subprocesses."""
+"""The command line as an operator or a debugging engineer uses it, in subprocesses.
+
+``serve --config`` runs what the file says: its ``[[modbus.devices]]`` are polled (pymodbus's own
+server, tests/modbus/peer_server.py, as the meter) and their readings reach ``/api`` and ``/metrics``.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pytest
 import trio
 
 from adapters.csms import Csms
 from tests.integration.conftest import disconnected
+from tests.integration.peer import peer_station
 from tests.integration.serving import ROOT, serving
 from tests.integration.test_fixture_replay import replay_fixture
+from tests.modbus.conftest import Peer
+from tests.modbus_actors.conftest import listening
 
 CLI = [sys.executable, "-m", "adapters.cli"]
 
@@ -87,4 +97,72 @@ async def test_serve_demo_shows_live_stations_at_once(tmp_path: Path) -> None:
                     if len(charging) == 3:
                         break
                     await trio.sleep(0.5)
+        assert await served.stop() == 0
+
+
+#: Address 20 of the peer's unit 1 holds 230.5 as a big-endian FLOAT32 (peer_server.LAYOUT).
+PROFILE = """
+[profile]
+name = "pymodbus peer, unit 1"
+kind = "meter"
+
+[points.voltage]
+address = 20
+function = "holding"
+type = "float32"
+word_order = "big"
+unit = "V"
+measurand = "Voltage"
+phase = "L1-N"
+"""
+
+
+@pytest.fixture
+def modbus_peer() -> Iterator[Peer]:
+    peer = Peer("socket")
+    peer.start()
+    yield peer
+    peer.stop()
+
+
+@pytest.mark.slow
+async def test_serve_polls_the_modbus_devices_of_its_config_file(tmp_path: Path, modbus_peer: Peer) -> None:
+    await listening(modbus_peer.port)
+    (tmp_path / "peer_meter.toml").write_text(PROFILE)
+    config = tmp_path / "chargeward.toml"
+    config.write_text(
+        f"""
+[[modbus.devices]]
+id = "meter-cli"
+transport = "tcp"
+host = "127.0.0.1"
+port = {modbus_peer.port}
+unit = 1
+profile = "peer_meter.toml"
+interval = 0.2
+station = "MB-CLI"
+connector = 1
+"""
+    )
+    args = ("--data-dir", str(tmp_path), "--config", str(config), "--ocpp-port", "0", "--api-port", "0")
+    async with serving(*args) as served:
+        found = re.search(r"OCPP on (ws://127\.0\.0\.1:\d+/ocpp)/", served.banner)
+        assert found is not None, served.banner
+        async with (
+            peer_station(found.group(1), "MB-CLI") as station,
+            httpx.AsyncClient(base_url=served.api_url) as client,
+        ):
+            await station.call("StatusNotification", connector_id=1, error_code="NoError", status="Charging")
+            voltage: dict[str, float] = {}
+            with trio.fail_after(60):
+                while voltage.get("L1-N") != 230.5:
+                    await trio.sleep(0.2)
+                    response = await client.get("/api/stations/MB-CLI")
+                    if response.status_code == 200:
+                        voltage = response.json()["connectors"][0]["voltage_v"]
+            metrics = (await client.get("/metrics")).text
+        value = re.search(r'^chargeward_modbus_value\{device="meter-cli",[^}]*\} (\S+)$', metrics, re.M)
+        assert value is not None and float(value.group(1)) == 230.5, metrics
+        polls = re.search(r'^chargeward_modbus_polls_total\{device="meter-cli"\} (\S+)$', metrics, re.M)
+        assert polls is not None and float(polls.group(1)) >= 1
         assert await served.stop() == 0

@@ -1,11 +1,12 @@
 """Fuzzed frames never kill a station: each gets the right CALLERROR or nothing, the connection stays up,
-and nothing already acknowledged is lost."""
+and nothing already acknowledged is lost. A frame whose unique id cannot be read (not JSON, not an
+array, nested too deep, NaN, binary) gets a CALLERROR with the id "-1", one per such frame."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import replace
-from typing import Any
+from typing import Any, NoReturn
 
 import trio
 import trio_websocket
@@ -26,7 +27,7 @@ json_values = st.recursive(
 actions = st.sampled_from(
     ["Heartbeat", "MeterValues", "StatusNotification", "BootNotification", "Teleport", ""]
 )
-ids = st.text(min_size=1, max_size=10).filter(lambda s: s != "probe")
+ids = st.text(min_size=1, max_size=10).filter(lambda s: s not in ("probe", "-1"))
 
 frames = st.one_of(
     st.text(max_size=60),  # not JSON, or JSON of the wrong shape
@@ -36,13 +37,31 @@ frames = st.one_of(
     ),  # CALLs, bad payloads
     st.tuples(st.sampled_from([3, 4, 5, "2"]), ids, json_values).map(lambda f: json.dumps(list(f))),
     st.tuples(st.just(2), ids, actions, st.just({})).map(lambda f: json.dumps(list(f))[:-3]),  # truncated
+    st.integers(min_value=1, max_value=2000).map(lambda depth: "[" * depth + "]" * depth),  # deep
+    st.tuples(st.just(2), ids, actions).map(lambda f: json.dumps([*f, {"v": float("nan")}])),  # NaN
+    st.tuples(st.just(2), ids, actions, json_values).map(lambda f: json.dumps(list(f)).encode()),  # binary
 )
+
+
+def _refuse(constant: str) -> NoReturn:
+    raise ValueError(f"{constant} is not JSON")
+
+
+def id_unreadable(frame: str | bytes) -> bool:
+    """True for a frame the server cannot take a unique id from: it must answer with the id "-1"."""
+    if isinstance(frame, bytes):
+        return True
+    try:
+        message = json.loads(frame, parse_constant=_refuse)
+    except (ValueError, RecursionError):
+        return True
+    return not isinstance(message, list) or len(message) < 2 or not isinstance(message[1], str)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(batch=st.lists(frames, min_size=1, max_size=5))
 def test_fuzzed_frames_get_callerror_or_silence_and_the_station_lives(
-    tmp_path_factory: Any, batch: list[str]
+    tmp_path_factory: Any, batch: list[str | bytes]
 ) -> None:
     """Each example gets a fresh server on an in-memory store (pytest-trio runs examples apart)."""
     config = replace(make_config(tmp_path_factory.mktemp("fuzz")), store_url="memory://")
@@ -54,7 +73,7 @@ def test_fuzzed_frames_get_callerror_or_silence_and_the_station_lives(
     trio.run(scenario)
 
 
-async def fuzz(csms: Csms, batch: list[str]) -> None:
+async def fuzz(csms: Csms, batch: list[str | bytes]) -> None:
     async with trio_websocket.open_websocket_url(f"{url_of(csms)}/FUZZ", subprotocols=["ocpp1.6"]) as ws:
         await ws.send_message(
             '[2,"boot","BootNotification",{"chargePointVendor":"V","chargePointModel":"M"}]'
@@ -76,6 +95,8 @@ async def fuzz(csms: Csms, batch: list[str]) -> None:
             assert answer[0] in (3, 4), answer  # a CALLRESULT only for a valid call
             if answer[0] == 4:
                 assert answer[2] in ERROR_CODES, answer
+        unanswerable = [answer for answer in answers if answer[1] == "-1"]
+        assert len(unanswerable) == sum(map(id_unreadable, batch)), (batch, answers)
     records = await csms.store.read_stream("station/FUZZ")
     assert records[: len(acknowledged)] == acknowledged, "nothing acknowledged before the fuzz is lost"
     sent = [r for r in records if r.type == ev.FRAME_SENT]

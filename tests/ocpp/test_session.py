@@ -113,8 +113,12 @@ def test_a_bad_call_gets_a_callerror_and_the_connection_carries_on() -> None:
     assert isinstance(bad, BadFrame) and bad.reply is not None
     assert parse_frame(bad.reply).code == "FormationViolation"  # type: ignore[union-attr]
     [hopeless] = csms.receive("{{{", now=0.0)
-    assert isinstance(hopeless, BadFrame) and hopeless.reply is None
-    assert csms.counters.bad_frames == 2
+    assert isinstance(hopeless, BadFrame) and hopeless.reply is not None
+    assert json.loads(hopeless.reply)[:3] == [4, "-1", "FormationViolation"]  # no id to read: "-1"
+    [binary] = csms.receive(b'[2,"u2","Heartbeat",{}]', now=0.0)
+    assert isinstance(binary, BadFrame) and binary.reply is not None
+    assert json.loads(binary.reply)[:3] == [4, "-1", "FormationViolation"]  # OCPP-J is text only
+    assert csms.counters.bad_frames == 3
     [fine] = csms.receive(station.call("Heartbeat", {}, now=0.0).text, now=0.0)
     assert isinstance(fine, CallReceived)
 

@@ -1,4 +1,6 @@
-"""Live state rebuilt from the log equals the state the live runner followed (hypothesis)."""
+"""Live state rebuilt from the log equals the state the live runner followed, and the connector
+actors agree with it: one running from the start, one started part-way and one rebuilt at the end
+(hypothesis)."""
 
 from __future__ import annotations
 
@@ -10,9 +12,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from actors import event_types as ev
+from actors.connector import Committed, ConnectorActor
+from actors.connector_view import ConnectorView, concerned
+from actors.station_state import StationState
 from adapters.stores import open_store
-from core.events import NewEvent
+from core.events import EventRecord, NewEvent
 from core.projection import ProjectionRunner, replay
+from core.store import EventStore
 from projections.live import LiveProjection
 
 T0 = datetime(2026, 11, 21, tzinfo=UTC)
@@ -53,10 +59,48 @@ domain = st.one_of(
         st.integers(1, 2),
     ),
     st.builds(
-        lambda t: event(
-            ev.TRANSACTION_STOPPED, transaction_id=t, meter_stop_wh=99.0, timestamp="t2", reason="Local"
+        lambda t, c: event(
+            ev.TRANSACTION_STOPPED,
+            transaction_id=t,
+            connector=c,
+            meter_stop_wh=99.0,
+            timestamp="t2",
+            reason="Local",
         ),
         tx_ids,
+        st.sampled_from([None, 1, 2]),  # None: a stop for a transaction the CSMS never saw start
+    ),
+    st.builds(
+        lambda c, p: event(ev.CHARGING_PROFILE_SET, connector=c, profile=p),
+        connectors,
+        st.builds(
+            lambda i, level, purpose, tx: {
+                "chargingProfileId": i,
+                "stackLevel": level,
+                "chargingProfilePurpose": purpose,
+                "chargingProfileKind": "Absolute",
+                **({"transactionId": tx} if tx is not None else {}),
+                "chargingSchedule": {"chargingRateUnit": "A", "chargingSchedulePeriod": []},
+            },
+            st.integers(1, 4),
+            st.integers(0, 2),
+            st.sampled_from(["ChargePointMaxProfile", "TxDefaultProfile", "TxProfile"]),
+            st.one_of(st.none(), tx_ids),
+        ),
+    ),
+    st.builds(
+        lambda criteria: event(ev.CHARGING_PROFILE_CLEARED, criteria=criteria),
+        st.one_of(
+            st.builds(lambda i: {"id": i}, st.integers(1, 4)),
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "connectorId": connectors,
+                    "chargingProfilePurpose": st.sampled_from(["TxDefaultProfile", "TxProfile"]),
+                    "stackLevel": st.integers(0, 2),
+                },
+            ),
+        ),
     ),
     st.builds(
         lambda c, v: event(
@@ -82,21 +126,71 @@ domain = st.one_of(
 )
 
 
-@settings(max_examples=40, deadline=None)
-@given(script=st.lists(st.tuples(stations, domain), max_size=40), batch=st.integers(1, 5))
+@settings(max_examples=60, deadline=None)
+@given(
+    script=st.lists(st.tuples(stations, domain), max_size=40),
+    batch=st.integers(1, 5),
+    late=st.integers(0, 40),
+)
 def test_rebuilt_live_state_equals_the_followed_one(
-    script: list[tuple[str, tuple[str, dict[str, Any]]]], batch: int
+    script: list[tuple[str, tuple[str, dict[str, Any]]]], batch: int, late: int
 ) -> None:
     async def scenario() -> None:
         async with open_store("memory://") as store, trio.open_nursery() as nursery:
             runner = ProjectionRunner(LiveProjection(), store)
             await nursery.start(runner.run)
+            followers = StationFollowers(store)
             for i in range(0, len(script), batch):
+                if i >= late and not followers.late:
+                    await followers.start_late()
                 chunk = script[i : i + batch]
-                await store.append([NewEvent(f"station/{s}", kind, data, T0) for s, (kind, data) in chunk])
+                records = await store.append(
+                    [NewEvent(f"station/{s}", kind, data, T0) for s, (kind, data) in chunk]
+                )
+                await followers.tell(records)
             await runner.wait_for(await store.head())
             rebuilt = replay(LiveProjection(), await store.read_all(0, limit=10_000))
             assert rebuilt == runner.state
+            for (station_id, number), running in followers.running.items():
+                restarted = ConnectorActor(store, f"station/{station_id}", number)
+                await restarted.started()
+                live = runner.state.stations.get(station_id)
+                expected = live.connectors.get(number) if live is not None else None
+                expected = expected or ConnectorView(number)
+                assert running.view == expected, (station_id, number)
+                assert restarted.view == expected, (station_id, number)
+                if (station_id, number) in followers.late:
+                    assert followers.late[station_id, number].view == expected, (station_id, number)
             nursery.cancel_scope.cancel()
 
     trio.run(scenario)
+
+
+class StationFollowers:
+    """Connector actors of every station, told what each commit concerns as a station actor tells them.
+
+    ``running`` start before the first event; ``late`` start part-way, rebuilding from the stream.
+    """
+
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
+        self.states = {s: StationState() for s in "ABC"}
+        self.running = {(s, n): ConnectorActor(store, f"station/{s}", n) for s in "ABC" for n in (1, 2)}
+        self.late: dict[tuple[str, int], ConnectorActor] = {}
+
+    async def start_late(self) -> None:
+        for s in "ABC":
+            for n in (1, 2):
+                actor = self.late[s, n] = ConnectorActor(self.store, f"station/{s}", n)
+                await actor.started()
+
+    async def tell(self, records: list[EventRecord]) -> None:
+        for record in records:
+            station_id = record.stream.partition("/")[2]
+            state = self.states[station_id]
+            state.apply(record)
+            for number in concerned(record, state.connectors):
+                for actors in (self.running, self.late):
+                    actor = actors.get((station_id, number))
+                    if actor is not None:
+                        await actor.receive(Committed(record))

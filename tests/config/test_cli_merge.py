@@ -1,0 +1,234 @@
+"""Every setting of :class:`Config` set in a file survives ``chargeward serve --config FILE``.
+
+The fields are found by walking the dataclasses (``Config`` and every dataclass it nests), not by a
+list kept here: a key someone adds to a dataclass but forgets to read from the file, or that the
+command line rebuilds without (as ``serve`` once dropped ``[[modbus.devices]]``), fails this test.
+Most values are made from the field's type and default (a number one step away, the other bool,
+another enum member); the few that need a shape are in :data:`SAMPLES`, and the few that cannot come
+from a file are in :data:`NOT_IN_THE_FILE`, each with the reason.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import re
+import types
+import typing
+from collections.abc import Iterator
+from dataclasses import MISSING, Field, fields, is_dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from actors.ocpp import Policy
+from actors.policy import IdTag, StationPolicy
+from adapters.cli import SERVE_FLAGS, build_config, make_parser
+from adapters.config import Config
+from adapters.metrics import MetricsOptions
+from adapters.modbus_config import DeviceConfig
+
+ROOT = Path(__file__).resolve().parents[2]
+
+#: Fields a file cannot set, and why.
+NOT_IN_THE_FILE = {
+    "data_dir": "the --data-dir flag: the file's [store] url names the store itself",
+    "server.ssl_context": "an ssl.SSLContext object, given by embedders (README: wss://)",
+}
+
+#: Where a field's key is not ``[<first part>] <last part>``: field path prefix -> file key prefix.
+RENAMES = {
+    "store_url": "store.url",
+    "server.port": "server.ocpp_port",
+    "fleet.default.": "fleet.",
+}
+
+_TOKEN = "sha256:" + "ab" * 32
+
+#: Fields whose value needs a shape: path -> (TOML text, the value expected in the Config).
+SAMPLES: dict[str, tuple[str, Any]] = {
+    "server.host": ('[server]\nhost = "::1"\n', "::1"),
+    "api.host": ('[api]\nhost = "127.0.0.2"\n', "127.0.0.2"),
+    "api.tokens": (f'[api]\ntokens = ["{_TOKEN}"]\n', (_TOKEN,)),
+    "store_url": ('[store]\nurl = "memory://"\n', "memory://"),
+    "fleet.unknown_id_tags": ('[fleet]\nunknown_id_tags = "Blocked"\n', "Blocked"),
+    "fleet.default.aliases": ('[fleet.aliases]\n"Celcius" = "Celsius"\n', {"Celcius": "Celsius"}),
+    "fleet.stations": (
+        '[stations."CP-9"]\nvalidation = "strict"\n',
+        {"CP-9": StationPolicy(validation=Policy.STRICT)},
+    ),
+    "fleet.vendors": (
+        '[vendors."Acme"]\nvalidation = "strict"\n',
+        {"Acme": StationPolicy(validation=Policy.STRICT)},
+    ),
+    "fleet.id_tags": (
+        '[id_tags."T-1"]\nstatus = "Blocked"\nparent = "P-1"\n',
+        {"T-1": IdTag(status="Blocked", parent="P-1")},
+    ),
+    "modbus": (
+        '[[modbus.devices]]\nid = "m-1"\ntransport = "tcp"\nhost = "127.0.0.1"\nport = 5020\n'
+        'unit = 1\nprofile = "eastron_sdm630"\n',
+        ["m-1"],
+    ),
+}
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(
+        cls, localns={"MetricsOptions": MetricsOptions, "DeviceConfig": DeviceConfig}
+    )
+
+
+def _dataclass_in(hint: Any) -> type | None:
+    """The dataclass ``hint`` names, alone or as ``X | None``."""
+    options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    found = [o for o in options if isinstance(o, type) and is_dataclass(o)]
+    return found[0] if len(found) == 1 else None
+
+
+def _default(f: Field[Any]) -> Any:
+    if f.default is not MISSING:
+        return f.default
+    if f.default_factory is not MISSING:
+        return f.default_factory()
+    return MISSING
+
+
+def leaves(cls: type = Config, prefix: str = "") -> Iterator[tuple[str, Any, Any]]:
+    """(dotted path, type hint, default) of every field that is not itself a dataclass."""
+    hints = _hints(cls)
+    for f in fields(cls):  # type: ignore[arg-type]
+        path = prefix + f.name
+        nested = _dataclass_in(hints[f.name])
+        if nested is not None:
+            yield from leaves(nested, path + ".")
+        else:
+            yield path, hints[f.name], _default(f)
+
+
+def _file_key(path: str) -> str:
+    for old, new in RENAMES.items():
+        if path == old or (old.endswith(".") and path.startswith(old)):
+            return new + path[len(old) :]
+    return path
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    return json.dumps(value)
+
+
+def _another(hint: Any, default: Any) -> tuple[Any, Any]:
+    """(value to write, value expected) for a field of a plain type: differs from the default."""
+    options = (
+        [o for o in typing.get_args(hint) if o is not type(None)]
+        if isinstance(hint, types.UnionType)
+        else [hint]
+    )
+    kind = options[0] if len(options) == 1 else None
+    if kind is bool:
+        return (not default, not default)
+    if kind is int:
+        value = (default or 0) + 3
+        return value, value
+    if kind is float:
+        value = (default or 0.0) + 1.5
+        return value, value
+    if isinstance(kind, type) and issubclass(kind, enum.Enum):
+        member = next(m for m in kind if m != default)
+        return member.value, member
+    raise AssertionError(f"no way to make a value of {hint!r}: add a sample to SAMPLES")
+
+
+def sample(path: str, hint: Any, default: Any) -> tuple[str, Any]:
+    """The TOML text that sets ``path`` and the value the Config must then hold."""
+    if path in SAMPLES:
+        return SAMPLES[path]
+    written, expected = _another(hint, default)
+    table, _, key = _file_key(path).rpartition(".")
+    return f"[{table}]\n{key} = {_toml(written)}\n", expected
+
+
+def value_at(config: Config, path: str) -> Any:
+    value: Any = config
+    for part in path.split("."):
+        value = getattr(value, part, None)  # None: an optional table (api, metrics) left out
+    return [d.id for d in value] if path == "modbus" else value
+
+
+def serve_config(tmp_path: Path, text: str, *flags: str) -> Config:
+    """What ``chargeward serve --config FILE FLAGS`` would run with (no environment overrides)."""
+    file = tmp_path / "chargeward.toml"
+    file.write_text(text)
+    args = make_parser().parse_args(["serve", "--data-dir", str(tmp_path), "--config", str(file), *flags])
+    return build_config(args)
+
+
+SETTABLE = [(p, h, d) for p, h, d in leaves() if p not in NOT_IN_THE_FILE]
+
+
+@pytest.fixture(autouse=True)
+def _no_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    for name in [n for n in os.environ if n.startswith("CHARGEWARD_")]:
+        monkeypatch.delenv(name)
+
+
+@pytest.mark.parametrize(("path", "hint", "default"), SETTABLE, ids=[p for p, _, _ in SETTABLE])
+def test_a_value_set_in_the_file_reaches_serve(tmp_path: Path, path: str, hint: Any, default: Any) -> None:
+    text, expected = sample(path, hint, default)
+    assert value_at(Config(), path) != expected, "the sample must differ from the default"
+    assert value_at(serve_config(tmp_path, text), path) == expected, text
+
+
+def test_all_values_together_survive_and_flags_change_only_what_they_name(tmp_path: Path) -> None:
+    by_table: dict[str, list[str]] = {}
+    expected = {}
+    for path, hint, default in SETTABLE:
+        text, value = sample(path, hint, default)
+        header, _, body = text.partition("\n")
+        by_table.setdefault(header, []).append(body)
+        expected[path] = value
+    text = "".join(f"{header}\n{''.join(bodies)}" for header, bodies in by_table.items())
+    config = serve_config(tmp_path, text)
+    for path in ("fleet.stations", "fleet.vendors"):  # these build on the [fleet] policy in the file
+        expected[path] = {k: replace(config.fleet.default, validation=Policy.STRICT) for k in expected[path]}
+    assert {p: value_at(config, p) for p in expected} == expected
+    flagged = serve_config(tmp_path, text, "--ocpp-port", "7001", "--api-port", "7002")
+    assert (flagged.server.port, flagged.api and flagged.api.port) == (7001, 7002)
+    untouched = {p: v for p, v in expected.items() if p not in ("server.port", "api.port")}
+    assert {p: value_at(flagged, p) for p in untouched} == untouched
+
+
+def test_every_flag_overrides_its_setting(tmp_path: Path) -> None:
+    given = {"host": "::1", "ocpp_port": "7001", "store": "memory://", "api_host": "::1", "api_port": "7002"}
+    assert set(given) == set(SERVE_FLAGS), "a new flag needs a value here"
+    config = serve_config(
+        tmp_path, "", *[x for n, v in given.items() for x in ("--" + n.replace("_", "-"), v)]
+    )
+    assert config.server.host == "::1" and config.server.port == 7001 and config.store_url == "memory://"
+    assert config.api is not None and (config.api.host, config.api.port) == ("::1", 7002)
+
+
+def test_the_exceptions_name_real_fields() -> None:
+    paths = {p for p, _, _ in leaves()}
+    assert set(NOT_IN_THE_FILE) <= paths
+    assert set(SAMPLES) <= paths
+
+
+def test_every_file_key_is_in_the_readme() -> None:
+    """README's configuration section is where an operator looks for a key."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Configuration") :]
+    section = section[: section.index("\n## ", 1)]
+    missing = []
+    for path, _, _ in SETTABLE:
+        key = _file_key(path).rpartition(".")[2]
+        if not re.search(rf"\b{re.escape(key)}\b", section):
+            missing.append(f"{path} ({key})")
+    assert not missing, f"not documented in README's configuration section: {missing}"
