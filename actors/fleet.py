@@ -33,7 +33,7 @@ from actors.station import (
     StationSnapshot,
 )
 from actors.station_tree import StationFailures, StationTree
-from actors.transaction_ids import TransactionIds
+from actors.transaction_ids import Allocate, TransactionIds
 from core.actor import ActorRef
 from core.events import check_stream
 from core.store import EventStore
@@ -63,19 +63,14 @@ class Fleet:
         self.station_actor = station_actor
         self.handlers = Handlers()
         self.stats = OcppStats()
-        self.transaction_ids_supervisor = Supervisor("transaction-ids", runtime, intensity=5, period=10.0)
+        self._node = node
+        self.transaction_ids_supervisor, transaction_ids = self._new_transaction_ids()
         # Its children are temporary station subtrees: none is restarted, so none counts to its intensity.
         self.stations_supervisor = Supervisor("stations", runtime)
+        self._handed_out: set[str] = set()  # which of the two supervisors a parent has started
         self.failures = StationFailures(store, runtime.clock, policy, self.stats)
         self._slots: dict[str, LineSlot] = {}
         self._trees: dict[str, StationTree] = {}
-        transaction_ids = self.transaction_ids_supervisor.start_child(
-            ChildSpec(
-                id="transaction-ids",
-                factory=lambda: TransactionIds(store, runtime.clock, f"node/{node}"),
-                kind="transaction_ids",
-            )
-        )
         self._deps = StationDeps(
             store=store,
             clock=runtime.clock,
@@ -89,9 +84,45 @@ class Fleet:
     async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         """Run both supervisors (for embedding without the composition root's supervisor)."""
         async with trio.open_nursery() as nursery:
-            await nursery.start(self.transaction_ids_supervisor.run)
-            await nursery.start(self.stations_supervisor.run)
+            await nursery.start(self.transaction_ids_tree().run)
+            await nursery.start(self.stations_tree().run)
             task_status.started()
+
+    # -- the two supervisors, as a parent supervisor's child factories ------------------------------
+
+    def _new_transaction_ids(self) -> tuple[Supervisor, ActorRef[Allocate]]:
+        supervisor = Supervisor("transaction-ids", self.runtime, intensity=5, period=10.0)
+        ref = supervisor.start_child(
+            ChildSpec(
+                id="transaction-ids",
+                factory=lambda: TransactionIds(self.store, self.runtime.clock, f"node/{self._node}"),
+                kind="transaction_ids",
+            )
+        )
+        return supervisor, ref
+
+    def transaction_ids_tree(self) -> Supervisor:
+        """The allocator's supervisor for a parent to run; a fresh one, rewired, on each restart.
+
+        A supervisor that ended has retired its children, so a restart needs a new one; station
+        actors look the allocator up through their shared deps and ask the new one from then on.
+        """
+        if "transaction-ids" in self._handed_out:
+            self.transaction_ids_supervisor, self._deps.transaction_ids = self._new_transaction_ids()
+        self._handed_out.add("transaction-ids")
+        return self.transaction_ids_supervisor
+
+    def stations_tree(self) -> Supervisor:
+        """The stations supervisor for a parent to run; a fresh, empty one on each restart.
+
+        Station subtrees start again as their stations reconnect (a restart of the stations
+        supervisor also restarts the OCPP listener after it, which drops every connection).
+        """
+        if "stations" in self._handed_out:
+            self.stations_supervisor = Supervisor("stations", self.runtime)
+            self._trees.clear()
+        self._handed_out.add("stations")
+        return self.stations_supervisor
 
     # -- handlers ---------------------------------------------------------------------------------
 
