@@ -17,6 +17,9 @@ from core.events import EventRecord
 # Measurands whose latest value gets a field of its own; everything else stays in ``last``.
 _POWER = "Power.Active.Import"
 _ENERGY = "Energy.Active.Import.Register"
+# Units of a power sample that is active power: W, or none given (a Modbus point may declare ""). VA
+# is apparent power and var reactive: neither may pass for watts.
+_WATTS = (None, "", "W")
 # Events that may concern a connector without naming it (the fold picks out what is its own).
 _UNNAMED_CONCERNS = installed_profiles.ALWAYS_CONCERN | {ev.RESERVATION_CANCELLED}
 
@@ -34,7 +37,8 @@ class ConnectorView:
     transaction_id: int | None = None
     id_tag: str | None = None
     reservation: dict[str, Any] | None = None
-    power_w: float | None = None
+    power_w: float | None = None  # active power, from samples in W (or kW)
+    power_va: float | None = None  # apparent power, from Power.Active.Import samples in VA (or kVA)
     energy_wh: float | None = None
     current_a: dict[str, float] = field(default_factory=dict)  # by phase ("" when none given)
     voltage_v: dict[str, float] = field(default_factory=dict)
@@ -101,6 +105,8 @@ def _fold_state(view: ConnectorView, record: EventRecord) -> bool:
         view.transaction_id = None
         view.id_tag = None
         view.power_w = 0.0
+        if view.power_va is not None:
+            view.power_va = 0.0
     elif kind == ev.METER_SAMPLED and data["connector"] == view.connector:
         _samples(view, data["samples"])
     elif kind == ev.RESERVATION_MADE and data["connector"] == view.connector:
@@ -121,7 +127,13 @@ def fold_modbus_sample(view: ConnectorView, record: EventRecord) -> ConnectorVie
     """
     when = record.time.isoformat()
     samples = [
-        {"measurand": s["measurand"], "value": s["value"], "phase": s["phase"] or "", "timestamp": when}
+        {
+            "measurand": s["measurand"],
+            "value": s["value"],
+            "unit": s.get("unit"),
+            "phase": s["phase"] or "",
+            "timestamp": when,
+        }
         for s in record.data["samples"]
         if s.get("measurand")
     ]
@@ -136,7 +148,11 @@ def _samples(view: ConnectorView, samples: list[dict[str, Any]]) -> None:
         measurand, value = sample["measurand"], float(sample["value"])
         phase = sample.get("phase", "")
         if measurand == _POWER and not phase:
-            view.power_w = value
+            unit = sample.get("unit")
+            if unit in _WATTS:
+                view.power_w = value
+            elif unit == "VA":
+                view.power_va = value
         elif measurand == _ENERGY and not phase:
             view.energy_wh = value
         elif measurand == "Current.Import":

@@ -23,7 +23,8 @@ Power.Factor, RPM                   (none)       none
 
 The 1.6 default unit ``Wh`` only makes sense for energy; for other measurands a missing unit
 means the measurand's own unit (chargers send Frequency without one). Apparent power (VA, kVA)
-is accepted for Power.Offered and Power.Active.* in VA.
+is accepted for Power.Offered and Power.Active.* in VA; the connector keeps it as ``power_va``,
+never as watts.
 
 ``SignedData`` values are kept as raw text (:class:`SignedSample`), not parsed. A value that does
 not parse, an unknown measurand or a unit that does not measure the measurand is reported as a

@@ -23,13 +23,30 @@ class BootDecision(enum.StrEnum):
     REJECTED = "Rejected"
 
 
+#: The ``idTagInfo.status`` values of OCPP 1.6 (AuthorizationStatus): what an id tag may be given.
+ID_TAG_STATUSES = ("Accepted", "Blocked", "Expired", "Invalid", "ConcurrentTx")
+
+
+def check_id_tag_status(status: str) -> None:
+    """Raise ValueError unless ``status`` is one of :data:`ID_TAG_STATUSES`.
+
+    A status outside them would go out in every answer that uses it, and the validator refuses such an
+    answer: every Authorize would become an InternalError. So it is refused when the policy is built.
+    """
+    if status not in ID_TAG_STATUSES:
+        raise ValueError(f"must be one of {list(ID_TAG_STATUSES)}, got {status!r}")
+
+
 @dataclass(frozen=True, slots=True)
 class IdTag:
     """One entry of the local authorization list."""
 
-    status: str = "Accepted"  # Accepted, Blocked, Expired, Invalid, ConcurrentTx
+    status: str = "Accepted"  # one of ID_TAG_STATUSES
     expiry: datetime | None = None
     parent: str | None = None
+
+    def __post_init__(self) -> None:
+        check_id_tag_status(self.status)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +69,7 @@ class FleetPolicy:
     stations: Mapping[str, StationPolicy] = field(default_factory=dict)
     vendors: Mapping[str, StationPolicy] = field(default_factory=dict)
     id_tags: Mapping[str, IdTag] = field(default_factory=dict)
-    unknown_id_tags: str = "Invalid"  # the status an id tag not in the list gets
+    unknown_id_tags: str = "Invalid"  # the status (one of ID_TAG_STATUSES) of a tag not in the list
     outbox_capacity: int = 32
     mailbox_capacity: int = 64
     max_connector_id: int = 64  # each connector gets an actor: a station may not conjure thousands
@@ -68,6 +85,9 @@ class FleetPolicy:
     station_retry_after: float = 60.0
     station_retry_max: float = 900.0
     station_shutdown: float = 5.0
+
+    def __post_init__(self) -> None:
+        check_id_tag_status(self.unknown_id_tags)
 
     def for_station(self, station_id: str, vendor: str | None = None) -> StationPolicy:
         """Station policy first, then vendor policy, then the default."""

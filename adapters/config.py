@@ -41,7 +41,7 @@ Example::
     [fleet]
     heartbeat_interval = 300
     unknown_stations = "Accepted"      # Accepted | Pending | Rejected
-    unknown_id_tags = "Invalid"
+    unknown_id_tags = "Invalid"        # Accepted | Blocked | Expired | Invalid | ConcurrentTx
     max_connector_id = 64              # higher connectorIds get a CALLERROR (one actor per connector)
     outbox_capacity = 32               # commands queued for one station before the API answers 429
     mailbox_capacity = 64              # messages queued for one station or connector actor
@@ -82,7 +82,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from actors.ocpp import Policy
-from actors.policy import BootDecision, FleetPolicy, IdTag, StationPolicy
+from actors.policy import BootDecision, FleetPolicy, IdTag, StationPolicy, check_id_tag_status
 from adapters.api.options import ApiOptions, InsecureApiOptions
 from adapters.ocpp_server import ServerOptions
 
@@ -220,14 +220,20 @@ def _station_supervision(fleet: TableReader, base: FleetPolicy) -> dict[str, Any
     return out
 
 
+def _id_tag_status(reader: TableReader, name: str, default: str) -> str:
+    status: str = reader.get(name, str, default)
+    try:
+        check_id_tag_status(status)
+    except ValueError as error:
+        raise reader.fail(name, str(error)) from None
+    return status
+
+
 def _id_tag(reader: TableReader) -> IdTag:
     expiry = reader.get("expiry", datetime, None)
     if expiry is not None and expiry.tzinfo is None:
         expiry = expiry.replace(tzinfo=UTC)
-    status = reader.get("status", str, "Accepted")
-    allowed = ("Accepted", "Blocked", "Expired", "Invalid", "ConcurrentTx")
-    if status not in allowed:
-        raise reader.fail("status", f"must be one of {list(allowed)}, got {status!r}")
+    status = _id_tag_status(reader, "status", "Accepted")
     tag = IdTag(status=status, expiry=expiry, parent=reader.get("parent", str, None))
     reader.finish()
     return tag
@@ -307,7 +313,7 @@ def parse_config(document: Mapping[str, Any], source: str, base: Config | None =
     if not isinstance(heartbeat, int):
         raise fleet.fail("heartbeat_interval", f"must be a whole number of seconds, got {heartbeat!r}")
     unknown_stations = fleet.choice("unknown_stations", BootDecision, base.fleet.unknown_stations)
-    unknown_tags = fleet.get("unknown_id_tags", str, base.fleet.unknown_id_tags)
+    unknown_tags = _id_tag_status(fleet, "unknown_id_tags", base.fleet.unknown_id_tags)
     max_connector_id = _at_least_one(fleet, "max_connector_id", base.fleet.max_connector_id)
     outbox_capacity = _at_least_one(fleet, "outbox_capacity", base.fleet.outbox_capacity)
     mailbox_capacity = _at_least_one(fleet, "mailbox_capacity", base.fleet.mailbox_capacity)

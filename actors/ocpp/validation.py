@@ -118,6 +118,35 @@ def schema_path(version: str, action: str, direction: Direction) -> pathlib.Path
     return _OCPP_DIR / _SCHEMA_DIRS[version] / "schemas" / f"{name}.json"
 
 
+# Lower bounds the OCPP 1.6 specification states in prose (section 6) that its JSON schemas leave out:
+# a connector id is 0 (the whole station) or above where 0 means something, 1 or above where a
+# physical connector is meant. A negative id would otherwise be sent on to the station. Keyed by
+# (action, field) of a CSMS-initiated request's top level.
+SPEC_MINIMUMS_16: Mapping[tuple[str, str], int] = {
+    ("ChangeAvailability", "connectorId"): 0,
+    ("ClearChargingProfile", "connectorId"): 0,
+    ("GetCompositeSchedule", "connectorId"): 0,
+    ("RemoteStartTransaction", "connectorId"): 1,
+    ("ReserveNow", "connectorId"): 0,
+    ("SetChargingProfile", "connectorId"): 0,
+    ("TriggerMessage", "connectorId"): 1,
+    ("UnlockConnector", "connectorId"): 1,
+}
+
+
+def load_schema(version: str, action: str, direction: Direction) -> dict[str, Any]:
+    """The schema as the ``ocpp`` package ships it, plus the minimums of :data:`SPEC_MINIMUMS_16`."""
+    # 2.0.1 schemas start with a byte order mark.
+    schema: dict[str, Any] = json.loads(
+        schema_path(version, action, direction).read_text(encoding="utf-8-sig")
+    )
+    if version == "1.6" and direction is Direction.REQUEST:
+        for (name, field), minimum in SPEC_MINIMUMS_16.items():
+            if name == action:
+                schema["properties"][field]["minimum"] = minimum
+    return schema
+
+
 @functools.cache
 def actions(version: str) -> frozenset[str]:
     """The actions the ``ocpp`` package ships a request schema for in ``version``."""
@@ -143,8 +172,7 @@ def compiled(version: str, action: str, direction: Direction) -> CompiledSchema 
 
 @functools.cache
 def _compile(version: str, action: str, direction: Direction) -> CompiledSchema:
-    # 2.0.1 schemas start with a byte order mark.
-    schema = json.loads(schema_path(version, action, direction).read_text(encoding="utf-8-sig"))
+    schema = load_schema(version, action, direction)
     return CompiledSchema(schema, fastjsonschema.compile(schema, use_default=False))
 
 

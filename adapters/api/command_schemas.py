@@ -3,18 +3,18 @@
 The ``ocpp`` package ships draft-04/06 schemas; the security-extension ones keep shared types in
 ``definitions`` and point at them with ``#/definitions/...``, which inside an OpenAPI document would
 resolve against the document's root. The refs are inlined (the schemas have no cycles) and the
-draft-only keys dropped, and integers get the int64 bounds the event log can store, so each
-operation documents exactly the payload the API accepts.
+draft-only keys dropped, and integers get the spec's minimums (``SPEC_MINIMUMS_16``) and otherwise
+the int64 bounds the event log can store, so each operation documents exactly the payload the API
+accepts.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 from typing import Any
 
 from actors.ocpp import Direction
-from actors.ocpp.validation import schema_path
+from actors.ocpp.validation import load_schema
 
 _DROPPED = frozenset({"$schema", "$id", "id", "definitions", "title"})
 
@@ -48,7 +48,7 @@ def _inline(schema: Any, definitions: dict[str, Any]) -> Any:
 @functools.cache
 def openapi_schema(action: str, direction: Direction) -> dict[str, Any]:
     """The self-contained schema of ``action``'s request or response payload."""
-    document = json.loads(schema_path("1.6", action, direction).read_text(encoding="utf-8-sig"))
+    document = load_schema("1.6", action, direction)
     inlined: dict[str, Any] = _inline(document, document.get("definitions", {}))
     return inlined
 

@@ -42,6 +42,9 @@ if TYPE_CHECKING:
 _strict = Validator("1.6", Policy.STRICT)
 
 MAX_BODY = 1 << 20  # bytes; a full SendLocalList of thousands of id tags fits, a runaway upload does not
+# Objects and arrays in objects: the deepest 1.6 payload (SetChargingProfile) nests 5 levels. A deeper
+# body is refused before the schema checks and the number walks, which recurse.
+MAX_DEPTH = 32
 
 router = APIRouter(prefix="/api/stations/{station_id}/commands", tags=["commands"])
 
@@ -76,11 +79,29 @@ async def _payload(request: Request) -> dict[str, Any]:
         raise ApiProblem(413, "too_large", f"the body is larger than {MAX_BODY} bytes")
     try:
         payload = json.loads(body)
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:  # RecursionError: nesting deeper than the parser goes
         raise ApiProblem(422, "invalid_request", f"body is not JSON: {error}") from None
     if not isinstance(payload, dict):
         raise ApiProblem(422, "invalid_request", "body must be a JSON object: the OCPP payload")
+    if _depth(payload) > MAX_DEPTH:
+        raise ApiProblem(422, "invalid_request", f"body is nested deeper than {MAX_DEPTH} levels")
     return payload
+
+
+def _depth(value: Any) -> int:
+    """How deep objects and arrays nest in ``value`` (an object of scalars is 1), without recursing."""
+    deepest = 0
+    pending: list[tuple[Any, int]] = [(value, 1)]
+    while pending:
+        item, level = pending.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, level)
+        if deepest > MAX_DEPTH:
+            break
+        pending.extend((child, level + 1) for child in children)
+    return deepest
 
 
 def _out_of_range(value: Any, path: str = "$") -> str | None:

@@ -31,7 +31,10 @@ class Connector(BaseModel):
     transaction_id: int | None = Field(description="the active transaction, if any")
     id_tag: str | None
     reservation: dict[str, Any] | None
-    power_w: float | None
+    power_w: float | None = Field(description="active power (W)")
+    power_va: float | None = Field(
+        default=None, description="apparent power (VA), when the station reports Power.Active.Import in VA"
+    )
     energy_wh: float | None
     current_a: dict[str, float] = Field(description="by phase ('' when the station gave none)")
     voltage_v: dict[str, float]

@@ -19,6 +19,8 @@ StationId = Annotated[
     str, Path(min_length=1, max_length=255, description="the OCPP station id", examples=["CP-1"])
 ]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description="page size")]
+# A stream sequence or log position: the store keeps them as int64, and a bigger one overflowed there.
+SEQUENCE_MAX = 2**63 - 1
 StationLimit = Annotated[int, Query(ge=1, le=MAX_STATIONS, description="page size")]
 
 

@@ -23,7 +23,7 @@ from adapters.api.models import (
     TransactionDetail,
     TransactionPage,
 )
-from adapters.api.params import Limit, StationId, StationLimit, station_stream
+from adapters.api.params import SEQUENCE_MAX, Limit, StationId, StationLimit, station_stream
 from adapters.api.problems import ApiProblem, problem, unknown_station
 from adapters.event_json import record_to_json, to_json
 from projections.live import LiveState, TransactionView
@@ -96,7 +96,7 @@ async def get_station(request: Request, station_id: StationId) -> dict[str, Any]
 async def station_events(
     request: Request,
     station_id: StationId,
-    after: Annotated[int, Query(ge=0, description="stream sequence to start after")] = 0,
+    after: Annotated[int, Query(ge=0, le=SEQUENCE_MAX, description="stream sequence to start after")] = 0,
     limit: Limit = 100,
 ) -> dict[str, Any]:
     """The station's stream, raw frames and domain events alike, in order."""
@@ -180,7 +180,9 @@ async def list_transactions(
 async def get_transaction(
     request: Request,
     transaction_id: int,
-    after: Annotated[int, Query(ge=0, description="position of the previous page's last sample")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=SEQUENCE_MAX, description="position of the previous page's last sample")
+    ] = 0,
     limit: Limit = 100,
 ) -> dict[str, Any]:
     """One transaction with its meter samples (the MeterSampled events naming it), oldest first."""
