@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
 
 from actors.commands import (
     Command,
@@ -31,6 +30,7 @@ from actors.commands import (
 from actors.ocpp import Direction, OcppError, Policy, Validator
 from actors.ocpp.actions import CSMS_INITIATED_16
 from adapters.api.command_schemas import INT64_MAX, INT64_MIN, numbers_as_schema, openapi_schema
+from adapters.api.json_body import JSONBody
 from adapters.api.params import StationId, station_stream
 from adapters.api.problems import ApiProblem, problem
 from adapters.event_json import to_json
@@ -166,10 +166,10 @@ def _reply_schema(action: str) -> dict[str, Any]:
 
 
 def _add_route(action: str) -> None:
-    async def endpoint(request: Request, station_id: StationId) -> JSONResponse:
+    async def endpoint(request: Request, station_id: StationId) -> JSONBody:
         csms: Csms = request.app.state.csms
         reply = await send_command(csms, station_id, action, await _payload(request))
-        return JSONResponse({"station_id": station_id, "action": action, "payload": to_json(reply)})
+        return JSONBody({"station_id": station_id, "action": action, "payload": to_json(reply)})
 
     router.add_api_route(
         f"/{action}",
@@ -178,7 +178,7 @@ def _add_route(action: str) -> None:
         name=f"command_{action}",
         summary=f"Send {action} to a station",
         description=f"Send OCPP 1.6 {action} and answer with the station's reply, once it is committed.",
-        response_class=JSONResponse,
+        response_class=JSONBody,
         responses={
             200: {
                 "description": f"the station's {action} reply",

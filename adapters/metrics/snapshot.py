@@ -56,6 +56,14 @@ def status_label(status: str | None) -> str:
     return status if status in STATUSES else OTHER
 
 
+def printable(text: str) -> str:
+    """``text`` as a label value UTF-8 can encode: a lone surrogate becomes its ``\\udXXX`` escape.
+
+    Vendor names are what the station sent; one with a lone surrogate made every scrape fail.
+    """
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def repair_series(
     repairs: Mapping[tuple[str, str], int], max_vendors: int, max_series: int
 ) -> dict[tuple[str, str], int]:
@@ -66,7 +74,8 @@ def repair_series(
     """
     vendors: dict[str, None] = {}
     out: Counter[tuple[str, str]] = Counter()
-    for (vendor, path), n in repairs.items():
+    for (sent_vendor, path), n in repairs.items():
+        vendor = printable(sent_vendor)
         if vendor not in vendors and len(vendors) < max_vendors:
             vendors[vendor] = None
         key = (vendor if vendor in vendors else OTHER, _INDEX.sub("[]", path))
