@@ -89,7 +89,7 @@ class FakeLine:
         self._arrived = trio.Event()
         await trio.lowlevel.checkpoint()
 
-    async def close(self, reason: str) -> None:
+    async def close(self, reason: str, code: int = 1000) -> None:
         self.closed = reason
         await trio.lowlevel.checkpoint()
 
