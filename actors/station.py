@@ -60,13 +60,16 @@ from actors.outbox import Outbox, Pending
 from actors.policy import FleetPolicy, StationPolicy
 from actors.station_state import StationState
 from actors.transaction_ids import Allocate
-from core.actor import Actor, ActorRef, Reply
+from core.actor import Actor, ActorBusy, ActorRef, ActorStopped, Reply
 from core.clock import Clock
 from core.events import EventRecord, NewEvent
 from core.mailbox import Mailbox
 from core.store import CommitFailed, ConcurrencyConflict, EventStore, StoreError
 
 logger = logging.getLogger("chargeward.station")
+
+# How long a StartTransaction waits for a transaction id before it is answered with InternalError.
+ALLOCATE_TIMEOUT = 10.0
 
 # Appends tried per message before it is failed: the first, and one retry after reading the tail.
 _APPEND_ATTEMPTS = 2
@@ -440,7 +443,7 @@ class StationActor(Actor[StationMessage]):
         if response is None:
             tx_id = None
             if action == "StartTransaction":
-                tx_id = await self.deps.transaction_ids.ask(Allocate, timeout=10)
+                tx_id = await self._allocate_transaction_id()
             response = builtin_response(
                 action,
                 request,
@@ -455,6 +458,14 @@ class StationActor(Actor[StationMessage]):
         except OcppError as error:
             logger.error("station %s: invalid %s response %r: %s", self.station_id, action, response, error)
             raise OcppError(ErrorCode.INTERNAL_ERROR, f"the {action} response was invalid") from error
+
+    async def _allocate_transaction_id(self) -> int:
+        """A fresh transaction id; a slow or failed allocation fails only this StartTransaction."""
+        try:
+            return await self.deps.transaction_ids.ask(Allocate, timeout=ALLOCATE_TIMEOUT)
+        except (trio.TooSlowError, ActorStopped, ActorBusy, StoreError, OverflowError) as exc:
+            logger.warning("station %s: no transaction id: %r", self.station_id, exc)
+            raise OcppError(ErrorCode.INTERNAL_ERROR, "no transaction id could be allocated") from exc
 
     # -- commands to the station ----------------------------------------------------------------------
 
