@@ -113,8 +113,11 @@ class FrameIn:
 
 @dataclass(frozen=True, slots=True)
 class SendCommand:
+    """A command for the station; ``send_by`` (monotonic): when its caller gives up, it is not sent."""
+
     command: Command
     reply: Reply[dict[str, Any]]
+    send_by: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +186,7 @@ class StationActor(Actor[StationMessage]):
         self.state = StationState()
         self.line: Line | None = None
         self.session: Session | None = None
-        self.outbox = Outbox(deps.policy.outbox_capacity)
+        self.outbox = Outbox(deps.policy.outbox_capacity, deps.policy.outbox_bytes)
         deps.stats.outboxes[station_id] = self.outbox  # a restarted incarnation replaces it
         self.in_flight: Pending | None = None
         self._nursery: trio.Nursery | None = None
@@ -284,9 +287,17 @@ class StationActor(Actor[StationMessage]):
         if line is None:
             return
         try:
-            await line.send(text)
+            with trio.move_on_after(self.deps.policy.send_timeout) as scope:
+                await line.send(text)
         except Exception as exc:  # the connection died under us: the reader will detach it
             logger.info("station %s: send failed (%r); awaiting detach", self.station_id, exc)
+            return
+        if scope.cancelled_caught and self._nursery is not None:
+            # The station stopped reading: drop the connection rather than block this actor (and
+            # every command queued behind it); the reader's detach follows.
+            seconds = self.deps.policy.send_timeout
+            logger.warning("station %s: a send took over %s s; closing", self.station_id, seconds)
+            self._nursery.start_soon(line.close, f"send timed out after {seconds} s (station not reading)")
 
     # -- connections ------------------------------------------------------------------------------
 
@@ -476,7 +487,7 @@ class StationActor(Actor[StationMessage]):
             return
         try:
             _STRICT.validate_request(command.action, dict(command.payload))
-            superseded = self.outbox.push(Pending(command, message.reply))
+            superseded = self.outbox.push(Pending(command, message.reply, message.send_by))
         except OcppError as error:
             message.reply.fail(InvalidCommand(f"{command.action}: {error.description}"))
             return
@@ -492,6 +503,15 @@ class StationActor(Actor[StationMessage]):
         if self.session is None or self.session.in_flight is not None or self.in_flight is not None:
             return
         pending = self.outbox.pop()
+        now = self.deps.clock.monotonic()
+        while pending is not None and pending.expired(now):
+            # Its caller has given up (and was told it timed out): sending it now would carry out a
+            # command the operator believes failed (issue 10, defect 6).
+            self.deps.stats.command_outcomes[(pending.command.action, "expired")] += 1
+            pending.reply.fail(
+                CommandTimedOut(f"{pending.command.action}: not sent, still queued when its caller gave up")
+            )
+            pending = self.outbox.pop()
         if pending is None:
             return
         conn = self.state.current_connection
