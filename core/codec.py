@@ -6,6 +6,12 @@ and UTC offset; a named zone comes back as the equivalent fixed offset). ``bytes
 tuples come back as lists. Anything else, and naive datetimes, fail loudly at encode time with a
 TypeError naming the type, so a bad payload is refused before it reaches the log rather than
 discovered when it cannot be read back.
+
+Strings are stored with the ``surrogatepass`` error handler: JSON can carry a lone surrogate
+(``"\\ud800"`` is valid JSON text, and stations send it), Python keeps it in a ``str``, and strict
+UTF-8 cannot encode it. ``surrogatepass`` writes it as its three-byte form and reads it back, so the
+log keeps exactly what the station sent instead of refusing the event (which crashed the station's
+actor every time). Valid text is encoded byte for byte as before, so old logs read unchanged.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ _BIG_INT = 4  # integers beyond 64 bits, as two's-complement bytes: JSON has no 
 # (ISO text loses sub-second offsets) and never out of range (unlike an instant near year 1).
 _DATETIME_FIELDS = struct.Struct(">HBBBBBIq")
 _MICROSECOND = timedelta(microseconds=1)
+_TEXT_ERRORS = "surrogatepass"  # lone surrogates round-trip (see the module docstring)
 
 
 def _default(obj: object) -> msgpack.ExtType:
@@ -71,12 +78,16 @@ def _decode_ext(code: int, data: bytes) -> object:
 
 def pack(obj: Any) -> bytes:
     """Encode ``obj`` to msgpack bytes; TypeError for unsupported types."""
-    return msgpack.packb(obj, default=_default, use_bin_type=True, datetime=False)  # type: ignore[no-any-return]
+    return msgpack.packb(  # type: ignore[no-any-return]
+        obj, default=_default, use_bin_type=True, datetime=False, unicode_errors=_TEXT_ERRORS
+    )
 
 
 def unpack(data: bytes) -> Any:
     """Decode msgpack bytes produced by :func:`pack`; ValueError (or a subclass) for anything else."""
-    return msgpack.unpackb(data, ext_hook=_ext_hook, raw=False, strict_map_key=False, timestamp=0)
+    return msgpack.unpackb(
+        data, ext_hook=_ext_hook, raw=False, strict_map_key=False, timestamp=0, unicode_errors=_TEXT_ERRORS
+    )
 
 
 def unpack_stream(source: BinaryIO) -> Iterator[Any]:
@@ -84,7 +95,9 @@ def unpack_stream(source: BinaryIO) -> Iterator[Any]:
 
     A stream cut off inside an object raises ``ValueError`` rather than yielding a partial object.
     """
-    unpacker = msgpack.Unpacker(source, ext_hook=_ext_hook, raw=False, strict_map_key=False, timestamp=0)
+    unpacker = msgpack.Unpacker(
+        source, ext_hook=_ext_hook, raw=False, strict_map_key=False, timestamp=0, unicode_errors=_TEXT_ERRORS
+    )
     yield from unpacker
     if unpacker.tell() != source.tell() or source.read(1):
         raise ValueError("the stream ends in the middle of an object")

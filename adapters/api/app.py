@@ -13,6 +13,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from adapters.api import commands
+from adapters.api.json_body import JSONBody
 from adapters.api.options import ApiOptions
 from adapters.api.problems import ApiProblem, install_problem_handlers, problem
 from adapters.api.reads import metrics_router, router
@@ -56,6 +57,7 @@ def build_app(csms: Csms, options: ApiOptions) -> FastAPI:
         version="1",
         description=DESCRIPTION,
         responses={422: problem("the request does not match this document")},
+        default_response_class=JSONBody,
     )
     app.state.csms = csms
     install_problem_handlers(app)

@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
 
 from actors.commands import (
     Command,
+    CommandNotRecorded,
     CommandRejected,
     CommandSuperseded,
     CommandTimedOut,
@@ -31,6 +31,7 @@ from actors.commands import (
 from actors.ocpp import Direction, OcppError, Policy, Validator
 from actors.ocpp.actions import CSMS_INITIATED_16
 from adapters.api.command_schemas import INT64_MAX, INT64_MIN, numbers_as_schema, openapi_schema
+from adapters.api.json_body import JSONBody
 from adapters.api.params import StationId, station_stream
 from adapters.api.problems import ApiProblem, problem
 from adapters.event_json import to_json
@@ -58,6 +59,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     ),
     429: problem("too many commands already queued for this station (outbox_full); see Retry-After"),
     502: problem("the station answered with a CALLERROR (call_error): see code, description and details"),
+    503: problem("the event store could not record the command or its reply (not_recorded); see Retry-After"),
     504: problem("the station did not answer within its call timeout (timeout)"),
 }
 
@@ -140,6 +142,8 @@ async def send_command(csms: Csms, station_id: str, action: str, payload: dict[s
         raise ApiProblem(422, "invalid_payload", str(error)) from None
     except (OutboxFull, ActorBusy) as error:
         raise ApiProblem(429, "outbox_full", str(error), headers={"Retry-After": "1"}) from None
+    except CommandNotRecorded as error:  # the event store failed; the command may be retried soon
+        raise ApiProblem(503, "not_recorded", str(error), headers={"Retry-After": "1"}) from None
     except CommandRejected as error:
         raise ApiProblem(
             502,
@@ -166,10 +170,10 @@ def _reply_schema(action: str) -> dict[str, Any]:
 
 
 def _add_route(action: str) -> None:
-    async def endpoint(request: Request, station_id: StationId) -> JSONResponse:
+    async def endpoint(request: Request, station_id: StationId) -> JSONBody:
         csms: Csms = request.app.state.csms
         reply = await send_command(csms, station_id, action, await _payload(request))
-        return JSONResponse({"station_id": station_id, "action": action, "payload": to_json(reply)})
+        return JSONBody({"station_id": station_id, "action": action, "payload": to_json(reply)})
 
     router.add_api_route(
         f"/{action}",
@@ -178,7 +182,7 @@ def _add_route(action: str) -> None:
         name=f"command_{action}",
         summary=f"Send {action} to a station",
         description=f"Send OCPP 1.6 {action} and answer with the station's reply, once it is committed.",
-        response_class=JSONResponse,
+        response_class=JSONBody,
         responses={
             200: {
                 "description": f"the station's {action} reply",

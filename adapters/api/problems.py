@@ -13,9 +13,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from adapters.api.json_body import JSONBody
 from adapters.api.models import Problem
 
 
@@ -46,16 +46,16 @@ def problem(description: str) -> dict[str, Any]:
     return {"model": Problem, "description": description}
 
 
-def _answer(status: int, body: Problem, headers: Mapping[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(jsonable_encoder(body, exclude_none=True), status_code=status, headers=headers)
+def _answer(status: int, body: Problem, headers: Mapping[str, str] | None = None) -> JSONBody:
+    return JSONBody(jsonable_encoder(body, exclude_none=True), status_code=status, headers=headers)
 
 
-async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
+async def _on_problem(request: Request, exc: Exception) -> JSONBody:
     assert isinstance(exc, ApiProblem)
     return _answer(exc.status, exc.body, exc.headers)
 
 
-async def _on_invalid_request(request: Request, exc: Exception) -> JSONResponse:
+async def _on_invalid_request(request: Request, exc: Exception) -> JSONBody:
     assert isinstance(exc, RequestValidationError)
     errors = jsonable_encoder(exc.errors(), exclude={"input", "ctx", "url"})
     first = errors[0] if errors else {}
@@ -64,7 +64,7 @@ async def _on_invalid_request(request: Request, exc: Exception) -> JSONResponse:
     return _answer(422, Problem(error="invalid_request", message=message, details=errors))
 
 
-async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
+async def _on_http_error(request: Request, exc: Exception) -> JSONBody:
     assert isinstance(exc, HTTPException)
     kind = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
     return _answer(exc.status_code, Problem(error=kind, message=str(exc.detail)), exc.headers)

@@ -56,6 +56,14 @@ def status_label(status: str | None) -> str:
     return status if status in STATUSES else OTHER
 
 
+def printable(text: str) -> str:
+    """``text`` as a label value UTF-8 can encode: a lone surrogate becomes its ``\\udXXX`` escape.
+
+    Vendor names are what the station sent; one with a lone surrogate made every scrape fail.
+    """
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def repair_series(
     repairs: Mapping[tuple[str, str], int], max_vendors: int, max_series: int
 ) -> dict[tuple[str, str], int]:
@@ -66,7 +74,8 @@ def repair_series(
     """
     vendors: dict[str, None] = {}
     out: Counter[tuple[str, str]] = Counter()
-    for (vendor, path), n in repairs.items():
+    for (sent_vendor, path), n in repairs.items():
+        vendor = printable(sent_vendor)
         if vendor not in vendors and len(vendors) < max_vendors:
             vendors[vendor] = None
         key = (vendor if vendor in vendors else OTHER, _INDEX.sub("[]", path))
@@ -104,6 +113,7 @@ class Snapshot:
     late_replies: int
     repeated_calls: int
     stale_frames: int
+    station_failures: int
     outbox_total: int
     outbox_max: int
     depths: dict[str, DepthSummary]
@@ -262,6 +272,7 @@ async def take(
         late_replies=ocpp.late_replies,
         repeated_calls=ocpp.repeated_calls,
         stale_frames=ocpp.stale_frames,
+        station_failures=ocpp.station_failures,
         outbox_total=sum(outboxes),
         outbox_max=max(outboxes, default=0),
         depths=sources.runtime.mailbox_depths(),

@@ -58,6 +58,22 @@ def test_every_supported_value_round_trips_exactly(value: Any) -> None:
     assert same(unpack(pack(value)), value)
 
 
+# Any text a JSON parser can hand over, lone surrogates included ("\\ud800" is valid JSON text).
+json_text = st.text(st.characters() | st.characters(categories=["Cs"]))
+
+
+@given(st.recursive(json_text, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(json_text, inner)))
+def test_text_with_lone_surrogates_round_trips_exactly(value: Any) -> None:
+    assert same(unpack(pack(value)), value)
+
+
+@given(st.text())
+def test_valid_text_is_plain_utf8_as_before(text: str) -> None:
+    """surrogatepass changes nothing for valid text: logs written before read the same."""
+    encoded = text.encode("utf-8")
+    assert encoded in pack(text) and unpack(pack(text)) == text
+
+
 @given(values)
 def test_the_transcoder_is_the_codec(value: Any) -> None:
     transcoder = MsgpackTranscoder()
