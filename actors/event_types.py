@@ -12,6 +12,8 @@ FRAME_SENT = "FrameSent"  # {conn, text}
 # Connection lifecycle
 STATION_CONNECTED = "StationConnected"  # {conn, subprotocol, remote}
 STATION_DISCONNECTED = "StationDisconnected"  # {conn, reason}
+# The station's supervision subtree gave up (actors.station_tree); refused until retry_after (s) passes
+STATION_FAILED = "StationFailed"  # {reason, restarts, retry_after}
 
 # Domain events decided from station-initiated messages
 STATION_BOOTED = "StationBooted"  # {status, interval, vendor, model, serial, firmware, ...}

@@ -1,8 +1,11 @@
 """The fleet: starts a station actor when a station first connects and routes commands by id.
 
-Routing is a dictionary lookup, not an actor hop: the fleet supervisor owns the station and
-connector actors, and the fleet object only finds their references. Station actors are permanent
-(they outlive connections); connector actors start on the first event that names them.
+Routing is a dictionary lookup, not an actor hop: the supervisors own the actors, and the fleet
+object only finds their references. Two supervisors, run by :meth:`Fleet.run` (or as children of
+the composition root's supervisor): ``transaction-ids`` holds the transaction-id allocator, which
+every station shares, and ``stations`` holds one subtree per station (``actors.station_tree``):
+its station actor, permanent (it outlives connections), then its connector actors, started on
+first use. A station that keeps crashing stops alone; see ``actors.station_tree``.
 """
 
 from __future__ import annotations
@@ -29,11 +32,14 @@ from actors.station import (
     StationMessage,
     StationSnapshot,
 )
-from actors.transaction_ids import TransactionIds
+from actors.station_tree import StationFailures, StationTree
+from actors.transaction_ids import Allocate, TransactionIds
 from core.actor import ActorRef
 from core.events import check_stream
 from core.store import EventStore
-from core.supervisor import ChildSpec, Restart, Runtime, Supervisor
+from core.supervisor import ChildSpec, Escalation, Restart, Runtime, Supervisor
+
+StationActorFactory = Callable[[str, StationDeps, LineSlot], StationActor]
 
 ASK_MARGIN = 5.0  # seconds an operator waits beyond the station's own call timeout
 
@@ -42,22 +48,29 @@ class Fleet:
     """Every station of one CSMS process. Run :meth:`run` in a nursery (``open_csms`` does)."""
 
     def __init__(
-        self, runtime: Runtime, store: EventStore, policy: FleetPolicy, *, node: str = "local"
+        self,
+        runtime: Runtime,
+        store: EventStore,
+        policy: FleetPolicy,
+        *,
+        node: str = "local",
+        station_actor: StationActorFactory = StationActor,
     ) -> None:
+        """``station_actor`` makes each station's actor: a subclass can inject faults in tests."""
         self.runtime = runtime
         self.store = store
         self.policy = policy
+        self.station_actor = station_actor
         self.handlers = Handlers()
         self.stats = OcppStats()
-        self.supervisor = Supervisor("fleet", runtime, intensity=100, period=10.0)
+        self._node = node
+        self.transaction_ids_supervisor, transaction_ids = self._new_transaction_ids()
+        # Its children are temporary station subtrees: none is restarted, so none counts to its intensity.
+        self.stations_supervisor = Supervisor("stations", runtime)
+        self._handed_out: set[str] = set()  # which of the two supervisors a parent has started
+        self.failures = StationFailures(store, runtime.clock, policy, self.stats)
         self._slots: dict[str, LineSlot] = {}
-        transaction_ids = self.supervisor.start_child(
-            ChildSpec(
-                id="transaction-ids",
-                factory=lambda: TransactionIds(store, runtime.clock, f"node/{node}"),
-                kind="transaction_ids",
-            )
-        )
+        self._trees: dict[str, StationTree] = {}
         self._deps = StationDeps(
             store=store,
             clock=runtime.clock,
@@ -69,7 +82,47 @@ class Fleet:
         )
 
     async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
-        await self.supervisor.run(task_status=task_status)
+        """Run both supervisors (for embedding without the composition root's supervisor)."""
+        async with trio.open_nursery() as nursery:
+            await nursery.start(self.transaction_ids_tree().run)
+            await nursery.start(self.stations_tree().run)
+            task_status.started()
+
+    # -- the two supervisors, as a parent supervisor's child factories ------------------------------
+
+    def _new_transaction_ids(self) -> tuple[Supervisor, ActorRef[Allocate]]:
+        supervisor = Supervisor("transaction-ids", self.runtime, intensity=5, period=10.0)
+        ref = supervisor.start_child(
+            ChildSpec(
+                id="transaction-ids",
+                factory=lambda: TransactionIds(self.store, self.runtime.clock, f"node/{self._node}"),
+                kind="transaction_ids",
+            )
+        )
+        return supervisor, ref
+
+    def transaction_ids_tree(self) -> Supervisor:
+        """The allocator's supervisor for a parent to run; a fresh one, rewired, on each restart.
+
+        A supervisor that ended has retired its children, so a restart needs a new one; station
+        actors look the allocator up through their shared deps and ask the new one from then on.
+        """
+        if "transaction-ids" in self._handed_out:
+            self.transaction_ids_supervisor, self._deps.transaction_ids = self._new_transaction_ids()
+        self._handed_out.add("transaction-ids")
+        return self.transaction_ids_supervisor
+
+    def stations_tree(self) -> Supervisor:
+        """The stations supervisor for a parent to run; a fresh, empty one on each restart.
+
+        Station subtrees start again as their stations reconnect (a restart of the stations
+        supervisor also restarts the OCPP listener after it, which drops every connection).
+        """
+        if "stations" in self._handed_out:
+            self.stations_supervisor = Supervisor("stations", self.runtime)
+            self._trees.clear()
+        self._handed_out.add("stations")
+        return self.stations_supervisor
 
     # -- handlers ---------------------------------------------------------------------------------
 
@@ -80,28 +133,51 @@ class Fleet:
     # -- actors -----------------------------------------------------------------------------------
 
     def station_ref(self, station_id: str) -> ActorRef[StationMessage] | None:
-        return self.supervisor.child(f"station/{station_id}")
+        tree = self._trees.get(station_id)
+        return tree.supervisor.child("station") if tree is not None else None
 
     def ensure_station(self, station_id: str) -> ActorRef[StationMessage]:
         """The station's actor, started if this is its first connection since the process started."""
         check_stream(f"station/{station_id}")
         ref = self.station_ref(station_id)
-        if ref is None:
-            slot = self._slots.setdefault(station_id, LineSlot())
-            ref = self.supervisor.start_child(
-                ChildSpec(
-                    id=f"station/{station_id}",
-                    factory=lambda: StationActor(station_id, self._deps, slot),
-                    kind="station",
-                    restart=Restart.PERMANENT,
-                    capacity=self.policy.mailbox_capacity,
-                )
+        if ref is not None:
+            return ref
+        slot = self._slots.setdefault(station_id, LineSlot())
+        tree = StationTree(station_id, self.runtime, self.policy, self._station_failed)
+        ref = tree.supervisor.start_child(
+            ChildSpec(
+                id="station",
+                factory=lambda: self.station_actor(station_id, self._deps, slot),
+                kind="station",
+                restart=Restart.PERMANENT,
+                capacity=self.policy.mailbox_capacity,
+                shutdown=self.policy.station_shutdown,
             )
+        )
+        self._trees[station_id] = tree
+        self.stations_supervisor.start_child(
+            ChildSpec(
+                id=f"station/{station_id}",
+                factory=lambda: tree,
+                kind="station_tree",
+                restart=Restart.TEMPORARY,
+                shutdown=self.policy.station_shutdown + 1.0,  # room for the station actor's own grace
+            )
+        )
         return ref
+
+    async def _station_failed(self, station_id: str, escalation: Escalation) -> None:
+        self._trees.pop(station_id, None)
+        await self.failures.record(station_id, escalation, self._slots.setdefault(station_id, LineSlot()))
+
+    def refused_for(self, station_id: str) -> float | None:
+        """Seconds before a station whose subtree gave up may connect again; None if it may now."""
+        return self.failures.refused_for(station_id)
 
     def running_connector(self, station_id: str, connector: int) -> ActorRef[ConnectorMessage] | None:
         """The connector's actor if something has started it, else None (nothing is started)."""
-        return self.supervisor.child(f"connector/{station_id}/{connector}")
+        tree = self._trees.get(station_id)
+        return tree.supervisor.child(f"connector/{connector}") if tree is not None else None
 
     def connector(self, station_id: str, connector: int) -> ActorRef[ConnectorMessage]:
         """The connector's actor, started on first use: it rebuilds its state from the station stream.
@@ -110,13 +186,13 @@ class Fleet:
         every connector a station reports: an idle connector costs no task and no mailbox, and the
         station's hot path does not hop through it. The live projection has every connector's state.
         """
-        child_id = f"connector/{station_id}/{connector}"
-        ref = self.supervisor.child(child_id)
+        ref = self.running_connector(station_id, connector)
         if ref is None:
+            self.ensure_station(station_id)
             stream = f"station/{station_id}"
-            ref = self.supervisor.start_child(
+            ref = self._trees[station_id].supervisor.start_child(
                 ChildSpec(
-                    id=child_id,
+                    id=f"connector/{connector}",
                     factory=lambda: ConnectorActor(self.store, stream, connector),
                     kind="connector",
                     capacity=self.policy.mailbox_capacity,
@@ -126,11 +202,7 @@ class Fleet:
 
     def stations(self) -> list[str]:
         """Ids of the stations with a running actor (connected now or since the process started)."""
-        return [
-            child.removeprefix("station/")
-            for child in self.supervisor.children()
-            if child.startswith("station/")
-        ]
+        return list(self._trees)
 
     # -- connections (used by the OCPP server) ----------------------------------------------------
 

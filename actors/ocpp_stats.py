@@ -29,6 +29,7 @@ class OcppStats:
     late_replies: int = 0
     repeated_calls: int = 0
     stale_frames: int = 0
+    station_failures: int = 0  # station subtrees that gave up (actors.station_tree)
     round_trip_observers: list[RoundTripObserver] = field(default_factory=list)
     handling_observers: list[RoundTripObserver] = field(default_factory=list)
     outboxes: dict[str, Outbox] = field(default_factory=dict)  # by station id, the live actor's

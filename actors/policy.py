@@ -73,6 +73,18 @@ class FleetPolicy:
     outbox_capacity: int = 32
     mailbox_capacity: int = 64
     max_connector_id: int = 64  # each connector gets an actor: a station may not conjure thousands
+    # A station's own supervisor (actors.station_tree): more than station_intensity restarts in
+    # station_period seconds stops that station alone; restarts wait station_backoff seconds,
+    # doubling up to station_backoff_max. A stopped station is refused for station_retry_after
+    # seconds, doubling on each further failure up to station_retry_max. station_shutdown: seconds
+    # a station actor may take to finish the message in hand when it is stopped.
+    station_intensity: int = 5
+    station_period: float = 60.0
+    station_backoff: float = 0.5
+    station_backoff_max: float = 30.0
+    station_retry_after: float = 60.0
+    station_retry_max: float = 900.0
+    station_shutdown: float = 5.0
 
     def __post_init__(self) -> None:
         check_id_tag_status(self.unknown_id_tags)

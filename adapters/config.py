@@ -48,6 +48,13 @@ Example::
     mailbox_capacity = 64              # messages queued for one station or connector actor
     validation = "lenient"             # lenient | strict
     call_timeout = 30
+    station_intensity = 5              # a station's supervisor: more than 5 restarts ...
+    station_period = 60                # ... in 60 s stops that station alone (StationFailed)
+    station_backoff = 0.5              # first restart delay (s), doubling ...
+    station_backoff_max = 30           # ... up to this
+    station_retry_after = 60           # a stopped station is refused (HTTP 503) this long (s), ...
+    station_retry_max = 900            # ... doubling on each further failure up to this
+    station_shutdown = 5               # seconds a stopped station actor may finish its message
 
     [fleet.aliases]                    # extra enum spellings to repair (lenient only)
     "Celsius " = "Celsius"
@@ -192,6 +199,28 @@ def _station_policies(reader: TableReader, default: StationPolicy) -> dict[str, 
     return policies
 
 
+def _station_supervision(fleet: TableReader, base: FleetPolicy) -> dict[str, Any]:
+    """The ``station_*`` keys of ``[fleet]``: a station's supervisor and its refusal after failing."""
+    intensity = fleet.get("station_intensity", int, base.station_intensity)
+    if intensity < 0:
+        raise fleet.fail("station_intensity", f"must be 0 or more, got {intensity}")
+    out: dict[str, Any] = {"station_intensity": intensity}
+    for name in (
+        "station_period",
+        "station_backoff",
+        "station_backoff_max",
+        "station_retry_after",
+        "station_retry_max",
+        "station_shutdown",
+    ):
+        out[name] = float(fleet.positive(name, getattr(base, name)))
+    if out["station_backoff_max"] < out["station_backoff"]:
+        raise fleet.fail("station_backoff_max", "must be at least station_backoff")
+    if out["station_retry_max"] < out["station_retry_after"]:
+        raise fleet.fail("station_retry_max", "must be at least station_retry_after")
+    return out
+
+
 def _id_tag_status(reader: TableReader, name: str, default: str) -> str:
     status: str = reader.get(name, str, default)
     try:
@@ -290,6 +319,7 @@ def parse_config(document: Mapping[str, Any], source: str, base: Config | None =
     max_connector_id = _at_least_one(fleet, "max_connector_id", base.fleet.max_connector_id)
     outbox_capacity = _at_least_one(fleet, "outbox_capacity", base.fleet.outbox_capacity)
     mailbox_capacity = _at_least_one(fleet, "mailbox_capacity", base.fleet.mailbox_capacity)
+    supervision = _station_supervision(fleet, base.fleet)
     fleet.finish()
 
     stations = _station_policies(root.table_of("stations"), default)
@@ -315,6 +345,7 @@ def parse_config(document: Mapping[str, Any], source: str, base: Config | None =
             max_connector_id=max_connector_id,
             outbox_capacity=outbox_capacity,
             mailbox_capacity=mailbox_capacity,
+            **supervision,
         ),
     )
 

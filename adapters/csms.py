@@ -1,5 +1,16 @@
 """The composition root: ``async with open_csms(config) as csms`` wires store, runtime, fleet,
-live projection, the OCPP server and (with ``config.api`` set) the HTTP API in one trio nursery.
+live projection, the OCPP server and (with ``config.api`` set) the HTTP API.
+
+Everything but the store runs under one root supervisor, ``rest_for_one``, children in start order
+(each is ready before the next starts): transaction ids, stations, Modbus devices, projections, OCPP
+listener, API. A child that fails restarts with everything after it, which depends on it. A single
+station cannot get here: its own subtree stops it alone (``actors.station_tree``). More than
+``ROOT_INTENSITY`` restarts in ``ROOT_PERIOD`` seconds ends ``open_csms`` with the error.
+
+The store (its batching writer and committer) is not a child: it is the scope the tree runs in.
+Every actor holds the store object and appends through it, so restarting it would orphan every
+reference; a failed commit fails only that batch's messages instead (the writer's own rule), and a
+store that cannot be opened or written at all ends the process, which then restarts from the log.
 
 This is the embedding API: a CSMS built on chargeward registers handlers with :meth:`Csms.on`,
 sends commands with ``await csms.station(id).call(command)``, reads live state from
@@ -9,7 +20,7 @@ sends commands with ``await csms.station(id).call(command)``, reads live state f
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -19,22 +30,29 @@ import trio
 
 from actors.commands import Command
 from actors.connector_view import ConnectorView
-from actors.fleet import Fleet
+from actors.fleet import Fleet, StationActorFactory
 from actors.handlers import Handler
 from actors.meter import ModbusStats
-from actors.station import StationSnapshot
+from actors.station import StationActor, StationSnapshot
 from adapters.api import serve_api
 from adapters.config import Config
 from adapters.metrics import attach_metrics
 from adapters.modbus_fleet import ModbusDevices, run_modbus
 from adapters.ocpp_server import OcppServer
+from adapters.stale_connections import close_stale_connections
 from adapters.stores import open_store
 from core.projection import ProjectionRunner
+from core.service import Service
 from core.store import EventStore
-from core.supervisor import Runtime
+from core.supervisor import ChildSpec, Runtime, Strategy, Supervisor
 from projections.live import LiveProjection, LiveState
 
 logger = logging.getLogger("chargeward")
+
+# More than 3 restarts of the root's children in 60 s: restarting does not help, the process exits
+# (with an error, for systemd or the container runtime to restart it from the log).
+ROOT_INTENSITY = 3
+ROOT_PERIOD = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +98,7 @@ class Csms:
         self.api_port: int | None = None  # None: no HTTP API (config.api is None)
         self.modbus: ModbusDevices | None = None  # None: no [[modbus.devices]] configured
         self.modbus_stats = ModbusStats()  # exists before the devices start, so metrics can hook in first
+        self.root: Supervisor | None = None  # the supervision tree's root, once running
 
     def station(self, station_id: str) -> StationHandle:
         return StationHandle(self.fleet, station_id)
@@ -91,37 +110,56 @@ class Csms:
 
 @asynccontextmanager
 async def open_csms(
-    config: Config, *, runtime: Runtime | None = None, serve_ocpp: bool = True
+    config: Config,
+    *,
+    runtime: Runtime | None = None,
+    serve_ocpp: bool = True,
+    station_actor: StationActorFactory = StationActor,
 ) -> AsyncIterator[Csms]:
-    """Run chargeward for the duration of the block; everything stops when it exits."""
+    """Run chargeward for the duration of the block; everything stops when it exits.
+
+    ``station_actor`` makes each station's actor (see :class:`~actors.fleet.Fleet`).
+    """
     runtime = runtime or Runtime()
     if config.store_url is None:
         config.data_dir.mkdir(parents=True, exist_ok=True)
     async with open_store(config.resolved_store_url) as store, trio.open_nursery() as nursery:
-        fleet = Fleet(runtime, store, config.fleet)
+        fleet = Fleet(runtime, store, config.fleet, station_actor=station_actor)
         live = ProjectionRunner(LiveProjection(), store)
-        await nursery.start(fleet.run)
-        await nursery.start(live.run)
         csms = Csms(config, store, runtime, fleet, live)
+        root = Supervisor(
+            "root", runtime, strategy=Strategy.REST_FOR_ONE, intensity=ROOT_INTENSITY, period=ROOT_PERIOD
+        )
+        csms.root = root
+        await nursery.start(root.run)
+
+        async def start(name: str, run: Callable[..., Awaitable[Any]], ready: Callable[[Any], None]) -> None:
+            service = Service(run, ready)
+            root.start_child(ChildSpec(id=name, factory=lambda: service, kind="service"))
+            await service.wait_started()
+
+        trees = {"transaction-ids": fleet.transaction_ids_tree, "stations": fleet.stations_tree}
+        for name, tree in trees.items():
+            root.start_child(ChildSpec(id=name, factory=tree, kind="supervisor"))
         if config.api is not None:
             attach_metrics(csms, config.metrics)  # before any traffic, so the histograms see it all
         if config.modbus:
-            csms.modbus = await nursery.start(
-                partial(
-                    run_modbus,
-                    config.modbus,
-                    runtime,
-                    store,
-                    connectors=fleet.connector,
-                    stats=csms.modbus_stats,
-                )
+            modbus = partial(
+                run_modbus, config.modbus, runtime, store, connectors=fleet.connector, stats=csms.modbus_stats
             )
+            await start("modbus-devices", modbus, partial(setattr, csms, "modbus"))
+        await start("projections", live.run, _ignore)
+        await close_stale_connections(store, live, runtime.clock)  # before the OCPP port opens
         if serve_ocpp:
             server = OcppServer(fleet, runtime.clock, config.server)
-            csms.ocpp_port = await nursery.start(server.serve)
+            await start("ocpp-listener", server.serve, partial(setattr, csms, "ocpp_port"))
         if config.api is not None:
-            csms.api_port = await nursery.start(serve_api, csms, config.api)
+            await start("api", partial(serve_api, csms, config.api), partial(setattr, csms, "api_port"))
         try:
             yield csms
         finally:
             nursery.cancel_scope.cancel()
+
+
+def _ignore(_: Any) -> None:
+    """What a service without a start-up value reports: nothing to keep."""

@@ -71,8 +71,8 @@ class WebSocketLine:
     async def send(self, text: str) -> None:
         await self.connection.send(text)
 
-    async def close(self, reason: str) -> None:
-        await self.connection.aclose(1000, reason[:120])
+    async def close(self, reason: str, code: int = 1000) -> None:
+        await self.connection.aclose(code, reason[:120])
 
 
 class OcppServer:
@@ -110,6 +110,12 @@ class OcppServer:
             station_id = station_id_from_path(upgrade.path)
         except (BadStationPath, UnicodeDecodeError) as error:
             await self._reject(upgrade, 404, f"{error}\n")
+            return
+        refused = self.fleet.refused_for(station_id)
+        if refused is not None:
+            await self._reject(
+                upgrade, 503, f"station {station_id} failed and is refused for {refused:.0f} s more\n"
+            )
             return
         offered = upgrade.offered_subprotocols
         chosen = next((p for p in offered if p in SUBPROTOCOLS), None)

@@ -71,7 +71,7 @@ class MemoryLine:
         await trio.lowlevel.checkpoint()
         self.reply.set()
 
-    async def close(self, reason: str) -> None:
+    async def close(self, reason: str, code: int = 1000) -> None:
         await trio.lowlevel.checkpoint()
 
 

@@ -33,6 +33,7 @@ class StationView:
     last_seen: str | None = None
     last_heartbeat: str | None = None
     configuration: dict[str, Any] = field(default_factory=dict)
+    failed: dict[str, Any] | None = None  # the last StationFailed, until the station connects again
     charging_profiles: list[dict[str, Any]] = field(default_factory=list)  # on connector 0: the station
     connectors: dict[int, ConnectorView] = field(default_factory=dict)
 
@@ -126,9 +127,13 @@ class LiveProjection:
             return state
         if t == ev.STATION_CONNECTED:
             station.connected, station.connection, station.remote = True, data["conn"], data.get("remote")
+            station.failed = None
         elif t == ev.STATION_DISCONNECTED:
             if station.connection == data["conn"]:
                 station.connected = False
+        elif t == ev.STATION_FAILED:
+            station.connected = False
+            station.failed = {"time": stamp, **data}
         elif t == ev.STATION_BOOTED:
             station.boot = dict(data)
         elif t == ev.FIRMWARE_STATUS_CHANGED:

@@ -39,6 +39,7 @@ tests check this list against it):
 - ``chargeward_actors{kind}``, ``chargeward_mailbox_depth{kind}``, ``chargeward_mailbox_depth_max{kind}``
   (gauges), ``chargeward_actor_restarts_total{kind}`` (counter): actor kinds (~5)
 - ``chargeward_actor_escalations_total{supervisor}`` (counter): supervisors
+- ``chargeward_station_failures_total`` (counter): 1 (stations whose own supervisor gave up)
 - ``chargeward_dead_letters_total{kind,reason}`` (counter): actor kinds x 4 reasons
 - ``chargeward_store_commits_total``, ``chargeward_store_events_total``,
   ``chargeward_store_conflicts_total``, ``chargeward_store_failed_commits_total`` (counters),

@@ -153,6 +153,13 @@ SPECS: tuple[MetricSpec, ...] = (
         "supervisors (~2)",
     ),
     MetricSpec(
+        "chargeward_station_failures_total",
+        "counter",
+        (),
+        "Stations stopped because their own supervisor gave up (each also logs StationFailed).",
+        "1",
+    ),
+    MetricSpec(
         "chargeward_dead_letters_total",
         "counter",
         ("kind", "reason"),

@@ -92,6 +92,7 @@ class SnapshotCollector:
         yield labelled("chargeward_mailbox_depth_max", (((k,), d.deepest) for k, d in depths))
         yield labelled("chargeward_actor_restarts_total", (((k,), n) for k, n in s.restarts.items()))
         yield labelled("chargeward_actor_escalations_total", (((k,), n) for k, n in s.escalations.items()))
+        yield scalar("chargeward_station_failures_total", s.station_failures)
         yield labelled("chargeward_dead_letters_total", s.dead_letters.items())
         if s.writer is not None:
             yield scalar("chargeward_store_commits_total", s.writer.batches)

@@ -113,6 +113,7 @@ class Snapshot:
     late_replies: int
     repeated_calls: int
     stale_frames: int
+    station_failures: int
     outbox_total: int
     outbox_max: int
     depths: dict[str, DepthSummary]
@@ -271,6 +272,7 @@ async def take(
         late_replies=ocpp.late_replies,
         repeated_calls=ocpp.repeated_calls,
         stale_frames=ocpp.stale_frames,
+        station_failures=ocpp.station_failures,
         outbox_total=sum(outboxes),
         outbox_max=max(outboxes, default=0),
         depths=sources.runtime.mailbox_depths(),

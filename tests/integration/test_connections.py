@@ -185,7 +185,7 @@ async def test_connector_ids_are_bounded_and_huge_integers_are_kept(csms: Csms) 
         assert (await exchange(ws, [2, "3", "Heartbeat", {}]))[0] == 3
     stop = next(r for r in await csms.store.read_stream("station/BIGNUM") if r.type == ev.TRANSACTION_STOPPED)
     assert stop.data["transaction_id"] == 2**70 and stop.data["known"] is False
-    assert csms.fleet.supervisor.children() == ["transaction-ids", "station/BIGNUM"]
+    assert csms.fleet.stations() == ["BIGNUM"]
 
 
 async def test_an_impossible_station_id_is_an_unknown_station(csms: Csms) -> None:
