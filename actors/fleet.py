@@ -232,7 +232,7 @@ class Fleet:
             if await self.store.stream_version(f"station/{station_id}") == 0:
                 raise UnknownStation(f"no station {station_id!r} has ever connected")
             raise StationOffline(f"station {station_id} is not connected")
-        call_timeout = self.policy.for_station(station_id).call_timeout
+        call_timeout = self.policy.longest_call_timeout(station_id)
         wait = timeout if timeout is not None else call_timeout + ASK_MARGIN
         # Never sent once this caller has given up; sent only while the station's whole reply window
         # still fits in the caller's wait, when it can (issue 10, defect 6).
