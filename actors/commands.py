@@ -48,6 +48,15 @@ class CommandSuperseded(CommandError):
     """A newer SetChargingProfile for the same connector, stack level and purpose replaced this one."""
 
 
+class CommandNotRecorded(CommandError):
+    """The command's events could not be stored (the event store failed), so the CSMS cannot vouch for it.
+
+    Raised before sending when the call could not be recorded (nothing was sent), or after the
+    station's reply when that reply could not be recorded (the station may have carried it out).
+    Worth retrying once the store is back.
+    """
+
+
 class CommandTimedOut(CommandError):
     """The station did not answer within the call timeout."""
 

@@ -5,6 +5,11 @@ stream. Every frame in and out is appended with the domain events decided from i
 sent to the station, nor reported to an operator, before those events are committed (the
 durability rule). A restarted incarnation rebuilds its state from the stream and drops the
 connection it inherited, so the station reconnects into a known state.
+
+A failed commit fails only the message in hand, never the actor: the actor reads its stream's tail
+to learn whether the append was stored anyway (a committer lost mid-commit), retries once if not,
+and otherwise answers the station's call with a CALLERROR InternalError, or tells the command's
+caller (``CommandNotRecorded``), and goes on with the next message.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import trio
 from actors import event_types as ev
 from actors.commands import (
     Command,
+    CommandNotRecorded,
     CommandRejected,
     CommandSuperseded,
     CommandTimedOut,
@@ -56,11 +62,18 @@ from actors.station_state import StationState
 from actors.transaction_ids import Allocate
 from core.actor import Actor, ActorRef, Reply
 from core.clock import Clock
-from core.events import NewEvent
+from core.events import EventRecord, NewEvent
 from core.mailbox import Mailbox
-from core.store import EventStore
+from core.store import CommitFailed, ConcurrencyConflict, EventStore, StoreError
 
 logger = logging.getLogger("chargeward.station")
+
+# Appends tried per message before it is failed: the first, and one retry after reading the tail.
+_APPEND_ATTEMPTS = 2
+
+
+class NotRecorded(Exception):
+    """A message's events could not be stored, even after a retry; the message is failed, not the actor."""
 
 
 class Line(Protocol):
@@ -222,11 +235,38 @@ class StationActor(Actor[StationMessage]):
     # -- persistence ------------------------------------------------------------------------------
 
     async def _commit(self, events: list[tuple[str, dict[str, Any]]], when: datetime) -> None:
-        """Append ``events`` to the station's stream, then fold them and tell the running connector actors."""
-        records = await self.deps.store.append(
-            [NewEvent(self.stream, kind, data, when) for kind, data in events],
-            expected={self.stream: self.state.version},
-        )
+        """Append ``events`` to the station's stream, then fold them and tell the running connector actors.
+
+        Raises :class:`NotRecorded` when they could not be stored.
+        """
+        new = [NewEvent(self.stream, kind, data, when) for kind, data in events]
+        for _ in range(_APPEND_ATTEMPTS):
+            try:
+                records = await self.deps.store.append(new, expected={self.stream: self.state.version})
+            except (CommitFailed, ConcurrencyConflict) as error:
+                failure: StoreError = error
+            else:
+                await self._fold(records)
+                return
+            if await self._catch_up(new):
+                return
+        raise NotRecorded(f"station {self.station_id}: {len(new)} events not stored: {failure}") from failure
+
+    async def _catch_up(self, new: list[NewEvent]) -> bool:
+        """After a failed append, fold what the stream holds beyond our version; True if it holds ``new``.
+
+        Only this actor appends to its stream, so anything there is ours: a commit whose outcome was
+        unknown (the committer was lost after storing it).
+        """
+        try:
+            tail = await self.deps.store.read_stream(self.stream, after=self.state.version)
+        except StoreError as error:
+            raise NotRecorded(f"station {self.station_id}: cannot read the stream back: {error}") from error
+        await self._fold(tail)
+        last = tail[len(tail) - len(new) :] if len(tail) >= len(new) else []
+        return [(r.type, r.data) for r in last] == [(e.type, e.data) for e in new]
+
+    async def _fold(self, records: list[EventRecord]) -> None:
         for record in records:
             self.state.apply(record)
             if record.type in _RAW:
@@ -262,7 +302,12 @@ class StationActor(Actor[StationMessage]):
                 {"conn": conn, "subprotocol": message.line.subprotocol, "remote": message.line.remote},
             )
         )
-        await self._commit(events, now)
+        try:
+            await self._commit(events, now)
+        except NotRecorded as error:
+            logger.warning("%s; connection refused", error)
+            message.reply.fail(error)
+            return
         self._fail_in_flight(
             StationOffline(f"station {self.station_id}: connection replaced during the call")
         )
@@ -276,10 +321,13 @@ class StationActor(Actor[StationMessage]):
     async def _on_detach(self, message: Detach) -> None:
         if message.conn != self.state.current_connection:
             return  # a replaced connection ending: its disconnect is already in the log
-        await self._commit(
-            [(ev.STATION_DISCONNECTED, {"conn": message.conn, "reason": message.reason})],
-            self.deps.clock.wall(),
-        )
+        try:
+            await self._commit(
+                [(ev.STATION_DISCONNECTED, {"conn": message.conn, "reason": message.reason})],
+                self.deps.clock.wall(),
+            )
+        except NotRecorded as error:  # the next start or connection records a disconnect
+            logger.warning("%s; the disconnect is not in the log", error)
         self.line = self.slot.line = None
         self.session = None
         offline = StationOffline(f"station {self.station_id} disconnected: {message.reason}")
@@ -304,10 +352,13 @@ class StationActor(Actor[StationMessage]):
                 await self._answer_directly(frame, event.reply, event.error)
             elif isinstance(event, ReplyDropped):
                 self.deps.stats.late_replies += 1
-                await self._commit(
-                    [(ev.FRAME_RECEIVED, {"conn": frame.conn, "text": frame.text, "late": event.late})],
-                    frame.received,
-                )
+                try:
+                    await self._commit(
+                        [(ev.FRAME_RECEIVED, {"conn": frame.conn, "text": frame.text, "late": event.late})],
+                        frame.received,
+                    )
+                except NotRecorded as error:
+                    logger.warning("%s; a late reply is not in the log", error)
             elif isinstance(event, CallRepeated):
                 self.deps.stats.repeated_calls += 1
 
@@ -317,7 +368,10 @@ class StationActor(Actor[StationMessage]):
         ]
         if reply is not None:
             events.append((ev.FRAME_SENT, {"conn": frame.conn, "text": reply}))
-        await self._commit(events, frame.received)
+        try:
+            await self._commit(events, frame.received)
+        except NotRecorded as failure:  # an error answer acknowledges nothing: send it anyway
+            logger.warning("%s; a refused frame is not in the log", failure)
         if reply is not None:
             await self._send(reply)
 
@@ -349,11 +403,18 @@ class StationActor(Actor[StationMessage]):
             self.deps.stats.call_errors[error.code.value] += 1
             reply = self.session.answer_error(call.unique_id, error)
             outcome = "error"
+        try:
+            sent = (ev.FRAME_SENT, {"conn": frame.conn, "text": reply})
+            await self._commit([(ev.FRAME_RECEIVED, received), *domain, sent], frame.received)
+        except NotRecorded as failure:
+            # Nothing of this call is acknowledged: the station gets an error and may send it again.
+            logger.warning("%s; %s %s answered with InternalError", failure, call.action, call.unique_id)
+            outcome = "error"
+            self.deps.stats.call_errors[ErrorCode.INTERNAL_ERROR.value] += 1
+            reply = self.session.unsent_answer(
+                call.unique_id, OcppError(ErrorCode.INTERNAL_ERROR, "the CSMS could not record this message")
+            )
         self.deps.stats.frames_in[(call.action, outcome)] += 1
-        await self._commit(
-            [(ev.FRAME_RECEIVED, received), *domain, (ev.FRAME_SENT, {"conn": frame.conn, "text": reply})],
-            frame.received,
-        )
         await self._send(reply)
         handled = (self.deps.clock.wall() - frame.received).total_seconds()
         self.deps.stats.observe_handling(call.action, handled)
@@ -427,10 +488,17 @@ class StationActor(Actor[StationMessage]):
             pending.command.action, dict(pending.command.payload), self.deps.clock.monotonic()
         )
         self.in_flight = pending
-        await self._commit(
-            [(ev.FRAME_SENT, {"conn": conn, "text": call.text, "action": pending.command.action})],
-            self.deps.clock.wall(),
-        )
+        try:
+            await self._commit(
+                [(ev.FRAME_SENT, {"conn": conn, "text": call.text, "action": pending.command.action})],
+                self.deps.clock.wall(),
+            )
+        except NotRecorded as error:
+            self.session.withdraw(call.unique_id)
+            self.in_flight = None
+            pending.reply.fail(CommandNotRecorded(f"{pending.command.action} was not sent: {error}"))
+            await self._pump()
+            return
         self.deps.stats.frames_out[pending.command.action] += 1
         await self._send(call.text)
 
@@ -460,14 +528,20 @@ class StationActor(Actor[StationMessage]):
         completed["round_trip"] = round(event.received_at - event.sent_at, 6)
         self.deps.stats.command_outcomes[(event.action, completed["outcome"])] += 1
         self.deps.stats.observe_round_trip(event.action, event.received_at - event.sent_at)
-        await self._commit(
-            [
-                (ev.FRAME_RECEIVED, {"conn": frame.conn, "text": frame.text, "action": event.action}),
-                (ev.COMMAND_COMPLETED, completed),
-                *domain,
-            ],
-            frame.received,
-        )
+        try:
+            await self._commit(
+                [
+                    (ev.FRAME_RECEIVED, {"conn": frame.conn, "text": frame.text, "action": event.action}),
+                    (ev.COMMAND_COMPLETED, completed),
+                    *domain,
+                ],
+                frame.received,
+            )
+        except NotRecorded as error:
+            failure = CommandNotRecorded(
+                f"{event.action}: the station answered ({completed['outcome']}) but its answer "
+                f"could not be recorded: {error}"
+            )
         if pending is not None:
             if failure is not None:
                 pending.reply.fail(failure)
@@ -486,15 +560,18 @@ class StationActor(Actor[StationMessage]):
     async def _timed_out(self, event: CallTimedOut) -> None:
         pending, self.in_flight = self.in_flight, None
         self.deps.stats.command_outcomes[(event.action, "timeout")] += 1
-        await self._commit(
-            [
-                (
-                    ev.COMMAND_COMPLETED,
-                    {"action": event.action, "unique_id": event.unique_id, "outcome": "timeout"},
-                )
-            ],
-            self.deps.clock.wall(),
-        )
+        try:
+            await self._commit(
+                [
+                    (
+                        ev.COMMAND_COMPLETED,
+                        {"action": event.action, "unique_id": event.unique_id, "outcome": "timeout"},
+                    )
+                ],
+                self.deps.clock.wall(),
+            )
+        except NotRecorded as error:
+            logger.warning("%s; a timeout is not in the log", error)
         if pending is not None:
             timeout = self.session.timeout if self.session is not None else 0
             pending.reply.fail(

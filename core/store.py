@@ -60,7 +60,11 @@ class StoreUnavailable(StoreError):
 
 
 class CommitFailed(StoreError):
-    """The commit of a batch failed for a reason other than a version conflict; nothing was appended."""
+    """The commit of a batch failed for a reason other than a version conflict.
+
+    Nothing was appended, unless the message says the append may be stored (the commit was
+    interrupted, as by a lost committer process): then only reading the stream tells.
+    """
 
 
 class StoreClosed(StoreError):

@@ -15,7 +15,10 @@ Version checks run per request before the commit, against a cache of stream head
 log on first use, so one request's conflict fails only that request. If the commit itself hits a
 sequence that is already stored (another process wrote to the same stream), the writer drops the
 cached heads and retries the requests one by one. Any other failed commit fails every request of
-the batch with ``CommitFailed``; nothing of it was stored. ``append`` returns after the commit.
+the batch with ``CommitFailed`` and leaves the writer running for the next batch: nothing of it was
+stored, unless the ``Log`` raised ``OutcomeUnknown`` (its committer was lost mid-commit), in which
+case the error says the append may be stored and an appender that must know reads its stream.
+Either way the cached heads of those streams are dropped. ``append`` returns after the commit.
 
 Cancellation follows trio's rule "either it happened or you get Cancelled": a request still queued
 is withdrawn; one already taken into a batch is waited for (shielded, a few ms) and reported.
@@ -36,7 +39,7 @@ from core.events import EventRecord, NewEvent, check_stream
 from core.follow import CommitSignal, RecentCommits
 from core.store import CommitFailed, ConcurrencyConflict, StoreClosed
 
-__all__ = ["BatchingWriter", "Log", "SequenceTaken", "WriterStats"]
+__all__ = ["BatchingWriter", "Log", "OutcomeUnknown", "SequenceTaken", "WriterStats"]
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -47,6 +50,10 @@ _ALONE_ATTEMPTS = 3
 
 class SequenceTaken(Exception):
     """Raised by a ``Log`` when a commit hits a (stream, sequence) that is already stored."""
+
+
+class OutcomeUnknown(Exception):
+    """Raised by a ``Log`` when a commit was interrupted and may or may not have been stored."""
 
 
 class Log(Protocol):
@@ -61,7 +68,8 @@ class Log(Protocol):
     async def commit(self, rows: Sequence[tuple[NewEvent, int, bytes]]) -> list[int]:
         """Store ``(event, sequence, encoded state)`` rows in one transaction; their positions.
 
-        Raises ``SequenceTaken`` if a (stream, sequence) is already stored, nothing stored.
+        Raises ``SequenceTaken`` if a (stream, sequence) is already stored, nothing stored;
+        ``OutcomeUnknown`` if the commit was interrupted and may have been stored.
         """
         ...
 
@@ -336,9 +344,8 @@ class BatchingWriter:
         for request in requests:
             for stream in request.streams():
                 self._heads.pop(stream, None)
-            error = CommitFailed(
-                f"commit failed, nothing of this append was stored: {type(cause).__name__}: {cause}"
-            )
+            stored = "it may be stored" if isinstance(cause, OutcomeUnknown) else "nothing of it was stored"
+            error = CommitFailed(f"commit of this append failed, {stored}: {type(cause).__name__}: {cause}")
             error.__cause__ = cause
             self._finish(request, error)
 

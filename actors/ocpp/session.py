@@ -275,6 +275,11 @@ class Session:
         self._in_flight = _InFlight(unique_id, action, now, now + self.timeout)
         return OutgoingCall(unique_id, text)
 
+    def withdraw(self, unique_id: str) -> None:
+        """Forget our in-flight CALL ``unique_id``: it was never sent (its record could not be stored)."""
+        if self._in_flight is not None and self._in_flight.unique_id == unique_id:
+            self._in_flight = None
+
     def answer(self, unique_id: str, payload: dict[str, Any]) -> str:
         """The CALLRESULT text answering the peer's CALL ``unique_id``."""
         self._take_peer_call(unique_id)
@@ -283,6 +288,13 @@ class Session:
     def answer_error(self, unique_id: str, error: OcppError) -> str:
         """The CALLERROR text answering the peer's CALL ``unique_id`` with ``error``."""
         self._take_peer_call(unique_id)
+        return self._error_text(unique_id, error)
+
+    def unsent_answer(self, unique_id: str, error: OcppError) -> str:
+        """A CALLERROR for the peer's CALL ``unique_id``, already answered by :meth:`answer` but not sent.
+
+        Used when the answer's record could not be stored: the station gets this instead.
+        """
         return self._error_text(unique_id, error)
 
     def expire(self, now: float) -> list[CallTimedOut]:

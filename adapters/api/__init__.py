@@ -18,7 +18,8 @@ GET  /metrics                                               Prometheus text (ada
 Errors share one body, ``{"error", "message", ...}``. Commands: 404 unknown station or action,
 409 station offline or command superseded, 413 body over 1 MiB, 415 not JSON, 422 payload invalid
 for the action's schema (the validator's message), 429 outbox full, 502 CALLERROR (``code``,
-``description``, ``details``), 504 no answer within the station's call timeout.
+``description``, ``details``), 503 the event store could not record the command or its reply
+(``Retry-After``), 504 no answer within the station's call timeout.
 """
 
 from adapters.api.app import build_app

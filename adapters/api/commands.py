@@ -19,6 +19,7 @@ from fastapi import APIRouter, Request
 
 from actors.commands import (
     Command,
+    CommandNotRecorded,
     CommandRejected,
     CommandSuperseded,
     CommandTimedOut,
@@ -58,6 +59,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     ),
     429: problem("too many commands already queued for this station (outbox_full); see Retry-After"),
     502: problem("the station answered with a CALLERROR (call_error): see code, description and details"),
+    503: problem("the event store could not record the command or its reply (not_recorded); see Retry-After"),
     504: problem("the station did not answer within its call timeout (timeout)"),
 }
 
@@ -140,6 +142,8 @@ async def send_command(csms: Csms, station_id: str, action: str, payload: dict[s
         raise ApiProblem(422, "invalid_payload", str(error)) from None
     except (OutboxFull, ActorBusy) as error:
         raise ApiProblem(429, "outbox_full", str(error), headers={"Retry-After": "1"}) from None
+    except CommandNotRecorded as error:  # the event store failed; the command may be retried soon
+        raise ApiProblem(503, "not_recorded", str(error), headers={"Retry-After": "1"}) from None
     except CommandRejected as error:
         raise ApiProblem(
             502,

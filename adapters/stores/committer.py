@@ -3,10 +3,12 @@
 ``CommitterProcess.insert`` sends one batch and waits for its reply on a trio socket: no worker thread,
 so no GIL shared with the commit. The batching writer commits one batch at a time, so one request is
 in flight at most. If the child dies, or a request is abandoned half way (cancelled), the child is
-let go and the next batch starts a fresh one; the batch in hand fails with ``CommitterLost`` and the
-writer reports it to its appenders as ``CommitFailed``. Whether that batch reached the disk is then
-unknown, which is the same as a crash during a commit: nobody was told it was stored, and the
-writer forgets its cached stream heads so that the next appends check against the log.
+let go and the next batch starts a fresh one; the batch in hand fails with ``CommitterLost`` (an
+``OutcomeUnknown``) and the writer reports it to its appenders as ``CommitFailed`` saying it may be
+stored. Whether that batch reached the disk is then unknown, which is the same as a crash during a
+commit: nobody was told it was stored, and the writer forgets its cached stream heads so that the
+next appends check against the log. A child found dead before a batch is sent (killed while idle)
+is replaced before that batch, which then does not fail at all.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from adapters.stores.recording import stream_uuid
 from adapters.stores.sqlite_committer import FAILED, LENGTH, OK, SEQUENCE_TAKEN, frame
 from core.events import NewEvent
 from core.store import StoreUnavailable
-from core.writer import SequenceTaken
+from core.writer import OutcomeUnknown, SequenceTaken
 
 __all__ = ["CommitterLost", "CommitterProcess"]
 
@@ -31,7 +33,7 @@ __all__ = ["CommitterLost", "CommitterProcess"]
 _EXIT_GRACE = 5.0
 
 
-class CommitterLost(Exception):
+class CommitterLost(OutcomeUnknown):
     """The committer process died or stopped answering; the batch in hand may or may not be stored."""
 
 
@@ -119,6 +121,9 @@ class CommitterProcess:
 
     async def insert(self, rows: Sequence[tuple[NewEvent, int, bytes]]) -> list[int]:
         """Commit ``rows`` (event, sequence, encoded state) in one transaction; their positions."""
+        if self._channel is not None and self._channel.process.poll() is not None:
+            lost, self._channel = self._channel, None  # died while idle: nothing of this batch was sent
+            await lost.aclose()
         await self.start()
         channel = self._channel
         assert channel is not None

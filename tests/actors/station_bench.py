@@ -28,6 +28,9 @@ from core.events import EventRecord, NewEvent
 from core.store import CommitFailed, EventStore
 from core.supervisor import ChildSpec, Restart, Runtime, Supervisor
 
+WAIT = 30.0
+"""How long a test waits for the server to send something (generous: the machine is shared)."""
+
 
 class FaultyStore:
     """An event store that delegates to ``inner`` and injects faults into appends.
@@ -91,20 +94,22 @@ class FakeLine:
         await trio.lowlevel.checkpoint()
 
     async def reply_to(self, unique_id: str) -> list[Any]:
-        """The frame answering our call ``unique_id`` (waits for it)."""
-        while True:
-            for frame in self.sent:
-                if frame[0] in (3, 4) and frame[1] == unique_id:
-                    return frame
-            await self._arrived.wait()
+        """The frame answering our call ``unique_id`` (waits for it, up to ``WAIT`` seconds)."""
+        with trio.fail_after(WAIT):
+            while True:
+                for frame in self.sent:
+                    if frame[0] in (3, 4) and frame[1] == unique_id:
+                        return frame
+                await self._arrived.wait()
 
     async def next_call(self, action: str) -> list[Any]:
-        """The first CALL of ``action`` the server has sent (waits for it)."""
-        while True:
-            for frame in self.sent:
-                if frame[0] == 2 and frame[2] == action:
-                    return frame
-            await self._arrived.wait()
+        """The first CALL of ``action`` the server has sent (waits for it, up to ``WAIT`` seconds)."""
+        with trio.fail_after(WAIT):
+            while True:
+                for frame in self.sent:
+                    if frame[0] == 2 and frame[2] == action:
+                        return frame
+                await self._arrived.wait()
 
 
 @dataclass

@@ -12,7 +12,7 @@ import trio
 from actors import event_types as ev
 from actors.commands import Command, CommandTimedOut
 from actors.policy import FleetPolicy, StationPolicy
-from tests.actors.station_bench import station_bench
+from tests.actors.station_bench import WAIT, station_bench
 
 
 async def test_a_frame_in_flight_when_a_command_times_out_is_committed_and_answered(
@@ -24,7 +24,7 @@ async def test_a_frame_in_flight_when_a_command_times_out_is_committed_and_answe
 
         async def operator() -> None:
             with pytest.raises(CommandTimedOut) as caught:
-                await bench.command(Command("Reset", {"type": "Soft"}), timeout=30)
+                await bench.command(Command("Reset", {"type": "Soft"}), timeout=WAIT)
             outcome.append(caught.value)
 
         async with trio.open_nursery() as nursery:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import pathlib
 import signal
+import sqlite3
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -43,23 +44,52 @@ async def gone(pid: int) -> bool:
     return False
 
 
-async def test_a_lost_committer_fails_the_batch_in_hand_and_the_next_one_gets_a_new_child(
+async def test_a_committer_lost_mid_commit_fails_that_batch_as_may_be_stored_and_the_next_gets_a_new_child(
     tmp_path: pathlib.Path,
 ) -> None:
-    async with open_store(f"sqlite://{tmp_path}/events.db") as store:
+    path = tmp_path / "events.db"
+    async with open_store(f"sqlite://{path}?lock_timeout=60") as store:
         committer = store.log.committer  # type: ignore[attr-defined]
         first = await store.append([event("station/CP-1", 1)])
         pid = committer.pid
-        os.kill(pid, signal.SIGKILL)
+        failed: list[CommitFailed] = []
+
+        async def append_under_lock() -> None:
+            with pytest.raises(CommitFailed) as caught:
+                await store.append([event("station/CP-1", 2)])
+            failed.append(caught.value)
+
+        blocker = sqlite3.connect(path, isolation_level=None)
+        try:
+            blocker.execute("BEGIN IMMEDIATE")  # the child's commit waits for this write lock
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(append_under_lock)
+                await trio.sleep(0.5)  # the batch is in the child's hands (if not, it fails the same way)
+                os.kill(pid, signal.SIGKILL)
+        finally:
+            blocker.rollback()
+            blocker.close()
         assert await gone(pid)
-        with pytest.raises(CommitFailed) as failed:
-            await store.append([event("station/CP-1", 2)])
-        assert isinstance(failed.value.__cause__, CommitterLost)
+        assert isinstance(failed[0].__cause__, CommitterLost)
+        assert "may be stored" in str(failed[0]), "the appender must not be told nothing was stored"
         again = await store.append([event("station/CP-1", 2)])
         assert committer.starts == 2 and committer.pid != pid
         assert (again[0].sequence, again[0].position) == (2, 2)
         stored = await store.read_stream("station/CP-1")
         assert [r.data["n"] for r in stored] == [1, 2] and stored[0] == first[0]
+
+
+async def test_a_committer_killed_while_idle_is_replaced_before_the_batch(tmp_path: pathlib.Path) -> None:
+    async with open_store(f"sqlite://{tmp_path}/events.db") as store:
+        committer = store.log.committer  # type: ignore[attr-defined]
+        await store.append([event("station/CP-1", 1)])
+        pid = committer.pid
+        os.kill(pid, signal.SIGKILL)
+        assert await gone(pid)
+        again = await store.append([event("station/CP-1", 2)])  # no failure: nothing was in hand
+        assert committer.starts == 2 and committer.pid != pid
+        assert [r.data["n"] for r in await store.read_stream("station/CP-1")] == [1, 2]
+        assert again[0].sequence == 2
 
 
 async def test_closing_the_store_stops_its_committer(tmp_path: pathlib.Path) -> None:
