@@ -232,9 +232,7 @@ class Fleet:
             if await self.store.stream_version(f"station/{station_id}") == 0:
                 raise UnknownStation(f"no station {station_id!r} has ever connected")
             raise StationOffline(f"station {station_id} is not connected")
-        wait = (
-            timeout if timeout is not None else self.policy.for_station(station_id).call_timeout + ASK_MARGIN
-        )
+        wait = timeout if timeout is not None else self.policy.longest_call_timeout(station_id) + ASK_MARGIN
         return await ref.ask(lambda reply: SendCommand(to_command(command), reply), timeout=wait)
 
     async def inspect(self, station_id: str) -> StationSnapshot | None:

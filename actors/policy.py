@@ -97,6 +97,16 @@ class FleetPolicy:
             return self.vendors[vendor]
         return self.default
 
+    def longest_call_timeout(self, station_id: str) -> float:
+        """The longest call timeout ``station_id`` may have while its vendor is not known here.
+
+        A station's own policy decides; otherwise its vendor's (which only the station actor knows) or
+        the default's, so whoever waits on the station's answer waits for the longest of those.
+        """
+        if station_id in self.stations:
+            return self.stations[station_id].call_timeout
+        return max([self.default.call_timeout, *(p.call_timeout for p in self.vendors.values())])
+
     def boot_decision(self, station_id: str, vendor: str | None) -> BootDecision:
         own = self.for_station(station_id, vendor).boot
         if own is not None:

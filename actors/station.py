@@ -415,6 +415,8 @@ class StationActor(Actor[StationMessage]):
                 call.unique_id, OcppError(ErrorCode.INTERNAL_ERROR, "the CSMS could not record this message")
             )
         self.deps.stats.frames_in[(call.action, outcome)] += 1
+        if call.action == "BootNotification":
+            self.session.timeout = self.policy.call_timeout  # the vendor it named may have its own
         await self._send(reply)
         handled = (self.deps.clock.wall() - frame.received).total_seconds()
         self.deps.stats.observe_handling(call.action, handled)

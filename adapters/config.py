@@ -13,6 +13,7 @@ Example::
     max_frame_bytes = 65536
     ping_interval = 30
     ping_timeout = 15                  # a pong later than this drops the connection
+    send_timeout = 10                  # a write to a station blocked this long drops its connection
 
     [api]                              # the operator HTTP API (chargeward serve always runs it)
     host = "127.0.0.1"                 # beyond loopback only with tokens
@@ -298,6 +299,7 @@ def parse_config(document: Mapping[str, Any], source: str, base: Config | None =
         max_frame_bytes=int(server.positive("max_frame_bytes", base.server.max_frame_bytes)),
         ping_interval=float(server.positive("ping_interval", base.server.ping_interval)),
         ping_timeout=float(server.positive("ping_timeout", base.server.ping_timeout)),
+        send_timeout=float(server.positive("send_timeout", base.server.send_timeout)),
     )
     server.finish()
     api = _api_options(root, base.api)

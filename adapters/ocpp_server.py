@@ -36,6 +36,7 @@ class ServerOptions:
     max_frame_bytes: int = 64 * 1024
     ping_interval: float = 30.0  # seconds between WebSocket pings
     ping_timeout: float = 15.0  # a pong later than this drops the connection
+    send_timeout: float = 10.0  # a write blocked this long (the station stopped reading) drops it
     ssl_context: ssl.SSLContext | None = None
 
 
@@ -87,6 +88,7 @@ class OcppServer:
             max_message_bytes=options.max_frame_bytes,
             ping_interval=options.ping_interval,
             ping_timeout=options.ping_timeout,
+            send_timeout=options.send_timeout,
             ssl_context=options.ssl_context,
         )
 

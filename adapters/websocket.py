@@ -7,6 +7,12 @@ pings and, when it has waited ``ping_interval`` for data, pings the station itse
 deadline is the keepalive timer. Writes may come from another task (the station actor), so they
 take a lock; reads happen only in the connection's own task.
 
+A peer that stops reading must cost one connection, never the server. A write blocked for
+``send_timeout`` drops the connection (the writer gets :class:`ConnectionClosed`; other connections
+never wait on it). The connection's own task never waits for the lock: a ping, pong or close frame
+queued while a write is in progress is sent by the writer after its data, so the reader keeps
+reading and the keepalive deadline still fires (and drops the connection) while a write is blocked.
+
 The surface is what the OCPP server needs and no more: :func:`serve` calls a handler with an
 :class:`Upgrade` (path, offered subprotocols, remote address) that it accepts or rejects, and a
 :class:`Connection` to ``receive``, ``send`` and ``aclose`` text messages.
@@ -53,6 +59,7 @@ class Options:
     handshake_timeout: float = 10.0
     ping_interval: float | None = 30.0
     ping_timeout: float = 15.0
+    send_timeout: float | None = 10.0  # a write blocked this long drops the connection; None: never
     ssl_context: ssl.SSLContext | None = None
 
 
@@ -74,25 +81,41 @@ class Connection:
         self._ping_due = trio.current_time() + (options.ping_interval or math.inf)
         self._pong_due = math.inf
         self._close_due = math.inf
+        self._dropped: str | None = None  # why this side dropped the connection, once it has
 
     async def _flush(self) -> None:
+        """Send everything queued, including frames queued while sending; drop the connection if stuck."""
         async with self._send_lock:
-            for chunk in self.protocol.data_to_send():
-                if chunk:
-                    await self.stream.send_all(chunk)
+            with trio.move_on_after(self._options.send_timeout or math.inf) as stuck:
+                while chunks := self.protocol.data_to_send():
+                    for chunk in chunks:
+                        if chunk:
+                            await self.stream.send_all(chunk)
+            if stuck.cancelled_caught:
+                await self._drop(f"send blocked for {self._options.send_timeout} s")
+                raise self._closed()
+
+    async def _drop(self, reason: str) -> None:
+        """End the connection without a close handshake: the peer is not reading, or not answering."""
+        logger.info("%s: %s; dropping the connection", self.remote, reason)
+        self._dropped = reason
+        self.protocol.receive_eof()
+        await trio.aclose_forcefully(self.stream)  # the reader's receive_some ends with ClosedResourceError
 
     def _closed(self) -> ConnectionClosed:
+        if self._dropped is not None:
+            return ConnectionClosed(1006, self._dropped)
         return ConnectionClosed(self.protocol.close_code or 1006, self.protocol.close_reason or "")
 
     async def send(self, text: str) -> None:
         """Send one text message; raises :class:`ConnectionClosed` once the connection is closing."""
-        if self.protocol.state is not State.OPEN:
+        if self.protocol.state is not State.OPEN or self._dropped is not None:
             raise self._closed()
         self.protocol.send_text(text.encode())
         try:
             await self._flush()
         except (trio.BrokenResourceError, trio.ClosedResourceError) as error:
-            raise ConnectionClosed(1006, "connection lost") from error
+            raise ConnectionClosed(1006, self._dropped or "connection lost") from error
 
     async def receive(self) -> str | bytes:
         """The next message: text as ``str``, binary as ``bytes``; raises :class:`ConnectionClosed`."""
@@ -139,9 +162,12 @@ class Connection:
             self._close_due = trio.current_time() + CLOSE_TIMEOUT
 
     async def _flush_quietly(self) -> None:
+        """Flush from the connection's own task, which never waits behind a writer (see the module doc)."""
+        if self._send_lock.locked():
+            return  # the writer holding it sends what is queued before it lets go
         try:
             await self._flush()
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
+        except (trio.BrokenResourceError, trio.ClosedResourceError, ConnectionClosed):
             self.protocol.receive_eof()
 
     async def _on_deadline(self) -> None:
@@ -153,7 +179,7 @@ class Connection:
                 self.protocol.fail(CloseCode.INTERNAL_ERROR, reason)
                 await self._flush_quietly()
             self.protocol.receive_eof()
-            await self.stream.aclose()
+            await trio.aclose_forcefully(self.stream)  # a writer blocked in send_all gets ClosedResourceError
             raise ConnectionClosed(1011 if now >= self._pong_due else 1006, reason)
         self.protocol.send_ping(os.urandom(4))
         self._ping_due = math.inf

@@ -1,4 +1,8 @@
-"""WebSocket keepalive: the server pings a quiet station; one that never pongs is dropped."""
+"""WebSocket keepalive: the server pings a quiet station; one that never pongs is dropped.
+
+The dropping test fails if the server never pings (checked by disabling the ping in
+adapters/websocket.py: the station is then never dropped) or drops without a ping first.
+"""
 
 from __future__ import annotations
 
@@ -54,6 +58,8 @@ async def test_a_station_that_never_pongs_is_dropped(tmp_path: Path) -> None:
                     break
                 received += chunk
         assert received.startswith(b"HTTP/1.1 101")
+        frames = received.partition(b"\r\n\r\n")[2]
+        assert frames[:1] == b"\x89", f"the server pings before it gives up, got {frames[:8]!r}"
         state = await disconnected(csms, "MUTE")
         assert state.stations["MUTE"].connected is False
         records = await csms.store.read_stream("station/MUTE")
