@@ -25,7 +25,7 @@ from adapters import log_tools
 from adapters.api import ApiOptions, InsecureApiOptions, hash_token, new_token
 from adapters.config import Config, ConfigError, load_config
 from adapters.csms import open_csms
-from adapters.gc_policy import settle_heap
+from adapters.gc_policy import mmap_big_blocks, settle_heap
 from core.store import StoreError
 
 
@@ -125,6 +125,7 @@ def _raise_open_file_limit() -> None:
 
 async def serve(config: Config, demo: int = 0) -> None:
     _raise_open_file_limit()
+    mmap_big_blocks()
     async with open_csms(config) as csms, trio.open_nursery() as nursery:
         settle_heap()
         print(

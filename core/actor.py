@@ -74,10 +74,21 @@ class Reply(Generic[T]):
         self._abandoned = True
 
     async def _wait(self) -> T:
+        """The answer, handed over once: the slot lets go of it, and of an error's traceback.
+
+        An error raised here gains this frame in its traceback; kept in ``_error`` it would keep
+        that chain (and the frames' locals, a 900 KB payload among them) alive as long as anything
+        holds the Reply, a dead letter or a queued message for instance.
+        """
         await self._done.wait()
-        if self._error is not None:
-            raise self._error
-        return self._value  # type: ignore[return-value]
+        error, self._error = self._error, None
+        value, self._value = self._value, None
+        if error is not None:
+            try:
+                raise error
+            finally:
+                del error  # this frame is in the traceback: do not keep the error from it
+        return value  # type: ignore[return-value]
 
 
 class ActorRef(Generic[M]):

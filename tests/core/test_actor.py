@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
 from dataclasses import dataclass
 
 import pytest
@@ -9,7 +11,7 @@ import trio
 import trio.testing
 
 from core.actor import Actor, ActorBusy, ActorStopped, AskTimeout, Reply
-from core.dead_letters import Reason
+from core.dead_letters import DeadLetters, Reason
 from core.mailbox import Overflow
 from core.supervisor import ChildSpec, Runtime, open_supervisor
 
@@ -109,3 +111,24 @@ async def test_ask_a_full_dead_letter_mailbox_fails_fast(autojump_clock: trio.te
             with pytest.raises(ActorBusy):
                 await ref.ask(Get, timeout=5)
         assert runtime.dead_letters.counts[("counter", Reason.FULL)] == 1
+
+
+class _Failed(Exception):
+    """An error a reply carries (a Python subclass, so it can be weakly referenced)."""
+
+
+async def test_a_reply_lets_go_of_its_error_once_raised() -> None:
+    """A Reply kept alive (a dead letter, a queued message) must not keep the error and its traceback's
+    frames, and their locals, alive: a 900 KB command payload among them in the slow-reader flood."""
+    reply: Reply[int] = Reply(DeadLetters(), "kind", "name")
+    error = _Failed("no")
+    watch = weakref.ref(error)
+    reply.fail(error)
+    del error
+    gc.disable()  # reference counting alone must free it: no cycle through the frames
+    try:
+        with pytest.raises(_Failed):
+            await reply._wait()
+        assert watch() is None, "the reply (or a frame it reaches) still holds the error"
+    finally:
+        gc.enable()
