@@ -74,9 +74,6 @@ class FleetPolicy:
     # Bytes of command payloads queued for one station: a station that stops reading cannot make
     # the server hold more than this for it (more gets OutboxFull, HTTP 429).
     outbox_bytes: int = 4 * 1024 * 1024
-    # Seconds a frame to a station may take to be written; a station that stops reading for longer
-    # is disconnected, so its actor (and the commands queued behind it) are not blocked forever.
-    send_timeout: float = 15.0
     mailbox_capacity: int = 64
     max_connector_id: int = 64  # each connector gets an actor: a station may not conjure thousands
     # A station's own supervisor (actors.station_tree): more than station_intensity restarts in

@@ -287,17 +287,9 @@ class StationActor(Actor[StationMessage]):
         if line is None:
             return
         try:
-            with trio.move_on_after(self.deps.policy.send_timeout) as scope:
-                await line.send(text)
+            await line.send(text)
         except Exception as exc:  # the connection died under us: the reader will detach it
             logger.info("station %s: send failed (%r); awaiting detach", self.station_id, exc)
-            return
-        if scope.cancelled_caught and self._nursery is not None:
-            # The station stopped reading: drop the connection rather than block this actor (and
-            # every command queued behind it); the reader's detach follows.
-            seconds = self.deps.policy.send_timeout
-            logger.warning("station %s: a send took over %s s; closing", self.station_id, seconds)
-            self._nursery.start_soon(line.close, f"send timed out after {seconds} s (station not reading)")
 
     # -- connections ------------------------------------------------------------------------------
 

@@ -46,8 +46,6 @@ Example::
     max_connector_id = 64              # higher connectorIds get a CALLERROR (one actor per connector)
     outbox_capacity = 32               # commands queued for one station before the API answers 429
     outbox_bytes = 4194304             # bytes of commands queued for one station before 429 too
-    send_timeout = 15                  # seconds a frame may take to be written before the station
-                                       # is disconnected (it stopped reading)
     mailbox_capacity = 64              # messages queued for one station or connector actor
     validation = "lenient"             # lenient | strict
     call_timeout = 30
@@ -322,7 +320,6 @@ def parse_config(document: Mapping[str, Any], source: str, base: Config | None =
     max_connector_id = _at_least_one(fleet, "max_connector_id", base.fleet.max_connector_id)
     outbox_capacity = _at_least_one(fleet, "outbox_capacity", base.fleet.outbox_capacity)
     outbox_bytes = _at_least_one(fleet, "outbox_bytes", base.fleet.outbox_bytes)
-    send_timeout = float(fleet.positive("send_timeout", base.fleet.send_timeout))
     mailbox_capacity = _at_least_one(fleet, "mailbox_capacity", base.fleet.mailbox_capacity)
     supervision = _station_supervision(fleet, base.fleet)
     fleet.finish()
@@ -351,7 +348,6 @@ def parse_config(document: Mapping[str, Any], source: str, base: Config | None =
             max_connector_id=max_connector_id,
             outbox_capacity=outbox_capacity,
             outbox_bytes=outbox_bytes,
-            send_timeout=send_timeout,
             mailbox_capacity=mailbox_capacity,
             **supervision,
         ),
