@@ -1,6 +1,7 @@
 """The log commands of the CLI: ``chargeward replay`` and ``chargeward events tail|export|import``.
 
-They open the store a server wrote (``--data-dir`` or ``--store``), without starting a server, so
+They open the store a server wrote (``--data-dir``, ``--store``, or the ``[store] url`` of ``--config`` or
+``CHARGEWARD_STORE_URL``, as ``serve`` finds it), without starting a server, so
 they work on a copy of a field site's log as well as next to a running one (SQLite allows readers
 beside the writer).
 """
@@ -8,12 +9,13 @@ beside the writer).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from adapters.config import ConfigError
+from adapters.config import Config, ConfigError, load_config
 from adapters.event_io import BadExport, export_events, import_events, tail_events
 from adapters.replay import ReplayBound, run_replay
 from adapters.stores import open_store
@@ -21,6 +23,7 @@ from adapters.stores import open_store
 
 def _store_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", type=Path, default=Path("data"), help="where the SQLite store lives")
+    p.add_argument("--config", type=Path, help="the server's TOML file: its [store] url names the store")
     p.add_argument("--store", help="event store URL instead of DATA_DIR/events.db")
 
 
@@ -53,9 +56,14 @@ def add_parsers(sub: Any) -> None:
 
 
 def _url(args: argparse.Namespace) -> str:
-    """The store to open: ``--store``, or the data dir's SQLite file, which only an import may create."""
+    """The store to open, found as ``serve`` finds it: ``--store``, else ``CHARGEWARD_STORE_URL``, else
+    the ``--config`` file's ``[store] url``, else the data dir's SQLite file (which only an import may
+    create)."""
     if args.store:
         return str(args.store)
+    configured = load_config(args.config, Config(data_dir=args.data_dir), os.environ).store_url
+    if configured is not None:
+        return configured
     path = (args.data_dir / "events.db").resolve()
     creating = args.command == "events" and args.events_command == "import"
     if not path.exists():

@@ -1,6 +1,6 @@
 """A station that crashes its actor every time stops alone; the fleet goes on serving the others.
 
-The crashing station's actor raises on every Heartbeat (a ``StationActor`` subclass injected through
+The crashing station's actor raises on every Heartbeat (``tests.station_faults``, injected through
 ``open_csms(station_actor=...)``). Its own supervisor restarts it, with backoff, until its intensity
 is exceeded; then only that station stops: ``StationFailed`` is appended, its connection is closed
 with code 1013, a reconnect is refused with HTTP 503 until ``retry_after`` has passed, and a real
@@ -17,25 +17,12 @@ import trio
 import trio_websocket
 
 from actors import event_types as ev
-from actors.station import FrameIn, StationActor, StationMessage
 from adapters.csms import Csms, open_csms
 from tests.integration.conftest import live, make_config, url_of
 from tests.integration.peer import peer_station
+from tests.station_faults import crashes_on
 
 CRASHING = "CP-CRASH"
-
-
-class HeartbeatBug(Exception):
-    """The injected fault."""
-
-
-class CrashesOnHeartbeat(StationActor):
-    """A station actor with a bug: one station's Heartbeat raises, every time."""
-
-    async def receive(self, message: StationMessage) -> None:
-        if self.station_id == CRASHING and isinstance(message, FrameIn) and '"Heartbeat"' in message.text:
-            raise HeartbeatBug(f"{self.station_id}: injected fault on Heartbeat")
-        await super().receive(message)
 
 
 async def heartbeat_until_closed(csms: Csms, station_id: str) -> int:
@@ -78,7 +65,7 @@ async def test_a_crash_looping_station_stops_alone_and_is_refused_until_retry_af
         station_retry_max=6.0,
     )
     async with (
-        open_csms(config, station_actor=CrashesOnHeartbeat) as csms,
+        open_csms(config, station_actor=crashes_on(CRASHING, "Heartbeat")) as csms,
         peer_station(url_of(csms), "CP-OK") as healthy,
     ):
         await healthy.call("BootNotification", charge_point_model="M", charge_point_vendor="V")
@@ -92,7 +79,7 @@ async def test_a_crash_looping_station_stops_alone_and_is_refused_until_retry_af
         assert len(failed) == 1
         assert failed[0].data["restarts"] == 3
         assert failed[0].data["retry_after"] == 3.0
-        assert "HeartbeatBug" in failed[0].data["reason"]
+        assert "InjectedFault" in failed[0].data["reason"]
         assert records[-1].type == ev.STATION_FAILED
         assert records[-2].type == ev.STATION_DISCONNECTED
 

@@ -7,6 +7,7 @@ server, tests/modbus/peer_server.py, as the meter) and their readings reach ``/a
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -18,6 +19,7 @@ import pytest
 import trio
 
 from adapters.csms import Csms
+from adapters.stores import open_store
 from tests.integration.conftest import disconnected
 from tests.integration.peer import peer_station
 from tests.integration.serving import ROOT, serving
@@ -166,3 +168,27 @@ connector = 1
         polls = re.search(r'^chargeward_modbus_polls_total\{device="meter-cli"\} (\S+)$', metrics, re.M)
         assert polls is not None and float(polls.group(1)) >= 1
         assert await served.stop() == 0
+
+
+async def test_the_log_commands_find_the_store_the_config_names(tmp_path: Path) -> None:
+    """``[store] url`` (or CHARGEWARD_STORE_URL) names the store for replay and events as for serve."""
+    url = f"sqlite:///{tmp_path / 'site' / 'events.db'}"
+    (tmp_path / "site").mkdir()
+    async with open_store(url):
+        pass
+    config = tmp_path / "chargeward.toml"
+    config.write_text(f'[store]\nurl = "{url}"\n')
+    elsewhere = str(tmp_path / "no-store-here")
+    from_file = await trio.to_thread.run_sync(
+        run, "replay", "--config", str(config), "--data-dir", elsewhere, "--json"
+    )
+    assert from_file.returncode == 0, from_file.stderr
+    assert json.loads(from_file.stdout)["stations"] == [], "the (empty) store of the file, not --data-dir"
+    environ = {**os.environ, "CHARGEWARD_STORE_URL": url}
+    from_environment = await trio.to_thread.run_sync(
+        lambda: subprocess.run(
+            [*CLI, "events", "export", "--data-dir", elsewhere, "--out", str(tmp_path / "x")],
+            cwd=ROOT, capture_output=True, text=True, timeout=60, env=environ,
+        )
+    )  # fmt: skip
+    assert from_environment.returncode == 0, from_environment.stderr
