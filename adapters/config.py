@@ -278,7 +278,7 @@ def _metrics_options(root: TableReader, base: MetricsOptions | None) -> MetricsO
     # Imported here: adapters.metrics raises this module's ConfigError, so it imports it first.
     from adapters.metrics import parse_metrics_options
 
-    return parse_metrics_options(root.table_of("metrics").table, root.source)
+    return parse_metrics_options(root.table_of("metrics").table, root.source, base)
 
 
 def _at_least_one(reader: TableReader, name: str, default: int) -> int:
@@ -322,10 +322,11 @@ def parse_config(document: Mapping[str, Any], source: str, base: Config | None =
     supervision = _station_supervision(fleet, base.fleet)
     fleet.finish()
 
-    stations = _station_policies(root.table_of("stations"), default)
-    vendors = _station_policies(root.table_of("vendors"), default)
+    # The file's stations, vendors and id tags are added to the base's (an embedder's own list).
+    stations = {**base.fleet.stations, **_station_policies(root.table_of("stations"), default)}
+    vendors = {**base.fleet.vendors, **_station_policies(root.table_of("vendors"), default)}
     tags_reader = root.table_of("id_tags")
-    id_tags = {tag: _id_tag(tags_reader.table_of(tag)) for tag in tags_reader.table}
+    id_tags = {**base.fleet.id_tags, **{tag: _id_tag(tags_reader.table_of(tag)) for tag in tags_reader.table}}
     root.finish()
     return Config(
         data_dir=base.data_dir,

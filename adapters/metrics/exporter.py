@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -44,8 +44,10 @@ class MetricsOptions:
     max_repair_series: int = 200
 
 
-def parse_metrics_options(table: Mapping[str, Any], source: str) -> MetricsOptions:
-    """Check a parsed ``[metrics]`` TOML table; a mistake is a ConfigError naming the key."""
+def parse_metrics_options(
+    table: Mapping[str, Any], source: str, base: MetricsOptions | None = None
+) -> MetricsOptions:
+    """Check a parsed ``[metrics]`` TOML table over ``base``; a mistake is a ConfigError naming the key."""
     known: dict[str, type] = {"per_connector": bool, "max_vendors": int, "max_repair_series": int}
     values: dict[str, Any] = {}
     for key, value in table.items():
@@ -57,7 +59,7 @@ def parse_metrics_options(table: Mapping[str, Any], source: str) -> MetricsOptio
         if isinstance(value, int) and kind is int and value < 1:
             raise ConfigError(source, f"metrics.{key}", f"must be >= 1, got {value!r}")
         values[key] = value
-    return MetricsOptions(**values)
+    return replace(base or MetricsOptions(), **values)
 
 
 class CsmsMetrics:

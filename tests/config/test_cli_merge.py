@@ -25,7 +25,7 @@ import pytest
 from actors.ocpp import Policy
 from actors.policy import IdTag, StationPolicy
 from adapters.cli import SERVE_FLAGS, build_config, make_parser
-from adapters.config import Config
+from adapters.config import Config, parse_config
 from adapters.metrics import MetricsOptions
 from adapters.modbus_config import DeviceConfig
 
@@ -232,3 +232,33 @@ def test_every_file_key_is_in_the_readme() -> None:
         if not re.search(rf"\b{re.escape(key)}\b", section):
             missing.append(f"{path} ({key})")
     assert not missing, f"not documented in README's configuration section: {missing}"
+
+
+#: Settings a file replaces as a whole rather than builds on, and why.
+REPLACED_BY_THE_FILE = {
+    "modbus": "a [modbus] table is the site's device list: the file's list is the list",
+}
+
+
+def _set_at(value: Any, path: list[str], new: Any, cls: type) -> Any:
+    """``value`` (a ``cls``, or None for an absent optional table) with ``path`` set to ``new``."""
+    current = value if value is not None else cls()
+    head, *rest = path
+    if not rest:
+        return replace(current, **{head: new})
+    nested = _dataclass_in(_hints(cls)[head])
+    assert nested is not None
+    return replace(current, **{head: _set_at(getattr(current, head), rest, new, nested)})
+
+
+@pytest.mark.parametrize(
+    ("path", "hint", "default"),
+    [s for s in SETTABLE if s[0] not in REPLACED_BY_THE_FILE],
+    ids=[p for p, _, _ in SETTABLE if p not in REPLACED_BY_THE_FILE],
+)
+def test_a_file_builds_on_the_base_it_is_given(path: str, hint: Any, default: Any) -> None:
+    """An embedder's base ``Config`` survives a file whose table leaves the setting out."""
+    _, expected = sample(path, hint, default)
+    base = _set_at(Config(), path.split("."), expected, Config)
+    table = _file_key(path).split(".")[0]
+    assert value_at(parse_config({table: {}}, "c.toml", base), path) == expected
