@@ -232,8 +232,13 @@ class Fleet:
             if await self.store.stream_version(f"station/{station_id}") == 0:
                 raise UnknownStation(f"no station {station_id!r} has ever connected")
             raise StationOffline(f"station {station_id} is not connected")
-        wait = timeout if timeout is not None else self.policy.longest_call_timeout(station_id) + ASK_MARGIN
-        return await ref.ask(lambda reply: SendCommand(to_command(command), reply), timeout=wait)
+        call_timeout = self.policy.longest_call_timeout(station_id)
+        wait = timeout if timeout is not None else call_timeout + ASK_MARGIN
+        # Never sent once this caller has given up; sent only while the station's whole reply window
+        # still fits in the caller's wait, when it can (issue 10, defect 6).
+        now = self.runtime.clock.monotonic()
+        send_by = now + (wait - call_timeout if wait > call_timeout else wait)
+        return await ref.ask(lambda reply: SendCommand(to_command(command), reply, send_by), timeout=wait)
 
     async def inspect(self, station_id: str) -> StationSnapshot | None:
         ref = self.station_ref(station_id)

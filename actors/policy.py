@@ -71,6 +71,9 @@ class FleetPolicy:
     id_tags: Mapping[str, IdTag] = field(default_factory=dict)
     unknown_id_tags: str = "Invalid"  # the status (one of ID_TAG_STATUSES) of a tag not in the list
     outbox_capacity: int = 32
+    # Bytes of command payloads queued for one station: a station that stops reading cannot make
+    # the server hold more than this for it (more gets OutboxFull, HTTP 429).
+    outbox_bytes: int = 4 * 1024 * 1024
     mailbox_capacity: int = 64
     max_connector_id: int = 64  # each connector gets an actor: a station may not conjure thousands
     # A station's own supervisor (actors.station_tree): more than station_intensity restarts in

@@ -60,13 +60,16 @@ from actors.outbox import Outbox, Pending
 from actors.policy import FleetPolicy, StationPolicy
 from actors.station_state import StationState
 from actors.transaction_ids import Allocate
-from core.actor import Actor, ActorRef, Reply
+from core.actor import Actor, ActorBusy, ActorRef, ActorStopped, Reply
 from core.clock import Clock
 from core.events import EventRecord, NewEvent
 from core.mailbox import Mailbox
 from core.store import CommitFailed, ConcurrencyConflict, EventStore, StoreError
 
 logger = logging.getLogger("chargeward.station")
+
+# How long a StartTransaction waits for a transaction id before it is answered with InternalError.
+ALLOCATE_TIMEOUT = 10.0
 
 # Appends tried per message before it is failed: the first, and one retry after reading the tail.
 _APPEND_ATTEMPTS = 2
@@ -110,8 +113,11 @@ class FrameIn:
 
 @dataclass(frozen=True, slots=True)
 class SendCommand:
+    """A command for the station; ``send_by`` (monotonic): when its caller gives up, it is not sent."""
+
     command: Command
     reply: Reply[dict[str, Any]]
+    send_by: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +186,7 @@ class StationActor(Actor[StationMessage]):
         self.state = StationState()
         self.line: Line | None = None
         self.session: Session | None = None
-        self.outbox = Outbox(deps.policy.outbox_capacity)
+        self.outbox = Outbox(deps.policy.outbox_capacity, deps.policy.outbox_bytes)
         deps.stats.outboxes[station_id] = self.outbox  # a restarted incarnation replaces it
         self.in_flight: Pending | None = None
         self._nursery: trio.Nursery | None = None
@@ -442,7 +448,7 @@ class StationActor(Actor[StationMessage]):
         if response is None:
             tx_id = None
             if action == "StartTransaction":
-                tx_id = await self.deps.transaction_ids.ask(Allocate, timeout=10)
+                tx_id = await self._allocate_transaction_id()
             response = builtin_response(
                 action,
                 request,
@@ -458,6 +464,14 @@ class StationActor(Actor[StationMessage]):
             logger.error("station %s: invalid %s response %r: %s", self.station_id, action, response, error)
             raise OcppError(ErrorCode.INTERNAL_ERROR, f"the {action} response was invalid") from error
 
+    async def _allocate_transaction_id(self) -> int:
+        """A fresh transaction id; a slow or failed allocation fails only this StartTransaction."""
+        try:
+            return await self.deps.transaction_ids.ask(Allocate, timeout=ALLOCATE_TIMEOUT)
+        except (trio.TooSlowError, ActorStopped, ActorBusy, StoreError, OverflowError) as exc:
+            logger.warning("station %s: no transaction id: %r", self.station_id, exc)
+            raise OcppError(ErrorCode.INTERNAL_ERROR, "no transaction id could be allocated") from exc
+
     # -- commands to the station ----------------------------------------------------------------------
 
     async def _on_command(self, message: SendCommand) -> None:
@@ -467,7 +481,7 @@ class StationActor(Actor[StationMessage]):
             return
         try:
             _STRICT.validate_request(command.action, dict(command.payload))
-            superseded = self.outbox.push(Pending(command, message.reply))
+            superseded = self.outbox.push(Pending(command, message.reply, message.send_by))
         except OcppError as error:
             message.reply.fail(InvalidCommand(f"{command.action}: {error.description}"))
             return
@@ -483,6 +497,15 @@ class StationActor(Actor[StationMessage]):
         if self.session is None or self.session.in_flight is not None or self.in_flight is not None:
             return
         pending = self.outbox.pop()
+        now = self.deps.clock.monotonic()
+        while pending is not None and pending.expired(now):
+            # Its caller has given up (and was told it timed out): sending it now would carry out a
+            # command the operator believes failed (issue 10, defect 6).
+            self.deps.stats.command_outcomes[(pending.command.action, "expired")] += 1
+            pending.reply.fail(
+                CommandTimedOut(f"{pending.command.action}: not sent, still queued when its caller gave up")
+            )
+            pending = self.outbox.pop()
         if pending is None:
             return
         conn = self.state.current_connection

@@ -3,6 +3,10 @@
 Before handing out ids from a new block the allocator commits ``TransactionIdsReserved`` to its
 node stream; after a restart it continues after the last reserved block. Ids of a block that was
 not used up before a crash are skipped, never reused, so uniqueness costs one append per block.
+
+A reservation that fails to commit fails only the request in hand (its StartTransaction gets a
+CALLERROR); the allocator keeps running and reads its stream again before the next reservation,
+because a commit whose outcome was unknown may have stored the block after all.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from actors import event_types as ev
 from core.actor import Actor, Reply
 from core.clock import Clock
 from core.events import NewEvent
-from core.store import EventStore
+from core.store import EventStore, StoreError
 
 BLOCK = 100
 MAX_ID = 2**31 - 1  # OCPP 1.6 transactionId is a JSON integer; chargers commonly store int32
@@ -37,6 +41,7 @@ class TransactionIds(Actor[Allocate]):
         self.version = 0
         self.next_id = 1
         self.reserved_to = 0
+        self.stale = False  # a reservation failed: read the stream before the next one
 
     async def started(self) -> None:
         for record in await self.store.read_stream(self.stream):
@@ -44,13 +49,30 @@ class TransactionIds(Actor[Allocate]):
             if record.type == ev.TRANSACTION_IDS_RESERVED:
                 self.reserved_to = int(record.data["last"])
         self.next_id = self.reserved_to + 1
+        self.stale = False
 
     async def receive(self, message: Allocate) -> None:
         if self.next_id > self.reserved_to:
+            try:
+                await self._reserve()
+            except StoreError as error:
+                self.stale = True
+                message.reply.fail(error)
+                return
+            except OverflowError as error:
+                message.reply.fail(error)
+                return
+        message.reply.send(self.next_id)
+        self.next_id += 1
+
+    async def _reserve(self) -> None:
+        """Commit the next block; ids after a block whose outcome was unknown are skipped, not reused."""
+        if self.stale:
+            await self.started()
+        if self.next_id > self.reserved_to:
             first, last = self.next_id, min(self.next_id + self.block - 1, MAX_ID)
             if first > MAX_ID:
-                message.reply.fail(OverflowError("transaction ids exhausted (int32)"))
-                return
+                raise OverflowError("transaction ids exhausted (int32)")
             records = await self.store.append(
                 [
                     NewEvent(
@@ -64,5 +86,3 @@ class TransactionIds(Actor[Allocate]):
             )
             self.version = records[-1].sequence
             self.reserved_to = last
-        message.reply.send(self.next_id)
-        self.next_id += 1

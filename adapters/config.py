@@ -45,6 +45,7 @@ Example::
     unknown_id_tags = "Invalid"        # Accepted | Blocked | Expired | Invalid | ConcurrentTx
     max_connector_id = 64              # higher connectorIds get a CALLERROR (one actor per connector)
     outbox_capacity = 32               # commands queued for one station before the API answers 429
+    outbox_bytes = 4194304             # bytes of commands queued for one station before 429 too
     mailbox_capacity = 64              # messages queued for one station or connector actor
     validation = "lenient"             # lenient | strict
     call_timeout = 30
@@ -318,6 +319,7 @@ def parse_config(document: Mapping[str, Any], source: str, base: Config | None =
     unknown_tags = _id_tag_status(fleet, "unknown_id_tags", base.fleet.unknown_id_tags)
     max_connector_id = _at_least_one(fleet, "max_connector_id", base.fleet.max_connector_id)
     outbox_capacity = _at_least_one(fleet, "outbox_capacity", base.fleet.outbox_capacity)
+    outbox_bytes = _at_least_one(fleet, "outbox_bytes", base.fleet.outbox_bytes)
     mailbox_capacity = _at_least_one(fleet, "mailbox_capacity", base.fleet.mailbox_capacity)
     supervision = _station_supervision(fleet, base.fleet)
     fleet.finish()
@@ -345,6 +347,7 @@ def parse_config(document: Mapping[str, Any], source: str, base: Config | None =
             unknown_id_tags=unknown_tags,
             max_connector_id=max_connector_id,
             outbox_capacity=outbox_capacity,
+            outbox_bytes=outbox_bytes,
             mailbox_capacity=mailbox_capacity,
             **supervision,
         ),

@@ -77,13 +77,10 @@ class FakeLine:
     subprotocol: str = "ocpp1.6"
     remote: str = "127.0.0.1:9"
     closed: str | None = None
-    block: bool = False
     sent: list[list[Any]] = field(default_factory=list)
     _arrived: trio.Event = field(default_factory=trio.Event)
 
     async def send(self, text: str) -> None:
-        if self.block:  # a station that stopped reading
-            await trio.sleep_forever()
         self.sent.append(json.loads(text))
         self._arrived.set()
         self._arrived = trio.Event()

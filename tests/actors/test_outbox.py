@@ -70,3 +70,26 @@ def test_at_most_one_queued_profile_per_connector_level_and_purpose(
         for p in queued
     ]
     assert len(keys) == len(set(keys)) == len(set(slots))
+
+
+def data_transfer(size: int) -> Command:
+    return Command("DataTransfer", {"vendorId": "v", "data": "x" * size})
+
+
+def test_bounded_in_bytes_too() -> None:
+    box = Outbox(100, max_bytes=2500)
+    first, second = pending(data_transfer(1000)), pending(data_transfer(1000))
+    assert box.push(first) is None and box.push(second) is None
+    assert box.bytes == first.size + second.size
+    with pytest.raises(OutboxFull, match="would exceed this station's outbox budget of 2500 bytes"):
+        box.push(pending(data_transfer(1000)))
+    assert box.pop() is first and box.bytes == second.size
+    box.push(pending(data_transfer(1000)))  # room again
+    assert len(box.drain()) == 2 and box.bytes == 0
+
+
+def test_a_superseding_profile_is_counted_for_its_own_bytes() -> None:
+    box = Outbox(10, max_bytes=10_000)
+    old, newer = pending(profile(1, 0, limit=16)), pending(profile(1, 0, limit=10.5))
+    box.push(old)
+    assert box.push(newer) is old and box.bytes == newer.size
