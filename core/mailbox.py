@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import enum
 from collections import deque
+from collections.abc import Callable
 from typing import Generic, TypeVar
 
 import trio
@@ -63,6 +64,7 @@ class Mailbox(Generic[M]):
         self._writers = trio.lowlevel.ParkingLot()
         self._closed = False
         self._interrupted = False
+        self.on_interrupt: Callable[[], None] | None = None  # for a reader that is not parked in get
 
     @property
     def depth(self) -> int:
@@ -81,6 +83,8 @@ class Mailbox(Generic[M]):
         """Ask the reader to stop: its next :meth:`get` raises :class:`Interrupted`."""
         self._interrupted = True
         self._readers.unpark_all()
+        if self.on_interrupt is not None:
+            self.on_interrupt()
 
     def resume(self) -> None:
         """Clear an interrupt, for the next incarnation of the actor."""

@@ -28,6 +28,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Generic, Protocol, TypeVar
 
 import trio
@@ -35,12 +36,14 @@ import trio
 from core.actor import ActorRef
 from core.clock import Clock, TrioClock
 from core.dead_letters import DeadLetters
-from core.mailbox import Interrupted, Mailbox, Overflow
+from core.mailbox import Mailbox, Overflow
 from core.stats import RuntimeStats
 
 M = TypeVar("M")
 
 logger = logging.getLogger("chargeward.supervisor")
+
+_JITTER = random.Random()  # shared by unseeded supervisors: a Random's state is 2.5 KB, one per station
 
 
 @dataclass
@@ -165,7 +168,7 @@ class Supervisor:
         self.intensity = intensity
         self.period = period
         self.backoff = backoff
-        self._rng = random.Random(seed)
+        self._rng = random.Random(seed) if seed is not None else _JITTER
         self._children: dict[str, _Child[Any]] = {}
         self._nursery: trio.Nursery | None = None
         self._restarts: deque[float] = deque()
@@ -232,8 +235,8 @@ class Supervisor:
                 self._restart_all = False
                 async with trio.open_nursery() as nursery:
                     self._nursery = nursery
-                    if inbox is not None:
-                        nursery.start_soon(self._shutdown_on_interrupt, inbox)
+                    if inbox is not None:  # a hook, not a task waiting on the inbox: one per station
+                        inbox.on_interrupt = partial(nursery.start_soon, self.shutdown)
                     for child in list(self._children.values()):
                         nursery.start_soon(self._keep, child, name=f"{child.spec.kind}/{child.spec.id}")
                     if not announced:
@@ -241,6 +244,8 @@ class Supervisor:
                         announced = True
                     await trio.sleep_forever()
                 self._nursery = None
+                if inbox is not None:
+                    inbox.on_interrupt = None  # that nursery is closed; the next round sets it again
                 if self._escalation is not None:
                     raise self._escalation
                 if not self._restart_all:
@@ -251,18 +256,13 @@ class Supervisor:
                 await self._pause()
         finally:
             self._nursery = None
+            if inbox is not None:
+                inbox.on_interrupt = None
             for child in self._children.values():
                 self._retire(child)
             self._children.clear()
 
     # -- internals ------------------------------------------------------------------------------
-
-    async def _shutdown_on_interrupt(self, inbox: Mailbox[Any]) -> None:
-        try:
-            while True:
-                await inbox.get()  # a supervisor handles no messages; only the interrupt matters
-        except Interrupted:
-            await self.shutdown()
 
     async def _halt(self, child: _Child[Any]) -> None:
         """End the child's current incarnation: interrupt it, wait out its grace, then cancel it."""

@@ -61,6 +61,10 @@ class Station(BaseModel):
     charging_profiles: list[dict[str, Any]] = Field(
         description="profiles installed on connector 0, for the whole station"
     )
+    failed: dict[str, Any] | None = Field(
+        description="the last StationFailed (time, reason, restarts, retry_after s) until the station "
+        "connects again: its actor kept crashing, so it was stopped and refused for retry_after s"
+    )
     connectors: list[Connector]
 
 

@@ -10,13 +10,16 @@ station (the ``ocpp`` package's ChargePoint) connected alongside is served throu
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
+import httpx
 import pytest
 import trio
 import trio_websocket
 
 from actors import event_types as ev
+from adapters.api import ApiOptions
 from adapters.csms import Csms, open_csms
 from tests.integration.conftest import live, make_config, url_of
 from tests.integration.peer import peer_station
@@ -64,6 +67,7 @@ async def test_a_crash_looping_station_stops_alone_and_is_refused_until_retry_af
         station_retry_after=3.0,
         station_retry_max=6.0,
     )
+    config = replace(config, api=ApiOptions(host="127.0.0.1", port=0))
     async with (
         open_csms(config, station_actor=crashes_on(CRASHING, "Heartbeat")) as csms,
         peer_station(url_of(csms), "CP-OK") as healthy,
@@ -83,6 +87,10 @@ async def test_a_crash_looping_station_stops_alone_and_is_refused_until_retry_af
         assert records[-1].type == ev.STATION_FAILED
         assert records[-2].type == ev.STATION_DISCONNECTED
 
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{csms.api_port}") as client:
+            shown = (await client.get(f"/api/stations/{CRASHING}")).json()
+        assert shown["connected"] is False
+        assert shown["failed"]["retry_after"] == 3.0 and shown["failed"]["restarts"] == 3
         state = await live(csms)
         view = state.stations[CRASHING]
         assert view.connected is False and view.failed is not None

@@ -6,6 +6,9 @@ command line rebuilds without (as ``serve`` once dropped ``[[modbus.devices]]``)
 Most values are made from the field's type and default (a number one step away, the other bool,
 another enum member); the few that need a shape are in :data:`SAMPLES`, and the few that cannot come
 from a file are in :data:`NOT_IN_THE_FILE`, each with the reason.
+
+The same walk checks that every key is in README's configuration section, and that a file builds on
+the base ``Config`` an embedder gives ``load_config`` (a table that leaves a key out keeps the base's).
 """
 
 from __future__ import annotations
@@ -42,6 +45,9 @@ RENAMES = {
     "store_url": "store.url",
     "server.port": "server.ocpp_port",
     "fleet.default.": "fleet.",
+    "fleet.stations": "stations",
+    "fleet.vendors": "vendors",
+    "fleet.id_tags": "id_tags",
 }
 
 _TOKEN = "sha256:" + "ab" * 32

@@ -383,3 +383,43 @@ async def test_a_nested_supervisor_shuts_its_children_down_gracefully(
         await trio.sleep(0.5)
         await outer.stop_child("inner")
     assert len(done) == 1, "the inner child finished its message before the tree stopped"
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    gaps=st.lists(st.integers(0, 20), min_size=1, max_size=10),
+    intensity=st.integers(0, 4),
+    period=st.integers(1, 30),
+)
+def test_rest_for_one_intensity_property(gaps: list[int], intensity: int, period: int) -> None:
+    """rest_for_one counts one restart per failure (not per child restarted with it) toward intensity."""
+    times = [float(sum(gaps[: i + 1])) for i in range(len(gaps))]
+    expected = escalates_at(times, intensity, float(period))
+
+    async def scenario() -> tuple[int | None, dict[str, int]]:
+        log = StartLog()
+        sup = Supervisor(
+            "root", Runtime(), strategy=Strategy.REST_FOR_ONE, intensity=intensity, period=float(period)
+        )
+        first = sup.start_child(log.spec("a"))
+        sup.start_child(log.spec("b"))
+        crashes = 0
+        escalated = False
+        try:
+            async with trio.open_nursery() as nursery:
+                await nursery.start(sup.run)
+                start = trio.current_time()
+                for t in times:
+                    await trio.sleep_until(start + t)
+                    await first.send(Crash())
+                    crashes += 1
+                    await trio.testing.wait_all_tasks_blocked()
+                sup.stop()
+        except* Escalation:
+            escalated = True
+        return (crashes - 1 if escalated else None), log.births.count
+
+    got, births = trio.run(scenario, clock=trio.testing.MockClock(autojump_threshold=0))
+    assert got == expected
+    restarted = expected if expected is not None else len(times)
+    assert births == {"a": restarted + 1, "b": restarted + 1}, "b restarts with a, every time"
