@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import trio_websocket
 
 from actors import event_types as ev
 from actors.policy import StationPolicy
+from actors.station import NotRecorded, StationActor
 from adapters.csms import open_csms
 from tests.api.conftest import TOKEN, Api, api_config
 from tests.integration.conftest import disconnected, url_of
@@ -137,3 +139,29 @@ async def test_a_silent_station_is_504(tmp_path: Path) -> None:
         assert response.status_code == 504, response.text
         assert response.json()["error"] == "timeout" and "0.5 s" in response.json()["message"]
         assert '"ClearCache"' in await ws.get_message(), "the call did go out"
+
+
+class _CannotRecordCommands(StationActor):
+    """A station actor whose store refuses the record of every command it would send."""
+
+    async def _commit(self, events: list[tuple[str, dict[str, Any]]], when: datetime) -> None:
+        if any(kind == ev.FRAME_SENT and "action" in data for kind, data in events):
+            raise NotRecorded("injected: the store could not record this command")
+        await super()._commit(events, when)
+
+
+async def test_a_command_the_store_cannot_record_is_503_with_retry_after_and_not_sent(tmp_path: Path) -> None:
+    async with (
+        open_csms(api_config(tmp_path), station_actor=_CannotRecordCommands) as csms,
+        trio_websocket.open_websocket_url(f"{url_of(csms)}/API-5", subprotocols=["ocpp1.6"]) as ws,
+        httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{csms.api_port}", headers={"Authorization": f"Bearer {TOKEN}"}
+        ) as client,
+    ):
+        await ws.send_message('[2,"b1","Heartbeat",{}]')
+        await ws.get_message()
+        response = await client.post("/api/stations/API-5/commands/ClearCache", json={})
+        assert response.status_code == 503, response.text
+        assert response.json()["error"] == "not_recorded" and response.headers["Retry-After"] == "1"
+        await ws.send_message('[2,"b2","Heartbeat",{}]')
+        assert '"b2"' in await ws.get_message(), "nothing was sent before the next answer"
