@@ -138,9 +138,15 @@ async def open_csms(
             root.start_child(ChildSpec(id=name, factory=lambda: service, kind="service"))
             await service.wait_started()
 
-        trees = {"transaction-ids": fleet.transaction_ids_tree, "stations": fleet.stations_tree}
-        for name, tree in trees.items():
-            root.start_child(ChildSpec(id=name, factory=tree, kind="supervisor"))
+        root.start_child(
+            ChildSpec(id="transaction-ids", factory=fleet.transaction_ids_tree, kind="supervisor")
+        )
+        # Stopped with a grace (a restart of the transaction ids): each station actor is interrupted
+        # and finishes the message in hand, a commit and its answer, before it is cancelled.
+        grace = config.fleet.station_shutdown + 1.0
+        root.start_child(
+            ChildSpec(id="stations", factory=fleet.stations_tree, kind="supervisor", shutdown=grace)
+        )
         if config.api is not None:
             attach_metrics(csms, config.metrics)  # before any traffic, so the histograms see it all
         if config.modbus:
