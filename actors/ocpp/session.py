@@ -22,11 +22,11 @@ Rules it keeps:
   :meth:`Session.answer` or :meth:`Session.answer_error`. Answering an id that is not outstanding
   raises :class:`SessionError`.
 - A malformed frame becomes :class:`BadFrame` with the CALLERROR text to send back; when no unique id
-  can be read (not JSON, not an array, no string id, a binary message) the CALLERROR carries the id
-  ``"-1"``, as OCPP 2.0.1 section 4.2.3 prescribes, so the peer learns something is wrong rather than
-  waiting for a timeout. A malformed reply is never answered (``reply`` is ``None``). A malformed
-  reply whose id is our in-flight CALL fails that call (:class:`CallFailed`) at once rather than
-  leaving it to time out.
+  can be read (not JSON, not an array, no string id or an empty one, a binary message) the CALLERROR
+  carries the id ``"-1"``, as OCPP 2.0.1 section 4.2.3 prescribes, so the peer learns something is
+  wrong rather than waiting for a timeout. A malformed reply is never answered (``reply`` is
+  ``None``). A malformed reply whose id is our in-flight CALL fails that call (:class:`CallFailed`)
+  at once rather than leaving it to time out.
 - With version "1.6", a CALL for an action that is not OCPP 1.6 is refused with NotImplemented and
   one the peer's role may not start with NotSupported (:class:`CallRefused`, reply included).
 

@@ -48,14 +48,19 @@ def _refuse(constant: str) -> NoReturn:
 
 
 def id_unreadable(frame: str | bytes) -> bool:
-    """True for a frame the server cannot take a unique id from: it must answer with the id "-1"."""
+    """True for a frame the server cannot take a unique id from: it must answer with the id "-1".
+
+    An empty string is no id either: a CALLERROR echoing it could not be matched to anything.
+    """
     if isinstance(frame, bytes):
         return True
     try:
         message = json.loads(frame, parse_constant=_refuse)
     except (ValueError, RecursionError):
         return True
-    return not isinstance(message, list) or len(message) < 2 or not isinstance(message[1], str)
+    if not isinstance(message, list) or len(message) < 2:
+        return True
+    return not (isinstance(message[1], str) and message[1])
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
