@@ -74,7 +74,7 @@ async def station(url: str, station_id: str, fleet: Fleet, period: float) -> Non
                         fleet.errors[str(frame[2])] += 1
                     break
             await trio.sleep(period)
-    except TransportClosed:
+    except (TransportClosed, trio.BrokenResourceError, OSError):  # a close, or a reset by a dead server
         fleet.closed.append(station_id)
     finally:
         await transport.aclose()
