@@ -15,7 +15,6 @@ caller (``CommandNotRecorded``), and goes on with the next message.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -218,8 +217,11 @@ class StationActor(Actor[StationMessage]):
                 # The call deadline bounds only the wait for the next message, never its handling:
                 # cancelling a frame half way could commit it without answering it (issue 10, 1).
                 deadline = self.session.next_deadline if self.session is not None else None
+                if deadline is None:  # the common case: no cancel scope to set up per message
+                    await self.receive(await inbox.get())
+                    continue
                 message: StationMessage | None = None
-                with trio.move_on_at(math.inf if deadline is None else deadline):
+                with trio.move_on_at(deadline):
                     message = await inbox.get()
                 if message is None:
                     await self._expire()

@@ -77,10 +77,17 @@ def _decode_ext(code: int, data: bytes) -> object:
 
 
 def pack(obj: Any) -> bytes:
-    """Encode ``obj`` to msgpack bytes; TypeError for unsupported types."""
-    return msgpack.packb(  # type: ignore[no-any-return]
-        obj, default=_default, use_bin_type=True, datetime=False, unicode_errors=_TEXT_ERRORS
-    )
+    """Encode ``obj`` to msgpack bytes; TypeError for unsupported types.
+
+    msgpack encodes every string through a new bytes object when it is given an error handler, so the
+    handler is used only for the rare payload that strict UTF-8 refuses (same bytes either way).
+    """
+    try:
+        return msgpack.packb(obj, default=_default, use_bin_type=True, datetime=False)  # type: ignore[no-any-return]
+    except UnicodeEncodeError:
+        return msgpack.packb(  # type: ignore[no-any-return]
+            obj, default=_default, use_bin_type=True, datetime=False, unicode_errors=_TEXT_ERRORS
+        )
 
 
 def unpack(data: bytes) -> Any:
