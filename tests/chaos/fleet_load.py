@@ -80,6 +80,13 @@ async def station(url: str, station_id: str, fleet: Fleet, period: float) -> Non
         await transport.aclose()
 
 
+async def start_fleet(nursery: trio.Nursery, url: str, prefix: str, fleet: Fleet, period: float) -> None:
+    """Start ``fleet.size`` stations, ``PREFIX-000`` on, in ``nursery``; return once all are connected."""
+    for i in range(fleet.size):
+        nursery.start_soon(station, url, f"{prefix}-{i:03d}", fleet, period)
+    await fleet.all_connected.wait()
+
+
 def committer_of(server_pid: int) -> int:
     """The pid of the SQLite committer child of the server process ``server_pid``."""
     for entry in Path("/proc").iterdir():

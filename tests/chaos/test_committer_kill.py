@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import trio
 
-from tests.chaos.fleet_load import Fleet, committer_of, station, unlogged
+from tests.chaos.fleet_load import Fleet, committer_of, start_fleet, unlogged
 from tests.chaos.served import chargeward
 
 STATIONS = 200
@@ -33,9 +33,7 @@ async def test_killing_the_committer_closes_no_connection_and_loses_nothing(tmp_
         kills: list[int] = []
         with trio.fail_after(600):
             async with trio.open_nursery() as nursery:
-                for i in range(STATIONS):
-                    nursery.start_soon(station, server.ocpp_url, f"KILL-{i:03d}", fleet, PERIOD)
-                await fleet.all_connected.wait()
+                await start_fleet(nursery, server.ocpp_url, "KILL", fleet, PERIOD)
                 await trio.sleep(2)
                 for _ in range(2):
                     victim = committer_of(pid)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import trio
 
-from tests.chaos.fleet_load import Fleet, station, unlogged
+from tests.chaos.fleet_load import Fleet, start_fleet, unlogged
 from tests.chaos.served import chargeward
 
 STATIONS = 100
@@ -28,9 +28,7 @@ async def test_a_kill_9_under_load_loses_no_acknowledged_message(tmp_path: Path)
     async with chargeward(tmp_path) as server:
         with trio.fail_after(300):
             async with trio.open_nursery() as nursery:
-                for i in range(STATIONS):
-                    nursery.start_soon(station, server.ocpp_url, f"K9-{i:03d}", fleet, PERIOD)
-                await fleet.all_connected.wait()
+                await start_fleet(nursery, server.ocpp_url, "K9", fleet, PERIOD)
                 await trio.sleep(3)
                 server.served.process.kill()  # SIGKILL, mid-load: no shutdown of any kind
                 await server.served.process.wait()
@@ -47,8 +45,7 @@ async def test_a_kill_9_under_load_loses_no_acknowledged_message(tmp_path: Path)
         assert not any(ids[f"K9-{i:03d}"]["connected"] for i in range(STATIONS))
         with trio.fail_after(120):
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(station, server.ocpp_url, "K9-000", after, PERIOD)
-                await after.all_connected.wait()
+                await start_fleet(nursery, server.ocpp_url, "K9", after, PERIOD)  # K9-000 again
                 await trio.sleep(10 * PERIOD)
                 after.stop.set()
         await server.served.stop()

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import trio
 
-from tests.chaos.fleet_load import Fleet, station, unlogged
+from tests.chaos.fleet_load import Fleet, start_fleet, unlogged
 from tests.chaos.served import chargeward
 
 STATIONS = 100
@@ -41,9 +41,7 @@ async def test_a_slow_store_slows_answers_but_closes_nothing_and_loses_nothing(t
     async with chargeward(tmp_path) as server:
         with trio.fail_after(600):
             async with trio.open_nursery() as nursery:
-                for i in range(STATIONS):
-                    nursery.start_soon(station, server.ocpp_url, f"SLOW-{i:03d}", fleet, PERIOD)
-                await fleet.all_connected.wait()
+                await start_fleet(nursery, server.ocpp_url, "SLOW", fleet, PERIOD)
                 await trio.sleep(1)
                 for _ in range(3):
                     await trio.to_thread.run_sync(hold_write_lock, tmp_path / "events.db", HOLD)

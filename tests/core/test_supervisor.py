@@ -14,7 +14,7 @@ import trio.testing
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.actor import Actor, Reply
+from core.actor import Actor, ActorRef, Reply
 from core.dead_letters import Reason
 from core.mailbox import Mailbox
 from core.supervisor import (
@@ -232,6 +232,25 @@ def escalates_at(times: list[float], intensity: int, period: float) -> int | Non
     return None
 
 
+async def crash_at(sup: Supervisor, ref: ActorRef[Msg], times: list[float]) -> int | None:
+    """Run ``sup`` and crash ``ref``'s actor at each of ``times``: the failure it escalated at, or None."""
+    crashes = 0
+    escalated = False
+    try:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(sup.run)
+            start = trio.current_time()
+            for t in times:
+                await trio.sleep_until(start + t)
+                await ref.send(Crash())
+                crashes += 1
+                await trio.testing.wait_all_tasks_blocked()
+            sup.stop()
+    except* Escalation:
+        escalated = True
+    return crashes - 1 if escalated else None
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     gaps=st.lists(st.integers(0, 20), min_size=1, max_size=12),
@@ -248,21 +267,7 @@ def test_intensity_property(gaps: list[int], intensity: int, period: int) -> Non
         runtime = Runtime()
         sup = Supervisor("root", runtime, intensity=intensity, period=float(period))
         ref = sup.start_child(child(births, "a"))
-        crashes = 0
-        escalated = False
-        try:
-            async with trio.open_nursery() as nursery:
-                await nursery.start(sup.run)
-                start = trio.current_time()
-                for t in times:
-                    await trio.sleep_until(start + t)
-                    await ref.send(Crash())
-                    crashes += 1
-                    await trio.testing.wait_all_tasks_blocked()
-                sup.stop()
-        except* Escalation:
-            escalated = True
-        return (crashes - 1 if escalated else None), births.count["a"]
+        return await crash_at(sup, ref, times), births.count["a"]
 
     got, incarnations = trio.run(scenario, clock=trio.testing.MockClock(autojump_threshold=0))
     assert got == expected
@@ -403,21 +408,7 @@ def test_rest_for_one_intensity_property(gaps: list[int], intensity: int, period
         )
         first = sup.start_child(log.spec("a"))
         sup.start_child(log.spec("b"))
-        crashes = 0
-        escalated = False
-        try:
-            async with trio.open_nursery() as nursery:
-                await nursery.start(sup.run)
-                start = trio.current_time()
-                for t in times:
-                    await trio.sleep_until(start + t)
-                    await first.send(Crash())
-                    crashes += 1
-                    await trio.testing.wait_all_tasks_blocked()
-                sup.stop()
-        except* Escalation:
-            escalated = True
-        return (crashes - 1 if escalated else None), log.births.count
+        return await crash_at(sup, first, times), log.births.count
 
     got, births = trio.run(scenario, clock=trio.testing.MockClock(autojump_threshold=0))
     assert got == expected
