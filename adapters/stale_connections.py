@@ -31,12 +31,12 @@ async def close_stale_connections(store: EventStore, live: ProjectionRunner[Live
     if not stale:
         return 0
     now = clock.wall()
-    for station_id, conn in stale:
-        stream = f"station/{station_id}"
-        await store.append(
-            [NewEvent(stream, ev.STATION_DISCONNECTED, {"conn": conn, "reason": REASON}, now)],
-            expected={stream: await store.stream_version(stream)},
-        )
+    events = [
+        NewEvent(f"station/{station_id}", ev.STATION_DISCONNECTED, {"conn": conn, "reason": REASON}, now)
+        for station_id, conn in stale
+    ]
+    expected = {event.stream: await store.stream_version(event.stream) for event in events}
+    await store.append(events, expected=expected)  # one commit, however many stations were left open
     await live.wait_for(await store.head())
     logger.info("marked %d stations disconnected: they were connected when the server stopped", len(stale))
     return len(stale)
