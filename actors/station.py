@@ -26,7 +26,6 @@ from actors import event_types as ev
 from actors.commands import (
     Command,
     CommandNotRecorded,
-    CommandRejected,
     CommandSuperseded,
     CommandTimedOut,
     InvalidCommand,
@@ -35,7 +34,8 @@ from actors.commands import (
 )
 from actors.connector import Committed, ConnectorMessage
 from actors.connector_view import concerned
-from actors.decisions import builtin_response, command_events, domain_events
+from actors.decisions import builtin_response, domain_events
+from actors.frame_decisions import STRICT, admit_call, checked_response, decide_reply, repairs_record
 from actors.handlers import Handlers, IncomingCall
 from actors.ocpp import (
     BadFrame,
@@ -169,9 +169,6 @@ class StationDeps:
         if found is None:
             found = self.validators[key] = Validator("1.6", policy.validation, policy.aliases)
         return found
-
-
-_STRICT = Validator("1.6", Policy.STRICT)
 
 
 class StationActor(Actor[StationMessage]):
@@ -388,17 +385,15 @@ class StationActor(Actor[StationMessage]):
         received: dict[str, Any] = {"conn": frame.conn, "text": frame.text, "action": call.action}
         domain: list[tuple[str, dict[str, Any]]] = []
         try:
-            if self.state.boot_status == "Rejected" and call.action != "BootNotification":
-                raise OcppError(
-                    ErrorCode.SECURITY_ERROR, "the station was rejected at boot; boot again first"
-                )
-            checked = self.deps.validator(self.policy).validate_request(call.action, call.payload)
-            self._check_connector(checked.payload)
+            checked = admit_call(
+                call.action,
+                call.payload,
+                state=self.state,
+                validator=self.deps.validator(self.policy),
+                max_connector_id=self.deps.policy.max_connector_id,
+            )
             if checked.repairs:
-                received["repairs"] = [
-                    {"path": r.path, "kind": r.kind, "before": r.before, "after": r.after}
-                    for r in checked.repairs
-                ]
+                received["repairs"] = repairs_record(checked.repairs)
                 vendor = self.state.vendor or call.payload.get("chargePointVendor") or "unknown"
                 for repair in checked.repairs:
                     self.deps.stats.repairs[(str(vendor), repair.path)] += 1
@@ -429,15 +424,6 @@ class StationActor(Actor[StationMessage]):
         handled = (self.deps.clock.wall() - frame.received).total_seconds()
         self.deps.stats.observe_handling(call.action, handled)
 
-    def _check_connector(self, payload: dict[str, Any]) -> None:
-        connector = payload.get("connectorId")
-        limit = self.deps.policy.max_connector_id
-        if isinstance(connector, int) and connector > limit:
-            raise OcppError(
-                ErrorCode.PROPERTY_CONSTRAINT_VIOLATION,
-                f"connectorId {connector} is beyond this server's limit of {limit} per station",
-            )
-
     async def _respond(self, action: str, request: dict[str, Any], frame: FrameIn) -> dict[str, Any]:
         """The response payload: the first handler that answers, else the built-in rule."""
         try:
@@ -461,7 +447,7 @@ class StationActor(Actor[StationMessage]):
                 transaction_id=tx_id,
             )
         try:
-            return _STRICT.validate_response(action, response).payload
+            return checked_response(action, response)
         except OcppError as error:
             logger.error("station %s: invalid %s response %r: %s", self.station_id, action, response, error)
             raise OcppError(ErrorCode.INTERNAL_ERROR, f"the {action} response was invalid") from error
@@ -482,7 +468,7 @@ class StationActor(Actor[StationMessage]):
             message.reply.fail(StationOffline(f"station {self.station_id} is not connected"))
             return
         try:
-            _STRICT.validate_request(command.action, dict(command.payload))
+            STRICT.validate_request(command.action, dict(command.payload))
             superseded = self.outbox.push(Pending(command, message.reply, message.send_by))
         except OcppError as error:
             message.reply.fail(InvalidCommand(f"{command.action}: {error.description}"))
@@ -532,26 +518,10 @@ class StationActor(Actor[StationMessage]):
     async def _on_reply(self, event: ResultReceived | ErrorReceived | CallFailed, frame: FrameIn) -> None:
         pending, self.in_flight = self.in_flight, None
         command = pending.command if pending is not None else Command(event.action, {})
-        completed: dict[str, Any] = {"action": event.action, "unique_id": event.unique_id}
-        domain: list[tuple[str, dict[str, Any]]] = []
-        result: dict[str, Any] | None = None
-        failure: Exception | None = None
-        if isinstance(event, ResultReceived):
-            try:
-                result = (
-                    self.deps.validator(self.policy).validate_response(event.action, event.payload).payload
-                )
-                domain = command_events(event.action, command.payload, result)
-                completed.update(outcome="result", response=result)
-            except OcppError as error:
-                failure = CommandRejected(error.code.value, f"invalid reply: {error.description}")
-                completed.update(outcome="invalid", code=error.code.value, description=error.description)
-        elif isinstance(event, ErrorReceived):
-            failure = CommandRejected(event.code, event.description, event.details)
-            completed.update(outcome="error", code=event.code, description=event.description)
-        else:
-            failure = CommandRejected(event.error.code.value, event.error.description)
-            completed.update(outcome="malformed", code=event.error.code.value)
+        decision = decide_reply(event, command.payload, self.deps.validator(self.policy))
+        completed, domain = decision.completed, decision.domain
+        result = decision.result
+        failure: Exception | None = decision.rejection
         completed["round_trip"] = round(event.received_at - event.sent_at, 6)
         self.deps.stats.command_outcomes[(event.action, completed["outcome"])] += 1
         self.deps.stats.observe_round_trip(event.action, event.received_at - event.sent_at)

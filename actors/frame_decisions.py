@@ -1,0 +1,97 @@
+"""The pure steps of deciding one frame, shared by the station actor and ``replay --rerun``.
+
+The station actor interleaves these steps with I/O (handlers, the transaction-id allocator, the
+store); the re-run (:mod:`actors.rerun`) calls the same functions over a recorded log, so a re-run
+judges exactly the code the server runs: the refusals before a CALL is answered, the record of its
+repairs, the strict check of our own response, and what a reply to one of our commands decides.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from actors.commands import CommandRejected
+from actors.decisions import Events, command_events
+from actors.ocpp import (
+    CallFailed,
+    ErrorCode,
+    ErrorReceived,
+    OcppError,
+    Policy,
+    Repair,
+    ResultReceived,
+    Validated,
+    Validator,
+)
+from actors.station_state import StationState
+
+#: Our own responses are checked strictly, whatever a station's validation policy.
+STRICT = Validator("1.6", Policy.STRICT)
+
+
+def admit_call(
+    action: str, payload: dict[str, Any], *, state: StationState, validator: Validator, max_connector_id: int
+) -> Validated:
+    """The station's CALL validated (and, if lenient, repaired); raises the OcppError that refuses it."""
+    if state.boot_status == "Rejected" and action != "BootNotification":
+        raise OcppError(ErrorCode.SECURITY_ERROR, "the station was rejected at boot; boot again first")
+    checked = validator.validate_request(action, payload)
+    connector = checked.payload.get("connectorId")
+    if isinstance(connector, int) and connector > max_connector_id:
+        raise OcppError(
+            ErrorCode.PROPERTY_CONSTRAINT_VIOLATION,
+            f"connectorId {connector} is beyond this server's limit of {max_connector_id} per station",
+        )
+    return checked
+
+
+def repairs_record(repairs: Sequence[Repair]) -> list[dict[str, Any]]:
+    """The ``repairs`` field of a FrameReceived: what a lenient validation changed."""
+    return [{"path": r.path, "kind": r.kind, "before": r.before, "after": r.after} for r in repairs]
+
+
+def checked_response(action: str, response: dict[str, Any]) -> dict[str, Any]:
+    """Our response to ``action`` checked strictly; raises OcppError (the schema's) when invalid."""
+    return STRICT.validate_response(action, response).payload
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyDecision:
+    """What a station's reply to our command decides: the CommandCompleted data and domain events.
+
+    ``result`` is the validated response of an accepted reply; ``rejection`` the command's failure
+    otherwise. ``completed`` lacks ``round_trip``, which only the driver's clock knows.
+    """
+
+    completed: dict[str, Any]
+    domain: Events
+    result: dict[str, Any] | None
+    rejection: CommandRejected | None
+
+
+def decide_reply(
+    event: ResultReceived | ErrorReceived | CallFailed, request: Mapping[str, Any], validator: Validator
+) -> ReplyDecision:
+    """Decide a reply to our command whose request payload was ``request``."""
+    completed: dict[str, Any] = {"action": event.action, "unique_id": event.unique_id}
+    if isinstance(event, ResultReceived):
+        try:
+            result = validator.validate_response(event.action, event.payload).payload
+        except OcppError as error:
+            completed.update(outcome="invalid", code=error.code.value, description=error.description)
+            return ReplyDecision(
+                completed, [], None, CommandRejected(error.code.value, f"invalid reply: {error.description}")
+            )
+        completed.update(outcome="result", response=result)
+        return ReplyDecision(completed, command_events(event.action, request, result), result, None)
+    if isinstance(event, ErrorReceived):
+        completed.update(outcome="error", code=event.code, description=event.description)
+        return ReplyDecision(
+            completed, [], None, CommandRejected(event.code, event.description, event.details)
+        )
+    completed.update(outcome="malformed", code=event.error.code.value)
+    return ReplyDecision(
+        completed, [], None, CommandRejected(event.error.code.value, event.error.description)
+    )
