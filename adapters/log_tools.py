@@ -15,9 +15,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from actors.policy import FleetPolicy
 from adapters.config import Config, ConfigError, load_config
 from adapters.event_io import BadExport, export_events, import_events, tail_events
 from adapters.replay import ReplayBound, run_replay
+from adapters.rerun import run_rerun
 from adapters.stores import open_store
 
 
@@ -39,6 +41,12 @@ def add_parsers(sub: Any) -> None:
     )
     at.add_argument("--position", type=int, help="stop at this global position")
     replay.add_argument("--json", action="store_true", help="machine-readable output (diff two builds)")
+    replay.add_argument(
+        "--rerun",
+        action="store_true",
+        help="re-decide every recorded frame with this build (and --config's [fleet] policy) and "
+        "report where it differs from the log: exit 0 none, 1 differences, 2 error",
+    )
 
     events = sub.add_parser("events", help="tail, export or import the event log")
     actions = events.add_subparsers(dest="events_command", required=True)
@@ -85,9 +93,20 @@ def _bound(args: argparse.Namespace) -> ReplayBound:
     return ReplayBound(time=moment)
 
 
+def _rerun_policy(args: argparse.Namespace) -> FleetPolicy:
+    """The fleet policy to re-run with: ``--config``'s, as ``serve`` would load it, else the default."""
+    if args.at is not None or args.position is not None:
+        raise ConfigError(
+            "command line", "--rerun", "re-runs the whole log; --at and --position do not apply"
+        )
+    return load_config(args.config, Config(data_dir=args.data_dir), os.environ).fleet
+
+
 async def run(args: argparse.Namespace) -> int:
     url = _url(args)
     async with open_store(url) as store:
+        if args.command == "replay" and args.rerun:
+            return await run_rerun(store, args.station, _rerun_policy(args), args.json)
         if args.command == "replay":
             return await run_replay(store, args.station, _bound(args), args.json)
         if args.events_command == "tail":

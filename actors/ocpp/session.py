@@ -275,6 +275,14 @@ class Session:
         self._in_flight = _InFlight(unique_id, action, now, now + self.timeout)
         return OutgoingCall(unique_id, text)
 
+    def resume_call(self, unique_id: str, action: str, now: float) -> None:
+        """Put our CALL ``unique_id`` in flight as a recorded log holds it, without making its text.
+
+        A re-run over recorded traffic feeds the CALLs the log holds, with their recorded ids (our
+        own message ids are the recording's, not recomputed), so the station's replies match them.
+        """
+        self._in_flight = _InFlight(unique_id, action, now, now + self.timeout)
+
     def withdraw(self, unique_id: str) -> None:
         """Forget our in-flight CALL ``unique_id``: it was never sent (its record could not be stored)."""
         if self._in_flight is not None and self._in_flight.unique_id == unique_id:
