@@ -16,9 +16,11 @@ from pathlib import Path
 import httpx
 import pytest
 import trio
+import trio_websocket
 
 from tests.integration.peer import PeerCallFailed, peer_station
 from tests.integration.serving import ROOT, serving
+from tests.shared_fixtures import CHARGEDOT_SESSION
 
 CLI = [sys.executable, "-m", "adapters.cli"]
 
@@ -152,3 +154,40 @@ def test_what_cannot_be_rerun_is_one_line_and_exit_2(tmp_path: Path) -> None:
         assert done.stderr.count("\n") == 1 and done.stderr.startswith("chargeward: "), done.stderr
     missing = rerun(tmp_path / "nowhere")
     assert missing.returncode == 2 and missing.stderr.count("\n") == 1
+
+
+@pytest.mark.slow
+async def test_a_real_chargers_quirky_session_reruns_with_its_repairs(tmp_path: Path) -> None:
+    """The field capture (shared/fixtures) recorded leniently re-runs as recorded, repairs included;
+    re-run under ``validation = "strict"`` its quirky frames are refused instead, and say so."""
+    frames = [
+        json.loads(line)["frame"] for line in CHARGEDOT_SESSION.read_text().splitlines() if line.strip()
+    ]
+    args = ("--data-dir", str(tmp_path / "data"), "--ocpp-port", "0", "--api-port", "0")
+    async with serving(*args, until=b"API on") as served:
+        port = served.banner.split("ws://127.0.0.1:")[1].split("/")[0]
+        tx = None
+        async with trio_websocket.open_websocket_url(
+            f"ws://127.0.0.1:{port}/ocpp/CHARGEDOT-1", subprotocols=["ocpp1.6"]
+        ) as ws:
+            for frame in frames:
+                text = json.dumps(frame).replace('"$TX"', str(tx))
+                await ws.send_message(text)
+                with trio.fail_after(20):
+                    reply = json.loads(await ws.get_message())
+                assert reply[0] == 3, reply
+                if frame[2] == "StartTransaction":
+                    tx = reply[2]["transactionId"]
+        assert await served.stop() == 0
+
+    same = rerun(tmp_path / "data")
+    assert same.returncode == 0, same.stdout + same.stderr
+    assert f"re-ran {len(frames)} frames of 1 stations: 0 differences" in same.stdout
+
+    strict = tmp_path / "strict.toml"
+    strict.write_text('[fleet]\nvalidation = "strict"\n')
+    report = json.loads(rerun(tmp_path / "data", "--config", str(strict), "--json").stdout)
+    assert report["differences"] > 0
+    boot = report["examples"][0]
+    assert boot["recorded"]["data"]["repairs"][0]["path"] == "$.ChargeBoxSerialNumber"
+    assert boot["rerun"]["data"]["error"] == "FormationViolation"
