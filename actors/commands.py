@@ -3,7 +3,8 @@
 A :class:`Command` is an OCPP action with its camelCase wire payload. Embedders may also pass the
 ``ocpp`` package's typed call dataclasses (``ocpp.v16.call.Reset(type="Hard")``):
 :func:`to_command` converts them with a plain snake-to-camel rule, never the package's own
-converter, which corrupts some keys and recurses into vendor data (DESIGN.md pitfalls).
+converter, which corrupts some keys (``associated_id`` -> ``asSoCiatedId``) and recurses into
+vendor data.
 """
 
 from __future__ import annotations

@@ -2,10 +2,11 @@
 
 CPython's cyclic collector runs a young collection every 700 net container allocations. One OCPP
 message allocates hundreds of containers (the parsed JSON, events, records), so the server ran a
-young collection every few messages and a full one every few thousand: ~13 us of CPU per message
-(~5% of the pipeline) and, under steady load, full collections of ~50 ms that stalled every station
-at once and set the p99.9 latency. Nearly everything a full collection traversed was allocated at
-start-up (modules, compiled schemas, the API app) and lives as long as the process.
+young collection every few messages and a full one every few thousand: a few percent of the CPU
+per message and, under steady load, full collections of tens of milliseconds that stalled every
+station at once and set the p99.9 latency (figures in bench/results/README.md). Nearly everything a
+full collection traversed was allocated at start-up (modules, compiled schemas, the API app) and
+lives as long as the process.
 
 So, once the server is up: collect, freeze what survived (the collector no longer traverses it),
 and raise the young threshold so collections run rarely. Reference counting still frees nearly
@@ -14,10 +15,10 @@ everything at once; the cyclic collector only reclaims cycles, which are few her
 Big blocks go back to the system (:func:`mmap_big_blocks`). glibc serves a block of 128 KB or more
 with its own mmap, but after the first such block is freed it raises that threshold (up to 32 MB),
 so later big frames (a 900 KB DataTransfer, its JSON text, its WebSocket frame) come from the heap,
-where freed space between live objects is kept, not returned. Measured with 900 KB DataTransfers
-at 10/s to three stations in turn that stopped reading (send_timeout 3 s): RSS 69 MB at start, 279
-MB at the peak, 212 MB after the flood; with the threshold fixed at 128 KB, 69, 279 and 73 MB.
-Fixing the threshold turns off glibc's adjustment, which is the point.
+where freed space between live objects is kept, not returned: after a flood of big frames to
+stations that stopped reading, RSS stayed near its peak. Fixing the threshold turns off glibc's
+adjustment, which is the point; with it, RSS falls back to about where it started (the figures are
+in bench/results/README.md).
 """
 
 from __future__ import annotations

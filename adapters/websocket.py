@@ -1,11 +1,11 @@
 """A WebSocket server transport: trio driving the ``websockets`` sans-I/O protocol.
 
-Why not trio-websocket: measured under load, its per-connection reader task, channels and wsproto
-cost ~21% of the server's busy time, and each connection needed three tasks (reader, handler,
-keepalive). Here one task per connection does everything: it reads, feeds the protocol, answers
-pings and, when it has waited ``ping_interval`` for data, pings the station itself; the receive
-deadline is the keepalive timer. Writes may come from another task (the station actor), so they
-take a lock; reads happen only in the connection's own task.
+Why not trio-websocket: under load its per-connection reader task, channels and wsproto were a
+large share of the server's busy time (bench/results/README.md), and each connection needed three
+tasks (reader, handler, keepalive). Here one task per connection does everything: it reads, feeds
+the protocol, answers pings and, when it has waited ``ping_interval`` for data, pings the station
+itself; the receive deadline is the keepalive timer. Writes may come from another task (the
+station actor), so they take a lock; reads happen only in the connection's own task.
 
 A peer that stops reading must cost one connection, never the server. A write blocked for
 ``send_timeout`` drops the connection (the writer gets :class:`ConnectionClosed`; other connections

@@ -10,7 +10,7 @@ Measured per call, as the median of several rounds (microseconds):
   ``validate_payload`` is async and hands the work to asyncio's executor, so it cannot run under trio;
 - ``meter_values_jsonschema_oneshot_us``: ``jsonschema.validate(payload, schema)``, which checks the
   schema and builds a validator on every call: the naive way, and the likely source of the ~1.35 ms
-  figure in DESIGN.md (the ``ocpp`` package itself caches its validator);
+  figure in bench/results/README.md (the ``ocpp`` package itself caches its validator);
 - ``frame_*_us``: a whole incoming frame on the CSMS side: parse the text, validate the payload,
   encode the CALLRESULT, through the :class:`actors.ocpp.Session` engine.
 

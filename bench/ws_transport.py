@@ -1,10 +1,11 @@
 """The simulated stations' WebSocket client: trio driving the `websockets` sans-I/O protocol.
 
 Why this stack: the load generator shares two cores with the server under test, so every microsecond
-a simulated station spends is taken from the server. DESIGN.md measured one echo at ~200 us through
-trio-websocket (wsproto, a background reader task and channels per connection) and ~115 us with trio
-feeding `websockets.client.ClientProtocol` directly. This driver also has no background task: the
-station's single task reads when it waits, so 10,000 stations are 10,000 tasks and sockets, no more.
+a simulated station spends is taken from the server. One echo costs nearly twice as much through
+trio-websocket (wsproto, a background reader task and channels per connection) as with trio
+feeding `websockets.client.ClientProtocol` directly (figures in bench/results/README.md). This
+driver also has no background task: the station's single task reads when it waits, so 10,000
+stations are 10,000 tasks and sockets, no more.
 
 `Transport` is the small interface the station needs; `WsTransport` is the one real implementation.
 """

@@ -129,7 +129,8 @@ class ActorRef(Generic[M]):
         """Deliver without waiting; False when the message was not queued (see Mailbox.put_nowait)."""
         return self._mailbox.put_nowait(message)
 
-    # The timeout is part of the question (DESIGN.md: `ask(make, timeout=...)`), hence the noqa.
+    # The timeout is part of the question (docs/design.md: `ask` waits for a reply within a timeout),
+    # hence the noqa.
     async def ask(self, make: Callable[[Reply[T]], M], timeout: float) -> T:  # noqa: ASYNC109
         """Send ``make(reply)`` and wait for the actor to answer through ``reply``.
 

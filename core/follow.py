@@ -36,9 +36,10 @@ class RecentCommits:
     """The last ``keep`` records this process committed, by position.
 
     In-process followers take new records from here instead of reading back from the database what
-    the writer has just written (measured: that read-back was ~8% of the server's busy time under
-    load). Only a contiguous run from the follower's position is served; a gap (another process
-    committed in between) or a follower further behind than ``keep`` reads from the store as before.
+    the writer has just written (a noticeable share of the server's busy time under load; see
+    bench/results/README.md). Only a contiguous run from the follower's position is served; a gap
+    (another process committed in between) or a follower further behind than ``keep`` reads from the
+    store as before.
     """
 
     def __init__(self, keep: int = 4096) -> None:
@@ -102,7 +103,7 @@ class Follower:
         """Every record at hand (at least one, at most a page), waiting for one if there is none.
 
         A projection folds a whole commit per scheduling pass this way, instead of yielding to trio
-        once per record: under load a commit carries ~120 records.
+        once per record: under load a commit carries many records (bench/results/README.md).
         """
         await self._ready()
         batch = list(self._buffer)

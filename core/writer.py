@@ -2,14 +2,13 @@
 
 Appenders from many tasks queue requests; one writer task takes up to ``max_batch`` events (waiting
 up to ``max_delay`` seconds for a batch to fill) and commits them in one transaction off the trio
-thread, because a commit costs about the same for one event as for a hundred (DESIGN.md: ~2.5k
-events/s one per commit, ~58k/s in batches of 100 on SQLite).
+thread, because a commit costs about the same for one event as for a hundred.
 
 With ``max_delay=0`` (the default) the writer commits as soon as it is idle and batches whatever
-queued during the previous commit: measured on SQLite, a lone appender then gets ~2.5k commits/s
-instead of ~310/s with a 2 ms wait, and 100 concurrent appenders still share commits of ~100 events
-(~16k events/s, against ~14k/s with the wait). A positive ``max_delay`` trades latency for fuller
-batches when commits are cheap relative to the arrival rate.
+queued during the previous commit: a lone appender is not held back by a wait, and concurrent
+appenders still share large commits because they queue while the previous one runs. A positive
+``max_delay`` trades latency for fuller batches when commits are cheap relative to the arrival rate.
+The SQLite figures behind both choices are in bench/results/README.md.
 
 Version checks run per request before the commit, against a cache of stream heads primed from the
 log on first use, so one request's conflict fails only that request. If the commit itself hits a

@@ -1,4 +1,4 @@
-"""The import rule of DESIGN.md: adapters -> projections -> actors -> core, never upwards.
+"""The import rule of docs/design.md: adapters -> projections -> actors -> core, never upwards.
 
 Only tests and the command-line entry point (``adapters/cli.py``) may import ``bench``.
 """

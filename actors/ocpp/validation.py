@@ -1,11 +1,10 @@
 """Payload validation against the JSON schemas the ``ocpp`` package ships, with a repair policy.
 
 Schemas are compiled with fastjsonschema lazily, once per (version, action, direction), and
-cached for the process. For a MeterValues with 10 sampled values that is 10 to 25 times cheaper
-than the ``ocpp`` package's cached jsonschema validator and about 50 times cheaper than a one-shot
-``jsonschema.validate`` (``bench/validation_micro.py``; the spread is load on a shared machine).
-Formats are checked (``date-time``, ``uri``), defaults are never inserted, payloads are never
-mutated.
+cached for the process: a compiled check costs an order of magnitude less than the ``ocpp``
+package's jsonschema path, which matters on every MeterValues (``bench/validation_micro.py``;
+figures in bench/results/README.md). Formats are checked (``date-time``, ``uri``), defaults are
+never inserted, payloads are never mutated.
 
 A :class:`Validator` has a :class:`Policy`, chosen per station or vendor:
 

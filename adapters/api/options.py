@@ -1,6 +1,6 @@
 """Where the operator HTTP API listens and which bearer tokens it accepts.
 
-The rule from DESIGN.md, "nothing administrative listening beyond loopback unless configured", is
+The rule that nothing administrative listens beyond loopback unless configured (docs/design.md) is
 enforced here, when the options are built: an API bound to anything but loopback without tokens
 refuses to exist, so no code path (config file, command line, embedding) can start it open.
 """

@@ -9,9 +9,8 @@ from fastapi import Path, Query
 from adapters.api.problems import unknown_station
 from core.events import check_stream
 
-# Page caps keep the work of one response on the trio thread to a few milliseconds (measured:
-# validating and encoding 200 stations with two connectors each ~3 ms, 500 transactions ~2 ms,
-# 500 raw MeterValues frames ~3 ms).
+# Page caps keep the work of one response on the trio thread to a few milliseconds (what a full
+# page of each kind costs is in bench/results/README.md).
 MAX_STATIONS = 200
 MAX_PAGE = 500
 

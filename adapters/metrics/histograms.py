@@ -3,7 +3,8 @@
 OCPP latency comes from ``OcppStats.round_trip_observers`` (CSMS-initiated calls: sent to reply
 received) and ``OcppStats.handling_observers`` (station-initiated calls: received to reply sent).
 Commit latency and batch size come from the batching writer's ``on_commit`` hook. Bound children
-are cached per label pair: ``.labels()`` costs ~2 us on top of ~1.4 us per ``observe`` (DESIGN.md).
+are cached per label pair: a ``.labels()`` lookup costs more than the ``observe`` itself
+(bench/results/README.md).
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """A copy of every number the exporter shows, taken on the trio thread.
 
 The counters, the runtime's mailboxes and the live state are mutated by tasks on the trio thread
-without locks; the exposition is rendered in a worker thread (DESIGN.md: ~200 ms per 1000
-labelled histograms). So a scrape first copies what it needs here, on the trio thread, into plain
-tuples, and the worker thread only ever reads the copy.
+without locks; the exposition is rendered in a worker thread (rendering many labelled histograms
+takes long enough to stall stations; see bench/results/README.md). So a scrape first copies what it
+needs here, on the trio thread, into plain tuples, and the worker thread only ever reads the copy.
 
 Label values are clamped to closed sets here (:func:`action_label`, :func:`status_label`, the
 vendor and series caps of :func:`repair_series`), which is what keeps the cardinality documented in
@@ -206,8 +206,8 @@ class Sources:
     modbus: ModbusDevices | None = None
 
 
-# Stations folded between two trio checkpoints: ~2.5 ms of work per 1000 stations of 2 connectors
-# with per-connector series on (measured here), so a 10k fleet never holds the loop for long.
+# Stations folded between two trio checkpoints: a few milliseconds of work (bench/results/README.md),
+# so a 10k fleet never holds the loop for long.
 CHUNK = 1000
 
 

@@ -14,9 +14,9 @@ from core.writer import BatchingWriter, WriterStats
 __all__ = ["RecordedStore"]
 
 # Worker threads that reads may hold at once. Commits gate every acknowledgement (the durability
-# rule), and reader threads compete with the commit thread for the GIL: with 500 tasks reading and
-# appending on SQLite, capping reads at 4 threads cut total commit time ~3x (1.4-3.0 s -> 0.4-0.85 s)
-# for a small loss of read throughput. The writer does not take from this limiter.
+# rule), and reader threads compete with the commit thread for the GIL: capping reads at 4 threads
+# cut total commit time several times over for a small loss of read throughput (figures in
+# bench/results/README.md). The writer does not take from this limiter.
 READERS = 4
 
 

@@ -4,10 +4,10 @@ URLs: ``sqlite:///abs/path/events.db`` or ``sqlite:relative/events.db`` (resolve
 current directory when opened), optionally ``?lock_timeout=<seconds>`` (how long a commit waits for
 another process's write lock; the library's default is 5) and ``?committer=process|thread``: where
 commits run. ``process`` (the default) is a child process with its own GIL
-(:mod:`adapters.stores.sqlite_committer`; at saturation it carried ~20% more messages per second than
-a thread of the server); ``thread`` is a worker thread of the server, for embedding where a child
-process is unwelcome. ``SQLiteStreamRecorder`` adds
-``select_stream``; it is named by ``APPLICATION_RECORDER_TOPIC`` so the library's own factory builds it.
+(:mod:`adapters.stores.sqlite_committer`; at saturation it carries more messages per second than
+a thread of the server, see bench/results/README.md); ``thread`` is a worker thread of the server,
+for embedding where a child process is unwelcome. ``SQLiteStreamRecorder`` adds ``select_stream``;
+it is named by ``APPLICATION_RECORDER_TOPIC`` so the library's own factory builds it.
 """
 
 from __future__ import annotations

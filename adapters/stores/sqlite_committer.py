@@ -7,8 +7,8 @@ most of each commit waiting to get the GIL back (py-spy: ``pthread_cond_timedwai
 its own; the server just writes a request and reads the reply on a trio socket.
 
 It stays small and imports only the standard library, ``msgpack`` and ``eventsourcing``, so it starts
-in well under 100 ms. Rows are inserted through the library's application recorder, like every other
-write (DESIGN.md: persistence goes through ``eventsourcing``'s recorders).
+quickly. Rows are inserted through the library's application recorder, like every other write
+(persistence goes through ``eventsourcing``'s recorders; see docs/design.md).
 
 Wire format, both ways: a 4-byte big-endian length, then a msgpack body.
 
