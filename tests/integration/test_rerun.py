@@ -18,6 +18,12 @@ import pytest
 import trio
 import trio_websocket
 
+from actors import event_types as ev
+from actors.commands import Command, CommandRejected, CommandTimedOut
+from actors.policy import StationPolicy
+from actors.rerun import rerun_station
+from adapters.csms import open_csms
+from tests.integration.conftest import make_config, url_of
 from tests.integration.peer import PeerCallFailed, peer_station
 from tests.integration.serving import ROOT, serving
 from tests.shared_fixtures import CHARGEDOT_SESSION
@@ -191,3 +197,40 @@ async def test_a_real_chargers_quirky_session_reruns_with_its_repairs(tmp_path: 
     boot = report["examples"][0]
     assert boot["recorded"]["data"]["repairs"][0]["path"] == "$.ChargeBoxSerialNumber"
     assert boot["rerun"]["data"]["error"] == "FormationViolation"
+
+
+async def test_timeouts_late_replies_and_refused_frames_rerun_as_recorded(tmp_path: Path) -> None:
+    """The paths the operator's session above does not take: a command that times out and its late
+    reply, a command answered with an error, frames refused before any decision (not JSON, binary,
+    an action 1.6 does not have)."""
+    config = make_config(tmp_path, default=StationPolicy(call_timeout=0.5))
+    async with (
+        open_csms(config) as csms,
+        trio_websocket.open_websocket_url(f"{url_of(csms)}/RR-2", subprotocols=["ocpp1.6"]) as ws,
+    ):
+        station = csms.station("RR-2")
+        await ws.send_message('[2,"b1","Heartbeat",{}]')
+        await ws.get_message()
+        with pytest.raises(CommandTimedOut):
+            await station.call(Command("ClearCache", {}))
+        late = json.loads(await ws.get_message())
+        await ws.send_message(json.dumps([3, late[1], {"status": "Accepted"}]))
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(_answer_with_error, ws)
+            with pytest.raises(CommandRejected):
+                await station.call(Command("ClearCache", {}))
+        for frame in ("not json", b"\x00binary", '[2,"b2","NoSuchAction",{}]'):
+            await ws.send_message(frame)
+            assert json.loads(await ws.get_message())[0] == 4
+        await ws.send_message('[2,"b3","Heartbeat",{}]')
+        await ws.get_message()  # every earlier frame is committed once this is answered
+        records = await csms.store.read_stream("station/RR-2")
+    assert any(r.type == ev.FRAME_RECEIVED and r.data.get("late") for r in records)
+    assert [r.data["outcome"] for r in records if r.type == ev.COMMAND_COMPLETED] == ["timeout", "error"]
+    outcome = rerun_station("RR-2", records, config.fleet)
+    assert (outcome.frames, outcome.differences) == (7, [])
+
+
+async def _answer_with_error(ws: trio_websocket.WebSocketConnection) -> None:
+    call = json.loads(await ws.get_message())
+    await ws.send_message(json.dumps([4, call[1], "NotSupported", "not here", {}]))
