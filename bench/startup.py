@@ -1,0 +1,251 @@
+"""Start-up bench: how long ``chargeward serve`` takes to be ready on a large log, and what it holds after.
+
+``python -m bench.startup --events 10000 100000 1000000`` generates each log with :mod:`bench.big_log`,
+imports it with ``chargeward events import`` into a fresh data dir, then starts the real
+``chargeward serve`` process on it (``--repeat`` times) and polls until it is ready: the OCPP port
+accepts a connection, ``/api/stations`` answers and lists every station of the log, and ``/metrics``
+shows the live projection folded up to the store's head (live state complete). It records the time
+to each of those from the process start and, once ready, the server's RSS and that of its process
+tree (the SQLite committer is a child), against the same for an empty log. Issue 11's target at
+10^6 events: ready in <= 5 s, RSS growth <= 100 MiB. Results go to ``bench/results/<label>.json`` and
+``.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from bench.big_log import write_export
+from bench.servers import free_ports, process_tree
+
+RESULTS = Path(__file__).parent / "results"
+TARGET_READY_S = 5.0
+TARGET_RSS_GROWTH_MIB = 100.0
+POLL_S = 0.02
+_POSITION = re.compile(r'^chargeward_projection_position\{projection="live"\} (\S+)$', re.M)
+_HEAD = re.compile(r"^chargeward_store_head_position (\S+)$", re.M)
+
+
+def _chargeward() -> str:
+    return str(Path(sys.executable).parent / "chargeward")
+
+
+def _rss_kib(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except FileNotFoundError:
+        pass
+    return 0
+
+
+def _port_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _get(url: str) -> str | None:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return str(response.read().decode())
+    except (urllib.error.URLError, OSError, TimeoutError):
+        return None
+
+
+def _live_complete(api: str, min_head: int) -> bool:
+    """The live projection has folded everything the store holds (at least the imported log)."""
+    text = _get(f"{api}/metrics")
+    if text is None:
+        return False
+    position, head = _POSITION.search(text), _HEAD.search(text)
+    if position is None or head is None:
+        return False
+    return float(position.group(1)) >= max(float(head.group(1)), min_head)
+
+
+def _stations_listed(api: str, stations: int) -> bool:
+    text = _get(f"{api}/api/stations")
+    return text is not None and len(json.loads(text)["stations"]) >= stations
+
+
+def _checks(
+    ocpp_port: int, api: str, stations: int, events: int, seen: dict[str, float]
+) -> Iterator[tuple[str, bool]]:
+    """Each readiness condition not yet seen, and whether it holds now."""
+    if "ocpp_open_s" not in seen:
+        yield "ocpp_open_s", _port_open(ocpp_port)
+    if "stations_listed_s" not in seen:
+        yield "stations_listed_s", _stations_listed(api, stations)
+    if "live_complete_s" not in seen:
+        yield "live_complete_s", _live_complete(api, events)
+
+
+def measure_start(data_dir: Path, stations: int, events: int, timeout: float = 600.0) -> dict[str, Any]:
+    """Start ``chargeward serve`` on ``data_dir`` and time it to ready; stop it; return the figures."""
+    ocpp_port, api_port = free_ports(2)
+    api = f"http://127.0.0.1:{api_port}"
+    argv = [
+        _chargeward(),
+        "serve",
+        "--data-dir",
+        str(data_dir),
+        "--ocpp-port",
+        str(ocpp_port),
+        "--api-port",
+        str(api_port),
+    ]
+    log = (data_dir / "serve.log").open("ab")
+    started = time.monotonic()
+    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+    seen: dict[str, float] = {}
+    try:
+        while len(seen) < 3:
+            if proc.poll() is not None:
+                raise RuntimeError(
+                    f"chargeward serve exited with {proc.returncode}; see {data_dir / 'serve.log'}"
+                )
+            if time.monotonic() - started > timeout:
+                raise TimeoutError(f"not ready within {timeout} s: reached {sorted(seen)}")
+            for name, done in _checks(ocpp_port, api, stations, events, seen):
+                if done:
+                    seen[name] = time.monotonic() - started
+            time.sleep(POLL_S)
+        ready = max(seen.values())
+        time.sleep(1.0)  # let start-up garbage settle before reading RSS
+        tree = process_tree(proc.pid)
+        return {
+            "ready_s": round(ready, 3),
+            **{name: round(value, 3) for name, value in seen.items()},
+            "rss_mib": round(_rss_kib(proc.pid) / 1024, 1),
+            "rss_tree_mib": round(sum(_rss_kib(pid) for pid in tree) / 1024, 1),
+        }
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def prepare(workdir: Path, events: int, stations: int | None) -> dict[str, Any]:
+    """Generate a log of ``events`` and import it into ``workdir/data``; returns sizes and times."""
+    export = workdir / "log.msgpack"
+    t0 = time.monotonic()
+    summary = (
+        write_export(export, events, stations) if events else {"events": 0, "stations": 0, "transactions": 0}
+    )
+    generated = time.monotonic() - t0
+    data_dir = workdir / "data"
+    t0 = time.monotonic()
+    if events:
+        subprocess.run(
+            [_chargeward(), "events", "import", "--data-dir", str(data_dir), str(export)],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        export.unlink()
+    else:
+        data_dir.mkdir(parents=True)
+    imported = time.monotonic() - t0
+    db = data_dir / "events.db"
+    return {
+        **summary,
+        "generate_s": round(generated, 1),
+        "import_s": round(imported, 1),
+        "db_mib": round(db.stat().st_size / 2**20, 1) if db.exists() else 0.0,
+        "data_dir": data_dir,
+    }
+
+
+def run(sizes: list[int], repeat: int, stations: int | None, workroot: Path) -> dict[str, Any]:
+    """Measure an empty log and each size; every start is on the same imported store."""
+    rows: list[dict[str, Any]] = []
+    for events in [0, *sizes]:
+        workdir = Path(tempfile.mkdtemp(prefix=f"startup-{events}-", dir=workroot))
+        log = prepare(workdir, events, stations)
+        runs = [measure_start(log["data_dir"], log["stations"], log["events"]) for _ in range(repeat)]
+        row = {key: value for key, value in log.items() if key != "data_dir"}
+        row["runs"] = runs
+        for key in (
+            "ready_s",
+            "ocpp_open_s",
+            "stations_listed_s",
+            "live_complete_s",
+            "rss_mib",
+            "rss_tree_mib",
+        ):
+            row[key] = statistics.median(r[key] for r in runs)
+        rows.append(row)
+        print(json.dumps({k: v for k, v in row.items() if k != "runs"}), file=sys.stderr, flush=True)
+        subprocess.run(["rm", "-rf", str(workdir)], check=False)
+    base = rows[0]
+    for row in rows:
+        row["rss_growth_mib"] = round(row["rss_mib"] - base["rss_mib"], 1)
+        row["rss_tree_growth_mib"] = round(row["rss_tree_mib"] - base["rss_tree_mib"], 1)
+    return {
+        "repeat": repeat,
+        "target": {
+            "ready_s": TARGET_READY_S,
+            "rss_growth_mib": TARGET_RSS_GROWTH_MIB,
+            "at_events": 1_000_000,
+        },
+        "rows": rows,
+    }
+
+
+def to_markdown(result: dict[str, Any]) -> str:
+    lines = [
+        "| events | stations | transactions | db MiB | import s | ready s | OCPP open s | stations listed s "
+        "| live complete s | RSS MiB | RSS growth MiB | tree RSS MiB | tree growth MiB |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in result["rows"]:
+        lines.append(
+            f"| {r['events']:,} | {r['stations']} | {r['transactions']:,} | {r['db_mib']} | {r['import_s']} "
+            f"| {r['ready_s']} | {r['ocpp_open_s']} | {r['stations_listed_s']} | {r['live_complete_s']} "
+            f"| {r['rss_mib']} | {r['rss_growth_mib']} | {r['rss_tree_mib']} | {r['rss_tree_growth_mib']} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.startup", description=__doc__.split("\n\n")[0])
+    p.add_argument("--events", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    p.add_argument("--stations", type=int, help="default: bench.big_log.default_stations(events)")
+    p.add_argument("--repeat", type=int, default=3, help="starts per log (the median is reported)")
+    p.add_argument("--label", default="startup", help="write bench/results/LABEL.json and .md")
+    p.add_argument("--results", type=Path, default=RESULTS)
+    p.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()), help="where logs are built")
+    args = p.parse_args(argv)
+    result = run(args.events, args.repeat, args.stations, args.workdir)
+    args.results.mkdir(parents=True, exist_ok=True)
+    (args.results / f"{args.label}.json").write_text(json.dumps(result, indent=1) + "\n")
+    (args.results / f"{args.label}.md").write_text(to_markdown(result))
+    sys.stdout.write(to_markdown(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
