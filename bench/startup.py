@@ -46,11 +46,12 @@ def _chargeward() -> str:
     return str(Path(sys.executable).parent / "chargeward")
 
 
-def _rss_kib(pid: int) -> int:
+def _rss_kib(pid: int, field: str = "VmRSS") -> int:
+    """``VmRSS`` (resident now) or ``VmHWM`` (the peak so far) of a process, in KiB; 0 once it is gone."""
     try:
         with open(f"/proc/{pid}/status") as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(f"{field}:"):
                     return int(line.split()[1])
     except FileNotFoundError:
         pass
@@ -148,6 +149,7 @@ def measure_start(data_dir: Path, stations: int, events: int, timeout: float = 6
             **{name: round(value, 3) for name, value in seen.items()},
             "rss_mib": round(_rss_kib(proc.pid) / 1024, 1),
             "rss_tree_mib": round(sum(_rss_kib(pid) for pid in tree) / 1024, 1),
+            "peak_rss_mib": round(_rss_kib(proc.pid, "VmHWM") / 1024, 1),
         }
     finally:
         proc.send_signal(signal.SIGINT)
@@ -250,18 +252,19 @@ def to_markdown(result: dict[str, Any]) -> str:
         f"{result.get('repeat', 1)} time(s); the figures are medians. *ready* is the",
         "latest of: OCPP port accepting, `/api/stations` listing every station, and `/metrics` showing the",
         "live projection at the store's head. RSS is read 1 s after ready; *tree* adds the SQLite committer",
-        "child. Growth is over the empty log's row. Times are from the process start (interpreter start",
-        "included).",
+        "child; *peak* is the server's high-water mark (VmHWM) up to then. Growth is over the empty log's",
+        "row. Times are from the process start (interpreter start included).",
         "",
         "| events | stations | transactions | db MiB | import s | ready s | OCPP open s | stations listed s "
-        "| live complete s | RSS MiB | RSS growth MiB | tree RSS MiB | tree growth MiB |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| live complete s | RSS MiB | RSS growth MiB | tree RSS MiB | tree growth MiB | peak RSS MiB |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in result["rows"]:
         lines.append(
             f"| {r['events']:,} | {r['stations']} | {r['transactions']:,} | {r['db_mib']} | {r['import_s']} "
             f"| {r['ready_s']} | {r['ocpp_open_s']} | {r['stations_listed_s']} | {r['live_complete_s']} "
-            f"| {r['rss_mib']} | {r['rss_growth_mib']} | {r['rss_tree_mib']} | {r['rss_tree_growth_mib']} |"
+            f"| {r['rss_mib']} | {r['rss_growth_mib']} | {r['rss_tree_mib']} | {r['rss_tree_growth_mib']} "
+            f"| {r['peak_rss_mib']} |"
         )
     lines += ["", _verdict(result)]
     return "\n".join(lines) + "\n"
