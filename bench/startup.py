@@ -208,6 +208,7 @@ def run(sizes: list[int], repeat: int, stations: int | None, workroot: Path) -> 
             "live_complete_s",
             "rss_mib",
             "rss_tree_mib",
+            "peak_rss_mib",
         ):
             row[key] = statistics.median(r[key] for r in runs)
         rows.append(row)
