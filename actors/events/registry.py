@@ -158,7 +158,7 @@ def _spec(
             accepted += [list, tuple]
         elif origin in (dict, Mapping):
             accepted.append(dict)
-        elif origin in (int, str, bool):
+        elif origin in (int, str, bool, bytes):
             accepted.append(origin)
         else:
             raise TypeError(f"event fields are msgpack-native or IdToken, not {hint!r}")

@@ -26,7 +26,7 @@ class FrameReceived(Event):
 
     TYPE: ClassVar[str] = "FrameReceived"
     conn: int
-    text: str
+    text: str | bytes  # bytes: a binary frame, refused but kept
     action: str | None = field(default=None, metadata=OMITTED_WHEN_NONE)
     repairs: list[dict[str, Any]] | None = field(default=None, metadata=OMITTED_WHEN_NONE)
     error: str | None = field(default=None, metadata=OMITTED_WHEN_NONE)

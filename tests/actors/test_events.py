@@ -55,6 +55,7 @@ def _strategy(hint: Any) -> st.SearchStrategy[Any]:
         float: st.floats(allow_nan=False),
         str: st.text(),
         bool: st.booleans(),
+        bytes: st.binary(),
     }
     return simple[hint]
 

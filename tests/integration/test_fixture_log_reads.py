@@ -81,3 +81,13 @@ async def test_the_old_log_serves_and_replays_as_the_old_build_did(data_dir: Pat
         assert await served.stop() == 0
     shown = sorted(line for line in metrics if line.startswith(FROM_THE_LOG) and "_created" not in line)
     assert [line for line in shown if "failures" not in line] == expected["/metrics"]
+
+
+def test_the_old_log_reruns_without_a_difference(data_dir: Path, tmp_path: Path) -> None:
+    """The build before typed events re-ran this log with one difference: the ``closed_by`` its
+    TransactionStopped lacked (it was logged before the field existed). The upcaster absorbs it."""
+    config = tmp_path / "chargeward.toml"  # the policy the fixture was recorded under
+    config.write_text('[fleet]\nheartbeat_interval = 120\n\n[id_tags."TAG-OK"]\nstatus = "Accepted"\n')
+    done = cli("replay", "--data-dir", str(data_dir), "--rerun", "--config", str(config), "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads(done.stdout) == {"stations": 1, "frames": 15, "differences": 0, "examples": []}
