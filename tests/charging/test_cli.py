@@ -200,3 +200,29 @@ def test_bad_flags_are_one_line_too(tmp_path: Path) -> None:
         "60",
     )
     assert missing.returncode == 2 and "No such file or directory" in missing.stderr
+
+
+def test_the_readme_example_is_what_the_command_prints() -> None:
+    root = Path(__file__).resolve().parents[2]
+    readme = (root / "README.md").read_text()
+    args = [
+        "--profiles",
+        "docs/examples/profiles.json",
+        "--connector",
+        "1",
+        "--start",
+        "2026-11-27T16:00:00+01:00",
+    ]
+    args += [
+        "--duration",
+        "21600",
+        "--transaction-start",
+        "2026-11-27T15:40:00+01:00",
+        "--transaction-id",
+        "4711",
+    ]
+    for extra in ([], ["--json"]):
+        done = subprocess.run(
+            [CHARGEWARD, "schedule", *args, *extra], capture_output=True, text=True, timeout=60, cwd=root
+        )
+        assert done.returncode == 0 and done.stdout in readme, done.stdout
