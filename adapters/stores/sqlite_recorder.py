@@ -16,6 +16,8 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 __all__ = ["RECORDER_TOPIC", "SQLiteStreamRecorder"]
 
+_INT64_MAX = 2**63 - 1  # SQLite's largest integer: no sequence is above it
+
 
 class SQLiteStreamRecorder(SQLiteApplicationRecorder):
     """``SQLiteApplicationRecorder`` whose rows hold runs of events (see ``adapters.stores.recording``).
@@ -62,7 +64,7 @@ class SQLiteStreamRecorder(SQLiteApplicationRecorder):
         with self.datastore.transaction(commit=False) as c:
             c.execute(
                 self._select_stream_statement,
-                (originator_id.hex, originator_id.hex, gt + 1, -1 if limit is None else limit),
+                (originator_id.hex, originator_id.hex, min(gt + 1, _INT64_MAX), -1 if limit is None else limit),
             )
             return [
                 Notification(

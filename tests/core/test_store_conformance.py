@@ -319,6 +319,7 @@ async def test_runs_of_one_stream_read_back_event_by_event(store_url: str) -> No
         for after in range(len(cp1) + 1):
             assert await store.read_stream("station/CP-1", after=after) == cp1[after:]
             assert await store.read_stream("station/CP-1", after=after, limit=2) == cp1[after : after + 2]
+        assert await store.read_stream("station/CP-1", after=2**63 - 1) == []  # the largest sequence kept
         follower = store.follow(after=MAX_RUN + 1)
         assert (await follower.__anext__()).position == MAX_RUN + 2
         # A version inside a run is as stale as any other.
