@@ -38,7 +38,16 @@ from core.events import EventRecord, NewEvent
 from core.store import CorruptEvent
 from core.writer import Row, SequenceTaken
 
-__all__ = ["STREAM_NAMESPACE", "Committer", "RecordMapper", "RecordedLog", "StreamRecorder", "stream_uuid"]
+__all__ = [
+    "STREAM_NAMESPACE",
+    "Committer",
+    "MemorySnapshots",
+    "RecordMapper",
+    "RecordedLog",
+    "SnapshotTable",
+    "StreamRecorder",
+    "stream_uuid",
+]
 
 T = TypeVar("T")
 
@@ -96,6 +105,27 @@ class Committer(Protocol):
     async def insert(self, rows: Sequence[Row]) -> list[int]: ...
 
     async def aclose(self) -> None: ...
+
+
+class SnapshotTable(Protocol):
+    """Blobs by key beside the log (``core.store.SnapshotStore``, blocking side)."""
+
+    def load(self, key: str) -> bytes | None: ...
+
+    def save(self, key: str, blob: bytes) -> None: ...
+
+
+class MemorySnapshots:
+    """A dict: snapshots that live as long as the log (``memory://``, and any backend's tests)."""
+
+    def __init__(self) -> None:
+        self._blobs: dict[str, bytes] = {}
+
+    def load(self, key: str) -> bytes | None:
+        return self._blobs.get(key)
+
+    def save(self, key: str, blob: bytes) -> None:
+        self._blobs[key] = bytes(blob)
 
 
 class RecordMapper(Mapper[UUID]):
@@ -207,6 +237,7 @@ class RecordedLog:
         poll_interval: float | None,
         close: Callable[[], None],
         committer: Committer | None = None,
+        snapshots: SnapshotTable | None = None,
     ) -> None:
         self.recorder = recorder
         self.mapper = mapper
@@ -217,6 +248,7 @@ class RecordedLog:
         self.close = close
         self.committer = committer
         """Set: commits go to it (started and closed by the store); None: to ``insert`` in a thread."""
+        self.snapshots: SnapshotTable = snapshots if snapshots is not None else MemorySnapshots()
 
     async def run(self, fn: Callable[[], T], limiter: trio.CapacityLimiter | None = None) -> T:
         """Run a blocking call: in a worker thread (under ``limiter`` if given), or inline for a

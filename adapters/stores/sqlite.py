@@ -8,11 +8,16 @@ commits run. ``process`` (the default) is a child process with its own GIL
 a thread of the server, see bench/results/README.md); ``thread`` is a worker thread of the server,
 for embedding where a child process is unwelcome. The recorder is
 ``adapters.stores.sqlite_recorder.SQLiteStreamRecorder``.
+
+Snapshots (``core.store.SnapshotStore``: projection checkpoints, actor snapshots) live in a table of
+the same file, ``chargeward_snapshots``, written on a connection of their own (``SQLiteSnapshots``).
 """
 
 from __future__ import annotations
 
 import os
+import sqlite3
+import threading
 from urllib.parse import parse_qs, urlsplit
 
 from eventsourcing.persistence import InfrastructureFactory
@@ -23,7 +28,40 @@ from adapters.stores.sqlite_recorder import RECORDER_TOPIC, SQLiteStreamRecorder
 from core.codec import MsgpackTranscoder
 from core.store import StoreUnavailable
 
-__all__ = ["open_log", "sqlite_path"]
+__all__ = ["SQLiteSnapshots", "open_log", "sqlite_path"]
+
+
+class SQLiteSnapshots:
+    """Blobs by key in the table ``chargeward_snapshots`` of the store's file (blocking; any thread).
+
+    The events stay under the library's recorder; this table is chargeward's own (the library keeps
+    snapshots per aggregate version, not one replaceable blob per key). One row per key, replaced in
+    a transaction of its own: a reader sees the old blob or the new one, never a mix.
+    """
+
+    def __init__(self, path: str, lock_timeout: float) -> None:
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, timeout=lock_timeout, check_same_thread=False, isolation_level=None)
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS chargeward_snapshots (key TEXT PRIMARY KEY, blob BLOB NOT NULL)"
+        )
+
+    def load(self, key: str) -> bytes | None:
+        with self._lock:
+            row = self._db.execute("SELECT blob FROM chargeward_snapshots WHERE key=?", (key,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def save(self, key: str, blob: bytes) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO chargeward_snapshots (key, blob) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET blob=excluded.blob",
+                (key, blob),
+            )
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
 
 
 def sqlite_path(url: str) -> tuple[str, dict[str, str]]:
@@ -72,6 +110,16 @@ def open_log(url: str, poll_interval: float) -> RecordedLog:
     assert isinstance(recorder, SQLiteStreamRecorder)
     mapper = factory.mapper(transcoder=MsgpackTranscoder(), mapper_class=RecordMapper)
     assert isinstance(mapper, RecordMapper)
+    try:
+        snapshots = SQLiteSnapshots(path, float(options.get("lock_timeout", 5)))
+    except (sqlite3.Error, ValueError) as e:
+        factory.close()
+        raise StoreUnavailable(path, f"{type(e).__name__}: {e}") from e
+
+    def close() -> None:
+        snapshots.close()
+        factory.close()
+
     committer = (
         CommitterProcess(path, options.get("lock_timeout"))
         if options.get("committer", "process") == "process"
@@ -83,6 +131,7 @@ def open_log(url: str, poll_interval: float) -> RecordedLog:
         location=path,
         offload=True,
         poll_interval=poll_interval,
-        close=factory.close,
+        close=close,
         committer=committer,
+        snapshots=snapshots,
     )
