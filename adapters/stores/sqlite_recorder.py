@@ -64,7 +64,7 @@ class SQLiteStreamRecorder(SQLiteApplicationRecorder):
         with self.datastore.transaction(commit=False) as c:
             c.execute(
                 self._select_stream_statement,
-                (originator_id.hex, originator_id.hex, min(gt + 1, _INT64_MAX), -1 if limit is None else limit),
+                (originator_id.hex,) * 2 + (min(gt + 1, _INT64_MAX), -1 if limit is None else limit),
             )
             return [
                 Notification(
