@@ -39,6 +39,10 @@ Example::
     [store]
     url = "sqlite:///var/lib/chargeward/events.db"   # default: events.db in --data-dir
 
+    [state]                            # checkpoints of the live state, kept in the store
+    checkpoint_every = 10000           # records folded between two checkpoints, at most ...
+    checkpoint_interval = 60           # ... and seconds (while there is something new to save)
+
     [fleet]
     heartbeat_interval = 300
     unknown_stations = "Accepted"      # Accepted | Pending | Rejected
@@ -104,6 +108,14 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
+class StateOptions:
+    """How often the live projection checkpoints its state into the store (``[state]``)."""
+
+    checkpoint_every: int = 10_000
+    checkpoint_interval: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     data_dir: Path = Path("data")
     store_url: str | None = None  # None: sqlite file in data_dir
@@ -112,6 +124,7 @@ class Config:
     api: ApiOptions | None = None  # None: no HTTP API, the embedding default
     metrics: MetricsOptions | None = None  # None: the defaults (adapters.metrics.MetricsOptions)
     modbus: tuple[DeviceConfig, ...] = ()  # [[modbus.devices]]: meters and EVSE controllers to poll
+    state: StateOptions = field(default_factory=StateOptions)
 
     @property
     def resolved_store_url(self) -> str:
@@ -309,6 +322,14 @@ def parse_config(document: Mapping[str, Any], source: str, base: Config | None =
     store = root.table_of("store")
     store_url = store.get("url", str, base.store_url)
     store.finish()
+    state_table = root.table_of("state")
+    state = StateOptions(
+        checkpoint_every=_at_least_one(state_table, "checkpoint_every", base.state.checkpoint_every),
+        checkpoint_interval=float(
+            state_table.positive("checkpoint_interval", base.state.checkpoint_interval)
+        ),
+    )
+    state_table.finish()
 
     fleet = root.table_of("fleet")
     default = _station_policy(fleet, base.fleet.default)
@@ -337,6 +358,7 @@ def parse_config(document: Mapping[str, Any], source: str, base: Config | None =
         api=api,
         metrics=metrics,
         modbus=modbus,
+        state=state,
         fleet=FleetPolicy(
             heartbeat_interval=heartbeat,
             unknown_stations=unknown_stations,
@@ -355,7 +377,7 @@ def parse_config(document: Mapping[str, Any], source: str, base: Config | None =
 
 
 ENV_PREFIX = "CHARGEWARD_"
-ENV_TABLES = ("server", "api", "store", "fleet", "metrics")
+ENV_TABLES = ("server", "api", "store", "state", "fleet", "metrics")
 
 
 def _environment(environ: Mapping[str, str]) -> dict[tuple[str, str], tuple[Any, str]]:

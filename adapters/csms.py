@@ -41,11 +41,11 @@ from adapters.modbus_fleet import ModbusDevices, run_modbus
 from adapters.ocpp_server import OcppServer
 from adapters.stale_connections import close_stale_connections
 from adapters.stores import open_store
-from core.projection import ProjectionRunner
+from core.projection import ProjectionRunner, StoredCheckpoint
 from core.service import Service
-from core.store import EventStore
+from core.store import EventStore, SnapshotStore
 from core.supervisor import ChildSpec, Runtime, Strategy, Supervisor
-from projections.live import LiveProjection, LiveState
+from projections.live import LiveProjection, LiveState, state_codec
 
 logger = logging.getLogger("chargeward")
 
@@ -53,6 +53,9 @@ logger = logging.getLogger("chargeward")
 # (with an error, for systemd or the container runtime to restart it from the log).
 ROOT_INTENSITY = 3
 ROOT_PERIOD = 60.0
+
+LIVE_CHECKPOINT = "projection/live"
+"""The snapshot key of the live projection's checkpoint."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +128,7 @@ async def open_csms(
         config.data_dir.mkdir(parents=True, exist_ok=True)
     async with open_store(config.resolved_store_url) as store, trio.open_nursery() as nursery:
         fleet = Fleet(runtime, store, config.fleet, station_actor=station_actor)
-        live = ProjectionRunner(LiveProjection(), store)
+        live = live_runner(store, config)
         csms = Csms(config, store, runtime, fleet, live)
         root = Supervisor(
             "root", runtime, strategy=Strategy.REST_FOR_ONE, intensity=ROOT_INTENSITY, period=ROOT_PERIOD
@@ -165,6 +168,34 @@ async def open_csms(
             yield csms
         finally:
             nursery.cancel_scope.cancel()
+
+
+def live_runner(store: EventStore, config: Config) -> ProjectionRunner[LiveState]:
+    """The live projection's runner, checkpointing into the store when the store keeps snapshots."""
+    checkpoint = StoredCheckpoint(store, LIVE_CHECKPOINT) if isinstance(store, SnapshotStore) else None
+    return ProjectionRunner(
+        LiveProjection(),
+        store,
+        checkpoint=checkpoint,
+        checkpoint_every=config.state.checkpoint_every,
+        checkpoint_interval=config.state.checkpoint_interval,
+        encoding=state_codec(),
+    )
+
+
+async def checkpoint_state(store: EventStore, config: Config) -> int:
+    """Fold the log into the live projection and checkpoint it now; the position it reached.
+
+    ``chargeward events import`` ends with this, so the first ``serve`` on an imported log starts
+    from the checkpoint instead of folding the whole log before its port opens.
+    """
+    live = live_runner(store, config)
+    head = await store.head()
+    async with trio.open_nursery() as nursery:
+        await nursery.start(live.run)
+        await live.wait_for(head)
+        nursery.cancel_scope.cancel()  # the runner saves its checkpoint on the way out
+    return live.position
 
 
 def _ignore(_: Any) -> None:

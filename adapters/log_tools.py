@@ -17,6 +17,7 @@ from typing import Any
 
 from actors.policy import FleetPolicy
 from adapters.config import Config, ConfigError, load_config
+from adapters.csms import checkpoint_state
 from adapters.event_io import BadExport, export_events, import_events, tail_events
 from adapters.replay import ReplayBound, run_replay
 from adapters.rerun import run_rerun
@@ -131,5 +132,7 @@ async def run(args: argparse.Namespace) -> int:
         except OSError as error:
             print(f"chargeward: {args.file}: {error.strerror}", file=sys.stderr)
             return 2
-        print(f"imported {count} events into {url}", file=sys.stderr)
+        config = load_config(args.config, Config(data_dir=args.data_dir), os.environ)
+        position = await checkpoint_state(store, config)
+        print(f"imported {count} events into {url}; state checkpointed at {position}", file=sys.stderr)
         return 0

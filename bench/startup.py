@@ -1,12 +1,17 @@
 """Start-up bench: how long ``chargeward serve`` takes to be ready on a large log, and what it holds after.
 
 ``python -m bench.startup --events 10000 100000 1000000`` generates each log with :mod:`bench.big_log`,
-imports it with ``chargeward events import`` into a fresh data dir, then starts the real
-``chargeward serve`` process on it (``--repeat`` times) and polls until it is ready: the OCPP port
-accepts a connection, ``/api/stations`` answers and lists every station of the log, and ``/metrics``
-shows the live projection folded up to the store's head (live state complete). It records the time
-to each of those from the process start and, once ready, the server's RSS and that of its process
-tree (the SQLite committer is a child), against the same for an empty log. Issue 11's target at
+imports it with ``chargeward events import`` into a fresh data dir (the import ends by checkpointing
+the live state), then starts the real ``chargeward serve`` process on it and polls until it is
+ready: the OCPP port accepts a connection, ``/api/stations`` answers and lists every station of the
+log, and ``/metrics`` shows the live projection folded up to the store's head (live state complete).
+It records the time to each of those from the process start and, once ready, the server's RSS and
+that of its process tree (the SQLite committer is a child), against the same for an empty log.
+
+Three kinds of start per log: *first*, the first ``serve`` after the import (once); *warm*, a
+restart after a clean stop (``--repeat`` times); *refold*, a start with the store's snapshots
+deleted, which folds the whole log as a start without a usable checkpoint does (after an upgrade
+that changes the state's shape or folds; ``--repeat`` times). Issue 11's target at
 10^6 events: ready in <= 5 s, RSS growth <= 100 MiB. Results go to ``bench/results/<label>.json`` and
 ``.md``.
 """
@@ -18,6 +23,7 @@ import json
 import re
 import signal
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -161,6 +167,16 @@ def measure_start(data_dir: Path, stations: int, events: int, timeout: float = 6
         log.close()
 
 
+def drop_snapshots(data_dir: Path) -> None:
+    """Delete every checkpoint and snapshot in the store: the next start folds the log from 0."""
+    db = data_dir / "events.db"
+    if db.exists():
+        with sqlite3.connect(db) as connection:
+            tables = connection.execute("SELECT name FROM sqlite_master WHERE name='chargeward_snapshots'")
+            if tables.fetchone() is not None:
+                connection.execute("DELETE FROM chargeward_snapshots")
+
+
 def prepare(workdir: Path, events: int, stations: int | None) -> dict[str, Any]:
     """Generate a log of ``events`` and import it into ``workdir/data``; returns sizes and times."""
     export = workdir / "log.msgpack"
@@ -192,25 +208,42 @@ def prepare(workdir: Path, events: int, stations: int | None) -> dict[str, Any]:
     }
 
 
+FIGURES = (
+    "ready_s",
+    "ocpp_open_s",
+    "stations_listed_s",
+    "live_complete_s",
+    "rss_mib",
+    "rss_tree_mib",
+    "peak_rss_mib",
+)
+MODES = ("first", "warm", "refold")
+
+
+def measure_modes(log: dict[str, Any], repeat: int) -> dict[str, list[dict[str, Any]]]:
+    """The first start after the import, ``repeat`` warm restarts, ``repeat`` starts without snapshots."""
+    data_dir, stations, events = log["data_dir"], log["stations"], log["events"]
+    runs: dict[str, list[dict[str, Any]]] = {"first": [measure_start(data_dir, stations, events)]}
+    runs["warm"] = [measure_start(data_dir, stations, events) for _ in range(repeat)]
+    runs["refold"] = []
+    for _ in range(repeat):
+        drop_snapshots(data_dir)
+        runs["refold"].append(measure_start(data_dir, stations, events))
+    return runs
+
+
 def run(sizes: list[int], repeat: int, stations: int | None, workroot: Path) -> dict[str, Any]:
     """Measure an empty log and each size; every start is on the same imported store."""
     rows: list[dict[str, Any]] = []
     for events in [0, *sizes]:
         workdir = Path(tempfile.mkdtemp(prefix=f"startup-{events}-", dir=workroot))
         log = prepare(workdir, events, stations)
-        runs = [measure_start(log["data_dir"], log["stations"], log["events"]) for _ in range(repeat)]
+        runs = measure_modes(log, repeat)
         row = {key: value for key, value in log.items() if key != "data_dir"}
         row["runs"] = runs
-        for key in (
-            "ready_s",
-            "ocpp_open_s",
-            "stations_listed_s",
-            "live_complete_s",
-            "rss_mib",
-            "rss_tree_mib",
-            "peak_rss_mib",
-        ):
-            row[key] = statistics.median(r[key] for r in runs)
+        for mode in MODES:
+            row[mode] = {key: statistics.median(r[key] for r in runs[mode]) for key in FIGURES}
+        row.update(row["warm"])  # the headline figures: a restart of a server that checkpointed
         rows.append(row)
         print(json.dumps({k: v for k, v in row.items() if k != "runs"}), file=sys.stderr, flush=True)
         subprocess.run(["rm", "-rf", str(workdir)], check=False)
@@ -218,6 +251,8 @@ def run(sizes: list[int], repeat: int, stations: int | None, workroot: Path) -> 
     for row in rows:
         row["rss_growth_mib"] = round(row["rss_mib"] - base["rss_mib"], 1)
         row["rss_tree_growth_mib"] = round(row["rss_tree_mib"] - base["rss_tree_mib"], 1)
+        for mode in MODES:
+            row[mode]["rss_growth_mib"] = round(row[mode]["rss_mib"] - base[mode]["rss_mib"], 1)
     return {
         "repeat": repeat,
         "target": {
@@ -234,40 +269,72 @@ def _verdict(result: dict[str, Any]) -> str:
     if not at:
         return f"No log of {TARGET_EVENTS:,} events was measured in this run, so the target is not judged."
     r = at[0]
-    ready = "met" if r["ready_s"] <= TARGET_READY_S else "missed"
-    rss = "met" if r["rss_growth_mib"] <= TARGET_RSS_GROWTH_MIB else "missed"
-    return (
-        f"At {r['events']:,} events: ready in {r['ready_s']} s (target <= {TARGET_READY_S:g} s: {ready}), "
-        f"RSS growth {r['rss_growth_mib']} MiB (target <= {TARGET_RSS_GROWTH_MIB:g} MiB: {rss})."
-    )
+    parts = []
+    for mode in MODES:
+        m = r[mode]
+        ready = "met" if m["ready_s"] <= TARGET_READY_S else "missed"
+        rss = "met" if m["rss_growth_mib"] <= TARGET_RSS_GROWTH_MIB else "missed"
+        parts.append(
+            f"- {mode} start: ready in {m['ready_s']} s (target <= {TARGET_READY_S:g} s: {ready}), "
+            f"RSS growth {m['rss_growth_mib']} MiB (target <= {TARGET_RSS_GROWTH_MIB:g} MiB: {rss})."
+        )
+    return f"At {r['events']:,} events:\n\n" + "\n".join(parts)
 
 
-def to_markdown(result: dict[str, Any]) -> str:
-    """The results page: how it was measured, the table (medians of the starts), the verdict."""
+def _table(rows: list[dict[str, Any]], mode: str | None) -> list[str]:
+    lines = [
+        "| events | stations | transactions | db MiB | import s | ready s | OCPP open s | stations listed s "
+        "| live complete s | RSS MiB | RSS growth MiB | tree RSS MiB | peak RSS MiB |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        m = r if mode is None else r[mode]
+        lines.append(
+            f"| {r['events']:,} | {r['stations']} | {r['transactions']:,} | {r['db_mib']} | {r['import_s']} "
+            f"| {m['ready_s']} | {m['ocpp_open_s']} | {m['stations_listed_s']} | {m['live_complete_s']} "
+            f"| {m['rss_mib']} | {m['rss_growth_mib']} | {m['rss_tree_mib']} | {m['peak_rss_mib']} |"
+        )
+    return lines
+
+
+MODE_TITLES = {
+    "first": "First start after the import (once; the import ended by checkpointing the state)",
+    "warm": "Warm restart after a clean stop (median of the repeats)",
+    "refold": "Start without snapshots (deleted before each start): the whole log folded",
+}
+
+
+def to_markdown(result: dict[str, Any], before: dict[str, Any] | None = None) -> str:
+    """The results page: how it was measured, a table per kind of start (medians), the verdict, and
+    the figures of the build before checkpoints (``before``) when given."""
+    repeat = result.get("repeat", 1)
     lines = [
         "# Start-up on large logs (`python -m bench.startup`)",
         "",
-        "Each log is generated by `bench/big_log.py` (stations booting, reporting status and charging, every",
-        "exchange recorded as FrameReceived, domain events, FrameSent), imported with `chargeward events",
-        "import`, and the real `chargeward serve` is started on it "
-        f"{result.get('repeat', 1)} time(s); the figures are medians. *ready* is the",
-        "latest of: OCPP port accepting, `/api/stations` listing every station, and `/metrics` showing the",
-        "live projection at the store's head. RSS is read 1 s after ready; *tree* adds the SQLite committer",
-        "child; *peak* is the server's high-water mark (VmHWM) up to then. Growth is over the empty log's",
-        "row. Times are from the process start (interpreter start included).",
-        "",
-        "| events | stations | transactions | db MiB | import s | ready s | OCPP open s | stations listed s "
-        "| live complete s | RSS MiB | RSS growth MiB | tree RSS MiB | tree growth MiB | peak RSS MiB |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "Each log is generated by `bench/big_log.py` (stations booting, reporting status and charging,",
+        "every exchange recorded as FrameReceived, domain events, FrameSent) and imported with",
+        "`chargeward events import`, which ends by checkpointing the live state into the store (its time",
+        "is in *import s*). The real `chargeward serve` is then started on it: once right after the",
+        f"import (*first*), {repeat} time(s) after a clean stop (*warm*), and {repeat} time(s)",
+        "with the store's snapshots deleted (*refold*: the whole log is folded, as after an upgrade that",
+        "invalidates the checkpoint). *ready* is the latest of: OCPP port accepting, `/api/stations`",
+        "listing every station, and `/metrics` showing the live projection at the store's head. RSS is",
+        "read 1 s after ready; *tree* adds the SQLite committer child; *peak* is the server's high-water",
+        "mark (VmHWM) up to then. Growth is over the empty log's row of the same kind of start. Times",
+        "are from the process start (interpreter start included).",
     ]
-    for r in result["rows"]:
-        lines.append(
-            f"| {r['events']:,} | {r['stations']} | {r['transactions']:,} | {r['db_mib']} | {r['import_s']} "
-            f"| {r['ready_s']} | {r['ocpp_open_s']} | {r['stations_listed_s']} | {r['live_complete_s']} "
-            f"| {r['rss_mib']} | {r['rss_growth_mib']} | {r['rss_tree_mib']} | {r['rss_tree_growth_mib']} "
-            f"| {r['peak_rss_mib']} |"
-        )
-    lines += ["", _verdict(result)]
+    if result.get("conditions"):
+        lines += ["", f"Conditions: {result['conditions']}"]
+    for mode in MODES:
+        lines += ["", f"## {MODE_TITLES[mode]}", "", *_table(result["rows"], mode)]
+    lines += ["", "## Verdict", "", _verdict(result)]
+    if before is not None:
+        lines += [
+            "",
+            "## Before (no checkpoints: every start folded the whole log)",
+            "",
+            *_table(before["rows"], None),
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -279,12 +346,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--label", default="startup", help="write bench/results/LABEL.json and .md")
     p.add_argument("--results", type=Path, default=RESULTS)
     p.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()), help="where logs are built")
+    p.add_argument("--conditions", default="", help="how the machine was loaded, for the results page")
+    p.add_argument("--before", type=Path, help="an earlier result (JSON) to show under the new figures")
     args = p.parse_args(argv)
     result = run(args.events, args.repeat, args.stations, args.workdir)
+    result["conditions"] = args.conditions
+    before = json.loads(args.before.read_text()) if args.before else None
     args.results.mkdir(parents=True, exist_ok=True)
     (args.results / f"{args.label}.json").write_text(json.dumps(result, indent=1) + "\n")
-    (args.results / f"{args.label}.md").write_text(to_markdown(result))
-    sys.stdout.write(to_markdown(result))
+    (args.results / f"{args.label}.md").write_text(to_markdown(result, before))
+    sys.stdout.write(to_markdown(result, before))
     return 0
 
 

@@ -16,6 +16,7 @@ from core.projection import (
     MemoryCheckpoint,
     Projection,
     ProjectionRunner,
+    StoredCheckpoint,
     replay,
 )
 from core.stats import DepthSummary, RuntimeStats
@@ -24,6 +25,7 @@ from core.store import (
     ConcurrencyConflict,
     CorruptEvent,
     EventStore,
+    SnapshotStore,
     StoreClosed,
     StoreError,
     StoreUnavailable,
@@ -75,9 +77,11 @@ __all__ = [
     "Restart",
     "Runtime",
     "RuntimeStats",
+    "SnapshotStore",
     "StoreClosed",
     "StoreError",
     "StoreUnavailable",
+    "StoredCheckpoint",
     "Strategy",
     "Supervisor",
     "TrioClock",

@@ -8,6 +8,11 @@ position is folded in (read-your-writes after an append), and resumes after a re
 checkpoint: position and state encoded with the codec, so the state must be codec-encodable
 (mappings, lists, numbers, strings, bytes, datetimes, decimals, UUIDs). A missing, foreign or
 unreadable checkpoint, or one ahead of the log, is ignored and the projection rebuilds from 0.
+
+A projection whose state is made of dataclasses gives the runner a ``StateCodec``
+(``core.state_codec``): the checkpoint then carries the codec's fingerprint, and one saved by
+another build or for another shape is ignored the same way. ``StoredCheckpoint`` keeps the
+checkpoint in the event store itself (``core.store.SnapshotStore``).
 """
 
 from __future__ import annotations
@@ -16,14 +21,14 @@ import logging
 import os
 import tempfile
 from collections.abc import Iterable
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import trio
 
 from core.codec import pack, unpack
 from core.events import EventRecord
 from core.follow import CommitSignal
-from core.store import EventStore
+from core.store import EventStore, SnapshotStore
 
 __all__ = [
     "CheckpointStore",
@@ -31,6 +36,8 @@ __all__ = [
     "MemoryCheckpoint",
     "Projection",
     "ProjectionRunner",
+    "StateEncoding",
+    "StoredCheckpoint",
     "replay",
 ]
 
@@ -63,6 +70,31 @@ class CheckpointStore(Protocol):
     async def load(self) -> bytes | None: ...
 
     async def save(self, blob: bytes) -> None: ...
+
+
+class StoredCheckpoint:
+    """A checkpoint kept under ``key`` in the store's snapshots, beside the events it summarises."""
+
+    def __init__(self, snapshots: SnapshotStore, key: str) -> None:
+        self.snapshots = snapshots
+        self.key = key
+
+    async def load(self) -> bytes | None:
+        return await self.snapshots.load_snapshot(self.key)
+
+    async def save(self, blob: bytes) -> None:
+        await self.snapshots.save_snapshot(self.key, blob)
+
+
+class StateEncoding(Protocol[S]):
+    """How a state is written to a checkpoint and read back (``core.state_codec.StateCodec``)."""
+
+    @property
+    def fingerprint(self) -> str: ...
+
+    def encode(self, state: S) -> bytes: ...
+
+    def decode(self, blob: bytes) -> S: ...
 
 
 class MemoryCheckpoint:
@@ -122,7 +154,9 @@ class ProjectionRunner(Generic[S]):
     """Runs one projection live over a store. Start :meth:`run` in a nursery.
 
     It folds whatever the follower has at hand in one pass (a whole commit, under load), and saves a
-    checkpoint after the pass that brings it ``checkpoint_every`` or more records past the last one.
+    checkpoint after the pass that brings it ``checkpoint_every`` or more records past the last one,
+    every ``checkpoint_interval`` seconds while there is something new (when given), and on the way
+    out. A kill between checkpoints loses nothing: the next start folds the tail after the last one.
     """
 
     def __init__(
@@ -132,16 +166,26 @@ class ProjectionRunner(Generic[S]):
         *,
         checkpoint: CheckpointStore | None = None,
         checkpoint_every: int = 1000,
+        checkpoint_interval: float | None = None,
+        encoding: StateEncoding[S] | None = None,
     ) -> None:
         if checkpoint_every < 1:
             raise ValueError(f"checkpoint_every must be >= 1, got {checkpoint_every}")
+        if checkpoint_interval is not None and checkpoint_interval <= 0:
+            raise ValueError(f"checkpoint_interval must be > 0, got {checkpoint_interval}")
         self.projection = projection
         self.state: S = projection.initial()
         self.position = 0
+        self.restored_from = 0
+        """The position of the checkpoint this run resumed from (0: it folded the log from the start)."""
+        self.checkpoint_position = 0
+        """The position of the last checkpoint saved or resumed from."""
         self._store = store
         self._checkpoint = checkpoint
         self._checkpoint_every = checkpoint_every
-        self._saved_position = 0
+        self._checkpoint_interval = checkpoint_interval
+        self._encoding = encoding
+        self._saving = trio.Lock()
         self._advanced = CommitSignal()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -151,17 +195,28 @@ class ProjectionRunner(Generic[S]):
             self._encode()  # a state the codec refuses fails at start, not at the first checkpoint
         task_status.started()
         try:
-            follower = self._store.follow(self.position)
-            while True:
-                for record in await follower.next_batch():
-                    self.state = self.projection.fold(self.state, record)
-                    self.position = record.position
-                self._advanced.pulse()
-                if self.position - self._saved_position >= self._checkpoint_every:
-                    await self.save_checkpoint()
+            async with trio.open_nursery() as nursery:
+                if self._checkpoint is not None and self._checkpoint_interval is not None:
+                    nursery.start_soon(self._save_periodically, self._checkpoint_interval)
+                await self._follow()
         finally:
             with trio.CancelScope(shield=True):
                 await self.save_checkpoint()
+
+    async def _follow(self) -> None:
+        follower = self._store.follow(self.position)
+        while True:
+            for record in await follower.next_batch():
+                self.state = self.projection.fold(self.state, record)
+                self.position = record.position
+            self._advanced.pulse()
+            if self.position - self.checkpoint_position >= self._checkpoint_every:
+                await self.save_checkpoint()
+
+    async def _save_periodically(self, interval: float) -> None:
+        while True:
+            await trio.sleep(interval)
+            await self.save_checkpoint()
 
     async def wait_for(self, position: int) -> None:
         """Return once every record up to ``position`` is folded into ``state``."""
@@ -171,15 +226,26 @@ class ProjectionRunner(Generic[S]):
 
     async def save_checkpoint(self) -> None:
         """Save position and state now (no-op without a checkpoint store or with nothing new)."""
-        if self._checkpoint is None or self.position == self._saved_position:
+        if self._checkpoint is None:
             return
-        position, blob = self.position, self._encode()
-        await self._checkpoint.save(blob)
-        self._saved_position = position
+        async with self._saving:
+            if self.position == self.checkpoint_position:
+                return
+            position, blob = self.position, self._encode()  # no await between: state is at position
+            await self._checkpoint.save(blob)
+            self.checkpoint_position = position
 
     def _encode(self) -> bytes:
         try:
-            return pack({"projection": self.projection.name, "position": self.position, "state": self.state})
+            state: Any = self.state if self._encoding is None else self._encoding.encode(self.state)
+            return pack(
+                {
+                    "projection": self.projection.name,
+                    "format": None if self._encoding is None else self._encoding.fingerprint,
+                    "position": self.position,
+                    "state": state,
+                }
+            )
         except (TypeError, ValueError) as e:
             raise TypeError(f"projection {self.projection.name!r} state cannot be checkpointed: {e}") from e
 
@@ -190,13 +256,18 @@ class ProjectionRunner(Generic[S]):
         if blob is None:
             return
         name = self.projection.name
+        fingerprint = None if self._encoding is None else self._encoding.fingerprint
         try:
             saved = unpack(blob)
             position, state = saved["position"], saved["state"]
             if saved["projection"] != name or not isinstance(position, int) or position < 0:
                 raise ValueError(f"checkpoint is for {saved['projection']!r} at {position!r}")
+            if saved.get("format") != fingerprint:
+                raise ValueError(f"format {saved.get('format')!r}, this build's is {fingerprint!r}")
+            if self._encoding is not None:
+                state = self._encoding.decode(state)
         except Exception as e:  # whatever is wrong with it, rebuilding from 0 is always correct
-            log.warning("projection %s: ignoring unreadable checkpoint (%s); rebuilding from 0", name, e)
+            log.warning("projection %s: ignoring checkpoint (%s); rebuilding from 0", name, e)
             return
         head = await self._store.head()
         if position > head:
@@ -207,4 +278,6 @@ class ProjectionRunner(Generic[S]):
                 head,
             )
             return
-        self.state, self.position, self._saved_position = state, position, position
+        self.state, self.position = state, position
+        self.restored_from = self.checkpoint_position = position
+        log.info("projection %s: resumed from the checkpoint at position %d of %d", name, position, head)

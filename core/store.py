@@ -8,7 +8,7 @@ passes is tests/core/test_store_conformance.py.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from core.events import EventRecord, NewEvent
 from core.follow import Follower
@@ -19,6 +19,7 @@ __all__ = [
     "ConcurrencyConflict",
     "CorruptEvent",
     "EventStore",
+    "SnapshotStore",
     "StoreClosed",
     "StoreError",
     "StoreUnavailable",
@@ -106,4 +107,22 @@ class EventStore(Protocol):
 
     async def stream_version(self, stream: str) -> int:
         """The last sequence of ``stream`` (0 if it has no events)."""
+        ...
+
+
+@runtime_checkable
+class SnapshotStore(Protocol):
+    """Saved state beside the log, by key: projection checkpoints, actor snapshots.
+
+    Kept in the same store as the events (a table in the SQLite file, a dict in ``memory://``), so a
+    copy or backup of the store carries its snapshots and cannot pair them with another log. A
+    snapshot only saves work: losing one, or finding it foreign, costs a refold from the log.
+    """
+
+    async def load_snapshot(self, key: str) -> bytes | None:
+        """The blob last saved under ``key``, or None."""
+        ...
+
+    async def save_snapshot(self, key: str, blob: bytes) -> None:
+        """Replace the blob under ``key`` atomically (durable when this returns)."""
         ...

@@ -3,20 +3,27 @@
 The read model behind the operator API and the replay command. Connector state uses the very fold
 the connector actors run (``actors.connector_view``), so what an actor knows and what an operator
 sees come from one definition. The fold updates the state it is given in place (the runner owns
-that state alone), which keeps it cheap on the hot path; the state is not checkpointed, the runner
-rebuilds it from position 0 at start.
+that state alone), which keeps it cheap on the hot path.
+
+The state is checkpointed with :func:`state_codec` (the runner resumes from the checkpoint and folds
+only the tail). Its fingerprint covers the dataclasses below and the source of the modules whose
+folds give the state its meaning, so a checkpoint of another build is ignored and the state refolds.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from actors import installed_profiles
+from actors import connector_view, installed_profiles
 from actors.connector_view import ConnectorView, fold_modbus_sample
 from actors.connector_view import fold as fold_connector
 from actors.events import Event, TransactionId, encode, events_of
+from actors.events import modbus as modbus_events
+from actors.events import registry as event_registry
+from actors.events import station as station_events
 from actors.events.modbus import ModbusDeviceRecovered, ModbusDeviceStale, ModbusPollFailed, ModbusReading
 from actors.events.station import (
     ConfigurationChanged,
@@ -34,6 +41,10 @@ from actors.events.station import (
     TransactionStopped,
 )
 from core.events import EventRecord
+from core.state_codec import StateCodec
+
+# Bump when the meaning of a checkpointed field changes without its module's source changing.
+STATE_VERSION = 1
 
 
 @dataclass(slots=True)
@@ -287,3 +298,20 @@ _DEVICE_FOLDS: dict[type[Event], Callable[[LiveState, DeviceView, Any, EventReco
     ModbusDeviceStale: _stale,
     ModbusDeviceRecovered: _recovered,
 }
+
+
+def state_codec() -> StateCodec[LiveState]:
+    """How the live state is checkpointed (see ``core.state_codec``)."""
+    return StateCodec(
+        LiveState,
+        (StationView, TransactionView, DeviceView, ConnectorView),
+        version=STATE_VERSION,
+        modules=(
+            sys.modules[__name__],
+            connector_view,
+            installed_profiles,
+            station_events,
+            modbus_events,
+            event_registry,
+        ),
+    )

@@ -46,8 +46,8 @@ tests check this list against it):
   ``chargeward_store_last_batch_size``, ``chargeward_store_head_position`` (gauges): 1
 - ``chargeward_store_commit_seconds`` (histogram, 13 buckets), ``chargeward_store_batch_events``
   (histogram, 10 buckets): 1
-- ``chargeward_projection_position{projection}``, ``chargeward_projection_lag_positions{projection}``
-  (gauges): projections (1: live)
+- ``chargeward_projection_position{projection}``, ``chargeward_projection_lag_positions{projection}``,
+  ``chargeward_projection_checkpoint_position{projection}`` (gauges): projections (1: live)
 - ``chargeward_modbus_device_stale{device}``, ``chargeward_modbus_last_reading_timestamp_seconds{device}``
   (gauges), ``chargeward_modbus_polls_total{device}``, ``chargeward_modbus_skipped_polls_total{device}``,
   ``chargeward_modbus_connector_dropped_total{device}`` (counters): configured Modbus devices

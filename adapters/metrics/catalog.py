@@ -193,6 +193,13 @@ SPECS: tuple[MetricSpec, ...] = (
         "projections (1: live)",
     ),
     MetricSpec(
+        "chargeward_projection_checkpoint_position",
+        "gauge",
+        ("projection",),
+        "Global position of the projection's last checkpoint (saved, or resumed from at start).",
+        "projections (1: live)",
+    ),
+    MetricSpec(
         "chargeward_projection_lag_positions",
         "gauge",
         ("projection",),

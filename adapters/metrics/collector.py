@@ -102,6 +102,7 @@ class SnapshotCollector:
             yield scalar("chargeward_store_failed_commits_total", s.writer.failed_commits)
         yield scalar("chargeward_store_head_position", s.head)
         yield labelled("chargeward_projection_position", [(("live",), s.live_position)])
+        yield labelled("chargeward_projection_checkpoint_position", [(("live",), s.live_checkpoint)])
         yield labelled("chargeward_projection_lag_positions", [(("live",), max(0, s.head - s.live_position))])
         if s.modbus is not None:
             yield from _modbus(s.modbus)

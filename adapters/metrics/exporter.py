@@ -103,6 +103,7 @@ class CsmsMetrics:
                 ),
                 head=head,
                 live_position=self.csms.live.position,
+                live_checkpoint=self.csms.live.checkpoint_position,
                 per_connector=self.options.per_connector,
                 max_vendors=self.options.max_vendors,
                 max_repair_series=self.options.max_repair_series,

@@ -123,6 +123,7 @@ class Snapshot:
     writer: WriterStats | None
     head: int
     live_position: int
+    live_checkpoint: int
     modbus: ModbusSnapshot | None = None
 
 
@@ -216,6 +217,7 @@ async def take(
     *,
     head: int,
     live_position: int,
+    live_checkpoint: int = 0,
     per_connector: bool,
     max_vendors: int,
     max_repair_series: int,
@@ -282,5 +284,6 @@ async def take(
         writer=None if writer is None else replace(writer),
         head=head,
         live_position=live_position,
+        live_checkpoint=live_checkpoint,
         modbus=None if sources.modbus is None else modbus_snapshot(sources.modbus, per_connector),
     )

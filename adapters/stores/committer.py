@@ -21,11 +21,10 @@ from typing import Any
 import msgpack
 import trio
 
-from adapters.stores.recording import stream_uuid
+from adapters.stores.recording import stream_uuid, topic
 from adapters.stores.sqlite_committer import FAILED, LENGTH, OK, SEQUENCE_TAKEN, frame
-from core.events import NewEvent
 from core.store import StoreUnavailable
-from core.writer import OutcomeUnknown, SequenceTaken
+from core.writer import OutcomeUnknown, Row, SequenceTaken
 
 __all__ = ["CommitterLost", "CommitterProcess"]
 
@@ -119,15 +118,18 @@ class CommitterProcess:
         self._channel = channel
         self.starts += 1
 
-    async def insert(self, rows: Sequence[tuple[NewEvent, int, bytes]]) -> list[int]:
-        """Commit ``rows`` (event, sequence, encoded state) in one transaction; their positions."""
+    async def insert(self, rows: Sequence[Row]) -> list[int]:
+        """Commit ``rows`` (run, first sequence, encoded state) in one transaction; the position of
+        each row's last event."""
         if self._channel is not None and self._channel.process.poll() is not None:
             lost, self._channel = self._channel, None  # died while idle: nothing of this batch was sent
             await lost.aclose()
         await self.start()
         channel = self._channel
         assert channel is not None
-        body = [[stream_uuid(event.stream).bytes, seq, event.type, state] for event, seq, state in rows]
+        body = [
+            [stream_uuid(run[0].stream).bytes, seq, topic(run), state, len(run)] for run, seq, state in rows
+        ]
         try:
             status, detail = await channel.request(body)
         except BaseException as e:

@@ -26,7 +26,10 @@ def _check_after(after: int) -> None:
 
 
 class RecordedStore:
-    """An ``EventStore``. Appends go through ``writer`` (run it in a nursery); reads go to the log."""
+    """An ``EventStore`` and ``SnapshotStore``.
+
+    Appends go through ``writer`` (run it in a nursery); reads and snapshots go to the log.
+    """
 
     def __init__(self, log: RecordedLog, *, max_batch: int, max_delay: float) -> None:
         self.log = log
@@ -68,6 +71,12 @@ class RecordedStore:
 
     async def head(self) -> int:
         return await self.log.run(self.log.head, self._readers)
+
+    async def load_snapshot(self, key: str) -> bytes | None:
+        return await self.log.run(lambda: self.log.snapshots.load(key), self._readers)
+
+    async def save_snapshot(self, key: str, blob: bytes) -> None:
+        await self.log.run(lambda: self.log.snapshots.save(key, blob))
 
     async def stream_version(self, stream: str) -> int:
         check_stream(stream)

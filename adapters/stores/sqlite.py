@@ -6,48 +6,62 @@ another process's write lock; the library's default is 5) and ``?committer=proce
 commits run. ``process`` (the default) is a child process with its own GIL
 (:mod:`adapters.stores.sqlite_committer`; at saturation it carries more messages per second than
 a thread of the server, see bench/results/README.md); ``thread`` is a worker thread of the server,
-for embedding where a child process is unwelcome. ``SQLiteStreamRecorder`` adds ``select_stream``;
-it is named by ``APPLICATION_RECORDER_TOPIC`` so the library's own factory builds it.
+for embedding where a child process is unwelcome. The recorder is
+``adapters.stores.sqlite_recorder.SQLiteStreamRecorder``.
+
+Snapshots (``core.store.SnapshotStore``: projection checkpoints, actor snapshots) live in a table of
+the same file, ``chargeward_snapshots``, written on a connection of their own (``SQLiteSnapshots``).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+import sqlite3
+import threading
 from urllib.parse import parse_qs, urlsplit
-from uuid import UUID
 
-from eventsourcing.persistence import InfrastructureFactory, Notification
-from eventsourcing.sqlite import SQLiteApplicationRecorder
+from eventsourcing.persistence import InfrastructureFactory
 
 from adapters.stores.committer import CommitterProcess
 from adapters.stores.recording import RecordedLog, RecordMapper
+from adapters.stores.sqlite_recorder import RECORDER_TOPIC, SQLiteStreamRecorder
 from core.codec import MsgpackTranscoder
 from core.store import StoreUnavailable
 
-__all__ = ["SQLiteStreamRecorder", "open_log", "sqlite_path"]
+__all__ = ["SQLiteSnapshots", "open_log", "sqlite_path"]
 
 
-class SQLiteStreamRecorder(SQLiteApplicationRecorder):
-    """``SQLiteApplicationRecorder`` plus ``select_stream`` (one stream, with rowids as positions)."""
+class SQLiteSnapshots:
+    """Blobs by key in the table ``chargeward_snapshots`` of the store's file (blocking; any thread).
 
-    def select_stream(self, originator_id: UUID, gt: int, limit: int | None) -> Sequence[Notification]:
-        statement = (
-            f"SELECT rowid, * FROM {self.events_table_name} "
-            "WHERE originator_id=? AND originator_version>? ORDER BY originator_version LIMIT ?"
+    The events stay under the library's recorder; this table is chargeward's own (the library keeps
+    snapshots per aggregate version, not one replaceable blob per key). One row per key, replaced in
+    a transaction of its own: a reader sees the old blob or the new one, never a mix.
+    """
+
+    def __init__(self, path: str, lock_timeout: float) -> None:
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, timeout=lock_timeout, check_same_thread=False, isolation_level=None)
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS chargeward_snapshots (key TEXT PRIMARY KEY, blob BLOB NOT NULL)"
         )
-        with self.datastore.transaction(commit=False) as c:
-            c.execute(statement, (originator_id.hex, gt, -1 if limit is None else limit))
-            return [
-                Notification(
-                    id=row["rowid"],
-                    originator_id=self.convert_originator_id(row["originator_id"]),
-                    originator_version=row["originator_version"],
-                    topic=row["topic"],
-                    state=row["state"],
-                )
-                for row in c.fetchall()
-            ]
+
+    def load(self, key: str) -> bytes | None:
+        with self._lock:
+            row = self._db.execute("SELECT blob FROM chargeward_snapshots WHERE key=?", (key,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def save(self, key: str, blob: bytes) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO chargeward_snapshots (key, blob) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET blob=excluded.blob",
+                (key, blob),
+            )
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
 
 
 def sqlite_path(url: str) -> tuple[str, dict[str, str]]:
@@ -79,7 +93,7 @@ def open_log(url: str, poll_interval: float) -> RecordedLog:
     env = {
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
         "SQLITE_DBNAME": path,
-        "APPLICATION_RECORDER_TOPIC": f"{__name__}:SQLiteStreamRecorder",
+        "APPLICATION_RECORDER_TOPIC": RECORDER_TOPIC,
     }
     if "lock_timeout" in options:
         env["SQLITE_LOCK_TIMEOUT"] = options["lock_timeout"]
@@ -96,6 +110,16 @@ def open_log(url: str, poll_interval: float) -> RecordedLog:
     assert isinstance(recorder, SQLiteStreamRecorder)
     mapper = factory.mapper(transcoder=MsgpackTranscoder(), mapper_class=RecordMapper)
     assert isinstance(mapper, RecordMapper)
+    try:
+        snapshots = SQLiteSnapshots(path, float(options.get("lock_timeout", 5)))
+    except (sqlite3.Error, ValueError) as e:
+        factory.close()
+        raise StoreUnavailable(path, f"{type(e).__name__}: {e}") from e
+
+    def close() -> None:
+        snapshots.close()
+        factory.close()
+
     committer = (
         CommitterProcess(path, options.get("lock_timeout"))
         if options.get("committer", "process") == "process"
@@ -107,6 +131,7 @@ def open_log(url: str, poll_interval: float) -> RecordedLog:
         location=path,
         offload=True,
         poll_interval=poll_interval,
-        close=factory.close,
+        close=close,
         committer=committer,
+        snapshots=snapshots,
     )
