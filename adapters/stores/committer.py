@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import socket
 import sys
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import msgpack
