@@ -16,6 +16,7 @@ from __future__ import annotations
 import socket
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import msgpack
@@ -27,6 +28,11 @@ from core.store import StoreUnavailable
 from core.writer import OutcomeUnknown, Row, SequenceTaken
 
 __all__ = ["CommitterLost", "CommitterProcess"]
+
+# The directory holding this build's ``adapters`` package. ``python -m`` looks in its working directory
+# first, so the child runs there: started anywhere else (say, in another checkout of chargeward), it
+# could load another build's committer, which speaks another wire format.
+_CODE_ROOT = str(Path(__file__).resolve().parents[2])
 
 # How long a closing committer may take to finish its commit in hand before it is killed.
 _EXIT_GRACE = 5.0
@@ -100,7 +106,7 @@ class CommitterProcess:
         if self.lock_timeout is not None:
             argv.append(self.lock_timeout)
         try:
-            process = await trio.lowlevel.open_process(argv, pass_fds=(theirs.fileno(),))
+            process = await trio.lowlevel.open_process(argv, pass_fds=(theirs.fileno(),), cwd=_CODE_ROOT)
         except BaseException:
             ours.close()
             raise

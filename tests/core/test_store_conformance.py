@@ -557,3 +557,18 @@ async def test_two_stores_on_one_file_collide_on_the_first_sequence_of_a_run(tmp
         stored = await everything(a)
         assert_well_ordered(stored)
         assert [r.data["n"] for r in stored] == [1, 2, 3, 4, 5, 6]
+
+
+async def test_the_committer_runs_this_build_wherever_the_server_was_started(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Started in another checkout, the committer child must not pick up that checkout's committer."""
+    decoy = tmp_path / "checkout" / "adapters" / "stores"
+    decoy.mkdir(parents=True)
+    for package in (decoy.parent, decoy):
+        (package / "__init__.py").write_text("")
+    (decoy / "sqlite_committer.py").write_text("raise SystemExit('the decoy committer ran')\n")
+    monkeypatch.chdir(tmp_path / "checkout")
+    async with open_store(f"sqlite://{tmp_path}/events.db") as store:
+        [record] = await store.append([event("station/CP-1", 1)])
+        assert record.position == 1
