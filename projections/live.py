@@ -13,6 +13,7 @@ folds give the state its meaning, so a checkpoint of another build is ignored an
 from __future__ import annotations
 
 import sys
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,15 +100,28 @@ class DeviceView:
 @dataclass(slots=True)
 class LiveState:
     stations: dict[str, StationView] = field(default_factory=dict)
+    # Running transactions, and the finished ones up to the projection's bound (all without one).
     transactions: dict[int, TransactionView] = field(default_factory=dict)
     devices: dict[str, DeviceView] = field(default_factory=dict)  # by stream: meter/<id>, evse/<id>
     position: int = 0
+    # The finished transactions kept, oldest first: bookkeeping of the bound, not state to compare.
+    finished: deque[int] = field(default_factory=deque, compare=False)
 
 
 class LiveProjection:
-    """The fleet's live state as a projection (see ``core.projection``)."""
+    """The fleet's live state as a projection (see ``core.projection``).
+
+    With ``finished_transactions`` set, only that many finished transactions stay in
+    ``LiveState.transactions`` (the most recently stopped); older ones are in the transaction index
+    (``projections.transactions``), where the API reads them. Without it, all stay (replay).
+    """
 
     name = "live"
+
+    def __init__(self, finished_transactions: int | None = None) -> None:
+        if finished_transactions is not None and finished_transactions < 0:
+            raise ValueError(f"finished_transactions must be >= 0, got {finished_transactions}")
+        self.finished_transactions = finished_transactions
 
     def initial(self) -> LiveState:
         return LiveState()
@@ -174,12 +188,24 @@ class LiveProjection:
                 tx.energy_wh = data.get("energy_wh")
                 tx.stop_reason = data.get("reason")
                 tx.stop_id_tag = data.get("id_tag")
+                self._bound_finished(state, tx.transaction_id)
         if t in installed_profiles.ALWAYS_CONCERN:
             profiles = installed_profiles.fold(station.charging_profiles, 0, t, data)
             if profiles is not None:
                 station.charging_profiles = profiles
         self._fold_connectors(station, record)
         return state
+
+    def _bound_finished(self, state: LiveState, transaction_id: int) -> None:
+        """Keep at most ``finished_transactions`` finished transactions in memory."""
+        if self.finished_transactions is None:
+            return
+        state.finished.append(transaction_id)
+        while len(state.finished) > self.finished_transactions:
+            forgotten = state.finished.popleft()
+            tx = state.transactions.get(forgotten)
+            if tx is not None and not tx.active:  # restarted under the same id: running again, kept
+                del state.transactions[forgotten]
 
     @staticmethod
     def _fold_device(state: LiveState, record: EventRecord) -> None:
@@ -228,11 +254,12 @@ class LiveProjection:
             fold_connector(view, record)
 
 
-def state_codec() -> StateCodec[LiveState]:
-    """How the live state is checkpointed (see ``core.state_codec``)."""
+def state_codec(projection: LiveProjection) -> StateCodec[LiveState]:
+    """How ``projection``'s state is checkpointed (see ``core.state_codec``); the bound on finished
+    transactions is part of the fingerprint, since it shapes what the state holds."""
     return StateCodec(
         LiveState,
         (StationView, TransactionView, DeviceView, ConnectorView),
-        version=STATE_VERSION,
+        version=f"{STATE_VERSION}/{projection.finished_transactions}",
         modules=(sys.modules[__name__], connector_view, installed_profiles, ev),
     )
