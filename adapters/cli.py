@@ -1,7 +1,8 @@
-"""The ``chargeward`` command: serve, token, simulate, bench.
+"""The ``chargeward`` command: serve, token, schedule, simulate, bench.
 
 ``serve`` runs the CSMS core (OCPP server, event store, HTTP API) until interrupted. ``token``
-makes operator API tokens and the hashes that go in the config file. ``simulate`` and ``bench``
+makes operator API tokens and the hashes that go in the config file. ``schedule`` computes a
+connector's composite schedule from a file of charging profiles, offline. ``simulate`` and ``bench``
 belong to the load bench (``bench/``), which only this entry point may import.
 """
 
@@ -21,7 +22,7 @@ from typing import Any
 import trio
 
 from actors.policy import IdTag
-from adapters import log_tools
+from adapters import log_tools, schedule
 from adapters.api import ApiOptions, InsecureApiOptions, hash_token, new_token
 from adapters.config import Config, ConfigError, load_config
 from adapters.csms import open_csms
@@ -158,6 +159,7 @@ def make_parser() -> argparse.ArgumentParser:
     _serve_parser(sub)
     _token_parser(sub)
     log_tools.add_parsers(sub)
+    schedule.add_parser(sub)
     sub.add_parser("simulate", help="drive simulated OCPP 1.6 stations against any CSMS (see --help)")
     sub.add_parser("bench", help="run the latency benchmark (see --help)")
     return parser
@@ -172,6 +174,12 @@ def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
     if args.command == "token":
         return token_main(args)
+    if args.command == "schedule":
+        try:
+            return schedule.run(args)
+        except ConfigError as error:
+            print(f"chargeward: {error}", file=sys.stderr)
+            return 2
     logging.basicConfig(
         level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

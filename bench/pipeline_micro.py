@@ -123,6 +123,7 @@ async def _measure(directory: str, stations: int, seconds: float) -> dict[str, A
         "messages_per_s": round(done / wall),
         "cpu_us_per_message": round(cpu / done * 1e6, 1),
         "events_per_commit": round(stats.events / max(stats.batches, 1), 1),
+        "rows_per_commit": round(stats.rows / max(stats.batches, 1), 1),
     }
 
 

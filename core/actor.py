@@ -177,4 +177,3 @@ class Actor(Generic[M]):
         await self.started()
         while True:
             await self.receive(await inbox.get())
-

@@ -123,9 +123,7 @@ class Mailbox(Generic[M]):
         such as an actor telling others what it has just committed.
         """
         await trio.lowlevel.checkpoint_if_cancelled()
-        while (
-            self.overflow is Overflow.BLOCK and not self._closed and len(self._queue) >= self.capacity
-        ):
+        while self.overflow is Overflow.BLOCK and not self._closed and len(self._queue) >= self.capacity:
             await self._writers.park()
         queued = self.put_nowait(message)
         if schedule_point:

@@ -10,6 +10,10 @@ appenders still share large commits because they queue while the previous one ru
 ``max_delay`` trades latency for fuller batches when commits are cheap relative to the arrival rate.
 The SQLite figures behind both choices are in bench/results/README.md.
 
+Each request's events are cut into runs (consecutive events of one stream, at most ``MAX_RUN``), and
+the ``Log`` stores one row per run: an OCPP exchange is one row, not three, which is most of what a
+stored event cost. The writer hands out one sequence and one position per event all the same.
+
 Version checks run per request before the commit, against a cache of stream heads primed from the
 log on first use, so one request's conflict fails only that request. If the commit itself hits a
 sequence that is already stored (another process wrote to the same stream), the writer drops the
@@ -38,10 +42,38 @@ from core.events import EventRecord, NewEvent, check_stream
 from core.follow import CommitSignal, RecentCommits
 from core.store import CommitFailed, ConcurrencyConflict, StoreClosed
 
-__all__ = ["BatchingWriter", "Log", "OutcomeUnknown", "SequenceTaken", "WriterStats"]
+__all__ = [
+    "MAX_RUN",
+    "BatchingWriter",
+    "Log",
+    "OutcomeUnknown",
+    "Row",
+    "SequenceTaken",
+    "WriterStats",
+    "runs",
+]
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
+
+# The most events one row holds. An exchange is a handful; the cap keeps an import of a long stream
+# (consecutive events of one station) from making rows that every read of one event decodes whole.
+MAX_RUN = 16
+
+Row = tuple[Sequence[NewEvent], int, bytes]
+"""One row to commit: a run of events of one stream, the sequence of its first event, its state."""
+
+
+def runs(events: Sequence[NewEvent]) -> list[Sequence[NewEvent]]:
+    """``events`` cut into runs: consecutive events of one stream, at most ``MAX_RUN`` each."""
+    cut: list[Sequence[NewEvent]] = []
+    start = 0
+    for i in range(1, len(events) + 1):
+        if i == len(events) or events[i].stream != events[start].stream or i - start == MAX_RUN:
+            cut.append(events[start:i])
+            start = i
+    return cut
+
 
 # How often a request is retried alone when another writer keeps taking its sequences.
 _ALONE_ATTEMPTS = 3
@@ -60,12 +92,15 @@ class Log(Protocol):
 
     async def run(self, fn: Callable[[], T]) -> T: ...
 
-    def encode(self, event: NewEvent) -> bytes: ...
+    def encode(self, events: Sequence[NewEvent]) -> bytes:
+        """The stored state of one run."""
+        ...
 
     def stream_version(self, stream: str) -> int: ...
 
-    async def commit(self, rows: Sequence[tuple[NewEvent, int, bytes]]) -> list[int]:
-        """Store ``(event, sequence, encoded state)`` rows in one transaction; their positions.
+    async def commit(self, rows: Sequence[Row]) -> list[int]:
+        """Store ``(run, first sequence, encoded state)`` rows in one transaction; the position of
+        each row's last event (the run's events have the positions just below it).
 
         Raises ``SequenceTaken`` if a (stream, sequence) is already stored, nothing stored;
         ``OutcomeUnknown`` if the commit was interrupted and may have been stored.
@@ -83,12 +118,14 @@ class WriterStats:
     commit_seconds: float = 0.0
     conflicts: int = 0
     failed_commits: int = 0
+    rows: int = 0
+    """Rows stored: one per run of events of one stream in one append."""
 
 
 @dataclass(eq=False)
 class _Request:
     events: Sequence[NewEvent]
-    states: list[bytes]
+    runs: list[tuple[Sequence[NewEvent], bytes]]
     expected: Mapping[str, int]
     done: trio.Event = field(default_factory=trio.Event)
     taken: bool = False
@@ -153,7 +190,7 @@ class BatchingWriter:
             await trio.lowlevel.checkpoint()
             return []
         # Encode in the appender's task: a payload the codec refuses fails this caller only.
-        request = _Request(events, [self._log.encode(event) for event in events], expected)
+        request = _Request(events, [(run, self._log.encode(run)) for run in runs(events)], expected)
         # A free slot is taken without the semaphore's own schedule point: waiting for the commit
         # below is one already (one trio scheduling pass fewer per append).
         try:
@@ -240,19 +277,20 @@ class BatchingWriter:
             heads = await self._log.run(lambda: {s: self._log.stream_version(s) for s in missing})
             self._heads.update(heads)
 
-    def _assign(self, request: _Request, heads: dict[str, int]) -> list[tuple[NewEvent, int, bytes]] | None:
-        """Check ``request`` against ``heads`` and give its events sequences; None on a conflict."""
+    def _assign(self, request: _Request, heads: dict[str, int]) -> list[Row] | None:
+        """Check ``request`` against ``heads`` and give its runs sequences; None on a conflict."""
         for stream, version in request.expected.items():
             actual = heads.get(stream, self._heads[stream])
             if actual != version:
                 self.stats.conflicts += 1
                 self._finish(request, ConcurrencyConflict(stream, version, actual))
                 return None
-        rows = []
-        for event, state in zip(request.events, request.states, strict=True):
-            sequence = heads.get(event.stream, self._heads[event.stream]) + 1
-            heads[event.stream] = sequence
-            rows.append((event, sequence, state))
+        rows: list[Row] = []
+        for run, state in request.runs:
+            stream = run[0].stream
+            sequence = heads.get(stream, self._heads[stream]) + 1
+            heads[stream] = sequence + len(run) - 1
+            rows.append((run, sequence, state))
         return rows
 
     async def _commit(self, batch: list[_Request]) -> None:
@@ -262,7 +300,7 @@ class BatchingWriter:
             self._fail(batch, e)
             return
         heads: dict[str, int] = {}
-        accepted: list[tuple[_Request, list[tuple[NewEvent, int, bytes]]]] = []
+        accepted: list[tuple[_Request, list[Row]]] = []
         for request in batch:
             tentative = dict(heads)
             rows = self._assign(request, tentative)
@@ -287,7 +325,7 @@ class BatchingWriter:
         it = iter(positions)
         committed: list[EventRecord] = []
         for request, rows in accepted:
-            records = [_record(event, seq, next(it)) for event, seq, _ in rows]
+            records = [record for row in rows for record in _records(row, next(it))]
             committed.extend(records)
             self._finish(request, records=records)
         committed.sort(key=lambda record: record.position)
@@ -316,24 +354,28 @@ class BatchingWriter:
                 self._fail([request], e)
                 return
             self._heads.update(heads)
-            records = [_record(e, s, p) for (e, s, _), p in zip(rows, positions, strict=True)]
+            records = [
+                record for row, last in zip(rows, positions, strict=True) for record in _records(row, last)
+            ]
             self._finish(request, records=records)
             self.recent.add(records)
             self.committed.pulse()
             return
         self._fail([request], SequenceTaken(f"another writer took the sequences {_ALONE_ATTEMPTS} times"))
 
-    async def _insert(self, rows: list[tuple[NewEvent, int, bytes]]) -> list[int]:
+    async def _insert(self, rows: list[Row]) -> list[int]:
         started = time.perf_counter()
         positions = await self._log.commit(rows)
         seconds = time.perf_counter() - started
+        events = sum(len(run) for run, _, _ in rows)
         self.stats.batches += 1
-        self.stats.events += len(rows)
-        self.stats.last_batch_size = len(rows)
+        self.stats.events += events
+        self.stats.rows += len(rows)
+        self.stats.last_batch_size = events
         self.stats.commit_seconds += seconds
         if self.on_commit is not None:
             try:
-                self.on_commit(len(rows), seconds)
+                self.on_commit(events, seconds)
             except Exception:
                 log.exception("on_commit hook failed; the commit itself succeeded")
         return positions
@@ -357,5 +399,8 @@ class BatchingWriter:
         request.done.set()
 
 
-def _record(event: NewEvent, sequence: int, position: int) -> EventRecord:
-    return EventRecord(event.stream, sequence, position, event.type, event.time, event.data)
+def _records(row: Row, last: int) -> list[EventRecord]:
+    """The committed records of one row whose last event got position ``last``."""
+    run, sequence, _ = row
+    first = last - len(run) + 1
+    return [EventRecord(e.stream, sequence + i, first + i, e.type, e.time, e.data) for i, e in enumerate(run)]

@@ -12,7 +12,9 @@ specification leaves room:
   or not anything charges, so without ``startSchedule`` it counts from the window's start.
   ``Recurring`` schedules start at ``startSchedule`` and again every day (``Daily``) or week
   (``Weekly``) after it, never before it; each recurrence runs for ``duration`` or until the next
-  one, so a daily 22:00 schedule of 8 hours runs across midnight.
+  one, so a daily 22:00 schedule of 8 hours runs across midnight. A day is 86,400 s after the
+  ``startSchedule`` as written (its UTC offset), not a local calendar day: across a daylight-saving
+  change the recurrence stays on UTC, an hour off local time.
 - Within one purpose the applicable profile with the highest ``stackLevel`` decides the instant; when
   its schedule ends (or its validity does) the next applicable one decides. ``TxDefaultProfile``s on
   connector 0 apply to every connector; one on the connector itself wins a tie of stack levels.

@@ -19,6 +19,7 @@ original's. A stretch with no limit stays without one unless it is joined to a l
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import replace
 from decimal import Decimal
@@ -84,9 +85,19 @@ def _loss(a: Span, b: Span) -> tuple[int, Fraction]:
 
 
 def _fewest(spans: Sequence[Span], max_periods: int) -> list[Span]:
+    """Join the cheapest neighbours until ``max_periods`` remain; only the losses next to a join change."""
     out = list(spans)
+    losses = [_loss(a, b) for a, b in itertools.pairwise(out)]
     while len(out) > max_periods:
-        i = min(range(len(out) - 1), key=lambda j: _loss(out[j], out[j + 1]))
+        i = losses.index(min(losses))
         out[i : i + 2] = [joined(out[i], out[i + 1])]
-        out = merged(out)
+        del losses[i]
+        if len(merged(out[max(0, i - 1) : i + 2])) < len(out[max(0, i - 1) : i + 2]):
+            out = merged(out)
+            losses = [_loss(a, b) for a, b in itertools.pairwise(out)]
+            continue
+        if i > 0:
+            losses[i - 1] = _loss(out[i - 1], out[i])
+        if i < len(losses):
+            losses[i] = _loss(out[i], out[i + 1])
     return out

@@ -16,18 +16,23 @@ from __future__ import annotations
 import socket
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import msgpack
 import trio
 
-from adapters.stores.recording import stream_uuid
+from adapters.stores.recording import stream_uuid, topic
 from adapters.stores.sqlite_committer import FAILED, LENGTH, OK, SEQUENCE_TAKEN, frame
-from core.events import NewEvent
 from core.store import StoreUnavailable
-from core.writer import OutcomeUnknown, SequenceTaken
+from core.writer import OutcomeUnknown, Row, SequenceTaken
 
 __all__ = ["CommitterLost", "CommitterProcess"]
+
+# The directory holding this build's ``adapters`` package. ``python -m`` looks in its working directory
+# first, so the child runs there: started anywhere else (say, in another checkout of chargeward), it
+# could load another build's committer, which speaks another wire format.
+_CODE_ROOT = str(Path(__file__).resolve().parents[2])
 
 # How long a closing committer may take to finish its commit in hand before it is killed.
 _EXIT_GRACE = 5.0
@@ -101,7 +106,7 @@ class CommitterProcess:
         if self.lock_timeout is not None:
             argv.append(self.lock_timeout)
         try:
-            process = await trio.lowlevel.open_process(argv, pass_fds=(theirs.fileno(),))
+            process = await trio.lowlevel.open_process(argv, pass_fds=(theirs.fileno(),), cwd=_CODE_ROOT)
         except BaseException:
             ours.close()
             raise
@@ -119,15 +124,18 @@ class CommitterProcess:
         self._channel = channel
         self.starts += 1
 
-    async def insert(self, rows: Sequence[tuple[NewEvent, int, bytes]]) -> list[int]:
-        """Commit ``rows`` (event, sequence, encoded state) in one transaction; their positions."""
+    async def insert(self, rows: Sequence[Row]) -> list[int]:
+        """Commit ``rows`` (run, first sequence, encoded state) in one transaction; the position of
+        each row's last event."""
         if self._channel is not None and self._channel.process.poll() is not None:
             lost, self._channel = self._channel, None  # died while idle: nothing of this batch was sent
             await lost.aclose()
         await self.start()
         channel = self._channel
         assert channel is not None
-        body = [[stream_uuid(event.stream).bytes, seq, event.type, state] for event, seq, state in rows]
+        body = [
+            [stream_uuid(run[0].stream).bytes, seq, topic(run), state, len(run)] for run, seq, state in rows
+        ]
         try:
             status, detail = await channel.request(body)
         except BaseException as e:

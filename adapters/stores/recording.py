@@ -1,9 +1,22 @@
 """Plumbing every backend shares: the mapper, the recorder a backend must supply, and the log.
 
 The ``eventsourcing`` library stores ``StoredEvent`` rows (originator id, version, topic, state) and
-numbers them in one application sequence (notification ids). chargeward maps onto that:
-originator id = uuid5(fixed namespace, stream), originator version = sequence, topic = event type,
-state = msgpack of ``{stream, time, data}``, notification id = global position.
+numbers them in one application sequence (notification ids). chargeward maps onto that, one row per
+*run*: the consecutive events of one append that belong to one stream (at most
+``core.writer.MAX_RUN``), so an
+OCPP exchange (frame in, decided events, frame out) is one row, not three:
+
+- originator id = uuid5(fixed namespace, stream);
+- originator version = the sequence of the run's *first* event, so two writers that both think a
+  stream is at the same version collide on the library's (originator id, version) key as before;
+- notification id = the global position of the run's *last* event; the run's events have the
+  positions just below it, which no other row takes (rows are inserted at the head plus their size);
+- a run of one event (every row written before runs existed): topic = event type, state = msgpack of
+  ``{stream, time, data}``; a longer run: topic = its event types joined by ``,`` (for people reading
+  the table; never parsed), state = msgpack of ``{stream, time, events: [[type, data] or [type,
+  data, time], ...]}``, the time given only where it differs from the run's.
+
+Reads expand rows back into one ``EventRecord`` per event, so nothing above the store sees runs.
 
 ``RecordedLog`` wraps one recorder with blocking methods (insert, reads, head). They are meant to run
 off the trio thread through :meth:`RecordedLog.run`, which a backend may make inline when its recorder
@@ -23,7 +36,7 @@ from eventsourcing.persistence import IntegrityError, Mapper, Notification, Stor
 
 from core.events import EventRecord, NewEvent
 from core.store import CorruptEvent
-from core.writer import SequenceTaken
+from core.writer import Row, SequenceTaken
 from projections.transactions import TRANSACTION_FIELDS, TransactionQuery
 
 __all__ = [
@@ -52,8 +65,10 @@ def stream_uuid(stream: str) -> UUID:
 class StreamRecorder(Protocol):
     """The ``ApplicationRecorder`` methods chargeward uses, plus one a backend adds: ``select_stream``.
 
-    ``select_stream`` reads one stream together with each event's notification id, which the
-    library's ``select_events`` does not return and ``read_stream`` needs for positions.
+    ``select_stream`` reads one stream together with each row's notification id, which the
+    library's ``select_events`` does not return and ``read_stream`` needs for positions; it starts
+    at the row that holds sequence ``gt + 1``. ``insert_events`` takes ``sizes``, the number of
+    events in each row, and gives each row the notification id of its last event.
     """
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None: ...
@@ -88,7 +103,7 @@ class Committer(Protocol):
 
     async def start(self) -> None: ...
 
-    async def insert(self, rows: Sequence[tuple[NewEvent, int, bytes]]) -> list[int]: ...
+    async def insert(self, rows: Sequence[Row]) -> list[int]: ...
 
     async def aclose(self) -> None: ...
 
@@ -161,31 +176,42 @@ class MemorySideTables:
 
 
 class RecordMapper(Mapper[UUID]):
-    """Maps ``NewEvent`` to ``StoredEvent`` and stored rows back to ``EventRecord``.
+    """Maps runs of ``NewEvent`` to ``StoredEvent`` rows and stored rows back to ``EventRecord``.
 
     Uses the library's transcoder, compressor and cipher, so the env that builds the factory can turn
     on compression or encryption without touching this code.
     """
 
-    def encode_state(self, event: NewEvent) -> bytes:
-        """The stored ``state`` bytes of ``event``; TypeError/ValueError for a payload the codec refuses."""
-        state = self.transcoder.encode({"stream": event.stream, "time": event.time, "data": event.data})
+    def encode_state(self, events: Sequence[NewEvent]) -> bytes:
+        """The stored ``state`` bytes of a run; TypeError/ValueError for a payload the codec refuses."""
+        first = events[0]
+        if len(events) == 1:
+            state = self.transcoder.encode({"stream": first.stream, "time": first.time, "data": first.data})
+        else:
+            entries = [
+                [e.type, e.data] if _same_time(e.time, first.time) else [e.type, e.data, e.time]
+                for e in events
+            ]
+            state = self.transcoder.encode({"stream": first.stream, "time": first.time, "events": entries})
         if self.compressor:
             state = self.compressor.compress(state)
         if self.cipher:
             state = self.cipher.encrypt(state)
         return state
 
-    def to_stored(self, event: NewEvent, sequence: int, state: bytes) -> StoredEvent:
+    def to_stored(self, events: Sequence[NewEvent], sequence: int, state: bytes) -> StoredEvent:
         return StoredEvent(
-            originator_id=stream_uuid(event.stream),
+            originator_id=stream_uuid(events[0].stream),
             originator_version=sequence,
-            topic=event.type,
+            topic=topic(events),
             state=state,
         )
 
-    def to_record(self, stored: StoredEvent, position: int) -> EventRecord:
-        """Decode one stored row; ``CorruptEvent`` naming ``position`` if it does not decode."""
+    def to_records(self, stored: StoredEvent, position: int) -> list[EventRecord]:
+        """Decode one stored row into its events; ``CorruptEvent`` naming ``position`` if it does not decode.
+
+        ``position`` is the row's notification id: the position of its last event.
+        """
         try:
             state = stored.state
             if self.cipher:
@@ -197,19 +223,52 @@ class RecordMapper(Mapper[UUID]):
             raise CorruptEvent(position, f"{type(e).__name__}: {e}") from e
         if not isinstance(decoded, Mapping):
             raise CorruptEvent(position, f"state is a {type(decoded).__name__}, not a map")
-        stream, time, data = decoded.get("stream"), decoded.get("time"), decoded.get("data")
-        if not isinstance(stream, str) or not isinstance(time, datetime) or not isinstance(data, Mapping):
-            raise CorruptEvent(position, f"state lacks a valid stream, time or data: keys {sorted(decoded)}")
+        stream, time = decoded.get("stream"), decoded.get("time")
+        if not isinstance(stream, str) or not isinstance(time, datetime):
+            raise CorruptEvent(position, f"state lacks a valid stream or time: keys {sorted(decoded)}")
         if stream_uuid(stream) != stored.originator_id:
             raise CorruptEvent(position, f"state names stream {stream!r}, row belongs to another stream")
-        return EventRecord(
-            stream=stream,
-            sequence=stored.originator_version,
-            position=position,
-            type=stored.topic,
-            time=time,
-            data=data,
-        )
+        sequence = stored.originator_version
+        entries = decoded.get("events")
+        if entries is None:
+            data = decoded.get("data")
+            if not isinstance(data, Mapping):
+                raise CorruptEvent(position, f"state lacks valid data: keys {sorted(decoded)}")
+            return [EventRecord(stream, sequence, position, stored.topic, time, data)]
+        if not isinstance(entries, list) or not entries:
+            raise CorruptEvent(position, "state holds no list of events")
+        first = position - len(entries) + 1
+        records = []
+        for i, entry in enumerate(entries):
+            if (
+                not isinstance(entry, list)
+                or len(entry) not in (2, 3)
+                or not isinstance(entry[0], str)
+                or not isinstance(entry[1], Mapping)
+                or (len(entry) == 3 and not isinstance(entry[2], datetime))
+            ):
+                raise CorruptEvent(
+                    position, f"event {i} of the row is not [type, data] or [type, data, time]"
+                )
+            when = entry[2] if len(entry) == 3 else time
+            records.append(EventRecord(stream, sequence + i, first + i, entry[0], when, entry[1]))
+        return records
+
+    def size(self, stored: StoredEvent) -> int:
+        """How many events a stored row holds."""
+        return len(self.to_records(stored, 0))
+
+
+def _same_time(a: datetime, b: datetime) -> bool:
+    """The same instant with the same UTC offset: what the codec would bring back alike."""
+    return a is b or (a == b and a.utcoffset() == b.utcoffset())
+
+
+def topic(events: Sequence[NewEvent]) -> str:
+    """The stored topic of a run: its one type, or its types joined by ``,`` (read by people only)."""
+    if len(events) == 1:
+        return events[0].type
+    return ",".join(e.type for e in events)
 
 
 class RecordedLog:
@@ -246,40 +305,43 @@ class RecordedLog:
         await trio.lowlevel.checkpoint()
         return fn()
 
-    def encode(self, event: NewEvent) -> bytes:
-        return self.mapper.encode_state(event)
+    def encode(self, events: Sequence[NewEvent]) -> bytes:
+        return self.mapper.encode_state(events)
 
-    async def commit(self, rows: Sequence[tuple[NewEvent, int, bytes]]) -> list[int]:
+    async def commit(self, rows: Sequence[Row]) -> list[int]:
         """Commit rows through the committer if there is one, else :meth:`insert` off the trio thread."""
         if self.committer is not None:
             return await self.committer.insert(rows)
         return await self.run(lambda: self.insert(rows))
 
-    def insert(self, rows: Sequence[tuple[NewEvent, int, bytes]]) -> list[int]:
-        """Commit ``(event, sequence, state)`` rows in one transaction; return their positions.
+    def insert(self, rows: Sequence[Row]) -> list[int]:
+        """Commit ``(run, first sequence, state)`` rows in one transaction; the position of each
+        row's last event.
 
         ``SequenceTaken`` if a (stream, sequence) is already stored: another writer got there first.
         """
-        stored = [self.mapper.to_stored(event, sequence, state) for event, sequence, state in rows]
+        stored = [self.mapper.to_stored(events, sequence, state) for events, sequence, state in rows]
         try:
-            positions = self.recorder.insert_events(stored)
+            positions = self.recorder.insert_events(stored, sizes=[len(events) for events, _, _ in rows])
         except IntegrityError as e:
             raise SequenceTaken(str(e)) from e
         if positions is None or len(positions) != len(stored):
-            raise RuntimeError(f"recorder at {self.location} did not return one position per event")
+            raise RuntimeError(f"recorder at {self.location} did not return one position per row")
         return list(positions)
 
     def stream_version(self, stream: str) -> int:
         last = self.recorder.select_events(stream_uuid(stream), desc=True, limit=1)
-        return last[0].originator_version if last else 0
+        return last[0].originator_version + self.mapper.size(last[0]) - 1 if last else 0
 
     def read_stream(self, stream: str, after: int, limit: int | None) -> list[EventRecord]:
         rows = self.recorder.select_stream(stream_uuid(stream), after, limit)
-        return [self.mapper.to_record(row, row.id) for row in rows]
+        records = [r for row in rows for r in self.mapper.to_records(row, row.id) if r.sequence > after]
+        return records if limit is None else records[:limit]
 
     def read_all(self, after: int, limit: int) -> list[EventRecord]:
         rows = self.recorder.select_notifications(after, limit, inclusive_of_start=False)
-        return [self.mapper.to_record(row, row.id) for row in rows]
+        records = [r for row in rows for r in self.mapper.to_records(row, row.id) if r.position > after]
+        return records[:limit]
 
     def head(self) -> int:
         return self.recorder.max_notification_id() or 0

@@ -6,8 +6,8 @@ another process's write lock; the library's default is 5) and ``?committer=proce
 commits run. ``process`` (the default) is a child process with its own GIL
 (:mod:`adapters.stores.sqlite_committer`; at saturation it carries more messages per second than
 a thread of the server, see bench/results/README.md); ``thread`` is a worker thread of the server,
-for embedding where a child process is unwelcome. ``SQLiteStreamRecorder`` adds ``select_stream``;
-it is named by ``APPLICATION_RECORDER_TOPIC`` so the library's own factory builds it.
+for embedding where a child process is unwelcome. The recorder is
+``adapters.stores.sqlite_recorder.SQLiteStreamRecorder``.
 
 Snapshots (``core.store.SnapshotStore``: projection checkpoints, actor snapshots) and the transaction
 index (``projections.transactions``) live in tables of the same file, written on a connection of
@@ -22,40 +22,17 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
-from uuid import UUID
 
-from eventsourcing.persistence import InfrastructureFactory, Notification
-from eventsourcing.sqlite import SQLiteApplicationRecorder
+from eventsourcing.persistence import InfrastructureFactory
 
 from adapters.stores.committer import CommitterProcess
 from adapters.stores.recording import RecordedLog, RecordMapper
+from adapters.stores.sqlite_recorder import RECORDER_TOPIC, SQLiteStreamRecorder
 from core.codec import MsgpackTranscoder
 from core.store import StoreUnavailable
 from projections.transactions import TRANSACTION_FIELDS, TRANSACTION_INDEX, TransactionQuery
 
-__all__ = ["SQLiteSideTables", "SQLiteStreamRecorder", "open_log", "sqlite_path"]
-
-
-class SQLiteStreamRecorder(SQLiteApplicationRecorder):
-    """``SQLiteApplicationRecorder`` plus ``select_stream`` (one stream, with rowids as positions)."""
-
-    def select_stream(self, originator_id: UUID, gt: int, limit: int | None) -> Sequence[Notification]:
-        statement = (
-            f"SELECT rowid, * FROM {self.events_table_name} "
-            "WHERE originator_id=? AND originator_version>? ORDER BY originator_version LIMIT ?"
-        )
-        with self.datastore.transaction(commit=False) as c:
-            c.execute(statement, (originator_id.hex, gt, -1 if limit is None else limit))
-            return [
-                Notification(
-                    id=row["rowid"],
-                    originator_id=self.convert_originator_id(row["originator_id"]),
-                    originator_version=row["originator_version"],
-                    topic=row["topic"],
-                    state=row["state"],
-                )
-                for row in c.fetchall()
-            ]
+__all__ = ["SQLiteSideTables", "open_log", "sqlite_path"]
 
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
@@ -200,7 +177,7 @@ def open_log(url: str, poll_interval: float) -> RecordedLog:
     env = {
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
         "SQLITE_DBNAME": path,
-        "APPLICATION_RECORDER_TOPIC": f"{__name__}:SQLiteStreamRecorder",
+        "APPLICATION_RECORDER_TOPIC": RECORDER_TOPIC,
     }
     if "lock_timeout" in options:
         env["SQLITE_LOCK_TIMEOUT"] = options["lock_timeout"]

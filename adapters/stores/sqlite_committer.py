@@ -6,14 +6,17 @@ most of each commit waiting to get the GIL back (py-spy: ``pthread_cond_timedwai
 ``_pysqlite_query_execute``), and the stations waited for those commits. A child process has a GIL of
 its own; the server just writes a request and reads the reply on a trio socket.
 
-It stays small and imports only the standard library, ``msgpack`` and ``eventsourcing``, so it starts
-quickly. Rows are inserted through the library's application recorder, like every other write
-(persistence goes through ``eventsourcing``'s recorders; see docs/design.md).
+It stays small and imports little beyond the standard library, ``msgpack`` and ``eventsourcing``, so it
+starts quickly. Rows are inserted through the library's application recorder, like every other write
+(persistence goes through ``eventsourcing``'s recorders; see docs/design.md): the server's own
+``SQLiteStreamRecorder``, which stores runs of events, one row each.
 
 Wire format, both ways: a 4-byte big-endian length, then a msgpack body.
 
-- request: ``[[originator_id (16 bytes), originator_version, topic, state], ...]``, one transaction;
-- reply: ``[OK, [notification_id, ...]]``, ``[SEQUENCE_TAKEN, message]`` (nothing stored, a row's
+- request: ``[[originator_id (16 bytes), originator_version, topic, state, events in the row], ...]``,
+  one transaction;
+- reply: ``[OK, [notification_id, ...]]`` (per row: the position of its last event),
+  ``[SEQUENCE_TAKEN, message]`` (nothing stored, a row's
   ``(originator_id, originator_version)`` exists) or ``[FAILED, message]`` (nothing stored);
 - once at start: ``[OK, []]`` when the database is open, or ``[FAILED, message]`` before exiting.
 
@@ -33,6 +36,8 @@ from uuid import UUID
 
 import msgpack
 from eventsourcing.persistence import InfrastructureFactory, IntegrityError, StoredEvent
+
+from adapters.stores.sqlite_recorder import RECORDER_TOPIC
 
 __all__ = ["FAILED", "LENGTH", "OK", "SEQUENCE_TAKEN", "frame", "main", "read_frame"]
 
@@ -81,10 +86,10 @@ class _Database:
             self._open()
         stored = [
             StoredEvent(originator_id=UUID(bytes=bytes(o)), originator_version=v, topic=t, state=bytes(s))
-            for o, v, t, s in rows
+            for o, v, t, s, _ in rows
         ]
         try:
-            positions = self._recorder.insert_events(stored)
+            positions = self._recorder.insert_events(stored, sizes=[n for *_, n in rows])
         except IntegrityError as e:
             return [SEQUENCE_TAKEN, str(e)]
         except Exception as e:  # reported to the server, which fails the batch; nothing was stored
@@ -98,7 +103,11 @@ class _Database:
 
 def main(argv: list[str]) -> int:
     path, fd = argv[0], int(argv[1])
-    env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": path}
+    env = {
+        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        "SQLITE_DBNAME": path,
+        "APPLICATION_RECORDER_TOPIC": RECORDER_TOPIC,
+    }
     if len(argv) > 2:
         env["SQLITE_LOCK_TIMEOUT"] = argv[2]
     with socket.socket(fileno=fd) as sock, sock.makefile("rb") as incoming:

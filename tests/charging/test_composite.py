@@ -306,3 +306,31 @@ def test_periods_are_sorted_whole_seconds_and_merged(
         assert (before.limit, before.phases) != (after.limit, after.phases)
     for period in schedule.periods:
         assert period.limit is None or period.limit == period.limit.quantize(Decimal("0.1"))
+
+
+@settings(max_examples=100, deadline=None)
+@given(profile_sets(), windows, transactions, st.integers(1, 999_999))
+def test_a_window_between_whole_seconds_never_allows_more_and_rounds_only_at_edges(
+    payloads: list[dict[str, Any]], window: Any, transaction: Transaction | None, micros: int
+) -> None:
+    """With the window starting between two seconds of the profiles' grid, each boundary moves onto
+    a whole second of the window: the composite is at most the rules' limit at every instant, and
+    equal to it away from the boundaries (the middle of each quarter hour)."""
+    installed = parse_profiles(payloads)
+    start = window[0] + timedelta(microseconds=micros)
+    schedule = composite_schedule(installed, 1, start, window[1], Unit.A, transaction=transaction)
+    electrical = Electrical()
+    for quarter in range(window[1] // 900):
+        for into, exact in ((0.0001, False), (450, True), (899.9999, False)):
+            offset = quarter * 900 + into - micros / 1e6
+            if not 0 <= offset < window[1]:
+                continue
+            moment = start + timedelta(seconds=offset)
+            expected = reference_at(installed, 1, moment, start, Unit.A, electrical, transaction)
+            limit, _ = composite_at(schedule, offset)
+            if expected is None or expected[0] is None:
+                assert limit is None or exact is False
+            elif exact:
+                assert limit == tenths_down(expected[0])
+            else:
+                assert limit is not None and limit <= tenths_down(expected[0])

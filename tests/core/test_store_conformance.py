@@ -18,13 +18,17 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import trio
+from eventsourcing.persistence import InfrastructureFactory, StoredEvent
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adapters.stores import open_store
+from adapters.stores.recording import stream_uuid
 from adapters.stores.sqlite import sqlite_path
+from core.codec import pack
 from core.events import EventRecord, NewEvent
 from core.store import ConcurrencyConflict, CorruptEvent, EventStore, StoreUnavailable
+from core.writer import MAX_RUN
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 11, 21, 6, 0, tzinfo=UTC)
@@ -292,6 +296,39 @@ async def test_a_follower_wakes_on_commit_without_waiting_for_a_poll(store_url: 
                 assert (await follower.__anext__()).position == 2
 
 
+async def test_runs_of_one_stream_read_back_event_by_event(store_url: str) -> None:
+    """An append stores consecutive events of one stream as one row (a run); no read can tell."""
+    long = [event("station/CP-1", n) for n in range(MAX_RUN * 2 + 3)]  # cut into three rows
+    same_time = [NewEvent("station/CP-2", f"T{n}", {"n": n}, T0) for n in range(3)]
+    async with open_store(store_url) as store:
+        first = await store.append([*long, *same_time, event("station/CP-1", 99)])
+        assert [(r.stream, r.sequence, r.position) for r in first] == (
+            [("station/CP-1", n, n) for n in range(1, len(long) + 1)]
+            + [("station/CP-2", n, len(long) + n) for n in range(1, 4)]
+            + [("station/CP-1", len(long) + 1, len(long) + 4)]
+        )
+        assert [r.time for r in first[:3]] == [T0 + timedelta(seconds=n) for n in range(3)]
+        assert all(r.time == T0 and r.time.utcoffset() == timedelta(0) for r in first[len(long) : -1])
+        assert await store.head() == len(first)
+        assert await store.stream_version("station/CP-1") == len(long) + 1
+        assert await store.stream_version("station/CP-2") == 3
+        assert await everything(store) == first
+        for after in range(len(first) + 1):
+            assert await store.read_all(after=after, limit=5) == first[after : after + 5]
+        cp1 = [r for r in first if r.stream == "station/CP-1"]
+        for after in range(len(cp1) + 1):
+            assert await store.read_stream("station/CP-1", after=after) == cp1[after:]
+            assert await store.read_stream("station/CP-1", after=after, limit=2) == cp1[after : after + 2]
+        assert await store.read_stream("station/CP-1", after=2**63 - 1) == []  # the largest sequence kept
+        follower = store.follow(after=MAX_RUN + 1)
+        assert (await follower.__anext__()).position == MAX_RUN + 2
+        # A version inside a run is as stale as any other.
+        with pytest.raises(ConcurrencyConflict):
+            await store.append([event("station/CP-2", 0)], {"station/CP-2": 2})
+        [after_runs] = await store.append([event("station/CP-2", 0)], {"station/CP-2": 3})
+        assert (after_runs.sequence, after_runs.position) == (4, len(first) + 1)
+
+
 # --- SQLite specifics -----------------------------------------------------------------------------
 
 
@@ -347,7 +384,8 @@ async def test_followers_see_commits_made_by_another_process(tmp_path: pathlib.P
 async def test_a_corrupted_row_is_reported_with_its_position(tmp_path: pathlib.Path) -> None:
     path = tmp_path / "events.db"
     async with open_store(f"sqlite://{path}") as store:
-        await store.append([event("station/CP-1", n) for n in range(5)])
+        for n in range(5):  # one row each
+            await store.append([event("station/CP-1", n)])
     with sqlite3.connect(path) as db:
         db.execute("UPDATE stored_events SET state = ? WHERE rowid = 3", (b"\xc1garbage",))
     async with open_store(f"sqlite://{path}") as store:
@@ -444,3 +482,93 @@ async def test_the_file_is_in_wal_mode(tmp_path: pathlib.Path) -> None:
         await store.append([event("station/CP-1", 1)])
         with sqlite3.connect(path) as db:
             assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+async def test_sqlite_stores_one_row_per_run(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "events.db"
+    async with open_store(f"sqlite://{path}") as store:
+        exchange = [event("station/CP-1", 1, "FrameReceived"), event("station/CP-1", 1, "MeterSampled")]
+        await store.append([*exchange, event("station/CP-1", 1, "FrameSent"), event("meter/grid", 2)])
+        await store.append([event("station/CP-1", 3)])
+    with sqlite3.connect(path) as db:
+        rows = db.execute(
+            "SELECT rowid, originator_version, topic FROM stored_events ORDER BY rowid"
+        ).fetchall()
+    # rowid: the position of the run's last event; version: the sequence of its first.
+    assert rows == [(3, 1, "FrameReceived,MeterSampled,FrameSent"), (4, 1, "Sampled"), (5, 4, "Sampled")]
+
+
+async def test_a_log_written_one_event_per_row_reads_and_grows(tmp_path: pathlib.Path) -> None:
+    """Rows as every build before runs wrote them (the library's plain recorder), then runs after them."""
+    path = tmp_path / "events.db"
+    factory = InfrastructureFactory.construct(
+        {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(path)}
+    )
+    old = [event("station/CP-1", 1), event("meter/grid", 2), event("station/CP-1", 3)]
+    try:
+        factory.application_recorder().insert_events(
+            [
+                StoredEvent(
+                    stream_uuid(e.stream),
+                    seq,
+                    e.type,
+                    pack({"stream": e.stream, "time": e.time, "data": e.data}),
+                )
+                for e, seq in zip(old, [1, 1, 2], strict=True)
+            ]
+        )
+    finally:
+        factory.close()
+    async with open_store(f"sqlite://{path}") as store:
+        assert [(r.stream, r.sequence, r.position, r.data) for r in await store.read_all()] == [
+            (e.stream, seq, pos, e.data) for e, seq, pos in zip(old, [1, 1, 2], [1, 2, 3], strict=True)
+        ]
+        assert await store.stream_version("station/CP-1") == 2
+        new = await store.append([event("station/CP-1", 4), event("station/CP-1", 5)], {"station/CP-1": 2})
+        assert [(r.sequence, r.position) for r in new] == [(3, 4), (4, 5)]
+        stored = await everything(store)
+        assert_well_ordered(stored)
+        assert await store.read_stream("station/CP-1", after=1) == [stored[2], *new]
+
+
+async def test_a_corrupted_run_is_reported_at_its_last_position(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "events.db"
+    async with open_store(f"sqlite://{path}") as store:
+        await store.append([event("station/CP-1", 1)])
+        await store.append([event("station/CP-1", n) for n in (2, 3, 4)])
+        await store.append([event("station/CP-1", 5)])
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE stored_events SET state = ? WHERE rowid = 4", (b"\xc1garbage",))
+    async with open_store(f"sqlite://{path}") as store:
+        with pytest.raises(CorruptEvent, match="position 4"):
+            await store.read_all()
+        assert [r.position for r in await store.read_all(limit=1)] == [1]
+        assert [r.position for r in await store.read_all(after=4)] == [5]
+
+
+async def test_two_stores_on_one_file_collide_on_the_first_sequence_of_a_run(tmp_path: pathlib.Path) -> None:
+    """A writer with a stale head hits the other's run at its first sequence and retries with fresh heads."""
+    url = f"sqlite://{tmp_path}/events.db"
+    async with open_store(url) as a, open_store(url) as b:
+        await b.append([event("station/CP-1", 1)])  # b now believes the stream is at 1
+        await a.append([event("station/CP-1", n) for n in (2, 3, 4)])
+        late = await b.append([event("station/CP-1", n) for n in (5, 6)])
+        assert [r.sequence for r in late] == [5, 6]
+        stored = await everything(a)
+        assert_well_ordered(stored)
+        assert [r.data["n"] for r in stored] == [1, 2, 3, 4, 5, 6]
+
+
+async def test_the_committer_runs_this_build_wherever_the_server_was_started(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Started in another checkout, the committer child must not pick up that checkout's committer."""
+    decoy = tmp_path / "checkout" / "adapters" / "stores"
+    decoy.mkdir(parents=True)
+    for package in (decoy.parent, decoy):
+        (package / "__init__.py").write_text("")
+    (decoy / "sqlite_committer.py").write_text("raise SystemExit('the decoy committer ran')\n")
+    monkeypatch.chdir(tmp_path / "checkout")
+    async with open_store(f"sqlite://{tmp_path}/events.db") as store:
+        [record] = await store.append([event("station/CP-1", 1)])
+        assert record.position == 1
