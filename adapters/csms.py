@@ -3,8 +3,9 @@ live projection, the OCPP server and (with ``config.api`` set) the HTTP API.
 
 Everything but the store runs under one root supervisor, ``rest_for_one``, children in start order
 (each is ready before the next starts): transaction ids, stations, Modbus devices, projections, the
-transaction index, OCPP listener, API. A child that fails restarts with everything after it, which depends on it. A single
-station cannot get here: its own subtree stops it alone (``actors.station_tree``). More than
+transaction index, OCPP listener, API. A child that fails restarts with everything after it, which
+depends on it. A single station cannot get here: its own subtree stops it alone
+(``actors.station_tree``). More than
 ``ROOT_INTENSITY`` restarts in ``ROOT_PERIOD`` seconds ends ``open_csms`` with the error.
 
 The store (its batching writer and committer) is not a child: it is the scope the tree runs in.
