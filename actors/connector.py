@@ -9,18 +9,23 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from datetime import datetime
 
 from actors.connector_view import ConnectorView, concerns, fold, fold_modbus_sample
+from actors.events import Event, events_of
+from actors.events.modbus import ModbusReading
 from core.actor import Actor, Reply
-from core.events import EventRecord
 from core.store import EventStore
 
 
 @dataclass(frozen=True, slots=True)
 class Committed:
-    """An event of the station's stream that concerns this connector."""
+    """An event of the station's stream that concerns this connector, committed at ``position``
+    and ``time``."""
 
-    record: EventRecord
+    event: Event
+    position: int
+    time: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,9 +35,10 @@ class InspectConnector:
 
 @dataclass(frozen=True, slots=True)
 class ModbusSample:
-    """A committed reading of a Modbus meter tied to this connector (stream ``meter/<id>``)."""
+    """A reading of a Modbus meter tied to this connector (stream ``meter/<id>``), committed at ``time``."""
 
-    record: EventRecord
+    reading: ModbusReading
+    time: datetime
 
 
 ConnectorMessage = Committed | InspectConnector | ModbusSample
@@ -46,13 +52,14 @@ class ConnectorActor(Actor[ConnectorMessage]):
 
     async def started(self) -> None:
         for record in await self.store.read_stream(self.stream):
-            if concerns(record, self.view.connector):
-                fold(self.view, record)
+            for event in events_of(record):
+                if concerns(event, self.view.connector):
+                    fold(self.view, event, record.position, record.time)
 
     async def receive(self, message: ConnectorMessage) -> None:
         if isinstance(message, Committed):
-            fold(self.view, message.record)
+            fold(self.view, message.event, message.position, message.time)
         elif isinstance(message, ModbusSample):
-            fold_modbus_sample(self.view, message.record)
+            fold_modbus_sample(self.view, message.reading, message.time)
         else:
             message.reply.send(copy.deepcopy(self.view))

@@ -6,13 +6,22 @@ the fleet), so the two cannot drift apart.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from actors import event_types as ev
 from actors import installed_profiles
-from core.events import EventRecord
+from actors.events import Event, TransactionId
+from actors.events.modbus import ModbusReading
+from actors.events.station import (
+    ConnectorStatusChanged,
+    MeterSampled,
+    ReservationCancelled,
+    ReservationMade,
+    TransactionStarted,
+    TransactionStopped,
+)
 
 # Measurands whose latest value gets a field of its own; everything else stays in ``last``.
 _POWER = "Power.Active.Import"
@@ -21,7 +30,7 @@ _ENERGY = "Energy.Active.Import.Register"
 # is apparent power and var reactive: neither may pass for watts.
 _WATTS = (None, "", "W")
 # Events that may concern a connector without naming it (the fold picks out what is its own).
-_UNNAMED_CONCERNS = installed_profiles.ALWAYS_CONCERN | {ev.RESERVATION_CANCELLED}
+_UNNAMED_CONCERNS = installed_profiles.ALWAYS_CONCERN | {ReservationCancelled}
 
 
 @dataclass(slots=True)
@@ -34,7 +43,7 @@ class ConnectorView:
     info: str | None = None
     vendor_error_code: str | None = None
     status_time: str | None = None
-    transaction_id: int | None = None
+    transaction_id: TransactionId | None = None
     id_tag: str | None = None
     reservation: dict[str, Any] | None = None
     power_w: float | None = None  # active power, from samples in W (or kW)
@@ -52,80 +61,119 @@ class ConnectorView:
         return {name: getattr(self, name) for name in self.__slots__}
 
 
-def concerns(record: EventRecord, connector: int) -> bool:
-    """Whether ``record`` may change the state of ``connector``."""
-    if record.type in _UNNAMED_CONCERNS:
+def concerns(event: Event, connector: int) -> bool:
+    """Whether ``event`` may change the state of ``connector``."""
+    if type(event) in _UNNAMED_CONCERNS:
         return True  # they name a reservation, transaction or profile, not always this connector
-    return record.data.get("connector") == connector
+    return getattr(event, "connector", None) == connector
 
 
-def concerned(record: EventRecord, named: Iterable[int]) -> list[int]:
-    """The connectors ``record`` may change, of a station that has ``named`` these connectors so far.
+def concerned(event: Event, named: Iterable[int]) -> list[int]:
+    """The connectors ``event`` may change, of a station that has ``named`` these connectors so far.
 
     The one it names, or, for an event that may touch a connector without naming it (a profile set
     on one connector replaces one with the same id on another; a cleared profile or a stopped
     transaction need not name theirs), every connector named so far.
     """
-    if record.type in _UNNAMED_CONCERNS:
+    if type(event) in _UNNAMED_CONCERNS:
         return sorted(named)
-    connector = record.data.get("connector")
+    connector = getattr(event, "connector", None)
     return [connector] if isinstance(connector, int) and connector > 0 else []
 
 
-def fold(view: ConnectorView, record: EventRecord) -> ConnectorView:
-    """Apply one event of the connector's station stream (events for other connectors are ignored)."""
-    if record.position <= view.position:
+def fold(view: ConnectorView, event: Event, position: int, time: datetime) -> ConnectorView:
+    """Apply one event of the connector's station stream, committed at ``position`` and ``time``
+    (events for other connectors are ignored)."""
+    if position <= view.position:
         return view  # already folded (a restarted actor may be told again)
-    profiles = installed_profiles.fold(view.charging_profiles, view.connector, record.type, record.data)
+    profiles = installed_profiles.fold(view.charging_profiles, view.connector, event)
     if profiles is not None:
         view.charging_profiles = profiles
-    if not _fold_state(view, record) and profiles is None:
+    handler = _FOLDS.get(type(event))
+    if not (handler is not None and handler(view, event, time)) and profiles is None:
         return view
-    view.position = record.position
+    view.position = position
     return view
 
 
-def _fold_state(view: ConnectorView, record: EventRecord) -> bool:
-    """Everything but the profiles; whether the view changed."""
-    data = record.data
-    kind = record.type
-    if kind == ev.CONNECTOR_STATUS_CHANGED and data["connector"] == view.connector:
-        view.status = data["status"]
-        view.error_code = data["error_code"]
-        view.info = data.get("info")
-        view.vendor_error_code = data.get("vendor_error_code")
-        view.status_time = data.get("timestamp") or record.time.isoformat()
-    elif kind == ev.TRANSACTION_STARTED and data["connector"] == view.connector:
-        view.transaction_id = int(data["transaction_id"])
-        view.id_tag = data["id_tag"]
-        view.energy_wh = float(data["meter_start_wh"])
-        if view.reservation and view.reservation.get("reservation_id") == data.get("reservation_id"):
-            view.reservation = None
-    elif kind == ev.TRANSACTION_STOPPED and data.get("transaction_id") == view.transaction_id:
-        view.transaction_id = None
-        view.id_tag = None
-        view.power_w = 0.0
-        if view.power_va is not None:
-            view.power_va = 0.0
-    elif kind == ev.METER_SAMPLED and data["connector"] == view.connector:
-        _samples(view, data["samples"])
-    elif kind == ev.RESERVATION_MADE and data["connector"] == view.connector:
-        view.reservation = {k: data[k] for k in ("reservation_id", "id_tag", "expiry")}
-    elif kind == ev.RESERVATION_CANCELLED and view.reservation is not None:
-        if view.reservation.get("reservation_id") != data["reservation_id"]:
-            return False
-        view.reservation = None
-    else:
+# Everything but the profiles: each returns whether the view changed.
+
+
+def _status(view: ConnectorView, event: ConnectorStatusChanged, time: datetime) -> bool:
+    if event.connector != view.connector:
         return False
+    view.status = event.status
+    view.error_code = event.error_code
+    view.info = event.info
+    view.vendor_error_code = event.vendor_error_code
+    view.status_time = event.timestamp or time.isoformat()
     return True
 
 
-def fold_modbus_sample(view: ConnectorView, record: EventRecord) -> ConnectorView:
-    """Apply a Modbus meter reading (``ModbusReading`` of a ``meter/<id>`` stream) tied to this connector.
+def _started(view: ConnectorView, event: TransactionStarted, time: datetime) -> bool:
+    if event.connector != view.connector:
+        return False
+    view.transaction_id = event.transaction_id
+    view.id_tag = event.id_token.id
+    view.energy_wh = float(event.meter_start_wh)
+    if view.reservation and view.reservation.get("reservation_id") == event.reservation_id:
+        view.reservation = None
+    return True
+
+
+def _stopped(view: ConnectorView, event: TransactionStopped, time: datetime) -> bool:
+    if event.transaction_id != view.transaction_id:
+        return False
+    view.transaction_id = None
+    view.id_tag = None
+    view.power_w = 0.0
+    if view.power_va is not None:
+        view.power_va = 0.0
+    return True
+
+
+def _sampled(view: ConnectorView, event: MeterSampled, time: datetime) -> bool:
+    if event.connector != view.connector:
+        return False
+    _samples(view, event.samples)
+    return True
+
+
+def _reserved(view: ConnectorView, event: ReservationMade, time: datetime) -> bool:
+    if event.connector != view.connector:
+        return False
+    view.reservation = {
+        "reservation_id": event.reservation_id,
+        "id_tag": event.id_token.id,
+        "expiry": event.expiry,
+    }
+    return True
+
+
+def _reservation_cancelled(view: ConnectorView, event: ReservationCancelled, time: datetime) -> bool:
+    if view.reservation is None or view.reservation.get("reservation_id") != event.reservation_id:
+        return False
+    view.reservation = None
+    return True
+
+
+_FOLDS: dict[type[Event], Callable[[ConnectorView, Any, datetime], bool]] = {
+    ConnectorStatusChanged: _status,
+    TransactionStarted: _started,
+    TransactionStopped: _stopped,
+    MeterSampled: _sampled,
+    ReservationMade: _reserved,
+    ReservationCancelled: _reservation_cancelled,
+}
+
+
+def fold_modbus_sample(view: ConnectorView, reading: ModbusReading, time: datetime) -> ConnectorView:
+    """Apply a Modbus meter reading (of a ``meter/<id>`` stream, committed at ``time``) tied to this
+    connector.
 
     Only the measured values change; ``position`` tracks the station's stream and is left alone.
     """
-    when = record.time.isoformat()
+    when = time.isoformat()
     samples = [
         {
             "measurand": s["measurand"],
@@ -134,7 +182,7 @@ def fold_modbus_sample(view: ConnectorView, record: EventRecord) -> ConnectorVie
             "phase": s["phase"] or "",
             "timestamp": when,
         }
-        for s in record.data["samples"]
+        for s in reading.samples
         if s.get("measurand")
     ]
     _samples(view, samples)

@@ -12,12 +12,30 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from actors import event_types as ev
+from actors.events import Event, IdToken
+from actors.events.station import (
+    Authorized,
+    ChargingProfileCleared,
+    ChargingProfileSet,
+    ConfigurationChanged,
+    ConfigurationReported,
+    ConnectorStatusChanged,
+    DataTransferred,
+    DiagnosticsStatusChanged,
+    FirmwareStatusChanged,
+    MeterSampled,
+    ReservationCancelled,
+    ReservationMade,
+    StationBooted,
+    TransactionStarted,
+    TransactionStopped,
+    TransactionStopRepeated,
+)
 from actors.metering import MeterReadings, normalise_meter_values
 from actors.policy import BootDecision, FleetPolicy
 from actors.station_state import StationState
 
-Events = list[tuple[str, dict[str, Any]]]
+Events = list[Event]
 
 
 def wire_time(moment: datetime) -> str:
@@ -85,12 +103,11 @@ def _samples(readings: MeterReadings) -> tuple[list[dict[str, Any]], list[dict[s
     return samples, problems
 
 
-def _meter_event(connector: int, transaction_id: int | None, meter_value: Any) -> tuple[str, dict[str, Any]]:
+def _meter_event(connector: int, transaction_id: int | None, meter_value: Any) -> MeterSampled:
     samples, problems = _samples(normalise_meter_values(meter_value))
-    data: dict[str, Any] = {"connector": connector, "transaction_id": transaction_id, "samples": samples}
-    if problems:
-        data["problems"] = problems
-    return ev.METER_SAMPLED, data
+    return MeterSampled(
+        connector=connector, transaction_id=transaction_id, samples=samples, problems=problems or None
+    )
 
 
 def domain_events(
@@ -99,53 +116,53 @@ def domain_events(
     """The domain events that answering ``request`` with ``response`` decides."""
     if action == "BootNotification":
         return [
-            (
-                ev.STATION_BOOTED,
-                {
-                    "status": response.get("status"),
-                    "interval": response.get("interval"),
-                    "vendor": request.get("chargePointVendor"),
-                    "model": request.get("chargePointModel"),
-                    "serial": request.get("chargePointSerialNumber") or request.get("chargeBoxSerialNumber"),
-                    "firmware": request.get("firmwareVersion"),
-                    "iccid": request.get("iccid"),
-                    "imsi": request.get("imsi"),
-                    "meter_type": request.get("meterType"),
-                    "meter_serial": request.get("meterSerialNumber"),
-                },
+            StationBooted(
+                status=response.get("status"),
+                interval=response.get("interval"),
+                vendor=request.get("chargePointVendor"),
+                model=request.get("chargePointModel"),
+                serial=request.get("chargePointSerialNumber") or request.get("chargeBoxSerialNumber"),
+                firmware=request.get("firmwareVersion"),
+                iccid=request.get("iccid"),
+                imsi=request.get("imsi"),
+                meter_type=request.get("meterType"),
+                meter_serial=request.get("meterSerialNumber"),
             )
         ]
     if action == "StatusNotification":
         return [
-            (
-                ev.CONNECTOR_STATUS_CHANGED,
-                {
-                    "connector": request["connectorId"],
-                    "status": request["status"],
-                    "error_code": request["errorCode"],
-                    "info": request.get("info"),
-                    "vendor_error_code": request.get("vendorErrorCode"),
-                    "vendor_id": request.get("vendorId"),
-                    "timestamp": request.get("timestamp"),
-                },
+            ConnectorStatusChanged(
+                connector=request["connectorId"],
+                status=request["status"],
+                error_code=request["errorCode"],
+                info=request.get("info"),
+                vendor_error_code=request.get("vendorErrorCode"),
+                vendor_id=request.get("vendorId"),
+                timestamp=request.get("timestamp"),
             )
         ]
     if action == "Authorize":
         info = response.get("idTagInfo", {})
-        return [(ev.AUTHORIZED, {"id_tag": request["idTag"], **_tag_info(info)})]
+        return [
+            Authorized(
+                id_token=IdToken(request["idTag"]),
+                status=info.get("status"),
+                expiry=info.get("expiryDate"),
+                parent=IdToken.of_tag(info.get("parentIdTag")),
+            )
+        ]
     if action == "StartTransaction":
         info = response.get("idTagInfo", {})
-        started = (
-            ev.TRANSACTION_STARTED,
-            {
-                "transaction_id": response["transactionId"],
-                "connector": request["connectorId"],
-                "id_tag": request["idTag"],
-                "meter_start_wh": float(request["meterStart"]),
-                "timestamp": request["timestamp"],
-                "reservation_id": request.get("reservationId"),
-                **_tag_info(info),
-            },
+        started = TransactionStarted(
+            transaction_id=response["transactionId"],
+            connector=request["connectorId"],
+            id_token=IdToken(request["idTag"]),
+            meter_start_wh=float(request["meterStart"]),
+            timestamp=request["timestamp"],
+            reservation_id=request.get("reservationId"),
+            status=info.get("status"),
+            expiry=info.get("expiryDate"),
+            parent=IdToken.of_tag(info.get("parentIdTag")),
         )
         return [*_superseded(request, state), started]
     if action == "MeterValues":
@@ -154,25 +171,18 @@ def domain_events(
         return _stop_events(request, response, state)
     if action == "DataTransfer":
         return [
-            (
-                ev.DATA_TRANSFERRED,
-                {
-                    "vendor_id": request["vendorId"],
-                    "message_id": request.get("messageId"),
-                    "data": request.get("data"),
-                    "status": response.get("status"),
-                },
+            DataTransferred(
+                vendor_id=request["vendorId"],
+                message_id=request.get("messageId"),
+                data=request.get("data"),
+                status=response.get("status"),
             )
         ]
     if action == "DiagnosticsStatusNotification":
-        return [(ev.DIAGNOSTICS_STATUS_CHANGED, {"status": request["status"]})]
+        return [DiagnosticsStatusChanged(status=request["status"])]
     if action == "FirmwareStatusNotification":
-        return [(ev.FIRMWARE_STATUS_CHANGED, {"status": request["status"]})]
+        return [FirmwareStatusChanged(status=request["status"])]
     return []
-
-
-def _tag_info(info: Mapping[str, Any]) -> dict[str, Any]:
-    return {"status": info.get("status"), "expiry": info.get("expiryDate"), "parent": info.get("parentIdTag")}
 
 
 def _superseded(request: Mapping[str, Any], state: StationState) -> Events:
@@ -188,20 +198,17 @@ def _superseded(request: Mapping[str, Any], state: StationState) -> Events:
     meter_stop = float(request["meterStart"])
     energy = meter_stop - open_tx.meter_start_wh
     return [
-        (
-            ev.TRANSACTION_STOPPED,
-            {
-                "transaction_id": open_tx.transaction_id,
-                "connector": open_tx.connector,
-                "known": True,
-                "id_tag": None,
-                "start_id_tag": open_tx.id_tag,
-                "meter_stop_wh": meter_stop,
-                "energy_wh": energy if energy >= 0 else None,  # a meter reset in between: unknown
-                "timestamp": request["timestamp"],
-                "reason": "superseded",
-                "closed_by": "csms",
-            },
+        TransactionStopped(
+            transaction_id=open_tx.transaction_id,
+            connector=open_tx.connector,
+            known=True,
+            id_token=None,
+            start_id_token=open_tx.id_token,
+            meter_stop_wh=meter_stop,
+            energy_wh=energy if energy >= 0 else None,  # a meter reset in between: unknown
+            timestamp=request["timestamp"],
+            reason="superseded",
+            closed_by="csms",
         )
     ]
 
@@ -212,15 +219,12 @@ def _stop_events(request: Mapping[str, Any], response: Mapping[str, Any], state:
     meter_stop = float(request["meterStop"])
     if open_tx is None and tx_id in state.recently_stopped:
         return [
-            (
-                ev.TRANSACTION_STOP_REPEATED,
-                {
-                    "transaction_id": tx_id,
-                    "id_tag": request.get("idTag"),
-                    "meter_stop_wh": meter_stop,
-                    "timestamp": request["timestamp"],
-                    "reason": request.get("reason", "Local"),
-                },
+            TransactionStopRepeated(
+                transaction_id=tx_id,
+                id_token=IdToken.of_tag(request.get("idTag")),
+                meter_stop_wh=meter_stop,
+                timestamp=request["timestamp"],
+                reason=request.get("reason", "Local"),
             )
         ]
     connector = open_tx.connector if open_tx is not None else None
@@ -228,21 +232,18 @@ def _stop_events(request: Mapping[str, Any], response: Mapping[str, Any], state:
     if request.get("transactionData"):
         events.append(_meter_event(connector or 0, tx_id, request["transactionData"]))
     events.append(
-        (
-            ev.TRANSACTION_STOPPED,
-            {
-                "transaction_id": tx_id,
-                "connector": connector,
-                "known": open_tx is not None,
-                "id_tag": request.get("idTag"),
-                "start_id_tag": open_tx.id_tag if open_tx is not None else None,
-                "meter_stop_wh": meter_stop,
-                "energy_wh": meter_stop - open_tx.meter_start_wh if open_tx is not None else None,
-                "timestamp": request["timestamp"],
-                "reason": request.get("reason", "Local"),
-                "closed_by": "station",
-                **({"tag_status": response["idTagInfo"].get("status")} if "idTagInfo" in response else {}),
-            },
+        TransactionStopped(
+            transaction_id=tx_id,
+            connector=connector,
+            known=open_tx is not None,
+            id_token=IdToken.of_tag(request.get("idTag")),
+            start_id_token=open_tx.id_token if open_tx is not None else None,
+            meter_stop_wh=meter_stop,
+            energy_wh=meter_stop - open_tx.meter_start_wh if open_tx is not None else None,
+            timestamp=request["timestamp"],
+            reason=request.get("reason", "Local"),
+            closed_by="station",
+            tag_status=response["idTagInfo"].get("status") if "idTagInfo" in response else None,
         )
     )
     return events
@@ -253,42 +254,31 @@ def command_events(action: str, request: Mapping[str, Any], response: Mapping[st
     status = response.get("status")
     if action == "GetConfiguration":
         return [
-            (
-                ev.CONFIGURATION_REPORTED,
-                {
-                    "keys": [
-                        {"key": k.get("key"), "value": k.get("value"), "readonly": k.get("readonly")}
-                        for k in response.get("configurationKey", [])
-                    ],
-                    "unknown": list(response.get("unknownKey", [])),
-                },
+            ConfigurationReported(
+                keys=[
+                    {"key": k.get("key"), "value": k.get("value"), "readonly": k.get("readonly")}
+                    for k in response.get("configurationKey", [])
+                ],
+                unknown=list(response.get("unknownKey", [])),
             )
         ]
     if action == "ChangeConfiguration" and status in ("Accepted", "RebootRequired"):
-        return [
-            (ev.CONFIGURATION_CHANGED, {"key": request["key"], "value": request["value"], "status": status})
-        ]
+        return [ConfigurationChanged(key=request["key"], value=request["value"], status=status)]
     if action == "ReserveNow" and status == "Accepted":
         return [
-            (
-                ev.RESERVATION_MADE,
-                {
-                    "connector": request["connectorId"],
-                    "reservation_id": request["reservationId"],
-                    "id_tag": request["idTag"],
-                    "expiry": request["expiryDate"],
-                },
+            ReservationMade(
+                connector=request["connectorId"],
+                reservation_id=request["reservationId"],
+                id_token=IdToken(request["idTag"]),
+                expiry=request["expiryDate"],
             )
         ]
     if action == "CancelReservation" and status == "Accepted":
-        return [(ev.RESERVATION_CANCELLED, {"reservation_id": request["reservationId"]})]
+        return [ReservationCancelled(reservation_id=request["reservationId"])]
     if action == "SetChargingProfile" and status == "Accepted":
         return [
-            (
-                ev.CHARGING_PROFILE_SET,
-                {"connector": request["connectorId"], "profile": dict(request["csChargingProfiles"])},
-            )
+            ChargingProfileSet(connector=request["connectorId"], profile=dict(request["csChargingProfiles"]))
         ]
     if action == "ClearChargingProfile" and status == "Accepted":
-        return [(ev.CHARGING_PROFILE_CLEARED, {"criteria": dict(request)})]
+        return [ChargingProfileCleared(criteria=dict(request))]
     return []

@@ -17,13 +17,19 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Any
 
 import trio
 
-from actors import event_types as ev
 from actors.device_link import DeviceLinkError, DeviceTimeout, RegisterFunction, RegisterLink
 from actors.device_profile import DeviceProfile, RegisterPoint
+from actors.events.modbus import (
+    EvseControlFailed,
+    EvseControlMismatched,
+    EvseControlReadBack,
+    EvseControlRequested,
+    EvseControlVerified,
+    EvseControlWritten,
+)
 from actors.meter import (
     DeviceDeps,
     DevicePoller,
@@ -136,37 +142,39 @@ class EvseControllerActor(PollingActor[EvseMessage]):
         device = self.device
         stats = device.deps.stats
         clock = device.deps.clock
-        base: dict[str, Any] = {"what": what, "value": value, "address": address, "words": words}
-        await device.append([(ev.EVSE_CONTROL_REQUESTED, base)])
+        await device.append([EvseControlRequested(what=what, value=value, address=address, words=words)])
         started = clock.monotonic()
         stage = "write"
         try:
             with trio.fail_after(self.deadline):
                 await self.link.write(self.unit, address, words)
-            written = base | {"latency_s": clock.monotonic() - started}
-            await device.append([(ev.EVSE_CONTROL_WRITTEN, written)])
+            latency = clock.monotonic() - started
+            written = EvseControlWritten(
+                what=what, value=value, address=address, words=words, latency_s=latency
+            )
+            await device.append([written])
             stage = "read_back"
             with trio.fail_after(self.deadline):
                 read = await self.link.read(self.unit, RegisterFunction.HOLDING, address, len(words))
         except (DeviceLinkError, trio.TooSlowError) as exc:
             error = exc if isinstance(exc, DeviceLinkError) else DeviceTimeout(f"{stage} took too long")
             kind, detail = describe_failure(error)
-            failed = {"what": what, "value": value, "stage": stage, "kind": kind.value} | detail
-            await device.append([(ev.EVSE_CONTROL_FAILED, failed)])
+            failed = EvseControlFailed(what=what, value=value, stage=stage, kind=kind.value, **detail)
+            await device.append([failed])
             stats.controls[(device.device_id, what, Outcome.FAILED.value)] += 1
             stats.errors[(device.device_id, kind.value)] += 1
             return ControlResult(what, value, Outcome.FAILED, failure=kind.value)
         actual = self._held(what, point, read)
-        back = {"what": what, "address": address, "words": read, "value": actual}
+        back = EvseControlReadBack(what=what, address=address, words=read, value=actual)
+        verdict: EvseControlVerified | EvseControlMismatched
         if read == words:
             outcome = Outcome.VERIFIED
-            verdict = (ev.EVSE_CONTROL_VERIFIED, {"what": what, "value": actual})
+            verdict = EvseControlVerified(what=what, value=actual)
         else:
             outcome = Outcome.MISMATCHED
-            verdict = (
-                ev.EVSE_CONTROL_MISMATCHED,
-                {"what": what, "requested": value, "actual": actual, "written": words, "read": read},
+            verdict = EvseControlMismatched(
+                what=what, requested=value, actual=actual, written=words, read=read
             )
-        await device.append([(ev.EVSE_CONTROL_READ_BACK, back), verdict])
+        await device.append([back, verdict])
         stats.controls[(device.device_id, what, outcome.value)] += 1
         return ControlResult(what, value, outcome, actual)

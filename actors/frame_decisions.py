@@ -14,6 +14,7 @@ from typing import Any
 
 from actors.commands import CommandRejected
 from actors.decisions import Events, command_events
+from actors.events.station import CommandCompleted
 from actors.ocpp import (
     CallFailed,
     ErrorCode,
@@ -59,13 +60,13 @@ def checked_response(action: str, response: dict[str, Any]) -> dict[str, Any]:
 
 @dataclass(frozen=True, slots=True)
 class ReplyDecision:
-    """What a station's reply to our command decides: the CommandCompleted data and domain events.
+    """What a station's reply to our command decides: its CommandCompleted and domain events.
 
     ``result`` is the validated response of an accepted reply; ``rejection`` the command's failure
     otherwise. ``completed`` lacks ``round_trip``, which only the driver's clock knows.
     """
 
-    completed: dict[str, Any]
+    completed: CommandCompleted
     domain: Events
     result: dict[str, Any] | None
     rejection: CommandRejected | None
@@ -75,23 +76,35 @@ def decide_reply(
     event: ResultReceived | ErrorReceived | CallFailed, request: Mapping[str, Any], validator: Validator
 ) -> ReplyDecision:
     """Decide a reply to our command whose request payload was ``request``."""
-    completed: dict[str, Any] = {"action": event.action, "unique_id": event.unique_id}
+    action, unique_id = event.action, event.unique_id
     if isinstance(event, ResultReceived):
         try:
             result = validator.validate_response(event.action, event.payload).payload
         except OcppError as error:
-            completed.update(outcome="invalid", code=error.code.value, description=error.description)
-            return ReplyDecision(
-                completed, [], None, CommandRejected(error.code.value, f"invalid reply: {error.description}")
+            invalid = CommandCompleted(
+                action=action,
+                unique_id=unique_id,
+                outcome="invalid",
+                code=error.code.value,
+                description=error.description,
             )
-        completed.update(outcome="result", response=result)
+            return ReplyDecision(
+                invalid, [], None, CommandRejected(error.code.value, f"invalid reply: {error.description}")
+            )
+        completed = CommandCompleted(action=action, unique_id=unique_id, outcome="result", response=result)
         return ReplyDecision(completed, command_events(event.action, request, result), result, None)
     if isinstance(event, ErrorReceived):
-        completed.update(outcome="error", code=event.code, description=event.description)
-        return ReplyDecision(
-            completed, [], None, CommandRejected(event.code, event.description, event.details)
+        failed = CommandCompleted(
+            action=action,
+            unique_id=unique_id,
+            outcome="error",
+            code=event.code,
+            description=event.description,
         )
-    completed.update(outcome="malformed", code=event.error.code.value)
+        return ReplyDecision(failed, [], None, CommandRejected(event.code, event.description, event.details))
+    malformed = CommandCompleted(
+        action=action, unique_id=unique_id, outcome="malformed", code=event.error.code.value
+    )
     return ReplyDecision(
-        completed, [], None, CommandRejected(event.error.code.value, event.error.description)
+        malformed, [], None, CommandRejected(event.error.code.value, event.error.description)
     )

@@ -18,34 +18,32 @@ station (and every ``TransactionStopped``), not only those naming it: see :data:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from actors import event_types as ev
+from actors.events import Event
+from actors.events.station import ChargingProfileCleared, ChargingProfileSet, TransactionStopped
 
 Profile = dict[str, Any]
 
 # Events that may change a connector's profiles without naming that connector.
-ALWAYS_CONCERN = frozenset({ev.CHARGING_PROFILE_SET, ev.CHARGING_PROFILE_CLEARED, ev.TRANSACTION_STOPPED})
+ALWAYS_CONCERN: frozenset[type[Event]] = frozenset(
+    {ChargingProfileSet, ChargingProfileCleared, TransactionStopped}
+)
 
 _TX_PROFILE = "TxProfile"
 
 
-def fold(profiles: list[Profile], connector: int, kind: str, data: Mapping[str, Any]) -> list[Profile] | None:
-    """The profiles of ``connector`` after the event (``kind``, ``data``); None when it changes nothing."""
-    if kind == ev.CHARGING_PROFILE_SET:
-        return _set(profiles, connector, data)
-    if kind == ev.CHARGING_PROFILE_CLEARED:
-        return _changed(profiles, [p for p in profiles if not _cleared(p, connector, data["criteria"])])
-    if kind == ev.TRANSACTION_STOPPED:
-        return _changed(profiles, [p for p in profiles if not _ended(p, connector, data)])
-    return None
+def fold(profiles: list[Profile], connector: int, event: Event) -> list[Profile] | None:
+    """The profiles of ``connector`` after ``event``; None when it changes nothing."""
+    handler = _FOLDS.get(type(event))
+    return None if handler is None else handler(profiles, connector, event)
 
 
-def _set(profiles: list[Profile], connector: int, data: Mapping[str, Any]) -> list[Profile] | None:
-    new = data["profile"]
+def _set(profiles: list[Profile], connector: int, event: ChargingProfileSet) -> list[Profile] | None:
+    new = event.profile
     ident = new.get("chargingProfileId")
-    here = data["connector"] == connector
+    here = event.connector == connector
     kept = [
         p
         for p in profiles
@@ -61,6 +59,14 @@ def _set(profiles: list[Profile], connector: int, data: Mapping[str, Any]) -> li
     return _changed(profiles, kept)
 
 
+def _clear(profiles: list[Profile], connector: int, event: ChargingProfileCleared) -> list[Profile] | None:
+    return _changed(profiles, [p for p in profiles if not _cleared(p, connector, event.criteria)])
+
+
+def _stop(profiles: list[Profile], connector: int, event: TransactionStopped) -> list[Profile] | None:
+    return _changed(profiles, [p for p in profiles if not _ended(p, connector, event)])
+
+
 def _cleared(profile: Profile, connector: int, criteria: Mapping[str, Any]) -> bool:
     if criteria.get("id") is not None:
         return bool(profile.get("chargingProfileId") == criteria["id"])
@@ -70,14 +76,21 @@ def _cleared(profile: Profile, connector: int, criteria: Mapping[str, Any]) -> b
     return all(profile.get(field) == criteria[key] for key, field in checks.items() if key in criteria)
 
 
-def _ended(profile: Profile, connector: int, stop: Mapping[str, Any]) -> bool:
+def _ended(profile: Profile, connector: int, stop: TransactionStopped) -> bool:
     if profile.get("chargingProfilePurpose") != _TX_PROFILE:
         return False
     tied = profile.get("transactionId")
     if tied is not None:
-        return bool(tied == stop.get("transaction_id"))
-    return stop.get("connector") == connector
+        return bool(tied == stop.transaction_id)
+    return stop.connector == connector
 
 
 def _changed(before: list[Profile], after: list[Profile]) -> list[Profile] | None:
     return after if len(after) != len(before) else None
+
+
+_FOLDS: dict[type[Event], Callable[[list[Profile], int, Any], list[Profile] | None]] = {
+    ChargingProfileSet: _set,
+    ChargingProfileCleared: _clear,
+    TransactionStopped: _stop,
+}

@@ -22,11 +22,11 @@ import math
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 import trio
 
-from actors import event_types as ev
 from actors.connector import ConnectorMessage, ModbusSample
 from actors.device_link import (
     DeviceExceptionResponse,
@@ -38,9 +38,16 @@ from actors.device_link import (
     Sample,
 )
 from actors.device_profile import DeviceProfile, ReadBlock, decode_reading
+from actors.events import Event, events_of, new_events
+from actors.events.modbus import (
+    ModbusDeviceRecovered,
+    ModbusDeviceStale,
+    ModbusPollFailed,
+    ModbusReading,
+)
 from core.actor import Actor, ActorRef, Reply
 from core.clock import Clock
-from core.events import EventRecord, NewEvent, check_stream
+from core.events import EventRecord, check_stream
 from core.mailbox import Mailbox
 from core.store import EventStore
 
@@ -252,10 +259,6 @@ class MeterBinding:
         if self.connector is not None and self.connector < 1:
             raise ValueError(f"connector must be 1 or more, got {self.connector}")
 
-    def as_dict(self) -> dict[str, Any]:
-        fields = {"station": self.station, "connector": self.connector, "site": self.site}
-        return {key: value for key, value in fields.items() if value is not None}
-
 
 #: Finds (and starts on first use) a connector actor, as ``Fleet.connector`` does.
 ConnectorRefs = Callable[[str, int], ActorRef[ConnectorMessage]]
@@ -351,22 +354,21 @@ class DevicePoller:
         tail = await self.deps.store.read_stream(self.stream, after=max(0, self.version - 8))
         missed = 0
         for record in tail:
-            if record.type == ev.MODBUS_READING:
-                missed = 0
-                self.samples = tuple(_sample_of(s) for s in record.data["samples"])
-            elif record.type == ev.MODBUS_POLL_FAILED:
-                missed = int(record.data["missed"])
+            for event in events_of(record):
+                if isinstance(event, ModbusReading):
+                    missed = 0
+                    self.samples = tuple(_sample_of(s) for s in event.samples)
+                elif isinstance(event, ModbusPollFailed):
+                    missed = event.missed
         self.schedule = self._schedule(missed)
         self.deps.stats.stale[self.device_id] = self.schedule.stale
         if self.samples:
             self.deps.stats.last_values[self.device_id] = self.samples
 
-    async def append(self, events: list[tuple[str, dict[str, Any]]]) -> list[EventRecord]:
+    async def append(self, events: list[Event]) -> list[EventRecord]:
         """Append events to the device's stream (expecting its version: one writer per stream)."""
-        when = self.deps.clock.wall()
         records = await self.deps.store.append(
-            [NewEvent(self.stream, kind, data, when) for kind, data in events],
-            expected={self.stream: self.version},
+            new_events(self.stream, events, self.deps.clock.wall()), expected={self.stream: self.version}
         )
         self.version = records[-1].sequence
         return records
@@ -387,26 +389,39 @@ class DevicePoller:
         now = clock.monotonic()
         latency = now - started
         stats = self.deps.stats
-        events: list[tuple[str, dict[str, Any]]] = []
-        base = {"latency_s": latency, **self.binding.as_dict()}
+        events: list[Event] = []
+        binding = self.binding
         missed_before, skipped_before = self.schedule.missed, self.schedule.skipped
         if polled is not None:
             transition = self.schedule.succeeded(now)
             readings = tuple(in_base_units(s) for s in polled.reading.samples)
-            samples = [sample_dict(s) for s in readings]
-            events.append(
-                (ev.MODBUS_READING, base | {"samples": samples, "raw": [b.as_dict() for b in polled.raw]})
+            reading = ModbusReading(
+                latency_s=latency,
+                station=binding.station,
+                connector=binding.connector,
+                site=binding.site,
+                samples=[sample_dict(s) for s in readings],
+                raw=[b.as_dict() for b in polled.raw],
             )
+            events.append(reading)
         else:
             assert error is not None
             transition = self.schedule.failed(now)
             kind, detail = describe_failure(error)
-            failure = base | detail | {"kind": kind.value, "missed": self.schedule.missed}
-            events.append((ev.MODBUS_POLL_FAILED, failure))
+            failure = ModbusPollFailed(
+                latency_s=latency,
+                station=binding.station,
+                connector=binding.connector,
+                site=binding.site,
+                kind=kind.value,
+                missed=self.schedule.missed,
+                **detail,
+            )
+            events.append(failure)
         if transition is Transition.STALE:
-            events.append((ev.MODBUS_DEVICE_STALE, {"missed": self.schedule.missed}))
+            events.append(ModbusDeviceStale(missed=self.schedule.missed))
         elif transition is Transition.RECOVERED:
-            events.append((ev.MODBUS_DEVICE_RECOVERED, {"missed": missed_before}))
+            events.append(ModbusDeviceRecovered(missed=missed_before))
         records = await self.append(events)
         # Counted only once committed: the metrics never run ahead of the log.
         stats.polls[self.device_id] += 1
@@ -414,19 +429,19 @@ class DevicePoller:
         stats.stale[self.device_id] = self.schedule.stale
         stats.observe_poll(self.device_id, latency)
         if polled is None:
-            stats.errors[(self.device_id, events[0][1]["kind"])] += 1
+            stats.errors[(self.device_id, kind.value)] += 1
             return
         self.samples = readings
         stats.last_values[self.device_id] = self.samples
         stats.last_reading_at[self.device_id] = records[0].time.timestamp()
-        self._tell_connector(records[0])
+        self._tell_connector(reading, records[0].time)
 
-    def _tell_connector(self, record: EventRecord) -> None:
+    def _tell_connector(self, reading: ModbusReading, time: datetime) -> None:
         station, connector = self.binding.station, self.binding.connector
         if station is None or connector is None or self.deps.connectors is None:
             return
         ref = self.deps.connectors(station, connector)
-        if not ref.try_send(ModbusSample(record)):
+        if not ref.try_send(ModbusSample(reading, time)):
             self.deps.stats.connector_dropped[self.device_id] += 1
 
     def snapshot(self) -> DeviceSnapshot:

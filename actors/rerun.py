@@ -27,19 +27,29 @@ What legitimately differs between two runs is taken from the recording, never co
 Replies to our commands are re-decided (their CommandCompleted and domain events). Registered
 handlers (an embedding application's code) are not part of the re-run: answers come from the
 built-in rules, as under ``chargeward serve``. Connection events and supervision records are folded,
-not re-decided. Both sides go through the store's codec before comparing, so they compare as stored.
+not re-decided. Both sides are compared as typed events: the recorded ones as :func:`~actors.events.events_of`
+reads them (upcast to this build's versions, so a field added since does not count as a difference),
+the re-run's after a trip through the store's codec, so they compare as they would be stored.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from actors import event_types as ev
 from actors.decisions import builtin_response, domain_events
+from actors.events import Event, decode, encode, events_of
+from actors.events.station import (
+    CommandCompleted,
+    FrameReceived,
+    FrameSent,
+    StationConnected,
+    StationDisconnected,
+    StationFailed,
+)
 from actors.frame_decisions import admit_call, checked_response, decide_reply, repairs_record
 from actors.ocpp import (
     BadFrame,
@@ -60,7 +70,15 @@ from actors.station_state import StationState
 from core.codec import pack, unpack
 from core.events import EventRecord
 
-Decided = list[tuple[str, dict[str, Any]]]
+Decided = list[Event]
+
+
+@dataclass(frozen=True, slots=True)
+class _Recorded:
+    """One recorded event and the record that holds it."""
+
+    record: EventRecord
+    event: Event
 
 
 class RerunError(Exception):
@@ -98,31 +116,33 @@ class StationRerun:
     differences: list[Difference] = field(default_factory=list)
 
 
-def _group_end(records: Sequence[EventRecord], start: int) -> int:
-    """The index after the records one inbound frame at ``start`` was committed with."""
+def _group_end(items: Sequence[_Recorded], start: int) -> int:
+    """The index after the events one inbound frame at ``start`` was committed with."""
     end = start + 1
-    while end < len(records):
-        record = records[end]
-        if record.type in (
-            ev.FRAME_RECEIVED,
-            ev.STATION_CONNECTED,
-            ev.STATION_DISCONNECTED,
-            ev.STATION_FAILED,
-        ):
+    while end < len(items):
+        event = items[end].event
+        if isinstance(event, FrameReceived | StationConnected | StationDisconnected | StationFailed):
             break
-        if record.type == ev.FRAME_SENT and "action" in record.data:
+        if isinstance(event, FrameSent) and event.action is not None:
             break  # one of our commands going out
-        if record.type == ev.COMMAND_COMPLETED and end > start + 1:
+        if isinstance(event, CommandCompleted) and end > start + 1:
             break  # a later timeout, not this reply's completion
         end += 1
-        if record.type == ev.FRAME_SENT:
+        if isinstance(event, FrameSent):
             break  # the answer closes the frame's commit
     return end
 
 
-def _as_stored(events: Iterable[tuple[str, Any]]) -> list[dict[str, Any]]:
-    stored: list[dict[str, Any]] = unpack(pack([{"type": t, "data": dict(d)} for t, d in events]))
-    return stored
+def _as_stored(event: Event) -> Event:
+    """``event`` as it reads back from the store."""
+    type_name, data = encode(event)
+    return decode(type_name, unpack(pack(data)))
+
+
+def _shown(event: Event) -> dict[str, Any]:
+    type_name, data = encode(event)
+    shown: dict[str, Any] = unpack(pack({"type": type_name, "data": data}))
+    return shown
 
 
 class _Rerunner:
@@ -139,76 +159,77 @@ class _Rerunner:
         return Validator("1.6", policy.validation, policy.aliases)
 
     def run(self, records: Sequence[EventRecord]) -> StationRerun:
+        items = [_Recorded(record, event) for record in records for event in events_of(record)]
         i = 0
-        while i < len(records):
-            record = records[i]
-            if record.type == ev.FRAME_RECEIVED:
-                end = _group_end(records, i)
-                self._frame(records[i:end])
-                self.state.apply_all(records[i:end])
+        while i < len(items):
+            item = items[i]
+            if isinstance(item.event, FrameReceived):
+                end = _group_end(items, i)
+                self._frame(item.event, items[i:end])
+                self._fold(items[i:end])
                 i = end
                 continue
-            self._other(record)
-            self.state.apply(record)
+            self._other(item)
+            self._fold([item])
             i += 1
         return self.outcome
 
-    def _other(self, record: EventRecord) -> None:
-        data = record.data
-        if record.type == ev.STATION_CONNECTED:
+    def _fold(self, items: Sequence[_Recorded]) -> None:
+        for item in items:
+            self.state.fold(item.event)
+            self.state.version = item.record.sequence
+
+    def _other(self, item: _Recorded) -> None:
+        event = item.event
+        if isinstance(event, StationConnected):
             timeout = self.fleet.for_station(self.station, self.state.vendor).call_timeout
-            self.session = Session(Role.CSMS, timeout=timeout, id_prefix=f"{data['conn']}-")
+            self.session = Session(Role.CSMS, timeout=timeout, id_prefix=f"{event.conn}-")
             self.commands.clear()
-        elif record.type == ev.STATION_DISCONNECTED:
+        elif isinstance(event, StationDisconnected):
             self.session = None
-        elif record.type == ev.FRAME_SENT and "action" in data and self.session is not None:
-            message = json.loads(data["text"])
+        elif isinstance(event, FrameSent) and event.action is not None and self.session is not None:
+            message = json.loads(event.text)
             self.commands[message[1]] = message[3]
-            self.session.resume_call(message[1], data["action"], record.time.timestamp())
-        elif record.type == ev.COMMAND_COMPLETED and self.session is not None:
+            self.session.resume_call(message[1], event.action, item.record.time.timestamp())
+        elif isinstance(event, CommandCompleted) and self.session is not None:
             self.session.expire(math.inf)  # a timeout: no reply came
 
-    def _frame(self, group: Sequence[EventRecord]) -> None:
-        first = group[0]
+    def _frame(self, frame: FrameReceived, group: Sequence[_Recorded]) -> None:
         self.outcome.frames += 1
         if self.session is None:  # a log without its connection record: decide in a fresh session
-            self.session = Session(Role.CSMS, id_prefix=f"{first.data['conn']}-")
+            self.session = Session(Role.CSMS, id_prefix=f"{frame.conn}-")
         decided: Decided = []
-        for event in self.session.receive(first.data["text"], first.time.timestamp()):
-            decided.extend(self._decide(event, group))
+        for event in self.session.receive(frame.text, group[0].record.time.timestamp()):
+            decided.extend(self._decide(event, frame, group))
         self._compare(group, decided)
 
-    def _decide(self, event: object, group: Sequence[EventRecord]) -> Decided:
+    def _decide(self, event: object, frame: FrameReceived, group: Sequence[_Recorded]) -> Decided:
         assert self.session is not None
-        frame = group[0]
-        conn, text = frame.data["conn"], frame.data["text"]
+        conn, text = frame.conn, frame.text
         if isinstance(event, CallReceived):
-            return self._call(event, group)
+            return self._call(event, frame, group)
         if isinstance(event, ResultReceived | ErrorReceived | CallFailed):
             decision = decide_reply(event, self.commands.pop(event.unique_id, {}), self.validator())
-            recorded = next((r.data for r in group if r.type == ev.COMMAND_COMPLETED), {})
-            completed = {**decision.completed, "round_trip": recorded.get("round_trip")}
+            recorded = next((r.event for r in group if isinstance(r.event, CommandCompleted)), None)
+            round_trip = recorded.round_trip if recorded is not None else None
             return [
-                (ev.FRAME_RECEIVED, {"conn": conn, "text": text, "action": event.action}),
-                (ev.COMMAND_COMPLETED, completed),
+                FrameReceived(conn=conn, text=text, action=event.action),
+                replace(decision.completed, round_trip=round_trip),
                 *decision.domain,
             ]
         if isinstance(event, BadFrame | CallRefused):
-            refused: Decided = [
-                (ev.FRAME_RECEIVED, {"conn": conn, "text": text, "error": event.error.code.value})
-            ]
+            refused: Decided = [FrameReceived(conn=conn, text=text, error=event.error.code.value)]
             if event.reply is not None:
-                refused.append((ev.FRAME_SENT, {"conn": conn, "text": event.reply}))
+                refused.append(FrameSent(conn=conn, text=event.reply))
             return refused
         if isinstance(event, ReplyDropped):
-            return [(ev.FRAME_RECEIVED, {"conn": conn, "text": text, "late": event.late})]
+            return [FrameReceived(conn=conn, text=text, late=event.late)]
         return []  # CallRepeated: the pending answer serves it; nothing is recorded
 
-    def _call(self, call: CallReceived, group: Sequence[EventRecord]) -> Decided:
+    def _call(self, call: CallReceived, frame: FrameReceived, group: Sequence[_Recorded]) -> Decided:
         assert self.session is not None
-        frame = group[0]
-        conn = frame.data["conn"]
-        received: dict[str, Any] = {"conn": conn, "text": frame.data["text"], "action": call.action}
+        repairs: list[dict[str, Any]] | None = None
+        refused: str | None = None
         domain: Decided = []
         try:
             checked = admit_call(
@@ -219,18 +240,19 @@ class _Rerunner:
                 max_connector_id=self.fleet.max_connector_id,
             )
             if checked.repairs:
-                received["repairs"] = repairs_record(checked.repairs)
-            response = self._respond(call.action, checked.payload, frame, group)
+                repairs = repairs_record(checked.repairs)
+            response = self._respond(call.action, checked.payload, group)
             domain = domain_events(call.action, checked.payload, response, self.state)
             reply = self.session.answer(call.unique_id, response)
         except OcppError as error:
-            received["error"] = error.code.value
+            refused = error.code.value
             reply = self.session.answer_error(call.unique_id, error)
-        return [(ev.FRAME_RECEIVED, received), *domain, (ev.FRAME_SENT, {"conn": conn, "text": reply})]
+        received = FrameReceived(
+            conn=frame.conn, text=frame.text, action=call.action, repairs=repairs, error=refused
+        )
+        return [received, *domain, FrameSent(conn=frame.conn, text=reply)]
 
-    def _respond(
-        self, action: str, request: dict[str, Any], frame: EventRecord, group: Sequence[EventRecord]
-    ) -> dict[str, Any]:
+    def _respond(self, action: str, request: dict[str, Any], group: Sequence[_Recorded]) -> dict[str, Any]:
         transaction_id = None
         if action == "StartTransaction":
             transaction_id = _recorded_transaction_id(group)
@@ -242,7 +264,7 @@ class _Rerunner:
             station_id=self.station,
             state=self.state,
             policy=self.fleet,
-            now=frame.time,
+            now=group[0].record.time,
             transaction_id=transaction_id,
         )
         try:
@@ -250,25 +272,29 @@ class _Rerunner:
         except OcppError as error:
             raise OcppError(ErrorCode.INTERNAL_ERROR, f"the {action} response was invalid") from error
 
-    def _compare(self, group: Sequence[EventRecord], decided: Decided) -> None:
-        recorded = _as_stored((r.type, r.data) for r in group)
-        rerun = _as_stored(decided)
-        frame = str(group[0].data["text"])
-        for n in range(max(len(recorded), len(rerun))):
+    def _compare(self, group: Sequence[_Recorded], decided: Decided) -> None:
+        rerun = [_as_stored(event) for event in decided]
+        first = group[0].event
+        frame = str(first.text) if isinstance(first, FrameReceived) else ""
+        for n in range(max(len(group), len(rerun))):
             mine = rerun[n] if n < len(rerun) else None
-            theirs = recorded[n] if n < len(recorded) else None
+            theirs = group[n].event if n < len(group) else None
             if mine != theirs:
-                index = group[n].sequence if n < len(group) else group[-1].sequence + 1
-                self.outcome.differences.append(Difference(self.station, index, frame, theirs, mine))
+                index = group[n].record.sequence if n < len(group) else group[-1].record.sequence + 1
+                shown_theirs = _shown(theirs) if theirs is not None else None
+                shown_mine = _shown(mine) if mine is not None else None
+                self.outcome.differences.append(
+                    Difference(self.station, index, frame, shown_theirs, shown_mine)
+                )
 
 
-def _recorded_transaction_id(group: Sequence[EventRecord]) -> int | None:
+def _recorded_transaction_id(group: Sequence[_Recorded]) -> int | None:
     """The transactionId the recorded CALLRESULT carried (allocated from the node's block then)."""
-    for record in group:
-        if record.type != ev.FRAME_SENT:
+    for item in group:
+        if not isinstance(item.event, FrameSent):
             continue
         try:
-            message = json.loads(record.data["text"])
+            message = json.loads(item.event.text)
         except ValueError:
             return None
         if isinstance(message, list) and len(message) == 3 and isinstance(message[2], dict):
@@ -282,5 +308,5 @@ def rerun_station(station: str, records: Sequence[EventRecord], policy: FleetPol
     record lacks what its type promises."""
     try:
         return _Rerunner(station, policy).run(records)
-    except (KeyError, IndexError, TypeError, ValueError) as error:
+    except (KeyError, IndexError, TypeError, ValueError) as error:  # EventDataError is a ValueError
         raise RerunError(f"station {station}: a record cannot be re-run: {error!r}") from error

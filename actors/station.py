@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 
 import trio
 
-from actors import event_types as ev
 from actors.commands import (
     Command,
     CommandNotRecorded,
@@ -35,6 +34,14 @@ from actors.commands import (
 from actors.connector import Committed, ConnectorMessage
 from actors.connector_view import concerned
 from actors.decisions import builtin_response, domain_events
+from actors.events import Event, TransactionId, new_events
+from actors.events.station import (
+    CommandCompleted,
+    FrameReceived,
+    FrameSent,
+    StationConnected,
+    StationDisconnected,
+)
 from actors.frame_decisions import STRICT, admit_call, checked_response, decide_reply, repairs_record
 from actors.handlers import Handlers, IncomingCall
 from actors.ocpp import (
@@ -129,7 +136,7 @@ class StationSnapshot:
     model: str | None
     command_in_flight: str | None
     outbox: int
-    open_transactions: list[int]
+    open_transactions: list[TransactionId]  # in the order they started
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,7 +207,7 @@ class StationActor(Actor[StationMessage]):
         if self.state.current_connection is not None:
             reason = "station actor restarted" if inherited is not None else "server restarted"
             await self._commit(
-                [(ev.STATION_DISCONNECTED, {"conn": self.state.current_connection, "reason": reason})],
+                [StationDisconnected(conn=self.state.current_connection, reason=reason)],
                 self.deps.clock.wall(),
             )
         if inherited is not None:
@@ -239,12 +246,12 @@ class StationActor(Actor[StationMessage]):
 
     # -- persistence ------------------------------------------------------------------------------
 
-    async def _commit(self, events: list[tuple[str, dict[str, Any]]], when: datetime) -> None:
+    async def _commit(self, events: list[Event], when: datetime) -> None:
         """Append ``events`` to the station's stream, then fold them and tell the running connector actors.
 
         Raises :class:`NotRecorded` when they could not be stored.
         """
-        new = [NewEvent(self.stream, kind, data, when) for kind, data in events]
+        new = new_events(self.stream, events, when)
         for _ in range(_APPEND_ATTEMPTS):
             try:
                 records = await self.deps.store.append(new, expected={self.stream: self.state.version})
@@ -273,13 +280,14 @@ class StationActor(Actor[StationMessage]):
 
     async def _fold(self, records: list[EventRecord]) -> None:
         for record in records:
-            self.state.apply(record)
-            if record.type in _RAW:
-                continue
-            for number in concerned(record, self.state.connectors):
-                ref = self.deps.connectors(self.station_id, number)
-                if ref is not None:  # the append above was this task's schedule point
-                    await ref.send(Committed(record), schedule_point=False)
+            for event in self.state.apply(record):
+                if type(event) in _RAW:
+                    continue
+                for number in concerned(event, self.state.connectors):
+                    ref = self.deps.connectors(self.station_id, number)
+                    if ref is not None:  # the append above was this task's schedule point
+                        message = Committed(event, record.position, record.time)
+                        await ref.send(message, schedule_point=False)
 
     async def _send(self, text: str) -> None:
         line = self.line
@@ -294,18 +302,13 @@ class StationActor(Actor[StationMessage]):
 
     async def _on_attach(self, message: Attach) -> None:
         now = self.deps.clock.wall()
-        events: list[tuple[str, dict[str, Any]]] = []
+        events: list[Event] = []
         old, old_conn = self.line, self.state.current_connection
         conn = self.state.connections + 1
         if old_conn is not None:
-            events.append(
-                (ev.STATION_DISCONNECTED, {"conn": old_conn, "reason": f"replaced by connection {conn}"})
-            )
+            events.append(StationDisconnected(conn=old_conn, reason=f"replaced by connection {conn}"))
         events.append(
-            (
-                ev.STATION_CONNECTED,
-                {"conn": conn, "subprotocol": message.line.subprotocol, "remote": message.line.remote},
-            )
+            StationConnected(conn=conn, subprotocol=message.line.subprotocol, remote=message.line.remote)
         )
         try:
             await self._commit(events, now)
@@ -328,8 +331,7 @@ class StationActor(Actor[StationMessage]):
             return  # a replaced connection ending: its disconnect is already in the log
         try:
             await self._commit(
-                [(ev.STATION_DISCONNECTED, {"conn": message.conn, "reason": message.reason})],
-                self.deps.clock.wall(),
+                [StationDisconnected(conn=message.conn, reason=message.reason)], self.deps.clock.wall()
             )
         except NotRecorded as error:  # the next start or connection records a disconnect
             logger.warning("%s; the disconnect is not in the log", error)
@@ -359,8 +361,7 @@ class StationActor(Actor[StationMessage]):
                 self.deps.stats.late_replies += 1
                 try:
                     await self._commit(
-                        [(ev.FRAME_RECEIVED, {"conn": frame.conn, "text": frame.text, "late": event.late})],
-                        frame.received,
+                        [FrameReceived(conn=frame.conn, text=frame.text, late=event.late)], frame.received
                     )
                 except NotRecorded as error:
                     logger.warning("%s; a late reply is not in the log", error)
@@ -368,11 +369,9 @@ class StationActor(Actor[StationMessage]):
                 self.deps.stats.repeated_calls += 1
 
     async def _answer_directly(self, frame: FrameIn, reply: str | None, error: OcppError) -> None:
-        events: list[tuple[str, dict[str, Any]]] = [
-            (ev.FRAME_RECEIVED, {"conn": frame.conn, "text": frame.text, "error": error.code.value})
-        ]
+        events: list[Event] = [FrameReceived(conn=frame.conn, text=frame.text, error=error.code.value)]
         if reply is not None:
-            events.append((ev.FRAME_SENT, {"conn": frame.conn, "text": reply}))
+            events.append(FrameSent(conn=frame.conn, text=reply))
         try:
             await self._commit(events, frame.received)
         except NotRecorded as failure:  # an error answer acknowledges nothing: send it anyway
@@ -382,8 +381,9 @@ class StationActor(Actor[StationMessage]):
 
     async def _on_call(self, call: CallReceived, frame: FrameIn) -> None:
         assert self.session is not None
-        received: dict[str, Any] = {"conn": frame.conn, "text": frame.text, "action": call.action}
-        domain: list[tuple[str, dict[str, Any]]] = []
+        repairs: list[dict[str, Any]] | None = None
+        refused: str | None = None
+        domain: list[Event] = []
         try:
             checked = admit_call(
                 call.action,
@@ -393,7 +393,7 @@ class StationActor(Actor[StationMessage]):
                 max_connector_id=self.deps.policy.max_connector_id,
             )
             if checked.repairs:
-                received["repairs"] = repairs_record(checked.repairs)
+                repairs = repairs_record(checked.repairs)
                 vendor = self.state.vendor or call.payload.get("chargePointVendor") or "unknown"
                 for repair in checked.repairs:
                     self.deps.stats.repairs[(str(vendor), repair.path)] += 1
@@ -402,13 +402,16 @@ class StationActor(Actor[StationMessage]):
             reply = self.session.answer(call.unique_id, response)
             outcome = "result"
         except OcppError as error:
-            received["error"] = error.code.value
+            refused = error.code.value
             self.deps.stats.call_errors[error.code.value] += 1
             reply = self.session.answer_error(call.unique_id, error)
             outcome = "error"
         try:
-            sent = (ev.FRAME_SENT, {"conn": frame.conn, "text": reply})
-            await self._commit([(ev.FRAME_RECEIVED, received), *domain, sent], frame.received)
+            received = FrameReceived(
+                conn=frame.conn, text=frame.text, action=call.action, repairs=repairs, error=refused
+            )
+            sent = FrameSent(conn=frame.conn, text=reply)
+            await self._commit([received, *domain, sent], frame.received)
         except NotRecorded as failure:
             # Nothing of this call is acknowledged: the station gets an error and may send it again.
             logger.warning("%s; %s %s answered with InternalError", failure, call.action, call.unique_id)
@@ -503,8 +506,7 @@ class StationActor(Actor[StationMessage]):
         self.in_flight = pending
         try:
             await self._commit(
-                [(ev.FRAME_SENT, {"conn": conn, "text": call.text, "action": pending.command.action})],
-                self.deps.clock.wall(),
+                [FrameSent(conn=conn, text=call.text, action=pending.command.action)], self.deps.clock.wall()
             )
         except NotRecorded as error:
             self.session.withdraw(call.unique_id)
@@ -519,24 +521,19 @@ class StationActor(Actor[StationMessage]):
         pending, self.in_flight = self.in_flight, None
         command = pending.command if pending is not None else Command(event.action, {})
         decision = decide_reply(event, command.payload, self.deps.validator(self.policy))
-        completed, domain = decision.completed, decision.domain
-        result = decision.result
+        completed = replace(decision.completed, round_trip=round(event.received_at - event.sent_at, 6))
+        domain, result = decision.domain, decision.result
         failure: Exception | None = decision.rejection
-        completed["round_trip"] = round(event.received_at - event.sent_at, 6)
-        self.deps.stats.command_outcomes[(event.action, completed["outcome"])] += 1
+        self.deps.stats.command_outcomes[(event.action, completed.outcome)] += 1
         self.deps.stats.observe_round_trip(event.action, event.received_at - event.sent_at)
         try:
             await self._commit(
-                [
-                    (ev.FRAME_RECEIVED, {"conn": frame.conn, "text": frame.text, "action": event.action}),
-                    (ev.COMMAND_COMPLETED, completed),
-                    *domain,
-                ],
+                [FrameReceived(conn=frame.conn, text=frame.text, action=event.action), completed, *domain],
                 frame.received,
             )
         except NotRecorded as error:
             failure = CommandNotRecorded(
-                f"{event.action}: the station answered ({completed['outcome']}) but its answer "
+                f"{event.action}: the station answered ({completed.outcome}) but its answer "
                 f"could not be recorded: {error}"
             )
         if pending is not None:
@@ -559,12 +556,7 @@ class StationActor(Actor[StationMessage]):
         self.deps.stats.command_outcomes[(event.action, "timeout")] += 1
         try:
             await self._commit(
-                [
-                    (
-                        ev.COMMAND_COMPLETED,
-                        {"action": event.action, "unique_id": event.unique_id, "outcome": "timeout"},
-                    )
-                ],
+                [CommandCompleted(action=event.action, unique_id=event.unique_id, outcome="timeout")],
                 self.deps.clock.wall(),
             )
         except NotRecorded as error:
@@ -590,8 +582,8 @@ class StationActor(Actor[StationMessage]):
             model=self.state.model,
             command_in_flight=self.in_flight.command.action if self.in_flight else None,
             outbox=len(self.outbox),
-            open_transactions=sorted(self.state.transactions),
+            open_transactions=list(self.state.transactions),
         )
 
 
-_RAW = frozenset({ev.FRAME_RECEIVED, ev.FRAME_SENT})
+_RAW: frozenset[type[Event]] = frozenset({FrameReceived, FrameSent})

@@ -10,11 +10,19 @@ a restarted actor gets the same state by folding its stream from the start.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from actors import event_types as ev
+from actors.events import Event, IdToken, TransactionId, events_of
+from actors.events.station import (
+    ConnectorStatusChanged,
+    StationBooted,
+    StationConnected,
+    StationDisconnected,
+    TransactionStarted,
+    TransactionStopped,
+)
 from core.events import EventRecord
 
 RECENTLY_STOPPED = 32  # per station: repeats come within seconds, a few messages apart
@@ -22,9 +30,9 @@ RECENTLY_STOPPED = 32  # per station: repeats come within seconds, a few message
 
 @dataclass(slots=True)
 class OpenTransaction:
-    transaction_id: int
+    transaction_id: TransactionId
     connector: int
-    id_tag: str
+    id_token: IdToken
     meter_start_wh: float
 
 
@@ -39,19 +47,27 @@ class StationState:
     vendor: str | None = None
     model: str | None = None
     connector_status: dict[int, str] = field(default_factory=dict)
-    transactions: dict[int, OpenTransaction] = field(default_factory=dict)
+    transactions: dict[TransactionId, OpenTransaction] = field(default_factory=dict)
     # The last stopped transaction ids, so a repeated StopTransaction is known for what it is.
-    recently_stopped: deque[int] = field(default_factory=lambda: deque(maxlen=RECENTLY_STOPPED))
+    recently_stopped: deque[TransactionId] = field(default_factory=lambda: deque(maxlen=RECENTLY_STOPPED))
     connectors: set[int] = field(default_factory=set)  # every connector > 0 an event has named
 
-    def apply(self, record: EventRecord) -> None:
+    def apply(self, record: EventRecord) -> tuple[Event, ...]:
+        """Fold a record of the station's stream; the events it held."""
+        events = events_of(record)
+        for event in events:
+            self.fold(event)
         self.version = record.sequence
-        connector = record.data.get("connector")
+        return events
+
+    def fold(self, event: Event) -> None:
+        """Fold one event (``version`` is the record's business: see :meth:`apply`)."""
+        connector = getattr(event, "connector", None)
         if isinstance(connector, int) and connector > 0:
             self.connectors.add(connector)
-        handler = _FOLDS.get(record.type)
+        handler = _FOLDS.get(type(event))
         if handler is not None:
-            handler(self, record.data)
+            handler(self, event)
 
     def apply_all(self, records: Iterable[EventRecord]) -> None:
         for record in records:
@@ -64,44 +80,41 @@ class StationState:
         return None
 
 
-def _connected(state: StationState, data: Any) -> None:
-    state.connections = max(state.connections, int(data["conn"]))
-    state.current_connection = int(data["conn"])
+def _connected(state: StationState, event: StationConnected) -> None:
+    state.connections = max(state.connections, event.conn)
+    state.current_connection = event.conn
 
 
-def _disconnected(state: StationState, data: Any) -> None:
-    if state.current_connection == data["conn"]:
+def _disconnected(state: StationState, event: StationDisconnected) -> None:
+    if state.current_connection == event.conn:
         state.current_connection = None
 
 
-def _booted(state: StationState, data: Any) -> None:
-    state.boot_status = data["status"]
-    state.vendor = data.get("vendor")
-    state.model = data.get("model")
+def _booted(state: StationState, event: StationBooted) -> None:
+    state.boot_status = event.status
+    state.vendor = event.vendor
+    state.model = event.model
 
 
-def _status(state: StationState, data: Any) -> None:
-    state.connector_status[int(data["connector"])] = data["status"]
+def _status(state: StationState, event: ConnectorStatusChanged) -> None:
+    state.connector_status[event.connector] = event.status
 
 
-def _started(state: StationState, data: Any) -> None:
-    tx = OpenTransaction(
-        int(data["transaction_id"]), int(data["connector"]), data["id_tag"], float(data["meter_start_wh"])
-    )
+def _started(state: StationState, event: TransactionStarted) -> None:
+    tx = OpenTransaction(event.transaction_id, event.connector, event.id_token, float(event.meter_start_wh))
     state.transactions[tx.transaction_id] = tx
 
 
-def _stopped(state: StationState, data: Any) -> None:
-    tx_id = int(data["transaction_id"])
-    if state.transactions.pop(tx_id, None) is not None:
-        state.recently_stopped.append(tx_id)
+def _stopped(state: StationState, event: TransactionStopped) -> None:
+    if state.transactions.pop(event.transaction_id, None) is not None:
+        state.recently_stopped.append(event.transaction_id)
 
 
-_FOLDS = {
-    ev.STATION_CONNECTED: _connected,
-    ev.STATION_DISCONNECTED: _disconnected,
-    ev.STATION_BOOTED: _booted,
-    ev.CONNECTOR_STATUS_CHANGED: _status,
-    ev.TRANSACTION_STARTED: _started,
-    ev.TRANSACTION_STOPPED: _stopped,
+_FOLDS: dict[type[Event], Callable[[StationState, Any], None]] = {
+    StationConnected: _connected,
+    StationDisconnected: _disconnected,
+    StationBooted: _booted,
+    ConnectorStatusChanged: _status,
+    TransactionStarted: _started,
+    TransactionStopped: _stopped,
 }

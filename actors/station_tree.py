@@ -21,13 +21,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from actors import event_types as ev
+from actors.events import Event, new_events
+from actors.events.station import StationDisconnected, StationFailed
 from actors.ocpp_stats import OcppStats
 from actors.policy import FleetPolicy
 from actors.station import LineSlot
 from actors.station_state import StationState
 from core.clock import Clock
-from core.events import NewEvent
 from core.mailbox import Mailbox
 from core.store import EventStore
 from core.supervisor import Backoff, Escalation, Runtime, Strategy, Supervisor
@@ -117,20 +117,14 @@ class StationFailures:
             stream = f"station/{station_id}"
             state = StationState()
             state.apply_all(await self.store.read_stream(stream))
-            events: list[tuple[str, dict[str, Any]]] = []
+            events: list[Event] = []
             if state.current_connection is not None:
-                events.append(
-                    (ev.STATION_DISCONNECTED, {"conn": state.current_connection, "reason": "station failed"})
-                )
+                events.append(StationDisconnected(conn=state.current_connection, reason="station failed"))
             events.append(
-                (
-                    ev.STATION_FAILED,
-                    {"reason": reason[:500], "restarts": escalation.restarts, "retry_after": retry_after},
-                )
+                StationFailed(reason=reason[:500], restarts=escalation.restarts, retry_after=retry_after)
             )
-            now = self.clock.wall()
             await self.store.append(
-                [NewEvent(stream, kind, data, now) for kind, data in events], expected={stream: state.version}
+                new_events(stream, events, self.clock.wall()), expected={stream: state.version}
             )
         finally:
             if line is not None:

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from actors import event_types as ev
+from actors.events import events_of, new_events
+from actors.events.node import TransactionIdsReserved
 from core.actor import Actor, Reply
 from core.clock import Clock
-from core.events import NewEvent
 from core.store import EventStore, StoreError
 
 BLOCK = 100
@@ -46,8 +46,9 @@ class TransactionIds(Actor[Allocate]):
     async def started(self) -> None:
         for record in await self.store.read_stream(self.stream):
             self.version = record.sequence
-            if record.type == ev.TRANSACTION_IDS_RESERVED:
-                self.reserved_to = int(record.data["last"])
+            for event in events_of(record):
+                if isinstance(event, TransactionIdsReserved):
+                    self.reserved_to = event.last
         self.next_id = self.reserved_to + 1
         self.stale = False
 
@@ -74,14 +75,7 @@ class TransactionIds(Actor[Allocate]):
             if first > MAX_ID:
                 raise OverflowError("transaction ids exhausted (int32)")
             records = await self.store.append(
-                [
-                    NewEvent(
-                        self.stream,
-                        ev.TRANSACTION_IDS_RESERVED,
-                        {"first": first, "last": last},
-                        self.clock.wall(),
-                    )
-                ],
+                new_events(self.stream, [TransactionIdsReserved(first=first, last=last)], self.clock.wall()),
                 expected={self.stream: self.version},
             )
             self.version = records[-1].sequence

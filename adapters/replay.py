@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TextIO
 
-from actors import event_types as ev
+from actors.events import Event, encode, events_of
+from actors.events.station import FrameReceived, FrameSent
 from adapters.event_json import to_json
 from core.events import EventRecord
 from core.projection import replay
@@ -66,28 +67,29 @@ async def stored_records(
         after = next_after
 
 
-def _summary(record: EventRecord) -> str:
-    data = record.data
-    if record.type == ev.FRAME_RECEIVED:
-        extra = f" repaired {len(data['repairs'])}" if data.get("repairs") else ""
-        extra += f" refused {data['error']}" if data.get("error") else ""
-        return f"<- #{data['conn']} {data['text']}{extra}"
-    if record.type == ev.FRAME_SENT:
-        return f"-> #{data['conn']} {data['text']}"
-    shown = {k: v for k, v in data.items() if v is not None and k not in ("samples", "text")}
+def _summary(event: Event) -> str:
+    if isinstance(event, FrameReceived):
+        extra = f" repaired {len(event.repairs)}" if event.repairs else ""
+        extra += f" refused {event.error}" if event.error else ""
+        return f"<- #{event.conn} {event.text!s}{extra}"
+    if isinstance(event, FrameSent):
+        return f"-> #{event.conn} {event.text}"
+    type_name, data = encode(event)  # events of older versions show as this build reads them
+    shown = {k: v for k, v in data.items() if v is not None and k not in ("samples", "text", "v")}
     if "samples" in data:
         shown["samples"] = len(data["samples"])
-    return f"{record.type} {json.dumps(to_json(shown), ensure_ascii=False)}"
+    return f"{type_name} {json.dumps(to_json(shown), ensure_ascii=False)}"
 
 
 def timeline_lines(records: list[EventRecord], width: int = 160) -> list[str]:
     """One line per event: position, time, what happened (frames abbreviated to ``width``)."""
     lines = []
     for record in records:
-        text = _summary(record)
-        if len(text) > width:
-            text = text[: width - 1] + "…"
-        lines.append(f"{record.position:>8} {record.time.isoformat(timespec='milliseconds')} {text}")
+        for event in events_of(record):
+            text = _summary(event)
+            if len(text) > width:
+                text = text[: width - 1] + "…"
+            lines.append(f"{record.position:>8} {record.time.isoformat(timespec='milliseconds')} {text}")
     return lines
 
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import logging
 
-from actors import event_types as ev
+from actors.events import new_events
+from actors.events.station import StationDisconnected
 from core.clock import Clock
-from core.events import NewEvent
 from core.projection import ProjectionRunner
 from core.store import EventStore
 from projections.live import LiveState
@@ -27,13 +27,18 @@ REASON = "server restarted"
 async def close_stale_connections(store: EventStore, live: ProjectionRunner[LiveState], clock: Clock) -> int:
     """Append the missing disconnects (no station can be connected yet); how many stations had one."""
     await live.wait_for(await store.head())
-    stale = [(view.station_id, view.connection) for view in live.state.stations.values() if view.connected]
+    stale = [
+        (view.station_id, view.connection)
+        for view in live.state.stations.values()
+        if view.connected and view.connection is not None
+    ]
     if not stale:
         return 0
     now = clock.wall()
     events = [
-        NewEvent(f"station/{station_id}", ev.STATION_DISCONNECTED, {"conn": conn, "reason": REASON}, now)
+        new
         for station_id, conn in stale
+        for new in new_events(f"station/{station_id}", [StationDisconnected(conn=conn, reason=REASON)], now)
     ]
     expected = {event.stream: await store.stream_version(event.stream) for event in events}
     await store.append(events, expected=expected)  # one commit, however many stations were left open

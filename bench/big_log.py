@@ -22,13 +22,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from actors import event_types as ev
 from actors.decisions import builtin_response, domain_events, wire_time
+from actors.events import Event, encode
+from actors.events.node import TransactionIdsReserved
+from actors.events.station import FrameReceived, FrameSent, StationConnected
 from actors.policy import FleetPolicy, IdTag
 from actors.station_state import StationState
 from bench.sim_station import SimStation
 from core.codec import pack
-from core.events import EventRecord
 
 FORMAT = "chargeward-events/1"  # adapters.event_io.FORMAT (bench may not import adapters)
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -74,9 +75,7 @@ class LogGenerator:
         step = timedelta(seconds=METER_INTERVAL / len(self.stations))
         for station in self.stations:
             yield self._record(
-                station,
-                ev.STATION_CONNECTED,
-                {"conn": 1, "subprotocol": "ocpp1.6", "remote": "127.0.0.1:40000"},
+                station, StationConnected(conn=1, subprotocol="ocpp1.6", remote="127.0.0.1:40000")
             )
             station.plan = self._plan(station)
         while True:
@@ -114,7 +113,7 @@ class LogGenerator:
     def _exchange(self, station: _Station, action: str, request: dict[str, Any]) -> Iterator[dict[str, Any]]:
         message_id = station.sim.next_message_id()
         text = json.dumps([2, message_id, action, request], separators=(",", ":"))
-        yield self._record(station, ev.FRAME_RECEIVED, {"conn": 1, "text": text, "action": action})
+        yield self._record(station, FrameReceived(conn=1, text=text, action=action))
         tx_id = None
         if action == "StartTransaction":
             if self.next_tx > self.reserved_last:
@@ -131,27 +130,30 @@ class LogGenerator:
             now=self.now,
             transaction_id=tx_id,
         )
-        for event_type, data in domain_events(action, request, response, station.state):
-            yield self._record(station, event_type, data)
+        for event in domain_events(action, request, response, station.state):
+            yield self._record(station, event)
         reply = json.dumps([3, message_id, response], separators=(",", ":"))
-        yield self._record(station, ev.FRAME_SENT, {"conn": 1, "text": reply})
+        yield self._record(station, FrameSent(conn=1, text=reply))
 
     def _reserve(self) -> Iterator[dict[str, Any]]:
         first, last = self.reserved_last + 1, self.reserved_last + TX_BLOCK
         self.reserved_last = last
         self.node_sequence += 1
+        event_type, data = encode(TransactionIdsReserved(first=first, last=last))
         yield {
             "stream": "node/local",
             "sequence": self.node_sequence,
-            "type": ev.TRANSACTION_IDS_RESERVED,
+            "type": event_type,
             "time": self.now,
-            "data": {"first": first, "last": last},
+            "data": data,
         }
 
-    def _record(self, station: _Station, event_type: str, data: dict[str, Any]) -> dict[str, Any]:
+    def _record(self, station: _Station, event: Event) -> dict[str, Any]:
         station.sequence += 1
         stream = f"station/{station.sim.station_id}"
-        station.state.apply(EventRecord(stream, station.sequence, 0, event_type, self.now, data))
+        station.state.fold(event)
+        station.state.version = station.sequence
+        event_type, data = encode(event)
         return {
             "stream": stream,
             "sequence": station.sequence,
@@ -168,7 +170,7 @@ def write_export(out: Path, events: int, stations: int | None = None, seed: int 
     with out.open("wb") as f:
         f.write(pack({"format": FORMAT}))
         for record in generator.records():
-            if count >= events and record["type"] == ev.FRAME_RECEIVED:
+            if count >= events and record["type"] == FrameReceived.TYPE:
                 break
             f.write(pack(record))
             count += 1

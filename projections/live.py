@@ -14,13 +14,33 @@ from __future__ import annotations
 
 import sys
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from actors import connector_view, installed_profiles
-from actors import event_types as ev
 from actors.connector_view import ConnectorView, fold_modbus_sample
 from actors.connector_view import fold as fold_connector
+from actors.events import Event, TransactionId, encode, events_of
+from actors.events import modbus as modbus_events
+from actors.events import registry as event_registry
+from actors.events import station as station_events
+from actors.events.modbus import ModbusDeviceRecovered, ModbusDeviceStale, ModbusPollFailed, ModbusReading
+from actors.events.station import (
+    ConfigurationChanged,
+    ConfigurationReported,
+    ConnectorStatusChanged,
+    DiagnosticsStatusChanged,
+    FirmwareStatusChanged,
+    FrameReceived,
+    FrameSent,
+    StationBooted,
+    StationConnected,
+    StationDisconnected,
+    StationFailed,
+    TransactionStarted,
+    TransactionStopped,
+)
 from core.events import EventRecord
 from core.state_codec import StateCodec
 
@@ -54,7 +74,7 @@ class StationView:
 
 @dataclass(slots=True)
 class TransactionView:
-    transaction_id: int
+    transaction_id: TransactionId
     station_id: str
     connector: int | None
     id_tag: str
@@ -101,11 +121,11 @@ class DeviceView:
 class LiveState:
     stations: dict[str, StationView] = field(default_factory=dict)
     # Running transactions, and the finished ones up to the projection's bound (all without one).
-    transactions: dict[int, TransactionView] = field(default_factory=dict)
+    transactions: dict[TransactionId, TransactionView] = field(default_factory=dict)
     devices: dict[str, DeviceView] = field(default_factory=dict)  # by stream: meter/<id>, evse/<id>
     position: int = 0
     # The finished transactions kept, oldest first: bookkeeping of the bound, not state to compare.
-    finished: deque[int] = field(default_factory=deque, compare=False)
+    finished: deque[TransactionId] = field(default_factory=deque, compare=False)
 
 
 class LiveProjection:
@@ -130,128 +150,184 @@ class LiveProjection:
         state.position = record.position
         kind, _, station_id = record.stream.partition("/")
         if kind in ("meter", "evse"):
-            self._fold_device(state, record)
+            device = state.devices.get(record.stream)
+            if device is None:
+                device = state.devices[record.stream] = DeviceView(record.stream.partition("/")[2])
+            for event in events_of(record):
+                device_handler = _DEVICE_FOLDS.get(type(event))
+                if device_handler is not None:
+                    device_handler(state, device, event, record)
             return state
         if kind != "station":
             return state
         station = state.stations.get(station_id)
         if station is None:
             station = state.stations[station_id] = StationView(station_id)
-        data = record.data
         stamp = record.time.isoformat()
-        t = record.type
-        if t == ev.FRAME_RECEIVED:
-            station.last_seen = stamp
-            if data.get("action") == "Heartbeat":
-                station.last_heartbeat = stamp
-            return state  # raw frames change no connector: skip the connector folds
-        if t == ev.FRAME_SENT:
-            return state
-        if t == ev.STATION_CONNECTED:
-            station.connected, station.connection, station.remote = True, data["conn"], data.get("remote")
-            station.failed = None
-        elif t == ev.STATION_DISCONNECTED:
-            if station.connection == data["conn"]:
-                station.connected = False
-        elif t == ev.STATION_FAILED:
-            station.connected = False
-            station.failed = {"time": stamp, **data}
-        elif t == ev.STATION_BOOTED:
-            station.boot = dict(data)
-        elif t == ev.FIRMWARE_STATUS_CHANGED:
-            station.firmware_status = data["status"]
-        elif t == ev.DIAGNOSTICS_STATUS_CHANGED:
-            station.diagnostics_status = data["status"]
-        elif t == ev.CONFIGURATION_REPORTED:
-            station.configuration.update({k["key"]: k.get("value") for k in data["keys"]})
-        elif t == ev.CONFIGURATION_CHANGED:
-            station.configuration[data["key"]] = data["value"]
-        elif t == ev.CONNECTOR_STATUS_CHANGED and data["connector"] == 0:
-            station.status, station.error_code = data["status"], data["error_code"]
-        elif t == ev.TRANSACTION_STARTED:
-            tx_id = int(data["transaction_id"])
-            state.transactions[tx_id] = TransactionView(
-                tx_id,
-                station_id,
-                data["connector"],
-                data["id_tag"],
-                data["timestamp"],
-                data["meter_start_wh"],
-                tag_status=data.get("status"),
-            )
-        elif t == ev.TRANSACTION_STOPPED:
-            tx = state.transactions.get(int(data["transaction_id"]))
-            if tx is not None and tx.active:  # a stop for a stopped transaction changes nothing
-                tx.closed_by = data.get("closed_by", "station")
-                tx.stopped = data["timestamp"]
-                tx.meter_stop_wh = data["meter_stop_wh"]
-                tx.energy_wh = data.get("energy_wh")
-                tx.stop_reason = data.get("reason")
-                tx.stop_id_tag = data.get("id_tag")
-                self._bound_finished(state, tx.transaction_id)
-        if t in installed_profiles.ALWAYS_CONCERN:
-            profiles = installed_profiles.fold(station.charging_profiles, 0, t, data)
-            if profiles is not None:
-                station.charging_profiles = profiles
-        self._fold_connectors(station, record)
+        for event in events_of(record):
+            cls = type(event)
+            handler = _STATION_FOLDS.get(cls)
+            if isinstance(event, TransactionStopped) and self._running(state, event.transaction_id):
+                _stopped(state, station, event, stamp)
+                self._bound_finished(state, event.transaction_id)
+            elif handler is not None:
+                handler(state, station, event, stamp)
+            if cls in _RAW:
+                continue  # raw frames change no connector: skip the connector folds
+            if cls in installed_profiles.ALWAYS_CONCERN:
+                profiles = installed_profiles.fold(station.charging_profiles, 0, event)
+                if profiles is not None:
+                    station.charging_profiles = profiles
+            number = getattr(event, "connector", None)
+            if isinstance(number, int) and number > 0 and number not in station.connectors:
+                station.connectors[number] = ConnectorView(number)
+            for view in station.connectors.values():
+                fold_connector(view, event, record.position, record.time)
         return state
 
-    def _bound_finished(self, state: LiveState, transaction_id: int) -> None:
+    def _running(self, state: LiveState, transaction_id: TransactionId) -> bool:
+        tx = state.transactions.get(transaction_id)
+        return self.finished_transactions is not None and tx is not None and tx.active
+
+    def _bound_finished(self, state: LiveState, transaction_id: TransactionId) -> None:
         """Keep at most ``finished_transactions`` finished transactions in memory."""
-        if self.finished_transactions is None:
-            return
         state.finished.append(transaction_id)
-        while len(state.finished) > self.finished_transactions:
+        while len(state.finished) > (self.finished_transactions or 0):
             forgotten = state.finished.popleft()
             tx = state.transactions.get(forgotten)
             if tx is not None and not tx.active:  # restarted under the same id: running again, kept
                 del state.transactions[forgotten]
 
-    @staticmethod
-    def _fold_device(state: LiveState, record: EventRecord) -> None:
-        device = state.devices.get(record.stream)
-        if device is None:
-            device = state.devices[record.stream] = DeviceView(record.stream.partition("/")[2])
-        data = record.data
-        if record.type == ev.MODBUS_READING:
-            device.polls += 1
-            device.last_reading = record.time.isoformat()
-            device.station, device.connector, device.site = (
-                data.get("station"),
-                data.get("connector"),
-                data.get("site"),
-            )
-            for sample in data["samples"]:
-                key = " ".join(
-                    filter(None, (sample.get("measurand") or sample.get("name"), sample.get("phase")))
-                )
-                device.values[key] = {"value": sample["value"], "unit": sample.get("unit")}
-            station = state.stations.get(device.station) if device.station else None
-            if station is not None and isinstance(device.connector, int):
-                view = station.connectors.get(device.connector)
-                if view is None:
-                    view = station.connectors[device.connector] = ConnectorView(device.connector)
-                fold_modbus_sample(view, record)
-        elif record.type == ev.MODBUS_POLL_FAILED:
-            device.polls += 1
-            device.failures += 1
-            device.last_failure = {
-                "time": record.time.isoformat(),
-                "kind": data.get("kind"),
-                "detail": data.get("detail"),
-            }
-        elif record.type == ev.MODBUS_DEVICE_STALE:
-            device.stale = True
-        elif record.type == ev.MODBUS_DEVICE_RECOVERED:
-            device.stale = False
 
-    @staticmethod
-    def _fold_connectors(station: StationView, record: EventRecord) -> None:
-        number = record.data.get("connector")
-        if isinstance(number, int) and number > 0 and number not in station.connectors:
-            station.connectors[number] = ConnectorView(number)
-        for view in station.connectors.values():
-            fold_connector(view, record)
+# -- station stream folds: (state, station, event, the record's time as ISO text) ------------------
+
+
+def _frame_received(state: LiveState, station: StationView, event: FrameReceived, stamp: str) -> None:
+    station.last_seen = stamp
+    if event.action == "Heartbeat":
+        station.last_heartbeat = stamp
+
+
+def _connected(state: LiveState, station: StationView, event: StationConnected, stamp: str) -> None:
+    station.connected, station.connection, station.remote = True, event.conn, event.remote
+    station.failed = None
+
+
+def _disconnected(state: LiveState, station: StationView, event: StationDisconnected, stamp: str) -> None:
+    if station.connection == event.conn:
+        station.connected = False
+
+
+def _failed(state: LiveState, station: StationView, event: StationFailed, stamp: str) -> None:
+    station.connected = False
+    station.failed = {"time": stamp, **encode(event)[1]}
+
+
+def _booted(state: LiveState, station: StationView, event: StationBooted, stamp: str) -> None:
+    station.boot = encode(event)[1]
+
+
+def _firmware(state: LiveState, station: StationView, event: FirmwareStatusChanged, stamp: str) -> None:
+    station.firmware_status = event.status
+
+
+def _diagnostics(state: LiveState, station: StationView, event: DiagnosticsStatusChanged, stamp: str) -> None:
+    station.diagnostics_status = event.status
+
+
+def _configuration(state: LiveState, station: StationView, event: ConfigurationReported, stamp: str) -> None:
+    station.configuration.update({k["key"]: k.get("value") for k in event.keys})
+
+
+def _configured(state: LiveState, station: StationView, event: ConfigurationChanged, stamp: str) -> None:
+    station.configuration[event.key] = event.value
+
+
+def _status(state: LiveState, station: StationView, event: ConnectorStatusChanged, stamp: str) -> None:
+    if event.connector == 0:
+        station.status, station.error_code = event.status, event.error_code
+
+
+def _started(state: LiveState, station: StationView, event: TransactionStarted, stamp: str) -> None:
+    state.transactions[event.transaction_id] = TransactionView(
+        event.transaction_id,
+        station.station_id,
+        event.connector,
+        event.id_token.id,
+        event.timestamp,
+        event.meter_start_wh,
+        tag_status=event.status,
+    )
+
+
+def _stopped(state: LiveState, station: StationView, event: TransactionStopped, stamp: str) -> None:
+    tx = state.transactions.get(event.transaction_id)
+    if tx is not None and tx.active:  # a stop for a stopped transaction changes nothing
+        tx.closed_by = event.closed_by
+        tx.stopped = event.timestamp
+        tx.meter_stop_wh = event.meter_stop_wh
+        tx.energy_wh = event.energy_wh
+        tx.stop_reason = event.reason
+        tx.stop_id_tag = event.id_token.id if event.id_token is not None else None
+
+
+_RAW: frozenset[type[Event]] = frozenset({FrameReceived, FrameSent})
+_STATION_FOLDS: dict[type[Event], Callable[[LiveState, StationView, Any, str], None]] = {
+    FrameReceived: _frame_received,
+    StationConnected: _connected,
+    StationDisconnected: _disconnected,
+    StationFailed: _failed,
+    StationBooted: _booted,
+    FirmwareStatusChanged: _firmware,
+    DiagnosticsStatusChanged: _diagnostics,
+    ConfigurationReported: _configuration,
+    ConfigurationChanged: _configured,
+    ConnectorStatusChanged: _status,
+    TransactionStarted: _started,
+    TransactionStopped: _stopped,
+}
+
+
+# -- device stream folds: (state, device, event, record) --------------------------------------------
+
+
+def _reading(state: LiveState, device: DeviceView, event: ModbusReading, record: EventRecord) -> None:
+    device.polls += 1
+    device.last_reading = record.time.isoformat()
+    device.station, device.connector, device.site = event.station, event.connector, event.site
+    for sample in event.samples:
+        key = " ".join(filter(None, (sample.get("measurand") or sample.get("name"), sample.get("phase"))))
+        device.values[key] = {"value": sample["value"], "unit": sample.get("unit")}
+    station = state.stations.get(device.station) if device.station else None
+    if station is not None and isinstance(device.connector, int):
+        view = station.connectors.get(device.connector)
+        if view is None:
+            view = station.connectors[device.connector] = ConnectorView(device.connector)
+        fold_modbus_sample(view, event, record.time)
+
+
+def _poll_failed(state: LiveState, device: DeviceView, event: ModbusPollFailed, record: EventRecord) -> None:
+    device.polls += 1
+    device.failures += 1
+    device.last_failure = {"time": record.time.isoformat(), "kind": event.kind, "detail": event.detail}
+
+
+def _stale(state: LiveState, device: DeviceView, event: ModbusDeviceStale, record: EventRecord) -> None:
+    device.stale = True
+
+
+def _recovered(
+    state: LiveState, device: DeviceView, event: ModbusDeviceRecovered, record: EventRecord
+) -> None:
+    device.stale = False
+
+
+_DEVICE_FOLDS: dict[type[Event], Callable[[LiveState, DeviceView, Any, EventRecord], None]] = {
+    ModbusReading: _reading,
+    ModbusPollFailed: _poll_failed,
+    ModbusDeviceStale: _stale,
+    ModbusDeviceRecovered: _recovered,
+}
 
 
 def state_codec(projection: LiveProjection) -> StateCodec[LiveState]:
@@ -261,5 +337,12 @@ def state_codec(projection: LiveProjection) -> StateCodec[LiveState]:
         LiveState,
         (StationView, TransactionView, DeviceView, ConnectorView),
         version=f"{STATE_VERSION}/{projection.finished_transactions}",
-        modules=(sys.modules[__name__], connector_view, installed_profiles, ev),
+        modules=(
+            sys.modules[__name__],
+            connector_view,
+            installed_profiles,
+            station_events,
+            modbus_events,
+            event_registry,
+        ),
     )

@@ -23,7 +23,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import trio
 
-from actors import event_types as ev
+from actors.events import TransactionId, events_of
+from actors.events.station import TransactionStarted, TransactionStopped
 from core.events import EventRecord
 from core.follow import CommitSignal
 from core.store import EventStore
@@ -64,7 +65,8 @@ class IndexedTransaction:
 
 @dataclass(frozen=True, slots=True)
 class TransactionQuery:
-    """A page of the index: ids after ``after``, of ``station`` and running (``active``) if given."""
+    """A page of the index: integer ids (OCPP 1.6's, the only ones listed today) after ``after``, of
+    ``station`` and running (``active``) if given."""
 
     after: int | None = None
     station: str | None = None
@@ -84,34 +86,33 @@ class TransactionIndexStore(Protocol):
         """Insert or replace ``rows`` (by ``transaction_id``) and set the position, atomically."""
         ...
 
-    async def get_transaction(self, transaction_id: int) -> Mapping[str, Any] | None: ...
+    async def get_transaction(self, transaction_id: TransactionId) -> Mapping[str, Any] | None: ...
 
     async def find_transactions(self, query: TransactionQuery) -> list[Mapping[str, Any]]:
         """Up to ``query.limit`` rows matching it, by transaction id."""
         ...
 
 
-def _started(record: EventRecord, station_id: str) -> IndexedTransaction:
-    data = record.data
+def _started(event: TransactionStarted, station_id: str, sequence: int) -> IndexedTransaction:
     view = TransactionView(
-        int(data["transaction_id"]),
+        event.transaction_id,
         station_id,
-        data["connector"],
-        data["id_tag"],
-        data["timestamp"],
-        data["meter_start_wh"],
-        tag_status=data.get("status"),
+        event.connector,
+        event.id_token.id,
+        event.timestamp,
+        event.meter_start_wh,
+        tag_status=event.status,
     )
-    return IndexedTransaction(view, record.sequence)
+    return IndexedTransaction(view, sequence)
 
 
-def _stop(tx: TransactionView, data: Mapping[str, Any]) -> None:
-    tx.closed_by = data.get("closed_by", "station")
-    tx.stopped = data["timestamp"]
-    tx.meter_stop_wh = data["meter_stop_wh"]
-    tx.energy_wh = data.get("energy_wh")
-    tx.stop_reason = data.get("reason")
-    tx.stop_id_tag = data.get("id_tag")
+def _stop(tx: TransactionView, event: TransactionStopped) -> None:
+    tx.closed_by = event.closed_by
+    tx.stopped = event.timestamp
+    tx.meter_stop_wh = event.meter_stop_wh
+    tx.energy_wh = event.energy_wh
+    tx.stop_reason = event.reason
+    tx.stop_id_tag = event.id_token.id if event.id_token is not None else None
 
 
 class TransactionIndexRunner:
@@ -153,20 +154,22 @@ class TransactionIndexRunner:
             await self._advanced.current().wait()
         await trio.lowlevel.checkpoint()
 
-    async def _fold(self, batch: list[EventRecord]) -> dict[int, IndexedTransaction]:
+    async def _fold(self, batch: list[EventRecord]) -> dict[TransactionId, IndexedTransaction]:
         """The rows ``batch`` changes, folded as ``projections.live`` folds transactions."""
-        changed: dict[int, IndexedTransaction] = {}
+        changed: dict[TransactionId, IndexedTransaction] = {}
         for record in batch:
-            if record.type == ev.TRANSACTION_STARTED and record.stream.startswith("station/"):
-                tx = _started(record, record.stream.partition("/")[2])
-                changed[tx.view.transaction_id] = tx
-            elif record.type == ev.TRANSACTION_STOPPED and record.stream.startswith("station/"):
-                tx_id = int(record.data["transaction_id"])
-                found = changed.get(tx_id)
-                if found is None:
-                    row = await self.index.get_transaction(tx_id)
-                    found = IndexedTransaction.from_row(row) if row is not None else None
-                if found is not None and found.view.active:
-                    _stop(found.view, record.data)
-                    changed[tx_id] = found
+            kind, _, station_id = record.stream.partition("/")
+            if kind != "station":
+                continue
+            for event in events_of(record):
+                if isinstance(event, TransactionStarted):
+                    changed[event.transaction_id] = _started(event, station_id, record.sequence)
+                elif isinstance(event, TransactionStopped):
+                    found = changed.get(event.transaction_id)
+                    if found is None:
+                        row = await self.index.get_transaction(event.transaction_id)
+                        found = IndexedTransaction.from_row(row) if row is not None else None
+                    if found is not None and found.view.active:
+                        _stop(found.view, event)
+                        changed[event.transaction_id] = found
         return changed

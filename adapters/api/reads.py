@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import trio
 from fastapi import APIRouter, Query, Request, Response
 
-from actors import event_types as ev
+from actors.events import events_of
+from actors.events.station import MeterSampled, TransactionStopped
 from adapters.api.models import (
     EventPage,
     MeterSample,
@@ -219,21 +220,22 @@ async def _samples(
     while True:
         records = await csms.store.read_stream(stream, after=sequence, limit=STREAM_PAGE)
         for record in records:
-            if record.data.get("transaction_id") != tx.transaction_id or record.position <= after:
+            if record.position <= after:
                 continue
-            if record.type == ev.TRANSACTION_STOPPED:
-                return found, False
-            if record.type == ev.METER_SAMPLED:
-                if len(found) == limit:
-                    return found, True
-                found.append(
-                    MeterSample(
-                        position=record.position,
-                        time=record.time.isoformat(),
-                        connector=record.data["connector"],
-                        samples=to_json(record.data["samples"]),
+            for event in events_of(record):
+                if isinstance(event, TransactionStopped) and event.transaction_id == tx.transaction_id:
+                    return found, False
+                if isinstance(event, MeterSampled) and event.transaction_id == tx.transaction_id:
+                    if len(found) == limit:
+                        return found, True
+                    found.append(
+                        MeterSample(
+                            position=record.position,
+                            time=record.time.isoformat(),
+                            connector=event.connector,
+                            samples=to_json(event.samples),
+                        )
                     )
-                )
         if len(records) < STREAM_PAGE:
             return found, False
         sequence = records[-1].sequence

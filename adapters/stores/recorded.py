@@ -86,7 +86,7 @@ class RecordedStore:
     async def apply_transactions(self, rows: Sequence[Mapping[str, Any]], position: int) -> None:
         await self.log.run(lambda: self.log.side.apply(rows, position))
 
-    async def get_transaction(self, transaction_id: int) -> Mapping[str, Any] | None:
+    async def get_transaction(self, transaction_id: int | str) -> Mapping[str, Any] | None:
         return await self.log.run(lambda: self.log.side.get(transaction_id), self._readers)
 
     async def find_transactions(self, query: TransactionQuery) -> list[Mapping[str, Any]]:

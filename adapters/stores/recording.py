@@ -123,7 +123,7 @@ class SideTables(Protocol):
 
     def apply(self, rows: Sequence[Mapping[str, Any]], position: int) -> None: ...
 
-    def get(self, transaction_id: int) -> dict[str, Any] | None: ...
+    def get(self, transaction_id: int | str) -> dict[str, Any] | None: ...
 
     def find(self, query: TransactionQuery) -> list[dict[str, Any]]: ...
 
@@ -135,7 +135,7 @@ class MemorySideTables:
 
     def __init__(self) -> None:
         self._blobs: dict[str, bytes] = {}
-        self._transactions: dict[int, dict[str, Any]] = {}
+        self._transactions: dict[int | str, dict[str, Any]] = {}
         self._position = 0
 
     def load(self, key: str) -> bytes | None:
@@ -152,13 +152,13 @@ class MemorySideTables:
             self._transactions[row["transaction_id"]] = {name: row[name] for name in TRANSACTION_FIELDS}
         self._position = position
 
-    def get(self, transaction_id: int) -> dict[str, Any] | None:
+    def get(self, transaction_id: int | str) -> dict[str, Any] | None:
         row = self._transactions.get(transaction_id)
         return None if row is None else dict(row)
 
     def find(self, query: TransactionQuery) -> list[dict[str, Any]]:
         found = []
-        for tx_id in sorted(self._transactions):
+        for tx_id in sorted(t for t in self._transactions if isinstance(t, int)):
             row = self._transactions[tx_id]
             if query.after is not None and tx_id <= query.after:
                 continue

@@ -115,8 +115,8 @@ class SQLiteSideTables:
                 raise
             self._db.execute("COMMIT")
 
-    def get(self, transaction_id: int) -> dict[str, Any] | None:
-        if not _INT64_MIN <= transaction_id <= _INT64_MAX:
+    def get(self, transaction_id: int | str) -> dict[str, Any] | None:
+        if isinstance(transaction_id, int) and not _INT64_MIN <= transaction_id <= _INT64_MAX:
             return None  # no row can have it: SQLite integers are 64-bit
         with self._lock:
             row = self._db.execute(
@@ -128,7 +128,7 @@ class SQLiteSideTables:
         after = _INT64_MIN if query.after is None else max(query.after, _INT64_MIN)
         if after >= _INT64_MAX:
             return []
-        where = ["transaction_id > ?"]
+        where = ["typeof(transaction_id) = 'integer'", "transaction_id > ?"]
         args: list[object] = [after]
         if query.station is not None:
             where.append("station_id = ?")

@@ -18,7 +18,7 @@ import pytest
 import trio
 import trio_websocket
 
-from actors import event_types as ev
+from actors.events.station import StationDisconnected, StationFailed
 from adapters.api import ApiOptions
 from adapters.csms import Csms, open_csms
 from tests.integration.conftest import live, make_config, url_of
@@ -79,13 +79,13 @@ async def test_a_crash_looping_station_stops_alone_and_is_refused_until_retry_af
         assert len(codes) == 3, "intensity 2: the third crash stops the station"
 
         records = await csms.store.read_stream(f"station/{CRASHING}")
-        failed = [r for r in records if r.type == ev.STATION_FAILED]
+        failed = [r for r in records if r.type == StationFailed.TYPE]
         assert len(failed) == 1
         assert failed[0].data["restarts"] == 3
         assert failed[0].data["retry_after"] == 3.0
         assert "InjectedFault" in failed[0].data["reason"]
-        assert records[-1].type == ev.STATION_FAILED
-        assert records[-2].type == ev.STATION_DISCONNECTED
+        assert records[-1].type == StationFailed.TYPE
+        assert records[-2].type == StationDisconnected.TYPE
 
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{csms.api_port}") as client:
             shown = (await client.get(f"/api/stations/{CRASHING}")).json()
@@ -109,7 +109,7 @@ async def test_a_crash_looping_station_stops_alone_and_is_refused_until_retry_af
         assert csms.fleet.refused_for(CRASHING) is None
         await crash_until_refused(csms, CRASHING)
         records = await csms.store.read_stream(f"station/{CRASHING}")
-        assert [r.data["retry_after"] for r in records if r.type == ev.STATION_FAILED] == [3.0, 6.0]
+        assert [r.data["retry_after"] for r in records if r.type == StationFailed.TYPE] == [3.0, 6.0]
         assert "current_time" in await healthy.call("Heartbeat")
     assert csms.runtime.stats.escalations["station"] == 2
     assert "stations" not in csms.runtime.stats.escalations

@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 import trio
 
-from actors import event_types as ev
 from actors.commands import Command, CommandTimedOut
+from actors.events.station import CommandCompleted, FrameSent
 from actors.policy import FleetPolicy, StationPolicy
 from tests.actors.station_bench import WAIT, station_bench
 
@@ -37,8 +37,8 @@ async def test_a_frame_in_flight_when_a_command_times_out_is_committed_and_answe
 
         assert answer[0] == 3 and "currentTime" in answer[2], answer
         records = await bench.stream()
-        sent = [r.data["text"] for r in records if r.type == ev.FRAME_SENT]
+        sent = [r.data["text"] for r in records if r.type == FrameSent.TYPE]
         assert any(f'"{answer[1]}"' in text and "currentTime" in text for text in sent), "unlogged"
-        timeouts = [r for r in records if r.type == ev.COMMAND_COMPLETED and r.data["outcome"] == "timeout"]
+        timeouts = [r for r in records if r.type == CommandCompleted.TYPE and r.data["outcome"] == "timeout"]
         assert len(timeouts) == 1 and len(outcome) == 1
         assert len(bench.incarnations) == 1, "the station actor was restarted"

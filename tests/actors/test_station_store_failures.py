@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 import trio
 
-from actors import event_types as ev
 from actors.commands import Command, CommandNotRecorded
+from actors.events.station import FrameReceived
 from tests.actors.station_bench import WAIT, Bench, station_bench
 
 
@@ -19,7 +19,7 @@ def received(records: list[object], unique_id: str) -> int:
     return sum(
         1
         for r in records
-        if getattr(r, "type", None) == ev.FRAME_RECEIVED and f'"{unique_id}"' in r.data["text"]  # type: ignore[attr-defined]
+        if getattr(r, "type", None) == FrameReceived.TYPE and f'"{unique_id}"' in r.data["text"]  # type: ignore[attr-defined]
     )
 
 

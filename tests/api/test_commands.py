@@ -9,7 +9,8 @@ from typing import Any
 import httpx
 import trio_websocket
 
-from actors import event_types as ev
+from actors.events import Event
+from actors.events.station import CommandCompleted, FrameSent
 from actors.policy import StationPolicy
 from actors.station import NotRecorded, StationActor
 from adapters.csms import open_csms
@@ -34,7 +35,7 @@ async def test_every_csms_initiated_command_round_trips(api: Api) -> None:
             if field:
                 assert field in seen["payload"], (action, seen)
     completed = [
-        r.data for r in await api.csms.store.read_stream("station/API-1") if r.type == ev.COMMAND_COMPLETED
+        r.data for r in await api.csms.store.read_stream("station/API-1") if r.type == CommandCompleted.TYPE
     ]
     assert [c["action"] for c in completed] == [c[0] for c in COMMANDS]
 
@@ -114,7 +115,7 @@ async def test_refusals_before_anything_is_sent(api: Api) -> None:
     sent = [
         r.data["action"]
         for r in await api.csms.store.read_stream("station/API-3")
-        if r.type == ev.COMMAND_COMPLETED
+        if r.type == CommandCompleted.TYPE
     ]
     assert sent == ["RemoteStopTransaction", "SetChargingProfile", "ClearCache"], (
         "only the valid commands reached the station"
@@ -144,8 +145,8 @@ async def test_a_silent_station_is_504(tmp_path: Path) -> None:
 class _CannotRecordCommands(StationActor):
     """A station actor whose store refuses the record of every command it would send."""
 
-    async def _commit(self, events: list[tuple[str, dict[str, Any]]], when: datetime) -> None:
-        if any(kind == ev.FRAME_SENT and "action" in data for kind, data in events):
+    async def _commit(self, events: list[Event], when: datetime) -> None:
+        if any(isinstance(event, FrameSent) and event.action is not None for event in events):
             raise NotRecorded("injected: the store could not record this command")
         await super()._commit(events, when)
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from actors import event_types as ev
+from actors.events.station import FrameReceived, TransactionStopped
 from adapters.config import StateOptions
 from adapters.csms import open_csms
 from core.projection import replay
@@ -124,9 +124,9 @@ async def test_events_page_through_the_whole_stream(api: Api) -> None:
     ]
     assert all(e["stream"] == "station/READ-2" for e in pages)
     assert pages[0]["time"] == stored[0].time.isoformat()
-    frames = [e for e in pages if e["type"] == ev.FRAME_RECEIVED]
+    frames = [e for e in pages if e["type"] == FrameReceived.TYPE]
     assert '"BootNotification"' in frames[0]["data"]["text"], "raw frames come through as stored"
-    assert any(e["type"] == ev.TRANSACTION_STOPPED for e in pages), "domain events too"
+    assert any(e["type"] == TransactionStopped.TYPE for e in pages), "domain events too"
     tail = (await api.client.get("/api/stations/READ-2/events", params={"after": stored[-1].sequence})).json()
     assert tail == {"events": [], "next_after": None}
     assert (await api.client.get("/api/stations/NOPE/events")).status_code == 404

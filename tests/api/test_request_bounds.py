@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from actors import event_types as ev
+from actors.events.station import FrameSent
 from tests.api.conftest import Api
 from tests.integration.conftest import url_of
 from tests.integration.peer import peer_station
@@ -75,7 +75,7 @@ async def test_connector_ids_below_the_spec_minimum_are_422_and_never_sent(api: 
     sent = [
         r.data
         for r in await api.csms.store.read_stream("station/BOUNDS-2")
-        if r.type == ev.FRAME_SENT and r.data.get("action")
+        if r.type == FrameSent.TYPE and r.data.get("action")
     ]
     assert [s["action"] for s in sent] == ["ChangeAvailability"], "only the valid command was sent"
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from actors import event_types as ev
+from actors.events.station import TransactionStopped, TransactionStopRepeated
 from adapters.csms import Csms, open_csms
 from tests.api.conftest import TOKEN, Api, api_config
 from tests.integration.conftest import live, url_of
@@ -82,7 +82,7 @@ async def test_a_second_start_on_the_connector_closes_the_open_transaction(api: 
             t["transaction_id"]: t for t in (await api.client.get("/api/transactions")).json()["transactions"]
         }
         assert (txs[second]["closed_by"], txs[second]["energy_wh"]) == ("station", 300)
-    stops = await logged(api.csms, "TX-8", ev.TRANSACTION_STOPPED)
+    stops = await logged(api.csms, "TX-8", TransactionStopped.TYPE)
     assert [(s["transaction_id"], s["closed_by"]) for s in stops] == [(first, "csms"), (second, "station")]
 
 
@@ -118,17 +118,17 @@ async def test_a_repeated_stop_changes_nothing_also_after_a_restart(tmp_path: Pa
         assert (await stop(peer, tx, 3000, 4))["id_tag_info"]["status"] == "Accepted"
         await live(csms)
         assert await energy(client, tx) == before
-        assert [s["transaction_id"] for s in await logged(csms, "TX-9", ev.TRANSACTION_STOP_REPEATED)] == [tx]
+        assert [s["transaction_id"] for s in await logged(csms, "TX-9", TransactionStopRepeated.TYPE)] == [tx]
     # Rebuilt from the log, the server still knows the transaction was stopped.
     async with serving(tmp_path) as (csms, client), peer_station(url_of(csms), "TX-9") as peer:
         assert (await stop(peer, tx, 3000, 5))["id_tag_info"]["status"] == "Accepted"
         await stop(peer, 424242, 10, 6)  # never started here
         await live(csms)
         assert await energy(client, tx) == before
-        repeated = await logged(csms, "TX-9", ev.TRANSACTION_STOP_REPEATED)
+        repeated = await logged(csms, "TX-9", TransactionStopRepeated.TYPE)
         assert [(r["transaction_id"], r["timestamp"]) for r in repeated][-1] == (
             tx,
             "2026-11-21T10:05:00Z",
         )
-        stops = await logged(csms, "TX-9", ev.TRANSACTION_STOPPED)
+        stops = await logged(csms, "TX-9", TransactionStopped.TYPE)
         assert [(s["transaction_id"], s["known"]) for s in stops] == [(tx, True), (424242, False)]

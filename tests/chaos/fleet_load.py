@@ -15,7 +15,7 @@ from pathlib import Path
 
 import trio
 
-from actors import event_types as ev
+from actors.events.station import FrameReceived
 from adapters.stores import open_store
 from bench.ws_transport import TransportClosed, WsTransport
 
@@ -110,7 +110,7 @@ async def unlogged(data_dir: Path, fleet: Fleet) -> list[str]:
         after = 0
         while batch := await store.read_all(after, limit=5000):
             for record in batch:
-                if record.type == ev.FRAME_RECEIVED:
+                if record.type == FrameReceived.TYPE:
                     frame = json.loads(record.data["text"])
                     logged.add(str(frame[1]))
             after = batch[-1].position

@@ -17,7 +17,13 @@ import pytest
 import trio
 import trio_websocket
 
-from actors import event_types as ev
+from actors.events.station import (
+    FrameReceived,
+    FrameSent,
+    StationFailed,
+    TransactionStarted,
+    TransactionStopped,
+)
 from adapters.csms import Csms, open_csms
 from tests.integration.conftest import make_config, url_of
 from tests.station_faults import crashes_on
@@ -124,14 +130,14 @@ async def test_one_crash_looping_station_under_load_fails_alone_and_nothing_ackn
 
         for station_id, got in acks.by_station.items():
             records = await csms.store.read_stream(f"station/{station_id}")
-            received = {json.loads(r.data["text"])[1] for r in records if r.type == ev.FRAME_RECEIVED}
-            answered = {json.loads(r.data["text"])[1] for r in records if r.type == ev.FRAME_SENT}
+            received = {json.loads(r.data["text"])[1] for r in records if r.type == FrameReceived.TYPE}
+            answered = {json.loads(r.data["text"])[1] for r in records if r.type == FrameSent.TYPE}
             missing = set(got) - (received & answered)
             assert not missing, f"{station_id}: acknowledged but not in the log: {sorted(missing)}"
             if station_id == CRASHING:
-                assert [r.type for r in records].count(ev.STATION_FAILED) == 1
+                assert [r.type for r in records].count(StationFailed.TYPE) == 1
                 continue
             assert len(got) == 1 + 4 * ROUNDS
             kinds = [r.type for r in records]
-            assert kinds.count(ev.TRANSACTION_STARTED) == kinds.count(ev.TRANSACTION_STOPPED) == ROUNDS
-            assert ev.STATION_FAILED not in kinds
+            assert kinds.count(TransactionStarted.TYPE) == kinds.count(TransactionStopped.TYPE) == ROUNDS
+            assert StationFailed.TYPE not in kinds

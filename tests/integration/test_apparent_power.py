@@ -10,9 +10,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from actors import event_types as ev
 from actors.connector_view import ConnectorView, fold_modbus_sample
-from core.events import EventRecord
+from actors.events.modbus import ModbusReading
 from tests.api.conftest import Api
 from tests.api.conftest import api as api  # the fixture
 from tests.integration.conftest import url_of
@@ -67,8 +66,6 @@ def test_a_modbus_point_in_va_or_var_is_not_watts() -> None:
             "measurand": "Power.Active.Import",
             "phase": None,
         }
-        record = EventRecord(
-            "meter/m", 1, 1, ev.MODBUS_READING, datetime(2026, 11, 21, tzinfo=UTC), {"samples": [sample]}
-        )
-        view = fold_modbus_sample(view, record)
+        reading = ModbusReading(latency_s=0.01, samples=[sample], raw=[])
+        view = fold_modbus_sample(view, reading, datetime(2026, 11, 21, tzinfo=UTC))
     assert (view.power_w, view.power_va) == (3000.0, 3100.0)

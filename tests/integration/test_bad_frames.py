@@ -13,7 +13,7 @@ import pytest
 import trio
 import trio_websocket
 
-from actors import event_types as ev
+from actors.events.station import FrameReceived
 from adapters.csms import Csms
 from tests.integration.conftest import url_of
 
@@ -42,5 +42,5 @@ async def test_a_frame_without_a_readable_id_gets_callerror_minus_one(
     assert csms.fleet.stats.frames_in[("invalid", "error")] == 1
     assert csms.fleet.stats.call_errors[code] == 1
     records = await csms.store.read_stream("station/BAD-1")
-    received = [r for r in records if r.type == ev.FRAME_RECEIVED and r.data.get("error") == code]
+    received = [r for r in records if r.type == FrameReceived.TYPE and r.data.get("error") == code]
     assert [r.data["text"] for r in received] == [frame], "the bad frame is in the log as it came"

@@ -13,8 +13,8 @@ from typing import Any
 
 import trio
 
-from actors import event_types as ev
 from actors.commands import Command, CommandError
+from actors.events.station import StationDisconnected
 from adapters.config import Config
 from adapters.csms import Csms, open_csms
 from core.actor import ActorBusy
@@ -56,7 +56,7 @@ async def test_a_blocked_send_times_out_and_drops_only_that_connection(tmp_path:
             assert state.stations["LIVELY"].connected
             assert slowest < 10, f"the other station waited {slowest:.1f} s for a heartbeat"
         records = await csms.store.read_stream("station/STUCK")
-        [gone] = [r for r in records if r.type == ev.STATION_DISCONNECTED]
+        [gone] = [r for r in records if r.type == StationDisconnected.TYPE]
         assert "send blocked" in gone.data["reason"], gone.data
 
 
@@ -70,7 +70,7 @@ async def test_the_keepalive_drops_a_connection_whose_send_is_blocked(tmp_path: 
             nursery.cancel_scope.cancel()
         assert not state.stations["STUCK"].connected
         records = await csms.store.read_stream("station/STUCK")
-        [gone] = [r for r in records if r.type == ev.STATION_DISCONNECTED]
+        [gone] = [r for r in records if r.type == StationDisconnected.TYPE]
         assert "keepalive" in gone.data["reason"], gone.data
 
 
@@ -86,4 +86,3 @@ async def disconnected_within(csms: Csms, station_id: str, seconds: float) -> An
             if station is not None and not station.connected:
                 return csms.live.state
             await csms.live.wait_for(csms.live.position + 1)
-

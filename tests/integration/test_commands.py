@@ -9,8 +9,8 @@ import pytest
 import trio_websocket
 from ocpp.v16 import call as ocpp_call
 
-from actors import event_types as ev
 from actors.commands import Command, CommandTimedOut, InvalidCommand, StationOffline, UnknownStation
+from actors.events.station import CommandCompleted
 from actors.policy import StationPolicy
 from adapters.csms import Csms, open_csms
 from tests.integration.conftest import disconnected, make_config, url_of
@@ -95,7 +95,7 @@ async def test_every_csms_initiated_command_round_trips(csms: Csms) -> None:
             if field:
                 assert field in seen["payload"], f"{action} reached the client without {field}: {seen}"
     completed = [
-        r.data for r in await csms.store.read_stream("station/CMD-1") if r.type == ev.COMMAND_COMPLETED
+        r.data for r in await csms.store.read_stream("station/CMD-1") if r.type == CommandCompleted.TYPE
     ]
     assert [c["action"] for c in completed] == [c[0] for c in COMMANDS]
     assert all(c["outcome"] == "result" for c in completed)
@@ -152,7 +152,7 @@ async def test_a_command_the_station_never_answers_times_out(tmp_path: Path) -> 
             await csms.station("CMD-5").call(Command("ClearCache", {}))
         assert '"ClearCache"' in await ws.get_message()
         completed = [
-            r.data for r in await csms.store.read_stream("station/CMD-5") if r.type == ev.COMMAND_COMPLETED
+            r.data for r in await csms.store.read_stream("station/CMD-5") if r.type == CommandCompleted.TYPE
         ]
         assert completed[-1]["outcome"] == "timeout"
 

@@ -10,8 +10,8 @@ import pytest
 import trio
 import trio_websocket
 
-from actors import event_types as ev
 from actors.commands import Command, UnknownStation
+from actors.events.station import StationConnected, StationDisconnected, TransactionStopped
 from adapters.csms import Csms, open_csms
 from adapters.ocpp_server import BadStationPath, station_id_from_path
 from tests.integration.conftest import disconnected, make_config, url_of
@@ -71,17 +71,19 @@ async def test_a_second_connection_replaces_the_first_and_the_log_shows_both(csm
     await disconnected(csms, "TWICE")
     records = await csms.store.read_stream("station/TWICE")
     lifecycle = [
-        (r.type, r.data["conn"]) for r in records if r.type in (ev.STATION_CONNECTED, ev.STATION_DISCONNECTED)
+        (r.type, r.data["conn"])
+        for r in records
+        if r.type in (StationConnected.TYPE, StationDisconnected.TYPE)
     ]
     assert lifecycle == [
-        (ev.STATION_CONNECTED, 1),
-        (ev.STATION_DISCONNECTED, 1),
-        (ev.STATION_CONNECTED, 2),
-        (ev.STATION_DISCONNECTED, 2),
+        (StationConnected.TYPE, 1),
+        (StationDisconnected.TYPE, 1),
+        (StationConnected.TYPE, 2),
+        (StationDisconnected.TYPE, 2),
     ]
     assert (
         "replaced by connection 2"
-        in records[[r.type for r in records].index(ev.STATION_DISCONNECTED)].data["reason"]
+        in records[[r.type for r in records].index(StationDisconnected.TYPE)].data["reason"]
     )
 
 
@@ -127,9 +129,9 @@ async def test_restart_mid_transaction(tmp_path: Path) -> None:
         )
         assert started["transaction_id"] > tx_before
         records = await second.store.read_stream("station/RESTART-1")
-        stop = next(r.data for r in records if r.type == ev.TRANSACTION_STOPPED)
+        stop = next(r.data for r in records if r.type == TransactionStopped.TYPE)
         assert stop["known"] is True and stop["energy_wh"] == 2000.0
-        reasons = [r.data["reason"] for r in records if r.type == ev.STATION_DISCONNECTED]
+        reasons = [r.data["reason"] for r in records if r.type == StationDisconnected.TYPE]
         assert "server restarted" in reasons
 
 
@@ -183,7 +185,9 @@ async def test_connector_ids_are_bounded_and_huge_integers_are_kept(csms: Csms) 
         )
         assert stopped[0] == 3
         assert (await exchange(ws, [2, "3", "Heartbeat", {}]))[0] == 3
-    stop = next(r for r in await csms.store.read_stream("station/BIGNUM") if r.type == ev.TRANSACTION_STOPPED)
+    stop = next(
+        r for r in await csms.store.read_stream("station/BIGNUM") if r.type == TransactionStopped.TYPE
+    )
     assert stop.data["transaction_id"] == 2**70 and stop.data["known"] is False
     assert csms.fleet.stations() == ["BIGNUM"]
 

@@ -13,7 +13,8 @@ from typing import Any
 import trio
 import trio_websocket
 
-from actors import event_types as ev
+from actors.events import IdToken, events_of
+from actors.events.station import FrameReceived, MeterSampled, StationBooted, TransactionStopped
 from actors.ocpp import Policy
 from actors.policy import StationPolicy
 from adapters.csms import Csms, open_csms
@@ -52,7 +53,7 @@ async def test_lenient_answers_everything_and_records_each_repair(csms: Csms) ->
     repairs = [
         (r.data["action"], rep["path"], rep["before"], rep["after"])
         for r in records
-        if r.type == ev.FRAME_RECEIVED
+        if r.type == FrameReceived.TYPE
         for rep in r.data.get("repairs", ())
     ]
     assert (
@@ -67,15 +68,19 @@ async def test_lenient_answers_everything_and_records_each_repair(csms: Csms) ->
     )
     assert csms.fleet.stats.repairs[("Chargedot", "$.ChargeBoxSerialNumber")] == 1
 
-    booted = next(r.data for r in records if r.type == ev.STATION_BOOTED)
+    booted = next(r.data for r in records if r.type == StationBooted.TYPE)
     assert booted["serial"] == "TACW745020G0309"
-    samples = [s for r in records if r.type == ev.METER_SAMPLED for s in r.data["samples"]]
+    samples = [s for r in records if r.type == MeterSampled.TYPE for s in r.data["samples"]]
     energy = [s["value"] for s in samples if s["measurand"] == "Energy.Active.Import.Register"]
     assert energy == [6_089_000.0, 6_090_200.0], "kWh normalised to Wh"
     units = {s["measurand"]: s["unit"] for s in samples}
     assert units["Temperature"] == "Celsius" and units["Frequency"] == "Hertz"
-    stop = next(r.data for r in records if r.type == ev.TRANSACTION_STOPPED)
-    assert (stop["id_tag"], stop["start_id_tag"], stop["known"]) == ("BLUE18721", "TACW745020G0309", True)
+    (stop,) = (e for r in records for e in events_of(r) if isinstance(e, TransactionStopped))
+    assert (stop.id_token, stop.start_id_token, stop.known) == (
+        IdToken("BLUE18721"),
+        IdToken("TACW745020G0309"),
+        True,
+    )
 
 
 async def test_strict_refuses_the_quirky_frames_and_keeps_the_connection(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ import trio_websocket
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from actors import event_types as ev
+from actors.events.station import FrameSent
 from adapters.csms import Csms, open_csms
 from tests.integration.conftest import make_config, url_of
 
@@ -104,7 +104,7 @@ async def fuzz(csms: Csms, batch: list[str | bytes]) -> None:
         assert len(unanswerable) == sum(map(id_unreadable, batch)), (batch, answers)
     records = await csms.store.read_stream("station/FUZZ")
     assert records[: len(acknowledged)] == acknowledged, "nothing acknowledged before the fuzz is lost"
-    sent = [r for r in records if r.type == ev.FRAME_SENT]
+    sent = [r for r in records if r.type == FrameSent.TYPE]
     assert len(sent) >= len(answers) + 2, "every reply the client got is in the log"
     ref = csms.fleet.station_ref("FUZZ")
     assert ref is not None and ref.alive

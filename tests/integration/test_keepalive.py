@@ -15,7 +15,7 @@ from pathlib import Path
 import trio
 import trio_websocket
 
-from actors import event_types as ev
+from actors.events.station import StationDisconnected
 from adapters.config import Config
 from adapters.csms import open_csms
 from tests.integration.conftest import disconnected, make_config
@@ -63,6 +63,6 @@ async def test_a_station_that_never_pongs_is_dropped(tmp_path: Path) -> None:
         state = await disconnected(csms, "MUTE")
         assert state.stations["MUTE"].connected is False
         records = await csms.store.read_stream("station/MUTE")
-        reasons = [r.data["reason"] for r in records if r.type == ev.STATION_DISCONNECTED]
+        reasons = [r.data["reason"] for r in records if r.type == StationDisconnected.TYPE]
         assert reasons == ["closed (1011 keepalive timeout)"]
         await stream.aclose()

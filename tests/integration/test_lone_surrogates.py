@@ -15,7 +15,7 @@ import httpx
 import trio
 import trio_websocket
 
-from actors import event_types as ev
+from actors.events.station import DataTransferred
 from adapters.api import ApiOptions
 from adapters.csms import open_csms
 from adapters.event_json import record_json
@@ -37,14 +37,14 @@ async def test_a_lone_surrogate_is_stored_losslessly_and_the_station_is_kept(tmp
         assert csms.runtime.stats.restarts["station"] == 0
 
         records = await csms.store.read_stream("station/SURR-1")
-        [transfer] = [r for r in records if r.type == ev.DATA_TRANSFERRED]
+        [transfer] = [r for r in records if r.type == DataTransferred.TYPE]
         assert transfer.data["vendor_id"] == "\ud800" and transfer.data["data"] == ODD, "lossless"
         assert json.loads(record_json(transfer))["data"]["vendor_id"] == "\ud800"
 
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{csms.api_port}", timeout=20) as api:
             events = await api.get("/api/stations/SURR-1/events?limit=500")
             assert events.status_code == 200, events.text
-            sent = [e for e in events.json()["events"] if e["type"] == ev.DATA_TRANSFERRED]
+            sent = [e for e in events.json()["events"] if e["type"] == DataTransferred.TYPE]
             assert sent[0]["data"]["data"] == ODD, "the API's JSON escapes the surrogate, losslessly"
             station = await api.get("/api/stations/SURR-1")
             assert station.status_code == 200, station.text

@@ -18,8 +18,8 @@ import pytest
 import trio
 import trio_websocket
 
-from actors import event_types as ev
 from actors.commands import Command, CommandRejected, CommandTimedOut
+from actors.events.station import CommandCompleted, FrameReceived
 from actors.policy import StationPolicy
 from actors.rerun import rerun_station
 from adapters.csms import open_csms
@@ -131,7 +131,13 @@ async def test_a_recorded_session_reruns_as_recorded_and_a_changed_policy_shows(
     recorded, rerun_ = [e["recorded"] for e in report["examples"]], [e["rerun"] for e in report["examples"]]
     assert recorded[0] == {
         "type": "Authorized",
-        "data": {"id_tag": "TAG-UNKNOWN", "status": "Invalid", "expiry": None, "parent": None},
+        "data": {
+            "v": 2,
+            "id_token": {"id": "TAG-UNKNOWN", "type": None},
+            "status": "Invalid",
+            "expiry": None,
+            "parent": None,
+        },
     }
     assert rerun_[0]["data"]["status"] == "Accepted"
     assert recorded[1]["type"] == rerun_[1]["type"] == "FrameSent"
@@ -225,8 +231,8 @@ async def test_timeouts_late_replies_and_refused_frames_rerun_as_recorded(tmp_pa
         await ws.send_message('[2,"b3","Heartbeat",{}]')
         await ws.get_message()  # every earlier frame is committed once this is answered
         records = await csms.store.read_stream("station/RR-2")
-    assert any(r.type == ev.FRAME_RECEIVED and r.data.get("late") for r in records)
-    assert [r.data["outcome"] for r in records if r.type == ev.COMMAND_COMPLETED] == ["timeout", "error"]
+    assert any(r.type == FrameReceived.TYPE and r.data.get("late") for r in records)
+    assert [r.data["outcome"] for r in records if r.type == CommandCompleted.TYPE] == ["timeout", "error"]
     outcome = rerun_station("RR-2", records, config.fleet)
     assert (outcome.frames, outcome.differences) == (7, [])
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import trio
 
-from actors import event_types as ev
+from actors.events.station import TransactionStarted
 from adapters.api import ApiOptions
 from adapters.csms import open_csms
 from tests.integration.conftest import live, make_config, url_of
@@ -89,4 +89,4 @@ async def test_root_children_start_in_order_and_a_failed_child_restarts_those_af
             second["transaction_id"],
         }
         records = await csms.store.read_stream("station/CP-ROOT")
-        assert [r.type for r in records].count(ev.TRANSACTION_STARTED) == 2
+        assert [r.type for r in records].count(TransactionStarted.TYPE) == 2

@@ -6,7 +6,17 @@ from typing import Any
 
 import pytest
 
-from actors import event_types as ev
+from actors.events.station import (
+    Authorized,
+    DataTransferred,
+    FrameReceived,
+    FrameSent,
+    MeterSampled,
+    StationBooted,
+    StationConnected,
+    StationDisconnected,
+    TransactionStopped,
+)
 from adapters.csms import Csms
 from core.events import EventRecord
 from tests.integration.conftest import disconnected, live, url_of
@@ -44,7 +54,7 @@ async def test_boot_heartbeat_status(csms: Csms) -> None:
             info="RCD",
             vendor_error_code="E12",
         )
-    booted = (await events(csms, "CP-1", ev.STATION_BOOTED))[0].data
+    booted = (await events(csms, "CP-1", StationBooted.TYPE))[0].data
     assert (booted["vendor"], booted["model"], booted["serial"], booted["firmware"]) == (
         "Acme",
         "Wallbox 22",
@@ -76,7 +86,7 @@ async def test_authorize_uses_the_local_list_with_expiry_and_parent(csms: Csms) 
         assert old["status"] == "Expired" and old["expiry_date"].startswith("2020-01-01")
         assert (await peer.call("Authorize", id_tag="TAG-BLOCKED"))["id_tag_info"]["status"] == "Blocked"
         assert (await peer.call("Authorize", id_tag="NOBODY"))["id_tag_info"]["status"] == "Invalid"
-    statuses = [r.data["status"] for r in await events(csms, "CP-2", ev.AUTHORIZED)]
+    statuses = [r.data["status"] for r in await events(csms, "CP-2", Authorized.TYPE)]
     assert statuses == ["Accepted", "Accepted", "Expired", "Blocked", "Invalid"]
 
 
@@ -120,7 +130,7 @@ async def test_data_transfer_default_and_vendor_handler(csms: Csms) -> None:
             "status": "Accepted",
             "data": "ok",
         }
-    transfers = await events(csms, "CP-5", ev.DATA_TRANSFERRED)
+    transfers = await events(csms, "CP-5", DataTransferred.TYPE)
     assert [t.data["status"] for t in transfers] == ["UnknownVendorId", "Accepted"]
 
 
@@ -163,14 +173,14 @@ async def test_transaction_with_meter_values_in_si_units(csms: Csms) -> None:
             ],
         )
         assert stopped["id_tag_info"]["status"] == "Accepted"
-    samples = (await events(csms, "CP-6", ev.METER_SAMPLED))[0].data["samples"]
+    samples = (await events(csms, "CP-6", MeterSampled.TYPE))[0].data["samples"]
     by_measurand = {(s["measurand"], s.get("phase")): s for s in samples}
     assert by_measurand[("Power.Active.Import", None)]["value"] == 7200.0
     assert by_measurand[("Power.Active.Import", None)]["unit"] == "W"
     assert by_measurand[("Energy.Active.Import.Register", None)]["value"] == 2500.0
     assert by_measurand[("Temperature", None)]["value"] == pytest.approx(26.85)
     assert by_measurand[("SoC", None)]["location"] == "EV"
-    stop = (await events(csms, "CP-6", ev.TRANSACTION_STOPPED))[0].data
+    stop = (await events(csms, "CP-6", TransactionStopped.TYPE))[0].data
     assert stop["known"] and stop["energy_wh"] == 3000.0 and stop["reason"] == "EVDisconnected"
     state = await live(csms)
     transaction = state.transactions[tx]
@@ -214,10 +224,10 @@ async def test_every_frame_is_in_the_log_before_the_reply(csms: Csms) -> None:
     await disconnected(csms, "CP-10")
     records = await events(csms, "CP-10")
     types = [r.type for r in records]
-    assert types[:1] == [ev.STATION_CONNECTED]
-    assert types[1:4] == [ev.FRAME_RECEIVED, ev.STATION_BOOTED, ev.FRAME_SENT]
-    assert types[4:6] == [ev.FRAME_RECEIVED, ev.FRAME_SENT]
-    assert types[-1] == ev.STATION_DISCONNECTED
-    frames = [r for r in records if r.type in (ev.FRAME_RECEIVED, ev.FRAME_SENT)]
+    assert types[:1] == [StationConnected.TYPE]
+    assert types[1:4] == [FrameReceived.TYPE, StationBooted.TYPE, FrameSent.TYPE]
+    assert types[4:6] == [FrameReceived.TYPE, FrameSent.TYPE]
+    assert types[-1] == StationDisconnected.TYPE
+    frames = [r for r in records if r.type in (FrameReceived.TYPE, FrameSent.TYPE)]
     assert all(r.data["conn"] == 1 for r in frames)
     assert '"BootNotification"' in frames[0].data["text"]

@@ -9,7 +9,7 @@ from pathlib import Path
 import trio
 import trio_websocket
 
-from actors import event_types as ev
+from actors.events.station import StationDisconnected, TransactionStopped
 from adapters.csms import Csms, open_csms
 from tests.integration.conftest import make_config, url_of
 from tests.station_faults import crashes_on
@@ -50,7 +50,7 @@ async def _crash_and_reconnect(csms: Csms) -> None:
         )
         assert json.loads(await ws.get_message())[0] == 3
     records = await csms.store.read_stream("station/CRASH-1")
-    stop = next(r.data for r in records if r.type == ev.TRANSACTION_STOPPED)
+    stop = next(r.data for r in records if r.type == TransactionStopped.TYPE)
     assert stop["known"] is True, "the rebuilt actor still knew the open transaction"
-    reasons = [r.data["reason"] for r in records if r.type == ev.STATION_DISCONNECTED]
+    reasons = [r.data["reason"] for r in records if r.type == StationDisconnected.TYPE]
     assert "station actor restarted" in reasons

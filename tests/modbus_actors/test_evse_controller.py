@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 import trio
 
-from actors import event_types as ev
+from actors.events.modbus import (
+    EvseControlFailed,
+    EvseControlMismatched,
+    EvseControlReadBack,
+    EvseControlRequested,
+    EvseControlVerified,
+    EvseControlWritten,
+)
 from actors.evse_controller import Outcome
 from adapters.profile_loader import load_shipped_profile
 from adapters.stores import open_store
@@ -16,18 +23,18 @@ from tests.modbus_actors.conftest import EvsePeer, devices_running, listening, t
 from tests.modbus_actors.evse_peer import CLAMP_AMPS
 
 CONTROL_EVENTS = {
-    ev.EVSE_CONTROL_REQUESTED,
-    ev.EVSE_CONTROL_WRITTEN,
-    ev.EVSE_CONTROL_READ_BACK,
-    ev.EVSE_CONTROL_VERIFIED,
-    ev.EVSE_CONTROL_MISMATCHED,
-    ev.EVSE_CONTROL_FAILED,
+    EvseControlRequested.TYPE,
+    EvseControlWritten.TYPE,
+    EvseControlReadBack.TYPE,
+    EvseControlVerified.TYPE,
+    EvseControlMismatched.TYPE,
+    EvseControlFailed.TYPE,
 }
 VERIFIED_STEPS = [
-    ev.EVSE_CONTROL_REQUESTED,
-    ev.EVSE_CONTROL_WRITTEN,
-    ev.EVSE_CONTROL_READ_BACK,
-    ev.EVSE_CONTROL_VERIFIED,
+    EvseControlRequested.TYPE,
+    EvseControlWritten.TYPE,
+    EvseControlReadBack.TYPE,
+    EvseControlVerified.TYPE,
 ]
 
 
@@ -74,7 +81,7 @@ async def test_setpoint_and_enable_are_written_verified_and_followed_by_the_mete
         after = [r for r in await store.read_stream("evse/wallbox") if r.sequence > before]
     assert not [r for r in after if r.type in CONTROL_EVENTS]  # the refused request touched nothing
     assert [kind for kind, _ in events] == VERIFIED_STEPS * 3
-    requested = [data for kind, data in events if kind == ev.EVSE_CONTROL_REQUESTED]
+    requested = [data for kind, data in events if kind == EvseControlRequested.TYPE]
     assert [(d["what"], d["value"], d["address"]) for d in requested] == [
         ("current", 16.0, 1000),
         ("current", 31.9, 1000),
@@ -97,7 +104,7 @@ async def test_a_clamped_setpoint_is_recorded_as_a_mismatch(evse_peer: EvsePeer)
         events = await control_events(store, "evse/clamping")
     assert clamped.outcome is Outcome.MISMATCHED and clamped.actual == CLAMP_AMPS
     assert within.outcome is Outcome.VERIFIED and within.actual == 10.0
-    mismatch = next(data for kind, data in events if kind == ev.EVSE_CONTROL_MISMATCHED)
+    mismatch = next(data for kind, data in events if kind == EvseControlMismatched.TYPE)
     assert mismatch == {
         "what": "current",
         "requested": 32.0,
@@ -117,6 +124,6 @@ async def test_a_write_to_an_absent_controller_fails_with_an_event_and_the_actor
             stats = running.stats
         events = await control_events(store, "evse/nowhere")
     assert failed.outcome is Outcome.FAILED and failed.failure == "disconnected"
-    assert [kind for kind, _ in events] == [ev.EVSE_CONTROL_REQUESTED, ev.EVSE_CONTROL_FAILED]
+    assert [kind for kind, _ in events] == [EvseControlRequested.TYPE, EvseControlFailed.TYPE]
     assert events[1][1]["stage"] == "write" and events[1][1]["kind"] == "disconnected"
     assert stats.controls[("nowhere", "current", "failed")] == 1

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import trio
 
-from actors import event_types as ev
+from actors.events.modbus import ModbusDeviceRecovered, ModbusDeviceStale, ModbusPollFailed, ModbusReading
 from actors.fleet import Fleet
 from actors.meter import MeterBinding
 from actors.policy import FleetPolicy
@@ -36,7 +36,7 @@ from tests.modbus_actors.conftest import (
     until,
 )
 
-POLL_EVENTS = (ev.MODBUS_READING, ev.MODBUS_POLL_FAILED)
+POLL_EVENTS = (ModbusReading.TYPE, ModbusPollFailed.TYPE)
 
 
 async def polls_of(store: EventStore, stream: str) -> list[EventRecord]:
@@ -63,7 +63,7 @@ async def test_every_poll_is_an_event_and_a_refusing_device_goes_stale_but_lives
                 await running.inspect("nobody")
         # Everything has stopped: the log and the counters must agree exactly.
         good = await polls_of(store, "meter/good")
-        assert len(good) == stats.polls["good"] and {r.type for r in good} == {ev.MODBUS_READING}
+        assert len(good) == stats.polls["good"] and {r.type for r in good} == {ModbusReading.TYPE}
         first = good[-1].data
         assert {s["name"]: s["value"] for s in first["samples"]} == PEER_VALUES
         voltage = next(s for s in first["samples"] if s["name"] == "voltage")
@@ -74,11 +74,11 @@ async def test_every_poll_is_an_event_and_a_refusing_device_goes_stale_but_lives
         assert first["latency_s"] > 0
 
         refused = await store.read_stream("meter/refused")
-        failures = [r for r in refused if r.type == ev.MODBUS_POLL_FAILED]
+        failures = [r for r in refused if r.type == ModbusPollFailed.TYPE]
         assert len(failures) == stats.polls["refused"] == stats.errors[("refused", "exception")]
         assert all(f.data["kind"] == "exception" and f.data["exception_code"] == 2 for f in failures)
         assert [f.data["missed"] for f in failures] == list(range(1, len(failures) + 1))
-        stale = [r for r in refused if r.type == ev.MODBUS_DEVICE_STALE]
+        stale = [r for r in refused if r.type == ModbusDeviceStale.TYPE]
         assert len(stale) == 1 and stale[0].sequence == failures[2].sequence + 1
         assert stats.stale_devices() == ["refused"] and stats.errors[("good", "exception")] == 0
 
@@ -99,11 +99,11 @@ async def test_a_slow_device_times_out_goes_stale_and_recovers_by_itself() -> No
             nursery.cancel_scope.cancel()
         records = await store.read_stream("meter/slow")
     kinds = [r.type for r in records]
-    assert kinds.count(ev.MODBUS_DEVICE_STALE) == 1 and kinds.count(ev.MODBUS_DEVICE_RECOVERED) == 1
+    assert kinds.count(ModbusDeviceStale.TYPE) == 1 and kinds.count(ModbusDeviceRecovered.TYPE) == 1
     assert stats.errors[("slow", "timeout")] >= 3
-    recovered = kinds.index(ev.MODBUS_DEVICE_RECOVERED)
-    assert kinds[recovered - 1] == ev.MODBUS_READING  # the reading that ended the staleness
-    assert all(k == ev.MODBUS_READING for k in kinds[recovered + 1 :])
+    recovered = kinds.index(ModbusDeviceRecovered.TYPE)
+    assert kinds[recovered - 1] == ModbusReading.TYPE  # the reading that ended the staleness
+    assert all(k == ModbusReading.TYPE for k in kinds[recovered + 1 :])
     assert len([k for k in kinds if k in POLL_EVENTS]) == stats.polls["slow"]
     last = records[-1].data
     assert {s["name"] for s in last["samples"]} >= {"voltage_l1", "import_energy", "total_power"}
@@ -131,8 +131,8 @@ async def test_an_absent_device_backs_off_and_a_device_that_comes_and_goes_recov
     finally:
         peer.stop()
     transitions = [r.type for r in records if r.type not in POLL_EVENTS]
-    assert transitions == [ev.MODBUS_DEVICE_STALE, ev.MODBUS_DEVICE_RECOVERED] * 2
-    recovered = [r.data["missed"] for r in records if r.type == ev.MODBUS_DEVICE_RECOVERED]
+    assert transitions == [ModbusDeviceStale.TYPE, ModbusDeviceRecovered.TYPE] * 2
+    recovered = [r.data["missed"] for r in records if r.type == ModbusDeviceRecovered.TYPE]
     assert all(missed >= 3 for missed in recovered)
     assert len([r for r in records if r.type in POLL_EVENTS]) == stats.polls["late"]
 
@@ -151,7 +151,7 @@ async def test_a_restarted_meter_resumes_its_stream_and_stale_flag(backend: str,
             await until(lambda: again.stats.polls["gone"] >= 1)
         records = await store.read_stream("meter/gone")
     # No second Stale event: the new incarnation knew it was stale already.
-    assert [r.type for r in records].count(ev.MODBUS_DEVICE_STALE) == 1
+    assert [r.type for r in records].count(ModbusDeviceStale.TYPE) == 1
     assert [r.sequence for r in records] == list(range(1, len(records) + 1))
 
 

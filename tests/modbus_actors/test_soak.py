@@ -26,8 +26,8 @@ from dataclasses import replace
 import pytest
 import trio
 
-from actors import event_types as ev
 from actors.device_profile import DeviceProfile
+from actors.events.modbus import ModbusPollFailed, ModbusReading
 from adapters.profile_loader import load_shipped_profile
 from adapters.stores import open_store
 from tests.modbus.conftest import ROOT
@@ -102,11 +102,11 @@ async def test_200_meters_at_1_hz_for_a_minute_lose_no_reading(site_port: int) -
             skipped_now = dict(stats.skipped_polls)
         cpu = time.process_time() - cpu
         events = {m.id: await store.read_stream(f"meter/{m.id}") for m in meters}
-    polls = {device: sum(r.type in (ev.MODBUS_READING, ev.MODBUS_POLL_FAILED) for r in records)
+    polls = {device: sum(r.type in (ModbusReading.TYPE, ModbusPollFailed.TYPE) for r in records)
              for device, records in events.items()}  # fmt: skip
-    readings = sum(r.type == ev.MODBUS_READING for records in events.values() for r in records)
+    readings = sum(r.type == ModbusReading.TYPE for records in events.values() for r in records)
     failed = {
-        device: sum(r.type == ev.MODBUS_POLL_FAILED for r in records) for device, records in events.items()
+        device: sum(r.type == ModbusPollFailed.TYPE for r in records) for device, records in events.items()
     }
     ordered = sorted(latencies)
     print(
@@ -132,5 +132,5 @@ async def test_200_meters_at_1_hz_for_a_minute_lose_no_reading(site_port: int) -
     # How many polls a starved process gets is the machine's business; how they are shared is ours.
     assert min(polls.values()) >= max(polls.values()) / 3, "no meter starved while others are polled"
     assert sum(failed.values()) <= 0.1 * sum(polls.values()), "polls fail only rarely (deadline 5 s)"
-    last_readings = [next(r for r in reversed(rs) if r.type == ev.MODBUS_READING) for rs in events.values()]
+    last_readings = [next(r for r in reversed(rs) if r.type == ModbusReading.TYPE) for rs in events.values()]
     assert all(len(r.data["raw"]) == 3 for r in last_readings)

@@ -14,7 +14,7 @@ from pathlib import Path
 import trio
 import trio_websocket
 
-from actors import event_types as ev
+from actors.events.modbus import ModbusReading
 from adapters.config import load_config
 from adapters.csms import open_csms
 from adapters.metrics import attach_metrics, render_metrics
@@ -64,7 +64,7 @@ connector = 1
                 assert csms.modbus is not None and sorted(csms.modbus.configs) == ["evse-1", "meter-1"]
                 await until(lambda: csms.modbus_stats.polls["meter-1"] >= 5)
                 readings = [
-                    r for r in await csms.store.read_stream("meter/meter-1") if r.type == ev.MODBUS_READING
+                    r for r in await csms.store.read_stream("meter/meter-1") if r.type == ModbusReading.TYPE
                 ]
                 assert readings and readings[0].data["station"] == "MB-1"
                 await csms.live.wait_for(await csms.store.head())

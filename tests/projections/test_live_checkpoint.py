@@ -15,6 +15,7 @@ import trio
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from actors.events.station import StationBooted
 from adapters.config import Config, StateOptions
 from adapters.csms import LIVE_CHECKPOINT, live_runner
 from adapters.stores import open_store
@@ -24,7 +25,7 @@ from core.projection import replay
 from core.state_codec import StateCodec
 from core.store import EventStore
 from projections.live import LiveProjection, LiveState, state_codec
-from tests.projections.test_live_replay import T0, domain, stations
+from tests.projections.test_live_replay import T0, domain, event, stations
 
 scripts = st.lists(st.tuples(stations, domain), min_size=1, max_size=40)
 
@@ -105,7 +106,7 @@ class StationView:
 async def test_a_checkpoint_of_another_shape_or_build_is_ignored_and_the_state_refolds(
     backend: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    script = [("A", ("StationBooted", {"status": "Accepted", "vendor": "V", "model": "M"}))]
+    script = [("A", event(StationBooted, status="Accepted", vendor="V", model="M"))]
     config = Config()
     async with open_store(url_of(backend, str(tmp_path))) as store:
         await append_script(store, script)

@@ -11,9 +11,24 @@ import trio
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from actors import event_types as ev
 from actors.connector import Committed, ConnectorActor
 from actors.connector_view import ConnectorView, concerned
+from actors.events import Event, IdToken, encode
+from actors.events.station import (
+    ChargingProfileCleared,
+    ChargingProfileSet,
+    ConfigurationChanged,
+    ConnectorStatusChanged,
+    FrameReceived,
+    MeterSampled,
+    ReservationCancelled,
+    ReservationMade,
+    StationBooted,
+    StationConnected,
+    StationDisconnected,
+    TransactionStarted,
+    TransactionStopped,
+)
 from actors.station_state import StationState
 from adapters.stores import open_store
 from core.events import EventRecord, NewEvent
@@ -28,27 +43,47 @@ statuses = st.sampled_from(["Available", "Preparing", "Charging", "SuspendedEV",
 tx_ids = st.integers(1, 6)
 
 
-def event(kind: str, **data: Any) -> tuple[str, dict[str, Any]]:
-    return kind, data
+# What the strategies below leave out: each event is complete, as a build writes it.
+_FILLED: dict[type[Event], dict[str, Any]] = {
+    StationBooted: dict.fromkeys(
+        ("interval", "serial", "firmware", "iccid", "imsi", "meter_type", "meter_serial")
+    ),
+    ConnectorStatusChanged: {"info": None, "vendor_error_code": None, "vendor_id": None, "timestamp": None},
+    TransactionStarted: {"reservation_id": None, "status": "Accepted", "expiry": None, "parent": None},
+    TransactionStopped: {
+        "id_token": None,
+        "start_id_token": None,
+        "energy_wh": None,
+        "closed_by": "station",
+    },
+}
+
+
+def event(kind: type[Event], **data: Any) -> tuple[str, dict[str, Any]]:
+    if kind is TransactionStopped:
+        data["known"] = data["connector"] is not None
+    if "id_tag" in data:
+        data["id_token"] = IdToken(data.pop("id_tag"))
+    return encode(kind(**_FILLED.get(kind, {}), **data))
 
 
 domain = st.one_of(
     st.builds(
-        lambda c: event(ev.STATION_CONNECTED, conn=c, subprotocol="ocpp1.6", remote="x"), st.integers(1, 3)
+        lambda c: event(StationConnected, conn=c, subprotocol="ocpp1.6", remote="x"), st.integers(1, 3)
     ),
-    st.builds(lambda c: event(ev.STATION_DISCONNECTED, conn=c, reason="gone"), st.integers(1, 3)),
+    st.builds(lambda c: event(StationDisconnected, conn=c, reason="gone"), st.integers(1, 3)),
     st.builds(
-        lambda s: event(ev.STATION_BOOTED, status=s, vendor="V", model="M"),
+        lambda s: event(StationBooted, status=s, vendor="V", model="M"),
         st.sampled_from(["Accepted", "Pending"]),
     ),
     st.builds(
-        lambda c, s: event(ev.CONNECTOR_STATUS_CHANGED, connector=c, status=s, error_code="NoError"),
+        lambda c, s: event(ConnectorStatusChanged, connector=c, status=s, error_code="NoError"),
         connectors,
         statuses,
     ),
     st.builds(
         lambda t, c: event(
-            ev.TRANSACTION_STARTED,
+            TransactionStarted,
             transaction_id=t,
             connector=c,
             id_tag="T",
@@ -60,7 +95,7 @@ domain = st.one_of(
     ),
     st.builds(
         lambda t, c: event(
-            ev.TRANSACTION_STOPPED,
+            TransactionStopped,
             transaction_id=t,
             connector=c,
             meter_stop_wh=99.0,
@@ -71,7 +106,7 @@ domain = st.one_of(
         st.sampled_from([None, 1, 2]),  # None: a stop for a transaction the CSMS never saw start
     ),
     st.builds(
-        lambda c, p: event(ev.CHARGING_PROFILE_SET, connector=c, profile=p),
+        lambda c, p: event(ChargingProfileSet, connector=c, profile=p),
         connectors,
         st.builds(
             lambda i, level, purpose, tx: {
@@ -89,7 +124,7 @@ domain = st.one_of(
         ),
     ),
     st.builds(
-        lambda criteria: event(ev.CHARGING_PROFILE_CLEARED, criteria=criteria),
+        lambda criteria: event(ChargingProfileCleared, criteria=criteria),
         st.one_of(
             st.builds(lambda i: {"id": i}, st.integers(1, 4)),
             st.fixed_dictionaries(
@@ -104,7 +139,7 @@ domain = st.one_of(
     ),
     st.builds(
         lambda c, v: event(
-            ev.METER_SAMPLED,
+            MeterSampled,
             connector=c,
             transaction_id=None,
             samples=[{"timestamp": "t", "measurand": "Power.Active.Import", "unit": "W", "value": v}],
@@ -113,16 +148,16 @@ domain = st.one_of(
         st.floats(0, 22_000),
     ),
     st.builds(
-        lambda k, v: event(ev.CONFIGURATION_CHANGED, key=k, value=v, status="Accepted"),
+        lambda k, v: event(ConfigurationChanged, key=k, value=v, status="Accepted"),
         st.sampled_from("XY"),
         st.text(max_size=3),
     ),
     st.builds(
-        lambda r: event(ev.RESERVATION_MADE, connector=1, reservation_id=r, id_tag="T", expiry="e"),
+        lambda r: event(ReservationMade, connector=1, reservation_id=r, id_tag="T", expiry="e"),
         st.integers(1, 3),
     ),
-    st.builds(lambda r: event(ev.RESERVATION_CANCELLED, reservation_id=r), st.integers(1, 3)),
-    st.builds(lambda: event(ev.FRAME_RECEIVED, conn=1, text="[2]", action="Heartbeat")),
+    st.builds(lambda r: event(ReservationCancelled, reservation_id=r), st.integers(1, 3)),
+    st.builds(lambda: event(FrameReceived, conn=1, text="[2]", action="Heartbeat")),
 )
 
 
@@ -188,9 +223,9 @@ class StationFollowers:
         for record in records:
             station_id = record.stream.partition("/")[2]
             state = self.states[station_id]
-            state.apply(record)
-            for number in concerned(record, state.connectors):
-                for actors in (self.running, self.late):
-                    actor = actors.get((station_id, number))
-                    if actor is not None:
-                        await actor.receive(Committed(record))
+            for event in state.apply(record):
+                for number in concerned(event, state.connectors):
+                    for actors in (self.running, self.late):
+                        actor = actors.get((station_id, number))
+                        if actor is not None:
+                            await actor.receive(Committed(event, record.position, record.time))

@@ -1,0 +1,258 @@
+"""The event base class, the registry of stored type names, and the codec between events and stored data.
+
+Every event type is one frozen, slotted, keyword-only dataclass deriving from :class:`Event`, with its
+stored type name (``TYPE``, never changed once written) and its schema ``VERSION``, registered with
+:func:`register`. Stored data is a msgpack-native dict (what ``NewEvent.data`` holds): one key per
+field, named as the field, plus ``"v"`` when ``VERSION`` is above 1 (absent means 1). Fields declared
+with :data:`OMITTED_WHEN_NONE` metadata are left out of the data while None, so a new optional field does not
+grow every record that lacks it.
+
+Reading goes through :func:`events_of` (a committed record) or :func:`decode` (a type name and data):
+data of an older version is upcast first (:func:`upcaster`, one step per version), then checked
+field by field against the class: a missing field, a value of the wrong type or a version newer than
+this build knows raises :class:`EventDataError` naming the field (and, from :func:`events_of`, the
+record's position). A type name no class claims decodes to :class:`UnknownEvent`, which no fold
+handles, so a log written by a newer build (or carrying a retired type) still folds.
+
+The per-class field specs are computed once, at registration: encoding and decoding an event loop
+over precomputed tuples, with no per-event reflection (this runs on every message's hot path).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar, TypeVar
+
+from actors.events.refs import IdToken
+from core.events import EventRecord, NewEvent
+
+__all__ = [
+    "OMITTED_WHEN_NONE",
+    "Event",
+    "EventDataError",
+    "UnknownEvent",
+    "check_upcasters",
+    "decode",
+    "encode",
+    "events_of",
+    "new_events",
+    "register",
+    "registered",
+    "upcaster",
+]
+
+
+class Event:
+    """A domain or protocol event. Subclasses set ``TYPE`` (the stored name) and ``VERSION``."""
+
+    __slots__ = ()
+    TYPE: ClassVar[str]
+    VERSION: ClassVar[int] = 1
+
+
+@dataclass(frozen=True, slots=True)
+class UnknownEvent(Event):
+    """A stored event whose type name no registered class claims: kept, folded by nobody."""
+
+    type_name: str
+    data: Mapping[str, Any]
+
+
+class EventDataError(ValueError):
+    """Stored data that does not fit its event class; ``field`` names the field (None: the whole)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+#: Metadata of a field left out of the stored data while None: ``field(default=None, metadata=...)``.
+OMITTED_WHEN_NONE: Mapping[str, bool] = {"omitted_when_none": True}
+
+
+Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
+
+_MISSING: Any = object()
+_REGISTRY: dict[str, type[Event]] = {}
+_UPCASTERS: dict[tuple[str, int], Upcaster] = {}
+# Per class: (name, omit when None, encoder) for encoding; (name, required, nullable, accepted
+# types or None for any, decoder) for decoding.
+_ENCODE: dict[type[Event], tuple[tuple[str, bool, Callable[[Any], Any] | None], ...]] = {}
+_DECODE: dict[
+    type[Event], tuple[tuple[str, bool, bool, tuple[type, ...] | None, Callable[[Any], Any] | None], ...]
+] = {}
+
+E = TypeVar("E", bound=type[Event])
+
+
+def register(cls: E) -> E:
+    """Register an event class under its ``TYPE`` (a class decorator, above ``@dataclass``)."""
+    name = cls.TYPE
+    if name in _REGISTRY:
+        raise ValueError(f"event type {name!r} is registered twice ({_REGISTRY[name]} and {cls})")
+    if not (dataclasses.is_dataclass(cls) and cls.__dataclass_params__.frozen):
+        raise TypeError(f"{cls.__qualname__} must be a frozen dataclass")
+    hints = typing.get_type_hints(cls)
+    encoders = []
+    decoders = []
+    for f in dataclasses.fields(cls):
+        if f.name == "v":
+            raise TypeError(f"{cls.__qualname__}: 'v' is the stored version's key, not a field name")
+        nullable, accepted, decoder, encoder = _spec(hints[f.name])
+        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        encoders.append((f.name, bool(f.metadata.get("omitted_when_none")), encoder))
+        decoders.append((f.name, required, nullable, accepted, decoder))
+    _ENCODE[cls] = tuple(encoders)
+    _DECODE[cls] = tuple(decoders)
+    _REGISTRY[name] = cls
+    return cls
+
+
+def upcaster(cls: type[Event], from_version: int) -> Callable[[Upcaster], Upcaster]:
+    """Register a function turning ``cls``'s stored data of ``from_version`` into ``from_version + 1``."""
+
+    def add(function: Upcaster) -> Upcaster:
+        if not 1 <= from_version < cls.VERSION:
+            raise ValueError(f"{cls.TYPE} is at version {cls.VERSION}: no upcaster from {from_version}")
+        _UPCASTERS[(cls.TYPE, from_version)] = function
+        return function
+
+    return add
+
+
+def check_upcasters() -> None:
+    """Raise unless every registered class can upcast from each of its older versions."""
+    for name, cls in _REGISTRY.items():
+        missing = [v for v in range(1, cls.VERSION) if (name, v) not in _UPCASTERS]
+        if missing:
+            raise TypeError(f"{name} is at version {cls.VERSION} but has no upcaster from {missing}")
+
+
+def registered() -> Mapping[str, type[Event]]:
+    """Every registered class by stored type name."""
+    return dict(_REGISTRY)
+
+
+def _spec(
+    hint: Any,
+) -> tuple[bool, tuple[type, ...] | None, Callable[[Any], Any] | None, Callable[[Any], Any] | None]:
+    """(nullable, accepted types or None for any, decoder, encoder) for one field's type hint."""
+    args = typing.get_args(hint) if _is_union(hint) else (hint,)
+    nullable = type(None) in args
+    args = tuple(a for a in args if a is not type(None))
+    if args == (IdToken,):
+        return nullable, None, IdToken.from_data, IdToken.to_data
+    accepted: list[type] = []
+    for arg in args:
+        origin = typing.get_origin(arg) or arg
+        if origin is Any:
+            return True, None, None, None
+        if origin is float:
+            accepted += [int, float]
+        elif origin in (list, Sequence):
+            accepted += [list, tuple]
+        elif origin in (dict, Mapping):
+            accepted.append(dict)
+        elif origin in (int, str, bool, bytes):
+            accepted.append(origin)
+        else:
+            raise TypeError(f"event fields are msgpack-native or IdToken, not {hint!r}")
+    return nullable, tuple(accepted), None, None
+
+
+def _is_union(hint: Any) -> bool:
+    return isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union
+
+
+def encode(event: Event) -> tuple[str, dict[str, Any]]:
+    """The stored type name and msgpack-native data of ``event``."""
+    if isinstance(event, UnknownEvent):
+        return event.type_name, dict(event.data)
+    cls = type(event)
+    version = cls.VERSION
+    data: dict[str, Any] = {"v": version} if version != 1 else {}
+    for name, omit, encoder in _ENCODE[cls]:
+        value = getattr(event, name)
+        if value is None:
+            if omit:
+                continue
+        elif encoder is not None:
+            value = encoder(value)
+        data[name] = value
+    return cls.TYPE, data
+
+
+def decode(type_name: str, data: Mapping[str, Any]) -> Event:
+    """The event stored as (``type_name``, ``data``), upcast to this build's version of its class."""
+    cls = _REGISTRY.get(type_name)
+    if cls is None:
+        return UnknownEvent(type_name, data)
+    if not isinstance(data, Mapping):
+        raise EventDataError(f"{type_name}: data must be a mapping, got {type(data).__qualname__}")
+    version = data.get("v", 1)
+    if version != cls.VERSION:
+        data = _upcast(cls, version, data)
+    kwargs: dict[str, Any] = {}
+    for name, required, nullable, accepted, decoder in _DECODE[cls]:
+        value = data.get(name, _MISSING)
+        if value is _MISSING:
+            if required:
+                raise EventDataError(f"{type_name} v{cls.VERSION}: field {name!r} is missing", name)
+            continue
+        if value is None:
+            if not nullable:
+                raise EventDataError(f"{type_name} v{cls.VERSION}: field {name!r} is None", name)
+        elif accepted is not None and not isinstance(value, accepted):
+            expected = " | ".join(t.__name__ for t in accepted)
+            raise EventDataError(
+                f"{type_name} v{cls.VERSION}: field {name!r} must be {expected}, got {value!r:.80}", name
+            )
+        elif decoder is not None:
+            try:
+                value = decoder(value)
+            except ValueError as error:
+                raise EventDataError(f"{type_name} v{cls.VERSION}: field {name!r}: {error}", name) from None
+        kwargs[name] = value
+    return cls(**kwargs)
+
+
+def _upcast(cls: type[Event], version: object, data: Mapping[str, Any]) -> dict[str, Any]:
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise EventDataError(f"{cls.TYPE}: stored version {version!r} is not a version", "v")
+    if version > cls.VERSION:
+        raise EventDataError(
+            f"{cls.TYPE}: stored at version {version}, newer than this build's {cls.VERSION}", "v"
+        )
+    upcast = dict(data)
+    while version < cls.VERSION:
+        upcast = _UPCASTERS[(cls.TYPE, version)](upcast)
+        version += 1
+    return upcast
+
+
+def events_of(record: EventRecord) -> tuple[Event, ...]:
+    """The typed events a committed record holds: every consumer reads records through here.
+
+    One event per record today; a record kind that holds several (an exchange's frames and decided
+    events) decodes to all of them, in order, here and nowhere else.
+    """
+    try:
+        return (decode(record.type, record.data),)
+    except EventDataError as error:
+        raise EventDataError(
+            f"event at position {record.position} ({record.stream} #{record.sequence}): {error}", error.field
+        ) from None
+
+
+def new_events(stream: str, events: Iterable[Event], when: datetime) -> list[NewEvent]:
+    """``events`` encoded as NewEvents of ``stream`` at ``when``, ready to append."""
+    out = []
+    for event in events:
+        type_name, data = encode(event)
+        out.append(NewEvent(stream, type_name, data, when))
+    return out

@@ -1,0 +1,343 @@
+"""Events of a station's stream (``station/<id>``): raw frames, connections, and what was decided.
+
+Raw frames (:class:`FrameReceived`, :class:`FrameSent`) keep every message exactly as it crossed the
+wire, so anything specific to an OCPP version stays there; the domain events are what the actors
+decided from them, in version-neutral terms (:mod:`actors.events.refs`). Fields are stored under
+their own names; see :mod:`actors.events.registry` for the stored form and versions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from actors.events.refs import IdToken, TransactionId
+from actors.events.registry import OMITTED_WHEN_NONE, Event, register, upcaster
+
+# -- raw frames -------------------------------------------------------------------------------------
+
+
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FrameReceived(Event):
+    """A frame from the station. ``action``: the CALL's (or our command's, for a reply); ``error``:
+    the error code it was answered with; ``repairs``: what a lenient validation changed; ``late``:
+    a reply that matched no call in flight (True: one that had timed out)."""
+
+    TYPE: ClassVar[str] = "FrameReceived"
+    conn: int
+    text: str | bytes  # bytes: a binary frame, refused but kept
+    action: str | None = field(default=None, metadata=OMITTED_WHEN_NONE)
+    repairs: list[dict[str, Any]] | None = field(default=None, metadata=OMITTED_WHEN_NONE)
+    error: str | None = field(default=None, metadata=OMITTED_WHEN_NONE)
+    late: bool | None = field(default=None, metadata=OMITTED_WHEN_NONE)
+
+
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FrameSent(Event):
+    """A frame to the station: a reply, or (with ``action``) one of our commands."""
+
+    TYPE: ClassVar[str] = "FrameSent"
+    conn: int | None
+    text: str
+    action: str | None = field(default=None, metadata=OMITTED_WHEN_NONE)
+
+
+# -- connection lifecycle -------------------------------------------------------------------------
+
+
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StationConnected(Event):
+    TYPE: ClassVar[str] = "StationConnected"
+    conn: int
+    subprotocol: str | None
+    remote: str | None
+
+
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StationDisconnected(Event):
+    TYPE: ClassVar[str] = "StationDisconnected"
+    conn: int
+    reason: str
+
+
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StationFailed(Event):
+    """The station's supervision subtree gave up (actors.station_tree); refused until ``retry_after`` s."""
+
+    TYPE: ClassVar[str] = "StationFailed"
+    reason: str
+    restarts: int
+    retry_after: float
+
+
+# -- decided from station-initiated messages -------------------------------------------------------
+
+
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StationBooted(Event):
+    TYPE: ClassVar[str] = "StationBooted"
+    status: str | None
+    interval: int | None
+    vendor: str | None
+    model: str | None
+    serial: str | None
+    firmware: str | None
+    iccid: str | None
+    imsi: str | None
+    meter_type: str | None
+    meter_serial: str | None
+
+
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConnectorStatusChanged(Event):
+    """A connector's status; connector 0 is the station itself. ``evse``: None under 1.6."""
+
+    TYPE: ClassVar[str] = "ConnectorStatusChanged"
+    connector: int
+    evse: int | None = field(default=None, metadata=OMITTED_WHEN_NONE)
+    status: str
+    error_code: str
+    info: str | None
+    vendor_error_code: str | None
+    vendor_id: str | None
+    timestamp: str | None
+
+
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Authorized(Event):
+    """v2: ``id_token`` (and ``parent``) are id tokens; v1 had ``id_tag`` and ``parent`` strings."""
+
+    TYPE: ClassVar[str] = "Authorized"
+    VERSION: ClassVar[int] = 2
+    id_token: IdToken
+    status: str | None
+    expiry: str | None
+    parent: IdToken | None
+
+
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TransactionStarted(Event):
+    """v2: ``id_token`` and ``parent`` are id tokens (v1: ``id_tag``, ``parent`` strings)."""
+
+    TYPE: ClassVar[str] = "TransactionStarted"
+    VERSION: ClassVar[int] = 2
+    transaction_id: TransactionId
+    connector: int
+    evse: int | None = field(default=None, metadata=OMITTED_WHEN_NONE)
+    id_token: IdToken
+    meter_start_wh: float
+    timestamp: str
+    reservation_id: int | None
+    status: str | None
+    expiry: str | None
+    parent: IdToken | None
+
+
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MeterSampled(Event):
+    """Normalised samples (see actors.metering); ``problems``: values that could not be read."""
+
+    TYPE: ClassVar[str] = "MeterSampled"
+    connector: int
+    evse: int | None = field(default=None, metadata=OMITTED_WHEN_NONE)
+    transaction_id: TransactionId | None
+    samples: list[dict[str, Any]]
+    problems: list[dict[str, Any]] | None = field(default=None, metadata=OMITTED_WHEN_NONE)
+
+
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TransactionStopped(Event):
+    """A transaction ended. ``closed_by``: "station" (its stop message) or "csms" (reason "superseded":
+    a newer start on the same connector). ``known`` False: the station stopped a transaction the CSMS
+    never saw start (``connector`` and ``energy_wh`` are then None). ``tag_status``: the stop token's
+    status, when one was checked.
+
+    v2: ``id_token``/``start_id_token`` are id tokens (v1: ``id_tag``/``start_id_tag`` strings) and
+    ``closed_by`` is always there (v1 records before it existed were stops by the station).
+    """
+
+    TYPE: ClassVar[str] = "TransactionStopped"
+    VERSION: ClassVar[int] = 2
+    transaction_id: TransactionId
+    connector: int | None
+    evse: int | None = field(default=None, metadata=OMITTED_WHEN_NONE)
+    known: bool
+    id_token: IdToken | None
+    start_id_token: IdToken | None
+    meter_stop_wh: float
+    energy_wh: float | None
+    timestamp: str
+    reason: str
+    closed_by: str
+    tag_status: str | None = field(default=None, metadata=OMITTED_WHEN_NONE)
+
+
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TransactionStopRepeated(Event):
+    """A stop for a transaction already stopped (a station repeating itself): changes nothing.
+    v2: ``id_token`` (v1: ``id_tag``)."""
+
+    TYPE: ClassVar[str] = "TransactionStopRepeated"
+    VERSION: ClassVar[int] = 2
+    transaction_id: TransactionId
+    id_token: IdToken | None
+    meter_stop_wh: float
+    timestamp: str
+    reason: str
+
+
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DataTransferred(Event):
+    TYPE: ClassVar[str] = "DataTransferred"
+    vendor_id: str
+    message_id: str | None
+    data: Any
+    status: str | None
+
+
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DiagnosticsStatusChanged(Event):
+    TYPE: ClassVar[str] = "DiagnosticsStatusChanged"
+    status: str
+
+
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FirmwareStatusChanged(Event):
+    TYPE: ClassVar[str] = "FirmwareStatusChanged"
+    status: str
+
+
+# -- decided from the replies to our commands ------------------------------------------------------
+
+
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CommandCompleted(Event):
+    """How one of our commands ended. ``outcome``: result (with ``response``), error or invalid or
+    malformed (with ``code``, ``description``), timeout; ``round_trip`` in seconds when answered."""
+
+    TYPE: ClassVar[str] = "CommandCompleted"
+    action: str
+    unique_id: str
+    outcome: str
+    response: dict[str, Any] | None = field(default=None, metadata=OMITTED_WHEN_NONE)
+    code: str | None = field(default=None, metadata=OMITTED_WHEN_NONE)
+    description: str | None = field(default=None, metadata=OMITTED_WHEN_NONE)
+    round_trip: float | None = field(default=None, metadata=OMITTED_WHEN_NONE)
+
+
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConfigurationReported(Event):
+    """``keys``: ``[{key, value, readonly}]``; ``unknown``: keys the station does not have."""
+
+    TYPE: ClassVar[str] = "ConfigurationReported"
+    keys: list[dict[str, Any]]
+    unknown: list[str]
+
+
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConfigurationChanged(Event):
+    TYPE: ClassVar[str] = "ConfigurationChanged"
+    key: str
+    value: str
+    status: str
+
+
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReservationMade(Event):
+    """v2: ``id_token`` (v1: ``id_tag``)."""
+
+    TYPE: ClassVar[str] = "ReservationMade"
+    VERSION: ClassVar[int] = 2
+    connector: int
+    evse: int | None = field(default=None, metadata=OMITTED_WHEN_NONE)
+    reservation_id: int
+    id_token: IdToken
+    expiry: str
+
+
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReservationCancelled(Event):
+    TYPE: ClassVar[str] = "ReservationCancelled"
+    reservation_id: int
+
+
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChargingProfileSet(Event):
+    """``profile``: the profile as the station accepted it (OCPP's own shape)."""
+
+    TYPE: ClassVar[str] = "ChargingProfileSet"
+    connector: int
+    evse: int | None = field(default=None, metadata=OMITTED_WHEN_NONE)
+    profile: dict[str, Any]
+
+
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChargingProfileCleared(Event):
+    """``criteria``: the clear request's fields (id, connectorId, chargingProfilePurpose, stackLevel)."""
+
+    TYPE: ClassVar[str] = "ChargingProfileCleared"
+    criteria: dict[str, Any]
+
+
+# -- upcasters: version 1 (the build before typed events) to 2 ---------------------------------------
+
+
+def _token(data: dict[str, Any], old: str, new: str) -> None:
+    tag = data.pop(old, None)
+    data[new] = None if tag is None else {"id": tag, "type": None}
+
+
+@upcaster(Authorized, 1)
+def _authorized_1(data: dict[str, Any]) -> dict[str, Any]:
+    _token(data, "id_tag", "id_token")
+    _token(data, "parent", "parent")
+    return data
+
+
+@upcaster(TransactionStarted, 1)
+def _started_1(data: dict[str, Any]) -> dict[str, Any]:
+    _token(data, "id_tag", "id_token")
+    _token(data, "parent", "parent")
+    return data
+
+
+@upcaster(TransactionStopped, 1)
+def _stopped_1(data: dict[str, Any]) -> dict[str, Any]:
+    _token(data, "id_tag", "id_token")
+    _token(data, "start_id_tag", "start_id_token")
+    data.setdefault("closed_by", "station")  # logged before closed_by existed: the station's stops
+    return data
+
+
+@upcaster(TransactionStopRepeated, 1)
+def _stop_repeated_1(data: dict[str, Any]) -> dict[str, Any]:
+    _token(data, "id_tag", "id_token")
+    return data
+
+
+@upcaster(ReservationMade, 1)
+def _reservation_1(data: dict[str, Any]) -> dict[str, Any]:
+    _token(data, "id_tag", "id_token")
+    return data
