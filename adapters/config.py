@@ -42,6 +42,7 @@ Example::
     [state]                            # checkpoints of the live state, kept in the store
     checkpoint_every = 10000           # records folded between two checkpoints, at most ...
     checkpoint_interval = 60           # ... and seconds (while there is something new to save)
+    finished_transactions = 1000       # finished transactions kept in memory (the index has all)
 
     [fleet]
     heartbeat_interval = 300
@@ -109,10 +110,12 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class StateOptions:
-    """How often the live projection checkpoints its state into the store (``[state]``)."""
+    """How often the live projection checkpoints its state into the store, and how many finished
+    transactions it keeps in memory (``[state]``; the transaction index in the store has them all)."""
 
     checkpoint_every: int = 10_000
     checkpoint_interval: float = 60.0
+    finished_transactions: int = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,6 +330,9 @@ def parse_config(document: Mapping[str, Any], source: str, base: Config | None =
         checkpoint_every=_at_least_one(state_table, "checkpoint_every", base.state.checkpoint_every),
         checkpoint_interval=float(
             state_table.positive("checkpoint_interval", base.state.checkpoint_interval)
+        ),
+        finished_transactions=_at_least_one(
+            state_table, "finished_transactions", base.state.finished_transactions
         ),
     )
     state_table.finish()

@@ -2,9 +2,10 @@
 live projection, the OCPP server and (with ``config.api`` set) the HTTP API.
 
 Everything but the store runs under one root supervisor, ``rest_for_one``, children in start order
-(each is ready before the next starts): transaction ids, stations, Modbus devices, projections, OCPP
-listener, API. A child that fails restarts with everything after it, which depends on it. A single
-station cannot get here: its own subtree stops it alone (``actors.station_tree``). More than
+(each is ready before the next starts): transaction ids, stations, Modbus devices, projections, the
+transaction index, OCPP listener, API. A child that fails restarts with everything after it, which
+depends on it. A single station cannot get here: its own subtree stops it alone
+(``actors.station_tree``). More than
 ``ROOT_INTENSITY`` restarts in ``ROOT_PERIOD`` seconds ends ``open_csms`` with the error.
 
 The store (its batching writer and committer) is not a child: it is the scope the tree runs in.
@@ -46,6 +47,7 @@ from core.service import Service
 from core.store import EventStore, SnapshotStore
 from core.supervisor import ChildSpec, Runtime, Strategy, Supervisor
 from projections.live import LiveProjection, LiveState, state_codec
+from projections.transactions import TransactionIndexRunner, TransactionIndexStore
 
 logger = logging.getLogger("chargeward")
 
@@ -91,12 +93,14 @@ class Csms:
         runtime: Runtime,
         fleet: Fleet,
         live: ProjectionRunner[LiveState],
+        transactions: TransactionIndexRunner,
     ) -> None:
         self.config = config
         self.store = store
         self.runtime = runtime
         self.fleet = fleet
         self.live = live
+        self.transactions = transactions
         self.ocpp_port: int | None = None
         self.api_port: int | None = None  # None: no HTTP API (config.api is None)
         self.modbus: ModbusDevices | None = None  # None: no [[modbus.devices]] configured
@@ -129,7 +133,8 @@ async def open_csms(
     async with open_store(config.resolved_store_url) as store, trio.open_nursery() as nursery:
         fleet = Fleet(runtime, store, config.fleet, station_actor=station_actor)
         live = live_runner(store, config)
-        csms = Csms(config, store, runtime, fleet, live)
+        transactions = transaction_index(store, config)
+        csms = Csms(config, store, runtime, fleet, live, transactions)
         root = Supervisor(
             "root", runtime, strategy=Strategy.REST_FOR_ONE, intensity=ROOT_INTENSITY, period=ROOT_PERIOD
         )
@@ -158,6 +163,7 @@ async def open_csms(
             )
             await start("modbus-devices", modbus, partial(setattr, csms, "modbus"))
         await start("projections", live.run, _ignore)
+        await start("transaction-index", transactions.run, _ignore)
         await close_stale_connections(store, live, runtime.clock)  # before the OCPP port opens
         if serve_ocpp:
             server = OcppServer(fleet, runtime.clock, config.server)
@@ -173,28 +179,40 @@ async def open_csms(
 def live_runner(store: EventStore, config: Config) -> ProjectionRunner[LiveState]:
     """The live projection's runner, checkpointing into the store when the store keeps snapshots."""
     checkpoint = StoredCheckpoint(store, LIVE_CHECKPOINT) if isinstance(store, SnapshotStore) else None
+    projection = LiveProjection(config.state.finished_transactions)
     return ProjectionRunner(
-        LiveProjection(),
+        projection,
         store,
         checkpoint=checkpoint,
         checkpoint_every=config.state.checkpoint_every,
         checkpoint_interval=config.state.checkpoint_interval,
-        encoding=state_codec(),
+        encoding=state_codec(projection),
     )
 
 
+def transaction_index(store: EventStore, config: Config) -> TransactionIndexRunner:
+    """The transaction index's runner; every store ``open_store`` opens keeps the index."""
+    if not isinstance(store, TransactionIndexStore):
+        raise TypeError(f"the store {store!r} keeps no transaction index")
+    return TransactionIndexRunner(store, store, position_every=config.state.checkpoint_every)
+
+
 async def checkpoint_state(store: EventStore, config: Config) -> int:
-    """Fold the log into the live projection and checkpoint it now; the position it reached.
+    """Fold the log into the live projection and the transaction index and save both now; the
+    position reached.
 
     ``chargeward events import`` ends with this, so the first ``serve`` on an imported log starts
     from the checkpoint instead of folding the whole log before its port opens.
     """
     live = live_runner(store, config)
+    transactions = transaction_index(store, config)
     head = await store.head()
     async with trio.open_nursery() as nursery:
         await nursery.start(live.run)
+        await nursery.start(transactions.run)
         await live.wait_for(head)
-        nursery.cancel_scope.cancel()  # the runner saves its checkpoint on the way out
+        await transactions.wait_for(head)
+        nursery.cancel_scope.cancel()  # both runners save their position on the way out
     return live.position
 
 

@@ -5,8 +5,8 @@ next CALL as soon as the previous reply arrives (closed loop), with the bench's 
 MeterValues with 10 sampled values, 30% Heartbeat). It isolates chargeward's own per-message cost
 (session, validation, decisions, commit, connector and live-state folds) from WebSocket and
 load-generator noise, so hot-path changes can be compared before and after. Like ``chargeward serve``
-it settles the heap once up and commits through the SQLite committer process, whose CPU it counts. ``python -m
-bench.pipeline_micro`` prints JSON.
+it settles the heap once up and commits through the SQLite committer process, whose CPU it counts (and
+reports apart, with rows and events per commit). ``python -m bench.pipeline_micro`` prints JSON.
 """
 
 from __future__ import annotations
@@ -110,11 +110,11 @@ async def _measure(directory: str, stations: int, seconds: float) -> dict[str, A
 
         settle_heap()  # as `chargeward serve` does once it is up
         stop_at = trio.current_time() + seconds
-        cpu, wall = _cpu_seconds(), time.perf_counter()
+        cpu, own, wall = _cpu_seconds(), proc_cpu_seconds(os.getpid()), time.perf_counter()
         async with trio.open_nursery() as load:
             for n in range(stations):
                 load.start_soon(station, n)
-        cpu, wall = _cpu_seconds() - cpu, time.perf_counter() - wall
+        cpu, own, wall = _cpu_seconds() - cpu, proc_cpu_seconds(os.getpid()) - own, time.perf_counter() - wall
         stats = store.stats  # type: ignore[attr-defined]
         nursery.cancel_scope.cancel()
     return {
@@ -122,6 +122,7 @@ async def _measure(directory: str, stations: int, seconds: float) -> dict[str, A
         "messages": done,
         "messages_per_s": round(done / wall),
         "cpu_us_per_message": round(cpu / done * 1e6, 1),
+        "committer_cpu_us_per_message": round((cpu - own) / done * 1e6, 1),
         "events_per_commit": round(stats.events / max(stats.batches, 1), 1),
         "rows_per_commit": round(stats.rows / max(stats.batches, 1), 1),
     }

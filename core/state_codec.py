@@ -38,7 +38,7 @@ _SET = 65
 _DEQUE = 66
 
 
-def build_fingerprint(version: int, modules: Iterable[ModuleType], classes: Iterable[type]) -> str:
+def build_fingerprint(version: int | str, modules: Iterable[ModuleType], classes: Iterable[type]) -> str:
     """A short hash of ``version``, the package version, the modules' source and the classes' fields."""
     digest = hashlib.sha256()
     try:
@@ -63,7 +63,7 @@ class StateCodec(Generic[T]):
     """Encodes a state of type ``root`` built from ``classes`` (``root`` included) to bytes and back."""
 
     def __init__(
-        self, root: type[T], classes: Iterable[type], *, version: int, modules: Iterable[ModuleType]
+        self, root: type[T], classes: Iterable[type], *, version: int | str, modules: Iterable[ModuleType]
     ) -> None:
         self.root = root
         self.classes = {cls.__qualname__: cls for cls in {root, *classes}}

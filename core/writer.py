@@ -11,8 +11,9 @@ appenders still share large commits because they queue while the previous one ru
 The SQLite figures behind both choices are in bench/results/README.md.
 
 Each request's events are cut into runs (consecutive events of one stream, at most ``MAX_RUN``), and
-the ``Log`` stores one row per run: an OCPP exchange is one row, not three, which is most of what a
-stored event cost. The writer hands out one sequence and one position per event all the same.
+the ``Log`` stores one row per run: an OCPP exchange is one row, not three, and the encode, the
+committer's IPC and the INSERT are paid per row (bench/results/records.md). The writer hands out one
+sequence and one position per event all the same.
 
 Version checks run per request before the commit, against a cache of stream heads primed from the
 log on first use, so one request's conflict fails only that request. If the commit itself hits a

@@ -13,6 +13,7 @@ folds give the state its meaning, so a checkpoint of another build is ignored an
 from __future__ import annotations
 
 import sys
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -119,15 +120,28 @@ class DeviceView:
 @dataclass(slots=True)
 class LiveState:
     stations: dict[str, StationView] = field(default_factory=dict)
+    # Running transactions, and the finished ones up to the projection's bound (all without one).
     transactions: dict[TransactionId, TransactionView] = field(default_factory=dict)
     devices: dict[str, DeviceView] = field(default_factory=dict)  # by stream: meter/<id>, evse/<id>
     position: int = 0
+    # The finished transactions kept, oldest first: bookkeeping of the bound, not state to compare.
+    finished: deque[TransactionId] = field(default_factory=deque, compare=False)
 
 
 class LiveProjection:
-    """The fleet's live state as a projection (see ``core.projection``)."""
+    """The fleet's live state as a projection (see ``core.projection``).
+
+    With ``finished_transactions`` set, only that many finished transactions stay in
+    ``LiveState.transactions`` (the most recently stopped); older ones are in the transaction index
+    (``projections.transactions``), where the API reads them. Without it, all stay (replay).
+    """
 
     name = "live"
+
+    def __init__(self, finished_transactions: int | None = None) -> None:
+        if finished_transactions is not None and finished_transactions < 0:
+            raise ValueError(f"finished_transactions must be >= 0, got {finished_transactions}")
+        self.finished_transactions = finished_transactions
 
     def initial(self) -> LiveState:
         return LiveState()
@@ -153,7 +167,10 @@ class LiveProjection:
         for event in events_of(record):
             cls = type(event)
             handler = _STATION_FOLDS.get(cls)
-            if handler is not None:
+            if isinstance(event, TransactionStopped) and self._running(state, event.transaction_id):
+                _stopped(state, station, event, stamp)
+                self._bound_finished(state, event.transaction_id)
+            elif handler is not None:
                 handler(state, station, event, stamp)
             if cls in _RAW:
                 continue  # raw frames change no connector: skip the connector folds
@@ -167,6 +184,19 @@ class LiveProjection:
             for view in station.connectors.values():
                 fold_connector(view, event, record.position, record.time)
         return state
+
+    def _running(self, state: LiveState, transaction_id: TransactionId) -> bool:
+        tx = state.transactions.get(transaction_id)
+        return self.finished_transactions is not None and tx is not None and tx.active
+
+    def _bound_finished(self, state: LiveState, transaction_id: TransactionId) -> None:
+        """Keep at most ``finished_transactions`` finished transactions in memory."""
+        state.finished.append(transaction_id)
+        while len(state.finished) > (self.finished_transactions or 0):
+            forgotten = state.finished.popleft()
+            tx = state.transactions.get(forgotten)
+            if tx is not None and not tx.active:  # restarted under the same id: running again, kept
+                del state.transactions[forgotten]
 
 
 # -- station stream folds: (state, station, event, the record's time as ISO text) ------------------
@@ -300,12 +330,13 @@ _DEVICE_FOLDS: dict[type[Event], Callable[[LiveState, DeviceView, Any, EventReco
 }
 
 
-def state_codec() -> StateCodec[LiveState]:
-    """How the live state is checkpointed (see ``core.state_codec``)."""
+def state_codec(projection: LiveProjection) -> StateCodec[LiveState]:
+    """How ``projection``'s state is checkpointed (see ``core.state_codec``); the bound on finished
+    transactions is part of the fingerprint, since it shapes what the state holds."""
     return StateCodec(
         LiveState,
         (StationView, TransactionView, DeviceView, ConnectorView),
-        version=STATE_VERSION,
+        version=f"{STATE_VERSION}/{projection.finished_transactions}",
         modules=(
             sys.modules[__name__],
             connector_view,

@@ -1,6 +1,7 @@
 """The operator API's read endpoints: stations, transactions, event history and /metrics.
 
-Reads come from the live-state projection (``projections.live``) after it has caught up with
+Reads come from the live-state projection (``projections.live``), and transactions from the
+transaction index (``projections.transactions``, a table in the store), after it has caught up with
 everything committed when the request arrived (bounded by :data:`FRESHNESS_WAIT`), so an operator
 who just sent a command sees its effect. Lists are paged (``after`` and ``limit``), which keeps every
 response, and the work of rendering it on the trio thread, small.
@@ -28,6 +29,7 @@ from adapters.api.params import SEQUENCE_MAX, Limit, StationId, StationLimit, st
 from adapters.api.problems import ApiProblem, problem, unknown_station
 from adapters.event_json import record_to_json, to_json
 from projections.live import LiveState, TransactionView
+from projections.transactions import IndexedTransaction, TransactionIndexRunner, TransactionQuery
 
 if TYPE_CHECKING:
     from adapters.csms import Csms
@@ -52,6 +54,14 @@ async def _live(csms: Csms) -> LiveState:
     with trio.move_on_after(FRESHNESS_WAIT):
         await csms.live.wait_for(head)
     return csms.live.state
+
+
+async def _transactions(csms: Csms) -> TransactionIndexRunner:
+    """The transaction index, caught up as :func:`_live` catches up the live state."""
+    head = await csms.store.head()
+    with trio.move_on_after(FRESHNESS_WAIT):
+        await csms.transactions.wait_for(head)
+    return csms.transactions
 
 
 # -- stations ----------------------------------------------------------------------------------
@@ -149,25 +159,25 @@ async def list_transactions(
 ) -> dict[str, Any]:
     """Transactions by id, filtered by station, running or not, and start time."""
     start = _rfc3339(since) if since is not None else None
-    state = await _live(_csms(request))
+    index = (await _transactions(_csms(request))).index
     chosen: list[TransactionView] = []
     more = False
-    # OCPP 1.6's integer ids, in order: the only ones a station can start today (a string id of
-    # 2.0.1 gets its paging with the 2.0.1 work).
-    for tx_id in sorted(t for t in state.transactions if isinstance(t, int)):
-        tx = state.transactions[tx_id]
-        if after is not None and tx_id <= after:
-            continue
-        if station is not None and tx.station_id != station:
-            continue
-        if active is not None and tx.active != active:
-            continue
-        if start is not None and ((started := _started_at(tx)) is None or started < start):
-            continue
-        if len(chosen) == limit:
-            more = True
+    query = TransactionQuery(after=after, station=station, active=active, limit=limit + 1)
+    while not more:
+        rows = await index.find_transactions(query)
+        for row in rows:
+            tx = IndexedTransaction.from_row(row).view
+            if start is not None and ((started := _started_at(tx)) is None or started < start):
+                continue
+            if len(chosen) == limit:
+                more = True
+                break
+            chosen.append(tx)
+        if len(rows) < query.limit:
             break
-        chosen.append(tx)
+        query = TransactionQuery(
+            after=rows[-1]["transaction_id"], station=station, active=active, limit=query.limit
+        )
     return {
         "transactions": [tx.as_dict() for tx in chosen],
         "next_after": chosen[-1].transaction_id if more else None,
@@ -190,19 +200,23 @@ async def get_transaction(
 ) -> dict[str, Any]:
     """One transaction with its meter samples (the MeterSampled events naming it), oldest first."""
     csms = _csms(request)
-    state = await _live(csms)
-    tx = state.transactions.get(transaction_id)
-    if tx is None:
+    row = await (await _transactions(csms)).index.get_transaction(transaction_id)
+    if row is None:
         raise ApiProblem(404, "unknown_transaction", f"no transaction {transaction_id}")
+    tx = IndexedTransaction.from_row(row)
     samples, truncated = await _samples(csms, tx, after, limit)
-    return {**tx.as_dict(), "samples": samples, "samples_truncated": truncated}
+    return {**tx.view.as_dict(), "samples": samples, "samples_truncated": truncated}
 
 
-async def _samples(csms: Csms, tx: TransactionView, after: int, limit: int) -> tuple[list[MeterSample], bool]:
-    """Scan the station's stream page by page until the transaction stops or ``limit`` is passed."""
+async def _samples(
+    csms: Csms, indexed: IndexedTransaction, after: int, limit: int
+) -> tuple[list[MeterSample], bool]:
+    """Read the station's stream page by page from the transaction's start until it stops or
+    ``limit`` is passed."""
+    tx = indexed.view
     stream = f"station/{tx.station_id}"
     found: list[MeterSample] = []
-    sequence = 0
+    sequence = indexed.start_sequence - 1
     while True:
         records = await csms.store.read_stream(stream, after=sequence, limit=STREAM_PAGE)
         for record in records:

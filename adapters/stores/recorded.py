@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import trio
 
@@ -10,6 +11,7 @@ from adapters.stores.recording import RecordedLog
 from core.events import EventRecord, NewEvent, check_stream
 from core.follow import Follower
 from core.writer import BatchingWriter, WriterStats
+from projections.transactions import TransactionQuery
 
 __all__ = ["RecordedStore"]
 
@@ -26,9 +28,9 @@ def _check_after(after: int) -> None:
 
 
 class RecordedStore:
-    """An ``EventStore`` and ``SnapshotStore``.
+    """An ``EventStore``, ``SnapshotStore`` and ``TransactionIndexStore``.
 
-    Appends go through ``writer`` (run it in a nursery); reads and snapshots go to the log.
+    Appends go through ``writer`` (run it in a nursery); reads, snapshots and the index go to the log.
     """
 
     def __init__(self, log: RecordedLog, *, max_batch: int, max_delay: float) -> None:
@@ -73,10 +75,22 @@ class RecordedStore:
         return await self.log.run(self.log.head, self._readers)
 
     async def load_snapshot(self, key: str) -> bytes | None:
-        return await self.log.run(lambda: self.log.snapshots.load(key), self._readers)
+        return await self.log.run(lambda: self.log.side.load(key), self._readers)
 
     async def save_snapshot(self, key: str, blob: bytes) -> None:
-        await self.log.run(lambda: self.log.snapshots.save(key, blob))
+        await self.log.run(lambda: self.log.side.save(key, blob))
+
+    async def transactions_position(self) -> int:
+        return await self.log.run(self.log.side.position, self._readers)
+
+    async def apply_transactions(self, rows: Sequence[Mapping[str, Any]], position: int) -> None:
+        await self.log.run(lambda: self.log.side.apply(rows, position))
+
+    async def get_transaction(self, transaction_id: int | str) -> Mapping[str, Any] | None:
+        return await self.log.run(lambda: self.log.side.get(transaction_id), self._readers)
+
+    async def find_transactions(self, query: TransactionQuery) -> list[Mapping[str, Any]]:
+        return list(await self.log.run(lambda: self.log.side.find(query), self._readers))
 
     async def stream_version(self, stream: str) -> int:
         check_stream(stream)

@@ -37,14 +37,15 @@ from eventsourcing.persistence import IntegrityError, Mapper, Notification, Stor
 from core.events import EventRecord, NewEvent
 from core.store import CorruptEvent
 from core.writer import Row, SequenceTaken
+from projections.transactions import TRANSACTION_FIELDS, TransactionQuery
 
 __all__ = [
     "STREAM_NAMESPACE",
     "Committer",
-    "MemorySnapshots",
+    "MemorySideTables",
     "RecordMapper",
     "RecordedLog",
-    "SnapshotTable",
+    "SideTables",
     "StreamRecorder",
     "stream_uuid",
 ]
@@ -107,25 +108,71 @@ class Committer(Protocol):
     async def aclose(self) -> None: ...
 
 
-class SnapshotTable(Protocol):
-    """Blobs by key beside the log (``core.store.SnapshotStore``, blocking side)."""
+class SideTables(Protocol):
+    """chargeward's own tables beside the log (blocking side): snapshots by key, the transaction index.
+
+    The async ports they back are ``core.store.SnapshotStore`` and
+    ``projections.transactions.TransactionIndexStore``, implemented by ``RecordedStore``.
+    """
 
     def load(self, key: str) -> bytes | None: ...
 
     def save(self, key: str, blob: bytes) -> None: ...
 
+    def position(self) -> int: ...
 
-class MemorySnapshots:
-    """A dict: snapshots that live as long as the log (``memory://``, and any backend's tests)."""
+    def apply(self, rows: Sequence[Mapping[str, Any]], position: int) -> None: ...
+
+    def get(self, transaction_id: int | str) -> dict[str, Any] | None: ...
+
+    def find(self, query: TransactionQuery) -> list[dict[str, Any]]: ...
+
+    def close(self) -> None: ...
+
+
+class MemorySideTables:
+    """Snapshots and the transaction index in dicts, living as long as the log (``memory://``)."""
 
     def __init__(self) -> None:
         self._blobs: dict[str, bytes] = {}
+        self._transactions: dict[int | str, dict[str, Any]] = {}
+        self._position = 0
 
     def load(self, key: str) -> bytes | None:
         return self._blobs.get(key)
 
     def save(self, key: str, blob: bytes) -> None:
         self._blobs[key] = bytes(blob)
+
+    def position(self) -> int:
+        return self._position
+
+    def apply(self, rows: Sequence[Mapping[str, Any]], position: int) -> None:
+        for row in rows:
+            self._transactions[row["transaction_id"]] = {name: row[name] for name in TRANSACTION_FIELDS}
+        self._position = position
+
+    def get(self, transaction_id: int | str) -> dict[str, Any] | None:
+        row = self._transactions.get(transaction_id)
+        return None if row is None else dict(row)
+
+    def find(self, query: TransactionQuery) -> list[dict[str, Any]]:
+        found = []
+        for tx_id in sorted(t for t in self._transactions if isinstance(t, int)):
+            row = self._transactions[tx_id]
+            if query.after is not None and tx_id <= query.after:
+                continue
+            if query.station is not None and row["station_id"] != query.station:
+                continue
+            if query.active is not None and (row["stopped"] is None) != query.active:
+                continue
+            found.append(dict(row))
+            if len(found) == query.limit:
+                break
+        return found
+
+    def close(self) -> None:
+        pass
 
 
 class RecordMapper(Mapper[UUID]):
@@ -237,7 +284,7 @@ class RecordedLog:
         poll_interval: float | None,
         close: Callable[[], None],
         committer: Committer | None = None,
-        snapshots: SnapshotTable | None = None,
+        side: SideTables | None = None,
     ) -> None:
         self.recorder = recorder
         self.mapper = mapper
@@ -248,7 +295,7 @@ class RecordedLog:
         self.close = close
         self.committer = committer
         """Set: commits go to it (started and closed by the store); None: to ``insert`` in a thread."""
-        self.snapshots: SnapshotTable = snapshots if snapshots is not None else MemorySnapshots()
+        self.side: SideTables = side if side is not None else MemorySideTables()
 
     async def run(self, fn: Callable[[], T], limiter: trio.CapacityLimiter | None = None) -> T:
         """Run a blocking call: in a worker thread (under ``limiter`` if given), or inline for a

@@ -9,8 +9,9 @@ a thread of the server, see bench/results/README.md); ``thread`` is a worker thr
 for embedding where a child process is unwelcome. The recorder is
 ``adapters.stores.sqlite_recorder.SQLiteStreamRecorder``.
 
-Snapshots (``core.store.SnapshotStore``: projection checkpoints, actor snapshots) live in a table of
-the same file, ``chargeward_snapshots``, written on a connection of their own (``SQLiteSnapshots``).
+Snapshots (``core.store.SnapshotStore``: projection checkpoints, actor snapshots) and the transaction
+index (``projections.transactions``) live in tables of the same file, written on a connection of
+their own (``SQLiteSideTables``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from eventsourcing.persistence import InfrastructureFactory
@@ -27,24 +30,50 @@ from adapters.stores.recording import RecordedLog, RecordMapper
 from adapters.stores.sqlite_recorder import RECORDER_TOPIC, SQLiteStreamRecorder
 from core.codec import MsgpackTranscoder
 from core.store import StoreUnavailable
+from projections.transactions import TRANSACTION_FIELDS, TRANSACTION_INDEX, TransactionQuery
 
-__all__ = ["SQLiteSnapshots", "open_log", "sqlite_path"]
+__all__ = ["SQLiteSideTables", "open_log", "sqlite_path"]
 
 
-class SQLiteSnapshots:
-    """Blobs by key in the table ``chargeward_snapshots`` of the store's file (blocking; any thread).
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
-    The events stay under the library's recorder; this table is chargeward's own (the library keeps
-    snapshots per aggregate version, not one replaceable blob per key). One row per key, replaced in
-    a transaction of its own: a reader sees the old blob or the new one, never a mix.
+# The transaction index's columns (projections.transactions.TRANSACTION_FIELDS, in order). Values
+# have no declared type, so SQLite keeps each as given: a float meter reading stays a float.
+_TRANSACTION_COLUMNS = (
+    "transaction_id PRIMARY KEY, station_id TEXT NOT NULL, connector, id_tag TEXT, started TEXT, "
+    "meter_start_wh, tag_status TEXT, stopped TEXT, meter_stop_wh, energy_wh, stop_reason TEXT, "
+    "stop_id_tag TEXT, closed_by TEXT, start_sequence INTEGER NOT NULL"
+)
+
+
+class SQLiteSideTables:
+    """chargeward's own tables in the store's file: snapshots by key, and the transaction index.
+
+    The events stay under the library's recorder; these tables are chargeward's (the library keeps
+    snapshots per aggregate version, not one replaceable blob per key, and has no read-model tables).
+    They are written on a connection of their own, each write a transaction: a reader sees a
+    snapshot, or the index's rows and position, as before or as after a write, never a mix. Value
+    columns have no declared type, so SQLite keeps each value as given (an integer stays one).
     """
 
     def __init__(self, path: str, lock_timeout: float) -> None:
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, timeout=lock_timeout, check_same_thread=False, isolation_level=None)
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS chargeward_snapshots (key TEXT PRIMARY KEY, blob BLOB NOT NULL)"
-        )
+        self._db.row_factory = sqlite3.Row
+        with self._lock, self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS chargeward_snapshots (key TEXT PRIMARY KEY, blob BLOB NOT NULL)"
+            )
+            self._db.execute(f"CREATE TABLE IF NOT EXISTS chargeward_transactions ({_TRANSACTION_COLUMNS})")
+            self._db.execute(
+                "CREATE INDEX IF NOT EXISTS chargeward_transactions_by_station "
+                "ON chargeward_transactions (station_id, transaction_id)"
+            )
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS chargeward_positions "
+                "(name TEXT PRIMARY KEY, position INTEGER NOT NULL)"
+            )
 
     def load(self, key: str) -> bytes | None:
         with self._lock:
@@ -58,6 +87,61 @@ class SQLiteSnapshots:
                 "ON CONFLICT(key) DO UPDATE SET blob=excluded.blob",
                 (key, blob),
             )
+
+    def position(self) -> int:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT position FROM chargeward_positions WHERE name=?", (TRANSACTION_INDEX,)
+            ).fetchone()
+        return 0 if row is None else int(row[0])
+
+    def apply(self, rows: Sequence[Mapping[str, Any]], position: int) -> None:
+        names = ", ".join(TRANSACTION_FIELDS)
+        marks = ", ".join("?" for _ in TRANSACTION_FIELDS)
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(
+                    f"INSERT OR REPLACE INTO chargeward_transactions ({names}) VALUES ({marks})",
+                    [tuple(row[name] for name in TRANSACTION_FIELDS) for row in rows],
+                )
+                self._db.execute(
+                    "INSERT INTO chargeward_positions (name, position) VALUES (?, ?) "
+                    "ON CONFLICT(name) DO UPDATE SET position=excluded.position",
+                    (TRANSACTION_INDEX, position),
+                )
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def get(self, transaction_id: int | str) -> dict[str, Any] | None:
+        if isinstance(transaction_id, int) and not _INT64_MIN <= transaction_id <= _INT64_MAX:
+            return None  # no row can have it: SQLite integers are 64-bit
+        with self._lock:
+            row = self._db.execute(
+                "SELECT * FROM chargeward_transactions WHERE transaction_id=?", (transaction_id,)
+            ).fetchone()
+        return None if row is None else dict(row)
+
+    def find(self, query: TransactionQuery) -> list[dict[str, Any]]:
+        after = _INT64_MIN if query.after is None else max(query.after, _INT64_MIN)
+        if after >= _INT64_MAX:
+            return []
+        where = ["typeof(transaction_id) = 'integer'", "transaction_id > ?"]
+        args: list[object] = [after]
+        if query.station is not None:
+            where.append("station_id = ?")
+            args.append(query.station)
+        if query.active is not None:
+            where.append("stopped IS NULL" if query.active else "stopped IS NOT NULL")
+        sql = (
+            f"SELECT * FROM chargeward_transactions WHERE {' AND '.join(where)} "
+            "ORDER BY transaction_id LIMIT ?"
+        )
+        with self._lock:
+            rows = self._db.execute(sql, (*args, query.limit)).fetchall()
+        return [dict(row) for row in rows]
 
     def close(self) -> None:
         with self._lock:
@@ -111,13 +195,13 @@ def open_log(url: str, poll_interval: float) -> RecordedLog:
     mapper = factory.mapper(transcoder=MsgpackTranscoder(), mapper_class=RecordMapper)
     assert isinstance(mapper, RecordMapper)
     try:
-        snapshots = SQLiteSnapshots(path, float(options.get("lock_timeout", 5)))
+        side = SQLiteSideTables(path, float(options.get("lock_timeout", 5)))
     except (sqlite3.Error, ValueError) as e:
         factory.close()
         raise StoreUnavailable(path, f"{type(e).__name__}: {e}") from e
 
     def close() -> None:
-        snapshots.close()
+        side.close()
         factory.close()
 
     committer = (
@@ -133,5 +217,5 @@ def open_log(url: str, poll_interval: float) -> RecordedLog:
         poll_interval=poll_interval,
         close=close,
         committer=committer,
-        snapshots=snapshots,
+        side=side,
     )

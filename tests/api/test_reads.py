@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
+import httpx
+
 from actors.events.station import FrameReceived, TransactionStopped
-from tests.api.conftest import Api
+from adapters.config import StateOptions
+from adapters.csms import open_csms
+from core.projection import replay
+from projections.live import LiveProjection
+from tests.api.conftest import TOKEN, Api, api_config
 from tests.integration.conftest import disconnected, url_of
 from tests.integration.peer import PeerStation, peer_station
 
@@ -124,3 +132,34 @@ async def test_events_page_through_the_whole_stream(api: Api) -> None:
     assert (await api.client.get("/api/stations/NOPE/events")).status_code == 404
     bad = await api.client.get("/api/stations/READ-2/events", params={"limit": 0})
     assert bad.status_code == 422 and bad.json()["error"] == "invalid_request"
+
+
+async def test_transactions_that_left_memory_are_read_from_the_index(tmp_path: Path) -> None:
+    config = replace(api_config(tmp_path), state=StateOptions(finished_transactions=1))
+    async with (
+        open_csms(config) as csms,
+        httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{csms.api_port}",
+            headers={"Authorization": f"Bearer {TOKEN}"},
+            timeout=20,
+        ) as client,
+    ):
+        async with peer_station(url_of(csms), "IDX-1") as peer:
+            await peer.call("BootNotification", charge_point_vendor="Acme", charge_point_model="M")
+            done = [await charge(peer, stop=True) for _ in range(3)]
+            running = await charge(peer, stop=False)
+        await csms.live.wait_for(await csms.store.head())
+        assert sorted(csms.live.state.transactions) == [done[-1], running], "one finished one kept"
+
+        listed = (await client.get("/api/transactions")).json()
+        everything = replay(LiveProjection(), await csms.store.read_all(0, limit=10_000)).transactions
+        assert listed["transactions"] == [everything[tx].as_dict() for tx in [*done, running]]
+        paged = (await client.get("/api/transactions", params={"limit": 2, "active": "false"})).json()
+        assert [t["transaction_id"] for t in paged["transactions"]] == done[:2]
+        assert paged["next_after"] == done[1]
+        oldest = (await client.get(f"/api/transactions/{done[0]}")).json()
+        assert {k: v for k, v in oldest.items() if not k.startswith("samples")} == everything[
+            done[0]
+        ].as_dict()
+        assert [s["samples"][0]["value"] for s in oldest["samples"]] == [7000.0, 7200.0, 6900.0]
+        assert oldest["samples_truncated"] is False

@@ -44,7 +44,14 @@ async def test_root_children_start_in_order_and_a_failed_child_restarts_those_af
     async with open_csms(config) as csms, peer_station(url_of(csms), "CP-ROOT") as station:
         root = csms.root
         assert root is not None
-        assert root.children() == ["transaction-ids", "stations", "projections", "ocpp-listener", "api"]
+        assert root.children() == [
+            "transaction-ids",
+            "stations",
+            "projections",
+            "transaction-index",
+            "ocpp-listener",
+            "api",
+        ]
         await station.call("BootNotification", charge_point_model="M", charge_point_vendor="V")
         first = await station.call(
             "StartTransaction", connector_id=1, id_tag="TAG-OK", meter_start=0, timestamp=NOW
@@ -64,7 +71,14 @@ async def test_root_children_start_in_order_and_a_failed_child_restarts_those_af
         )
         assert second["transaction_id"] > first["transaction_id"]
         assert "current_time" in await station.call("Heartbeat")
-        assert root.children() == ["transaction-ids", "stations", "projections", "ocpp-listener", "api"]
+        assert root.children() == [
+            "transaction-ids",
+            "stations",
+            "projections",
+            "transaction-index",
+            "ocpp-listener",
+            "api",
+        ]
         assert "root" not in csms.runtime.stats.escalations
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{csms.api_port}") as client:
             view = (await client.get("/api/stations/CP-ROOT")).json()

@@ -1,10 +1,13 @@
 """``chargeward serve`` killed with SIGKILL between two checkpoints resumes from the last one, folds
-the tail, and shows what a cold refold of the same log shows."""
+the tail, and shows what a cold refold of the same log shows; the transaction index written through
+the kill lists what ``chargeward replay`` folds from position 0."""
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +16,7 @@ import trio
 from adapters.csms import LIVE_CHECKPOINT
 from tests.chaos.served import Server, chargeward
 from tests.integration.peer import peer_station
+from tests.integration.serving import ROOT
 
 TOML = '[state]\ncheckpoint_every = 10\ncheckpoint_interval = 3600\n[fleet]\nunknown_id_tags = "Accepted"\n'
 NOW = "2026-11-27T05:00:00Z"
@@ -75,5 +79,9 @@ async def test_a_killed_server_resumes_from_its_checkpoint_and_shows_a_cold_refo
         await server.served.stop()
 
     assert warm == cold
+    replay = [sys.executable, "-m", "adapters.cli", "replay", "--data-dir", str(tmp_path), "--json"]
+    replayed = await trio.run_process(replay, cwd=ROOT, capture_stdout=True, capture_stderr=True)
+    # The index, written through a kill, lists what a fold from 0 holds.
+    assert warm["transactions"]["transactions"] == json.loads(replayed.stdout)["transactions"]
     assert warm["station"]["connected"] is False  # the sweep at the second start closed the connection
     assert [tx["active"] for tx in warm["transactions"]["transactions"]] == [False, True]

@@ -43,7 +43,7 @@ def test_a_checkpoint_at_any_position_plus_the_tail_equals_the_fold_from_0(
     script: list[tuple[str, tuple[str, dict[str, Any]]]], cut: int
 ) -> None:
     records = records_of(script)
-    codec = state_codec()
+    codec = state_codec(LiveProjection())
     saved = codec.encode(replay(LiveProjection(), records[:cut]))
     state = codec.decode(saved)
     for record in records[cut:]:
@@ -71,11 +71,11 @@ def url_of(backend: str, directory: str) -> str:
 
 @pytest.mark.parametrize("backend", ["memory", "sqlite"])
 @settings(max_examples=15, deadline=None)
-@given(script=scripts, cut=st.integers(1, 39), every=st.integers(1, 7))
+@given(script=scripts, cut=st.integers(1, 39), every=st.integers(1, 7), keep=st.integers(1, 3))
 def test_the_runner_resumes_from_its_checkpoint_in_the_store(
-    backend: str, script: list[tuple[str, tuple[str, dict[str, Any]]]], cut: int, every: int
+    backend: str, script: list[tuple[str, tuple[str, dict[str, Any]]]], cut: int, every: int, keep: int
 ) -> None:
-    config = Config(state=StateOptions(checkpoint_every=every))
+    config = Config(state=StateOptions(checkpoint_every=every, finished_transactions=keep))
 
     async def scenario(directory: str) -> None:
         async with open_store(url_of(backend, directory)) as store:
@@ -88,7 +88,8 @@ def test_the_runner_resumes_from_its_checkpoint_in_the_store(
                 assert resumed.restored_from == min(cut, len(script))
                 await resumed.wait_for(await store.head())
                 nursery.cancel_scope.cancel()
-            assert resumed.state == replay(LiveProjection(), await store.read_all(0, limit=10_000))
+            records = await store.read_all(0, limit=10_000)
+            assert resumed.state == replay(LiveProjection(keep), records)
 
     with tempfile.TemporaryDirectory() as directory:
         trio.run(scenario, directory)

@@ -1,0 +1,82 @@
+"""The transaction index holds every transaction as the live projection folds it (hypothesis), in both
+store backends, whether its runner ran throughout or was stopped and resumed part-way; the live state
+keeps only the running transactions and the last finished ones."""
+
+from __future__ import annotations
+
+import tempfile
+from typing import Any
+
+import pytest
+import trio
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from adapters.stores import open_store
+from core.events import NewEvent
+from core.projection import replay
+from core.store import EventStore
+from projections.live import LiveProjection
+from projections.transactions import IndexedTransaction, TransactionIndexRunner, TransactionQuery
+from tests.projections.test_live_checkpoint import records_of, scripts, url_of
+from tests.projections.test_live_replay import T0
+
+
+async def index_to_head(store: EventStore, position_every: int) -> TransactionIndexRunner:
+    runner = TransactionIndexRunner(store, store, position_every=position_every)  # type: ignore[arg-type]
+    async with trio.open_nursery() as nursery:
+        await nursery.start(runner.run)
+        await runner.wait_for(await store.head())
+        nursery.cancel_scope.cancel()
+    return runner
+
+
+@pytest.mark.parametrize("backend", ["memory", "sqlite"])
+@settings(max_examples=15, deadline=None)
+@given(script=scripts, cut=st.integers(0, 40), every=st.integers(1, 7))
+def test_the_index_holds_every_transaction_as_the_live_fold_does(
+    backend: str, script: list[tuple[str, tuple[str, dict[str, Any]]]], cut: int, every: int
+) -> None:
+    async def scenario(directory: str) -> None:
+        async with open_store(url_of(backend, directory)) as store:
+            for part in (script[:cut], script[cut:]):  # a runner stopped and resumed between them
+                if part:
+                    await store.append([NewEvent(f"station/{s}", kind, data, T0) for s, (kind, data) in part])
+                resumed = await index_to_head(store, every)
+            assert resumed.restored_from == (len(records_of(script[:cut])) if cut else 0)
+            records = await store.read_all(0, limit=10_000)
+            expected = replay(LiveProjection(), records).transactions
+            rows = await store.find_transactions(TransactionQuery(limit=1000))  # type: ignore[attr-defined]
+            indexed = [IndexedTransaction.from_row(row) for row in rows]
+            assert [tx.view for tx in indexed] == [expected[tx_id] for tx_id in sorted(expected)]
+            streams = {(r.stream, r.sequence): r for r in records}
+            for tx in indexed:  # where its samples are read from
+                start = streams[f"station/{tx.view.station_id}", tx.start_sequence]
+                assert start.type == "TransactionStarted"
+                assert start.data["transaction_id"] == tx.view.transaction_id
+            for station in "ABC":
+                for active in (None, True, False):
+                    query = TransactionQuery(station=station, active=active, limit=1000)
+                    found = [row["transaction_id"] for row in await store.find_transactions(query)]  # type: ignore[attr-defined]
+                    assert found == [
+                        tx_id
+                        for tx_id in sorted(expected)
+                        if expected[tx_id].station_id == station and active in (None, expected[tx_id].active)
+                    ]
+
+    with tempfile.TemporaryDirectory() as directory:
+        trio.run(scenario, directory)
+
+
+@settings(max_examples=60, deadline=None)
+@given(script=scripts, keep=st.integers(0, 3))
+def test_the_live_state_keeps_running_and_the_last_finished_transactions(
+    script: list[tuple[str, tuple[str, dict[str, Any]]]], keep: int
+) -> None:
+    records = records_of(script)
+    everything = replay(LiveProjection(), records).transactions
+    bounded = replay(LiveProjection(keep), records).transactions
+    running = {tx_id for tx_id, tx in everything.items() if tx.active}
+    assert running <= set(bounded)
+    assert len(set(bounded) - running) <= keep
+    assert all(bounded[tx_id] == everything[tx_id] for tx_id in bounded)
