@@ -23,8 +23,10 @@ from actors.events import (
     registered,
 )
 from actors.events.station import Authorized, TransactionStarted, TransactionStopped
+from actors.station_state import StationState
 from core.codec import pack, unpack
 from core.events import EventRecord
+from projections.live import LiveProjection
 
 _SCALARS = (
     st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text() | st.floats(allow_nan=False)
@@ -165,3 +167,14 @@ def test_an_unknown_type_decodes_to_an_unknown_event_and_encodes_back() -> None:
     (event,) = events_of(_record("SomethingNewer", {"x": 1}))
     assert event == UnknownEvent("SomethingNewer", {"x": 1})
     assert encode(event) == ("SomethingNewer", {"x": 1})
+
+
+def test_folds_skip_a_type_they_do_not_know() -> None:
+    """A log from a newer build (or with a retired type) still folds: the unknown record changes
+    nothing but the position it was read at."""
+    state = StationState()
+    unknown = _record("SomethingNewer", {"connector": 1, "status": "Charging"})
+    assert state.apply(unknown) == (UnknownEvent("SomethingNewer", unknown.data),)
+    assert (state.version, state.connectors, state.connector_status) == (3, set(), {})
+    live = LiveProjection().fold(LiveProjection().initial(), unknown)
+    assert live.position == 41 and live.stations["CP-1"].connectors == {}
