@@ -38,7 +38,7 @@ class IdToken:
     @classmethod
     def from_data(cls, data: object) -> IdToken:
         """The token a stored ``{"id", "type"}`` holds; ValueError when it holds something else."""
-        if not isinstance(data, Mapping) or not isinstance(data.get("id"), str):
+        if (type(data) is not dict and not isinstance(data, Mapping)) or not isinstance(data.get("id"), str):
             raise ValueError(f"expected an id token {{'id': str, 'type': str | None}}, got {data!r:.80}")
         kind = data.get("type")
         if kind is not None and not isinstance(kind, str):

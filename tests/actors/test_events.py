@@ -24,9 +24,11 @@ from actors.events import (
     registered,
 )
 from actors.events.station import Authorized, TransactionStarted, TransactionStopped
+from actors.station_state import StationState
 from adapters.stores import open_store
 from core.codec import pack, unpack
 from core.events import EventRecord
+from projections.live import LiveProjection
 
 _SCALARS = (
     st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text() | st.floats(allow_nan=False)
@@ -178,3 +180,14 @@ async def test_records_committed_here_carry_their_events_and_read_back_equal() -
         [read_back] = await store.read_stream("station/CP-1")
         assert read_back == committed and read_back.decoded is None
         assert events_of(read_back) == tuple(events)
+
+
+def test_folds_skip_a_type_they_do_not_know() -> None:
+    """A log from a newer build (or with a retired type) still folds: the unknown record changes
+    nothing but the position it was read at."""
+    state = StationState()
+    unknown = _record("SomethingNewer", {"connector": 1, "status": "Charging"})
+    assert state.apply(unknown) == (UnknownEvent("SomethingNewer", unknown.data),)
+    assert (state.version, state.connectors, state.connector_status) == (3, set(), {})
+    live = LiveProjection().fold(LiveProjection().initial(), unknown)
+    assert live.position == 41 and live.stations["CP-1"].connectors == {}
