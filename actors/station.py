@@ -3,8 +3,9 @@
 It owns the connection's sans-I/O session engine, the outbox of commands and the station's
 stream. Every frame in and out is appended with the domain events decided from it, and nothing is
 sent to the station, nor reported to an operator, before those events are committed (the
-durability rule). A restarted incarnation rebuilds its state from the stream and drops the
-connection it inherited, so the station reconnects into a known state.
+durability rule). A restarted incarnation rebuilds its state from its snapshot and the stream's tail
+(``actors.snapshots``; the whole stream without a usable snapshot) and drops the connection it
+inherited, so the station reconnects into a known state.
 
 A failed commit fails only the message in hand, never the actor: the actor reads its stream's tail
 to learn whether the append was stored anyway (a committer lost mid-commit), retries once if not,
@@ -64,7 +65,9 @@ from actors.ocpp import (
 from actors.ocpp_stats import OcppStats
 from actors.outbox import Outbox, Pending
 from actors.policy import FleetPolicy, StationPolicy
+from actors.snapshots import StreamSnapshots
 from actors.station_state import StationState
+from actors.station_state import state_codec as station_state_codec
 from actors.transaction_ids import Allocate
 from core.actor import Actor, ActorBusy, ActorRef, ActorStopped, Reply
 from core.clock import Clock
@@ -187,6 +190,9 @@ class StationActor(Actor[StationMessage]):
         self.deps = deps
         self.slot = slot
         self.state = StationState()
+        self.snapshots = StreamSnapshots(
+            deps.store, f"actor/{self.stream}", self.stream, station_state_codec()
+        )
         self.line: Line | None = None
         self.session: Session | None = None
         self.outbox = Outbox(deps.policy.outbox_capacity, deps.policy.outbox_bytes)
@@ -201,7 +207,11 @@ class StationActor(Actor[StationMessage]):
         return self.deps.policy.for_station(self.station_id, self.state.vendor)
 
     async def started(self) -> None:
-        self.state.apply_all(await self.deps.store.read_stream(self.stream))
+        restored = await self.snapshots.restore()
+        if restored is not None:
+            self.state = restored[0]
+        self.state.apply_all(await self.deps.store.read_stream(self.stream, after=self.state.version))
+        await self._snapshot_if_due()
         inherited = self.slot.line
         self.slot.line = None
         if self.state.current_connection is not None:
@@ -286,8 +296,13 @@ class StationActor(Actor[StationMessage]):
                 for number in concerned(event, self.state.connectors):
                     ref = self.deps.connectors(self.station_id, number)
                     if ref is not None:  # the append above was this task's schedule point
-                        message = Committed(event, record.position, record.time)
+                        message = Committed(event, record.position, record.time, record.sequence)
                         await ref.send(message, schedule_point=False)
+        await self._snapshot_if_due()
+
+    async def _snapshot_if_due(self) -> None:
+        if self.snapshots.due(self.state.version):
+            await self.snapshots.save(self.state, self.state.version)
 
     async def _send(self, text: str) -> None:
         line = self.line

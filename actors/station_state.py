@@ -4,17 +4,21 @@ Kept deliberately small: what the next decision needs (boot status, vendor, open
 the last few stopped ones, connector statuses, the connectors named so far, the connection
 counter). The richer read model for operators lives in
 ``projections.live``. The fold mutates in place because it runs on the hot path of every frame;
-a restarted actor gets the same state by folding its stream from the start.
+a restarted actor gets the same state from its snapshot (``actors.snapshots``) and the stream's tail,
+or by folding its stream from the start.
 """
 
 from __future__ import annotations
 
+import sys
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from actors.events import Event, IdToken, TransactionId, events_of
+from actors.events import registry as event_registry
+from actors.events import station as station_events
 from actors.events.station import (
     ConnectorStatusChanged,
     StationBooted,
@@ -24,6 +28,10 @@ from actors.events.station import (
     TransactionStopped,
 )
 from core.events import EventRecord
+from core.state_codec import StateCodec
+
+# Bump when the meaning of a snapshotted field changes without this module's source changing.
+STATE_VERSION = 1
 
 RECENTLY_STOPPED = 32  # per station: repeats come within seconds, a few messages apart
 
@@ -118,3 +126,9 @@ _FOLDS: dict[type[Event], Callable[[StationState, Any], None]] = {
     TransactionStarted: _started,
     TransactionStopped: _stopped,
 }
+
+
+def state_codec() -> StateCodec[StationState]:
+    """How a station actor's state is snapshotted (``actors.snapshots``, ``core.state_codec``)."""
+    modules = (sys.modules[__name__], station_events, event_registry)
+    return StateCodec(StationState, (OpenTransaction, IdToken), version=STATE_VERSION, modules=modules)

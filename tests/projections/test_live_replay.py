@@ -228,4 +228,5 @@ class StationFollowers:
                     for actors in (self.running, self.late):
                         actor = actors.get((station_id, number))
                         if actor is not None:
-                            await actor.receive(Committed(event, record.position, record.time))
+                            committed = Committed(event, record.position, record.time, record.sequence)
+                            await actor.receive(committed)
