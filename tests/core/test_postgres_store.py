@@ -159,3 +159,25 @@ async def test_a_commit_that_fails_is_not_acknowledged_and_the_store_goes_on(
         [record] = await store.append([event("station/CP-1", 3)])
         assert (record.sequence, record.position) == (2, 2)
         assert [r.data["n"] for r in await store.read_all()] == [1, 3]
+
+
+async def test_connections_killed_under_the_pool_are_replaced(
+    server: str, pg_schemas: pg.Schemas, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As after a PostgreSQL restart: every connection the store holds dies; the next commit and read
+    get fresh ones (the pool checks a connection before handing it out)."""
+    name = f"cw-killed-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("PGAPPNAME", name)  # libpq names every connection this store opens
+    async with open_store(pg_schemas.url("pool_size=1")) as store:
+        for n in range(20):
+            await store.append([event(f"station/CP-{n % 4}", n)])
+            await store.read_stream(f"station/CP-{n % 4}")
+        with psycopg.connect(server, autocommit=True, application_name="cw-killer") as conn:
+            killed = conn.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = %s",
+                (name,),
+            ).fetchone()
+        assert killed is not None and killed[0] >= 1
+        [record] = await store.append([event("station/CP-1", 99)])
+        assert record.position == 21
+        assert len(await store.read_all(limit=100)) == 21
