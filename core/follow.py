@@ -2,8 +2,9 @@
 
 A ``Follower`` reads pages by global position and remembers the last position it handed out, so each
 event comes exactly once and in order. When caught up it sleeps on the ``CommitSignal`` that the
-store's writer pulses after every in-process commit (no polling latency), and, for backends shared
-with other processes (SQLite has no subscriptions), also wakes every ``poll_interval`` seconds.
+store's writer pulses after every in-process commit (no polling latency). For commits of other
+processes it wakes every ``poll_interval`` seconds (SQLite has no subscriptions), or, where the
+backend hears of them (PostgreSQL's LISTEN/NOTIFY), when the backend pulses ``elsewhere``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ class CommitSignal:
 
     def __init__(self) -> None:
         self._event = trio.Event()
+        self.elsewhere = 0
+        """How many times another process was heard committing (or may have: a listener reconnected)."""
 
     def current(self) -> trio.Event:
         return self._event
@@ -30,6 +33,11 @@ class CommitSignal:
     def pulse(self) -> None:
         self._event.set()
         self._event = trio.Event()
+
+    def pulse_elsewhere(self) -> None:
+        """Another process committed: wake followers and make them read the store, not the cache."""
+        self.elsewhere += 1
+        self.pulse()
 
 
 class RecentCommits:
@@ -123,11 +131,13 @@ class Follower:
 
         A follower at the newest position this process committed does not ask the store for more:
         nothing newer can come from here without a pulse, and other processes' commits are what the
-        poll is for. (That read used to happen every time a follower caught up: once per commit.)
+        poll (or a pulse from elsewhere) is for. (That read used to happen every time a follower
+        caught up: once per commit.)
         """
         polled = False
         while not self._buffer:
             wake = self._signal.current()
+            elsewhere = self._signal.elsewhere
             page = self._recent.after(self.position, self._page) if self._recent is not None else []
             if not page and (polled or not self._at_recent_head()):
                 page = await self._read_all(self.position, self._page)
@@ -136,10 +146,11 @@ class Follower:
                 return
             if self._poll_interval is None:
                 await wake.wait()
+                polled = self._signal.elsewhere != elsewhere
             else:
                 with trio.move_on_after(self._poll_interval) as poll:
                     await wake.wait()
-                polled = poll.cancelled_caught
+                polled = poll.cancelled_caught or self._signal.elsewhere != elsewhere
 
     def _at_recent_head(self) -> bool:
         return self._recent is not None and self.position == self._recent.newest > 0

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import trio
 
 from adapters.stores.recorded import RecordedStore
-from adapters.stores.recording import RecordedLog
+from adapters.stores.recording import Notifier, RecordedLog
 from core.store import BadStoreUrl, EventStore
 
 __all__ = ["BACKENDS", "open_backend_store", "open_store"]
@@ -55,8 +55,11 @@ async def open_backend_store(
         if log.committer is not None:
             await log.committer.start()  # a database it cannot open fails here, not at the first append
         store = RecordedStore(log, max_batch=max_batch, max_delay=max_delay)
+        listening = trio.CancelScope()
         async with trio.open_nursery() as nursery:
             await nursery.start(store.writer.run)
+            if log.notifier is not None:
+                await nursery.start(_listen, log.notifier, store.writer.committed.pulse_elsewhere, listening)
             try:
                 yield store
             except BaseException as e:
@@ -64,6 +67,7 @@ async def open_backend_store(
                 # itself rather than wrapped in an ExceptionGroup. The writer still drains first.
                 body_error = e
             finally:
+                listening.cancel()
                 store.writer.close()
     finally:
         with trio.CancelScope(shield=True):  # a cancelled caller still releases the database
@@ -72,6 +76,17 @@ async def open_backend_store(
             await trio.to_thread.run_sync(log.close)
     if body_error is not None:
         raise body_error
+
+
+async def _listen(
+    notifier: Notifier,
+    heard: Callable[[], None],
+    scope: trio.CancelScope,
+    *,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    with scope:
+        await notifier.run(heard, task_status=task_status)
 
 
 def open_store(

@@ -11,6 +11,11 @@ default ``synchronous_commit = on`` means it is flushed to its WAL: the durabili
 Commits run in a worker thread (psycopg releases the GIL while it waits on the server, so the child
 process SQLite needs buys nothing here).
 
+Followers do not poll: every commit NOTIFYs a channel of the schema, and ``PostgresNotifier`` LISTENs on
+a connection of its own, waking this process's followers when another process committed. After a
+lost listening connection it reconnects (backing off up to ``_LISTEN_BACKOFF_MAX``) and wakes them
+once, so they catch up from their position on whatever was committed in between.
+
 Opening checks, in order, and says in one line what is wrong: the URL, that the server answers, that
 the database exists, that the user may use the schema and create (or write to) the tables.
 
@@ -20,12 +25,14 @@ parallel to ``adapters.stores.sqlite.SQLiteSideTables``.
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import psycopg
+import trio
 from eventsourcing.persistence import InfrastructureFactory, PersistenceError
 from eventsourcing.postgres import PostgresDatastore
 from psycopg.sql import SQL, Identifier
@@ -195,6 +202,79 @@ def _check(target: PostgresTarget) -> bool:
 
 
 _TABLES = ("chargeward_snapshots", "chargeward_transactions", "chargeward_positions")
+_LISTEN_BACKOFF_MAX = 5.0
+
+log = logging.getLogger("chargeward.store")
+
+
+class PostgresNotifier:
+    """LISTENs on the store's channel; calls ``heard`` for every commit not made by ``own`` (this
+    process's recorder), and once after every (re)connect.
+
+    The connection is opened in a worker thread and then waited on in trio (its socket readable,
+    then psycopg's ``consume_input`` and ``notifies``), so the listener costs no thread while idle
+    and is cancelled like any trio task.
+    """
+
+    def __init__(self, target: PostgresTarget, channel: str, own: str) -> None:
+        self._target = target
+        self._listen = SQL("LISTEN {}").format(Identifier(channel))
+        self._own = own
+        self.connects = 0
+        """Connections made so far (more than one: it lost one and reconnected)."""
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        conn = psycopg.connect(**self._target.connect_kwargs(), autocommit=True)
+        try:
+            conn.execute(self._listen)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    async def run(self, heard: Callable[[], None], *, task_status: trio.TaskStatus[None]) -> None:
+        backoff = 0.1
+        started = False
+        while True:
+            try:
+                conn = await trio.to_thread.run_sync(self._connect)
+            except psycopg.Error as e:
+                log.warning(
+                    "%s: cannot LISTEN (%s); retrying in %.1f s", self._target.location, _reason(e), backoff
+                )
+            else:
+                self.connects += 1
+                backoff = 0.1
+                try:
+                    heard()  # whatever was committed while nobody listened
+                    if not started:
+                        task_status.started()
+                        started = True
+                    await self._hear(conn, heard)
+                except psycopg.Error as e:
+                    log.warning(
+                        "%s: LISTEN connection lost (%s); reconnecting", self._target.location, _reason(e)
+                    )
+                finally:
+                    conn.close()
+            if not started:  # the store opens all the same; followers catch up once it connects
+                task_status.started()
+                started = True
+            await trio.sleep(backoff)
+            backoff = min(backoff * 2, _LISTEN_BACKOFF_MAX)
+
+    async def _hear(self, conn: psycopg.Connection[Any], heard: Callable[[], None]) -> None:
+        pgconn = conn.pgconn
+        while True:
+            await trio.lowlevel.wait_readable(pgconn.socket)
+            pgconn.consume_input()
+            if pgconn.status != psycopg.pq.ConnStatus.OK:
+                raise psycopg.OperationalError("the listening connection closed")
+            others = False
+            while (notify := pgconn.notifies()) is not None:
+                others = others or notify.extra.decode() != self._own
+            if others:
+                heard()
 
 
 class PostgresSideTables:
@@ -369,7 +449,8 @@ def open_log(url: str, poll_interval: float) -> RecordedLog:
         mapper,
         location=target.location,
         offload=True,
-        poll_interval=poll_interval,
+        poll_interval=None,  # the notifier wakes followers on other processes' commits
         close=factory.close,
         side=side,
+        notifier=PostgresNotifier(target, recorder.channel_name, recorder.writer_id),
     )

@@ -19,12 +19,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import psycopg
 from eventsourcing.persistence import IntegrityError, Notification, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Identifier, Literal
 
 from core.writer import OutcomeUnknown
 
@@ -47,15 +47,19 @@ class PostgresStreamRecorder(PostgresApplicationRecorder):
     ``insert_events`` takes ``sizes`` (events per row; without them every row is one event).
     ``select_stream`` reads one stream with notification ids as positions, from the row holding
     ``gt + 1``. Commits notify ``channel_name`` (the schema and table, so stores in other schemas of
-    one database are not woken).
+    one database are not woken) with ``writer_id`` as the payload (``PostgresNotifier`` listens).
     """
 
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events") -> None:
         super().__init__(datastore, events_table_name=events_table_name)
         schema, table = Identifier(datastore.schema), Identifier(events_table_name)
         self.channel_name = f"{datastore.schema}_{events_table_name}"[:63]
-        self._lock_and_notify = SQL("LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE; NOTIFY {channel}").format(
-            schema=schema, table=table, channel=Identifier(self.channel_name)
+        self.writer_id = uuid4().hex
+        """The payload of this recorder's notifications, so its own listener can tell them apart."""
+        self._lock_and_notify = SQL(
+            "LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE; NOTIFY {channel}, {writer}"
+        ).format(
+            schema=schema, table=table, channel=Identifier(self.channel_name), writer=Literal(self.writer_id)
         )
         # One statement for the whole batch: the i-th row is numbered head + sizes[0] + ... + sizes[i].
         self._insert_runs = SQL(

@@ -108,6 +108,15 @@ class Committer(Protocol):
     async def aclose(self) -> None: ...
 
 
+class Notifier(Protocol):
+    """Hears of commits made by other processes (PostgreSQL's LISTEN/NOTIFY); run by the store."""
+
+    async def run(self, heard: Callable[[], None], *, task_status: trio.TaskStatus[None]) -> None:
+        """Call ``heard`` after each commit of another process, and once after each (re)connect, for
+        what was committed while nobody listened; never returns."""
+        ...
+
+
 class SideTables(Protocol):
     """chargeward's own tables beside the log (blocking side): snapshots by key, the transaction index.
 
@@ -285,17 +294,21 @@ class RecordedLog:
         close: Callable[[], None],
         committer: Committer | None = None,
         side: SideTables | None = None,
+        notifier: Notifier | None = None,
     ) -> None:
         self.recorder = recorder
         self.mapper = mapper
         self.location = location
         self.offload = offload
-        # None: every commit happens in this process, so followers never need to poll.
+        # None: followers never poll (every commit happens in this process, or ``notifier`` hears of
+        # the others).
         self.poll_interval = poll_interval
         self.close = close
         self.committer = committer
         """Set: commits go to it (started and closed by the store); None: to ``insert`` in a thread."""
         self.side: SideTables = side if side is not None else MemorySideTables()
+        self.notifier = notifier
+        """Set: run by the store for its lifetime, waking followers on other processes' commits."""
 
     async def run(self, fn: Callable[[], T], limiter: trio.CapacityLimiter | None = None) -> T:
         """Run a blocking call: in a worker thread (under ``limiter`` if given), or inline for a

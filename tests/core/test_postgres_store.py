@@ -5,17 +5,21 @@ test_store_conformance.py."""
 from __future__ import annotations
 
 import socket
+import sys
 import uuid
 from collections.abc import Iterator
 
 import psycopg
 import pytest
+import trio
 
 from adapters.stores import open_store
 from adapters.stores.postgres import postgres_target
+from adapters.stores.recorded import RecordedStore
+from core.events import EventRecord
 from core.store import BadStoreUrl, CommitFailed, StoreUnavailable
 from tests import pg
-from tests.core.test_store_conformance import event
+from tests.core.test_store_conformance import ROOT, STRANGER, event
 
 
 @pytest.fixture
@@ -181,3 +185,56 @@ async def test_connections_killed_under_the_pool_are_replaced(
         [record] = await store.append([event("station/CP-1", 99)])
         assert record.position == 21
         assert len(await store.read_all(limit=100)) == 21
+
+
+async def test_followers_wake_on_notify_without_polling_and_catch_up_after_a_lost_listener(
+    server: str, pg_schemas: pg.Schemas, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process's commits wake an idle follower (LISTEN/NOTIFY); an idle follower reads nothing
+    in between; when the listening connection dies, it reconnects and the follower catches up on what
+    was committed meanwhile."""
+    name = f"cw-listen-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("PGAPPNAME", name)
+    url = pg_schemas.url()
+    async with open_store(url) as store:
+        assert isinstance(store, RecordedStore) and store.log.notifier is not None
+        reads = 0
+        read_all = store.read_all
+
+        async def counted(after: int = 0, limit: int = 1000) -> list[EventRecord]:
+            nonlocal reads
+            reads += 1
+            return await read_all(after, limit)
+
+        monkeypatch.setattr(store, "read_all", counted)
+        seen: list[EventRecord] = []
+
+        async def follow() -> None:
+            async for record in store.follow():
+                seen.append(record)
+
+        async def stranger() -> None:
+            await trio.run_process([sys.executable, "-c", STRANGER, url], cwd=ROOT)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(follow)
+            await trio.sleep(1)  # idle: caught up on an empty log, waiting
+            assert reads <= 1
+            with trio.fail_after(30):
+                await stranger()
+                while len(seen) < 5:
+                    await trio.sleep(0.05)
+            with psycopg.connect(server, autocommit=True, application_name="cw-killer") as conn:
+                conn.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE application_name = %s AND query LIKE 'LISTEN%%'",
+                    (name,),
+                )
+            with trio.fail_after(30):
+                await stranger()  # maybe before the listener is back: the reconnect's wake-up covers it
+                while len(seen) < 10:
+                    await trio.sleep(0.05)
+            assert store.log.notifier.connects >= 2  # type: ignore[attr-defined]
+            nursery.cancel_scope.cancel()
+        assert [r.data["i"] for r in seen] == [0, 1, 2, 3, 4] * 2
+        assert [r.position for r in seen] == list(range(1, 11))
