@@ -128,3 +128,26 @@ class Event(BaseModel):
 class EventPage(BaseModel):
     events: list[Event]
     next_after: int | None = Field(description="sequence to pass as ?after= for more; null when caught up")
+
+
+class ConnectorProfiles(BaseModel):
+    connector: int = Field(description="0: the station as a whole")
+    profiles: list[dict[str, Any]] = Field(description="csChargingProfiles as the station accepted them")
+
+
+class ChargingProfiles(BaseModel):
+    station_id: str
+    connectors: list[ConnectorProfiles]
+
+
+class CompositeAnswer(BaseModel):
+    station_id: str
+    computed: dict[str, Any] = Field(
+        description="the composite the server computes, shaped like a 1.6 GetCompositeSchedule.conf"
+    )
+    station: dict[str, Any] | None = Field(
+        description="source=station: the station's GetCompositeSchedule.conf; null otherwise"
+    )
+    match: bool | None = Field(
+        description="source=station: whether both agree at every instant within 0.1 in the unit"
+    )
