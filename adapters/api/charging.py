@@ -153,7 +153,7 @@ class _Window:
 async def get_composite_schedule(
     request: Request,
     station_id: StationId,
-    connector: Annotated[int, Path(ge=0, le=2**31 - 1, description="0: the station as a whole")],
+    connector: Annotated[int, Path(ge=0, description="0: the station as a whole")],
     duration: Annotated[int, Query(ge=1, le=MAX_DURATION, description="seconds")],
     unit: Annotated[Literal["A", "W"], Query(description="unit of the limits")] = "A",
     start: Annotated[

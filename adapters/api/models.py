@@ -61,6 +61,12 @@ class Station(BaseModel):
     charging_profiles: list[dict[str, Any]] = Field(
         description="profiles installed on connector 0, for the whole station"
     )
+    reconciliation: dict[str, Any] | None = Field(
+        default=None,
+        description="the last re-application of what the server intends the station to have, after a "
+        "boot or the first connection since the server started: state (running, done, failed), "
+        "trigger, started, finished, applied, failed (step counts), last_failure",
+    )
     failed: dict[str, Any] | None = Field(
         description="the last StationFailed (time, reason, restarts, retry_after s) until the station "
         "connects again: its actor kept crashing, so it was stopped and refused for retry_after s"
