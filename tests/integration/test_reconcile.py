@@ -8,15 +8,18 @@ list version 7 whatever it was told before.
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import trio
 
 from actors.events import events_of
 from actors.events.station import ReconcileFinished, ReconcileStarted, ReconcileStep
-from tests.api.conftest import Api, api  # noqa: F401  (the fixture: a CSMS with its API)
+from adapters.csms import open_csms
+from tests.api.conftest import TOKEN, Api, api_config
 from tests.integration.conftest import url_of
 from tests.integration.peer import PeerStation, peer_station
 from tests.integration.serving import serving
@@ -46,6 +49,16 @@ INTENT: list[tuple[str, dict[str, Any]]] = [
     ("ChangeConfiguration", {"key": "NumberOfConnectors", "value": "2"}),  # the station says 2
     ("SendLocalList", LOCAL_LIST),  # the station says version 7
 ]
+
+
+@pytest.fixture
+async def api(tmp_path: Path) -> AsyncIterator[Api]:
+    async with open_csms(api_config(tmp_path)) as csms:
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{csms.api_port}", headers=headers, timeout=20
+        ) as c:
+            yield Api(csms, c)
 
 
 async def set_intent(client: httpx.AsyncClient, peer: PeerStation, station: str) -> None:
