@@ -111,6 +111,9 @@ async def test_a_rebooted_station_gets_its_profiles_configuration_and_local_list
             0,
             None,
         )
+        metrics = (await api.client.get("/metrics")).text
+        assert 'chargeward_stations_reconciliation{state="done"} 1.0' in metrics, metrics[:3000]
+        assert 'chargeward_station_reconciliation{state="done",station="REC-1"} 1.0' in metrics
         listed = (await api.client.get("/api/stations/REC-1/charging-profiles")).json()
         assert {
             c["connector"]: [p["chargingProfileId"] for p in c["profiles"]] for c in listed["connectors"]
@@ -135,7 +138,7 @@ async def test_serve_leaves_an_opted_out_station_alone(tmp_path: Path) -> None:
     config = tmp_path / "c.toml"
     config.write_text('[stations."OPT-OUT"]\nreconcile = false\n')
     args = ("--data-dir", str(tmp_path), "--config", str(config), "--ocpp-port", "0", "--api-port", "0")
-    async with serving(*args, until=b"API on") as served:
+    async with serving(*args, until=b"(docs at /docs)") as served:
         found = re.search(r"OCPP on (ws://127\.0\.0\.1:\d+/ocpp)", served.banner)
         assert found is not None, served.banner
         async with (
@@ -160,3 +163,33 @@ async def test_serve_leaves_an_opted_out_station_alone(tmp_path: Path) -> None:
             assert station["reconciliation"] is None and station["connected"] is True
             assert out.received.statistics().current_buffer_used == 0, "nothing was sent to OPT-OUT"
         assert await served.stop() == 0
+
+
+async def test_the_first_connection_after_a_server_restart_reconciles_without_a_boot(tmp_path: Path) -> None:
+    async with open_csms(api_config(tmp_path)) as csms:
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        async with (
+            httpx.AsyncClient(
+                base_url=f"http://127.0.0.1:{csms.api_port}", headers=headers, timeout=20
+            ) as client,
+            peer_station(url_of(csms), "REC-2") as peer,
+        ):
+            await peer.call("BootNotification", charge_point_vendor="Acme", charge_point_model="M")
+            answer = await client.post(
+                "/api/stations/REC-2/commands/SetChargingProfile",
+                json={"connectorId": 0, "csChargingProfiles": MAX},
+            )
+            assert answer.status_code == 200, answer.text
+    async with open_csms(api_config(tmp_path)) as csms:
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        async with (
+            httpx.AsyncClient(
+                base_url=f"http://127.0.0.1:{csms.api_port}", headers=headers, timeout=20
+            ) as client,
+            peer_station(url_of(csms), "REC-2") as peer,  # connects; sends nothing
+        ):
+            seen = await peer.next_received()
+            assert seen["received"] == "SetChargingProfile"
+            assert seen["payload"]["cs_charging_profiles"]["charging_profile_id"] == 1
+            done = await reconciliation(client, "REC-2", "done")
+            assert (done["trigger"], done["applied"]) == ("reconnect", 1)
