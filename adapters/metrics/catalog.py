@@ -39,14 +39,14 @@ SPECS: tuple[MetricSpec, ...] = (
         "stations (fleet size); off with `[metrics] per_connector = false`",
     ),
     MetricSpec(
-        "chargeward_stations_reconciliation",
+        "chargeward_reconciliation_stations",
         "gauge",
         ("state",),
         "Stations by their last reconciliation after a boot (running, done, failed; none: never ran).",
         "4",
     ),
     MetricSpec(
-        "chargeward_station_reconciliation",
+        "chargeward_reconciliation_state",
         "gauge",
         ("station", "state"),
         "1 for the state of the station's last reconciliation (stations that had one).",

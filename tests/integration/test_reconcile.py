@@ -112,8 +112,8 @@ async def test_a_rebooted_station_gets_its_profiles_configuration_and_local_list
             None,
         )
         metrics = (await api.client.get("/metrics")).text
-        assert 'chargeward_stations_reconciliation{state="done"} 1.0' in metrics, metrics[:3000]
-        assert 'chargeward_station_reconciliation{state="done",station="REC-1"} 1.0' in metrics
+        assert 'chargeward_reconciliation_stations{state="done"} 1.0' in metrics, metrics[:3000]
+        assert 'chargeward_reconciliation_state{state="done",station="REC-1"} 1.0' in metrics
         listed = (await api.client.get("/api/stations/REC-1/charging-profiles")).json()
         assert {
             c["connector"]: [p["chargingProfileId"] for p in c["profiles"]] for c in listed["connectors"]
