@@ -126,3 +126,40 @@ async def test_clear_errors(api: Api) -> None:
         assert "profile 6" in refused.json()["message"]
     missing = await api.client.get("/api/stations/NOPE/charging-profiles")
     assert (missing.status_code, missing.json()["error"]) == (404, "unknown_station")
+
+
+async def test_a_tx_profile_holds_for_its_transaction_and_ends_with_it_or_a_reboot(api: Api) -> None:
+    async with peer_station(url_of(api.csms), "SC-4") as peer:
+        await peer.call("BootNotification", charge_point_vendor="Acme", charge_point_model="M")
+        await peer.call("StatusNotification", connector_id=1, error_code="NoError", status="Available")
+        for round_ in range(2):
+            started = await peer.call(
+                "StartTransaction", connector_id=1, id_tag="TAG-OK", meter_start=0, timestamp=DAY
+            )
+            tx = started["transaction_id"]
+            relative = {
+                "chargingProfileId": 7,
+                "stackLevel": 0,
+                "chargingProfilePurpose": "TxProfile",
+                "chargingProfileKind": "Relative",
+                "transactionId": tx,
+                "chargingSchedule": {
+                    "chargingRateUnit": "A",
+                    "chargingSchedulePeriod": [
+                        {"startPeriod": 0, "limit": 8.0},
+                        {"startPeriod": 600, "limit": 12.0},
+                    ],
+                },
+            }
+            await install(api, peer, "SC-4", 1, relative)
+            # Relative to the transaction's start (DAY), not to the window's: 10 minutes in, 12 A.
+            later = (await composite(api, "SC-4", 1, duration=600, start="2026-01-01T00:05:00Z")).json()
+            periods = later["computed"]["chargingSchedule"]["chargingSchedulePeriod"]
+            assert [(p["startPeriod"], p["limit"]) for p in periods] == [(0, 8.0), (300, 12.0)]
+            if round_ == 0:
+                await peer.call("StopTransaction", transaction_id=tx, meter_stop=10, timestamp=DAY)
+            else:
+                await peer.reconnect()  # a reboot in the middle of the transaction
+                await peer.call("BootNotification", charge_point_vendor="Acme", charge_point_model="M")
+            listed = (await api.client.get("/api/stations/SC-4/charging-profiles")).json()
+            assert all(c["profiles"] == [] for c in listed["connectors"]), (round_, listed)
