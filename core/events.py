@@ -4,13 +4,18 @@
 injected clock, so replays and tests are deterministic. ``EventRecord`` is a committed event with
 its per-stream ``sequence`` (1-based, contiguous) and its global ``position`` (1-based, strictly
 increasing in commit order). Both are frozen: a record is a fact and never changes.
+
+``decoded`` is opaque to the store: what the appender's layer decodes ``data`` to (``actors.events``:
+the typed events), passed from the ``NewEvent`` to the records the writer hands to this process's
+readers, so the station, the live projection and the indexes do not decode again what was encoded
+a moment before. Records read back from the log have none; it takes no part in equality.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -46,6 +51,7 @@ class NewEvent:
     type: str
     data: Mapping[str, Any]
     time: datetime
+    decoded: Any = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         check_stream(self.stream)
@@ -67,3 +73,4 @@ class EventRecord:
     type: str
     time: datetime
     data: Mapping[str, Any]
+    decoded: Any = field(default=None, compare=False, repr=False)

@@ -404,4 +404,7 @@ def _records(row: Row, last: int) -> list[EventRecord]:
     """The committed records of one row whose last event got position ``last``."""
     run, sequence, _ = row
     first = last - len(run) + 1
-    return [EventRecord(e.stream, sequence + i, first + i, e.type, e.time, e.data) for i, e in enumerate(run)]
+    return [
+        EventRecord(e.stream, sequence + i, first + i, e.type, e.time, e.data, e.decoded)
+        for i, e in enumerate(run)
+    ]

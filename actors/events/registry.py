@@ -328,6 +328,8 @@ def events_of(record: EventRecord) -> tuple[Event, ...]:
     One event per record today; a record kind that holds several (an exchange's frames and decided
     events) decodes to all of them, in order, here and nowhere else.
     """
+    if record.decoded is not None:  # appended by this process: the events it was encoded from
+        return record.decoded  # type: ignore[no-any-return]
     try:
         return (decode(record.type, record.data),)
     except EventDataError as error:
@@ -337,9 +339,13 @@ def events_of(record: EventRecord) -> tuple[Event, ...]:
 
 
 def new_events(stream: str, events: Iterable[Event], when: datetime) -> list[NewEvent]:
-    """``events`` encoded as NewEvents of ``stream`` at ``when``, ready to append."""
+    """``events`` encoded as NewEvents of ``stream`` at ``when``, ready to append.
+
+    Each carries its event as ``decoded``, which ``events_of`` returns for the committed record in
+    this process instead of decoding ``data`` again.
+    """
     out = []
     for event in events:
         type_name, data = encode(event)
-        out.append(NewEvent(stream, type_name, data, when))
+        out.append(NewEvent(stream, type_name, data, when, (event,)))
     return out

@@ -20,10 +20,12 @@ from actors.events import (
     decode,
     encode,
     events_of,
+    new_events,
     registered,
 )
 from actors.events.station import Authorized, TransactionStarted, TransactionStopped
 from actors.station_state import StationState
+from adapters.stores import open_store
 from core.codec import pack, unpack
 from core.events import EventRecord
 from projections.live import LiveProjection
@@ -167,6 +169,17 @@ def test_an_unknown_type_decodes_to_an_unknown_event_and_encodes_back() -> None:
     (event,) = events_of(_record("SomethingNewer", {"x": 1}))
     assert event == UnknownEvent("SomethingNewer", {"x": 1})
     assert encode(event) == ("SomethingNewer", {"x": 1})
+
+
+async def test_records_committed_here_carry_their_events_and_read_back_equal() -> None:
+    """``events_of`` hands this process's own records their appended events, not a second decode."""
+    events = [Authorized(id_token=IdToken("TAG", None), status="Accepted", expiry=None, parent=None)]
+    async with open_store("memory://") as store:
+        [committed] = await store.append(new_events("station/CP-1", events, datetime.now(UTC)))
+        assert events_of(committed)[0] is events[0]
+        [read_back] = await store.read_stream("station/CP-1")
+        assert read_back == committed and read_back.decoded is None
+        assert events_of(read_back) == tuple(events)
 
 
 def test_folds_skip_a_type_they_do_not_know() -> None:
