@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from actors.commands import CommandRejected, StationOffline
 from actors.desired_state import DesiredState, fold
 from actors.events import Event
@@ -16,6 +19,7 @@ from actors.events.station import (
     ReconcileStarted,
     ReconcileStep,
 )
+from actors.installed_profiles import fold as installed_fold
 from actors.reconcile import reconcile
 
 
@@ -141,3 +145,46 @@ async def test_an_offline_station_stops_the_rest() -> None:
     assert station.sent == ["SetChargingProfile"]
     assert station.steps() == [("profile", "2", "failed")]
     assert station.events[-1] == ReconcileFinished(outcome="failed", applied=0, failed=1)
+
+
+_PURPOSES = st.sampled_from(["TxDefaultProfile", "ChargePointMaxProfile", "TxProfile"])
+_SET = st.builds(
+    lambda connector, ident, level, purpose: ChargingProfileSet(
+        connector=connector, profile=profile(ident, purpose, level)
+    ),
+    st.integers(0, 2),
+    st.integers(1, 4),
+    st.integers(0, 2),
+    _PURPOSES,
+)
+_CLEAR = st.builds(
+    lambda criteria: ChargingProfileCleared(criteria={k: v for k, v in criteria.items() if v is not None}),
+    st.fixed_dictionaries(
+        {
+            "id": st.none() | st.integers(1, 4),
+            "connectorId": st.none() | st.integers(0, 2),
+            "stackLevel": st.none() | st.integers(0, 2),
+            "chargingProfilePurpose": st.none() | _PURPOSES,
+        }
+    ),
+)
+
+
+@given(st.lists(_SET | _CLEAR, max_size=12))
+def test_the_intent_is_the_record_without_tx_profiles(events: list[Event]) -> None:
+    """Without TxProfiles, what reconciliation re-sends is exactly what the record says is installed."""
+    events = [
+        e
+        for e in events
+        if not (isinstance(e, ChargingProfileSet) and e.profile["chargingProfilePurpose"] == "TxProfile")
+    ]
+    record: dict[int, list[dict[str, Any]]] = {n: [] for n in range(3)}
+    for event in events:
+        for connector in record:
+            after = installed_fold(record[connector], connector, event)
+            if after is not None:
+                record[connector] = after
+    intended = folded(*events).set_charging_profiles()
+    assert intended == [
+        {"connectorId": n, "csChargingProfiles": p} for n in sorted(record) for p in record[n]
+    ]

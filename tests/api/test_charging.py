@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from tests.api.conftest import Api
+import httpx
+
+from actors.policy import StationPolicy
+from adapters.csms import open_csms
+from tests.api.conftest import TOKEN, Api, api_config
 from tests.integration.conftest import url_of
 from tests.integration.peer import PeerStation, peer_station
 
@@ -163,3 +168,27 @@ async def test_a_tx_profile_holds_for_its_transaction_and_ends_with_it_or_a_rebo
                 await peer.call("BootNotification", charge_point_vendor="Acme", charge_point_model="M")
             listed = (await api.client.get("/api/stations/SC-4/charging-profiles")).json()
             assert all(c["profiles"] == [] for c in listed["connectors"]), (round_, listed)
+
+
+async def test_the_station_policy_gives_voltage_phases_and_the_connector_maximum(tmp_path: Path) -> None:
+    single_phase = StationPolicy(voltage=240.0, phases=1, connector_max_a=16.0)
+    async with open_csms(api_config(tmp_path, stations={"SC-5": single_phase})) as csms:
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        async with (
+            httpx.AsyncClient(
+                base_url=f"http://127.0.0.1:{csms.api_port}", headers=headers, timeout=20
+            ) as client,
+            peer_station(url_of(csms), "SC-5") as peer,
+        ):
+            await peer.call("BootNotification", charge_point_vendor="Acme", charge_point_model="M")
+            await peer.call("StatusNotification", connector_id=1, error_code="NoError", status="Available")
+            api = Api(csms, client)
+            watts = (await composite(api, "SC-5", 1, duration=60, start=DAY, unit="W")).json()
+            [period] = watts["computed"]["chargingSchedule"]["chargingSchedulePeriod"]
+            assert (period["limit"], period["numberPhases"]) == (16 * 240, 1), (
+                "no profile: the connector's max"
+            )
+            await install(api, peer, "SC-5", 1, profile(2, "TxDefaultProfile", 10.0, unit="A"))
+            watts = (await composite(api, "SC-5", 1, duration=60, start=DAY, unit="W")).json()
+            [period] = watts["computed"]["chargingSchedule"]["chargingSchedulePeriod"]
+            assert period["limit"] == 10 * 240
