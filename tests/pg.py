@@ -19,7 +19,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import psycopg
 import pytest
 
 DEFAULT = "postgresql://root@127.0.0.1:5432/test"
@@ -28,6 +27,10 @@ _state: dict[str, str] = {}
 
 def _answers(url: str) -> str | None:
     """None if ``url`` takes a connection, else why not."""
+    try:
+        import psycopg  # here, so a venv not yet reinstalled with it still collects the other backends
+    except ImportError as e:
+        return f"{e} (run make .venv/.installed)"
     try:
         with psycopg.connect(url, connect_timeout=3) as conn:
             conn.execute("SELECT 1")
@@ -89,6 +92,8 @@ def _unavailable(reason: str) -> None:
 
 def execute(sql: str, url: str | None = None) -> None:
     """Run statements as the superuser (autocommit)."""
+    import psycopg
+
     with psycopg.connect(url or server_url(), autocommit=True) as conn:
         conn.execute(sql)  # type: ignore[arg-type]
 

@@ -187,7 +187,7 @@ def _check(target: PostgresTarget) -> bool:
                 f"user {target.user} may not create tables in schema {target.schema} "
                 f"(GRANT CREATE ON SCHEMA {target.schema} TO {target.user}, or create them as another user)",
             )
-        for table in present:
+        for table in sorted(present):
             qualified = f"{target.schema}.{table}"
             [allowed] = conn.execute(
                 "SELECT has_table_privilege(%s, 'SELECT, INSERT, UPDATE')", (qualified,)
