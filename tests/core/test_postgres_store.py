@@ -122,7 +122,8 @@ async def test_missing_rights_are_store_unavailable_naming_the_grant(weak_user: 
             pass
     async with open_store(url.replace(f"//{role}@", "//root@", 1)) as store:  # the owner makes the tables
         await store.append([event("station/CP-1", 1)])
-    with pytest.raises(StoreUnavailable, match=f"may not read and write table {schema}.chargeward_positions .GRANT SELECT"):
+    unwritable = f"may not read and write table {schema}.chargeward_positions .GRANT SELECT"
+    with pytest.raises(StoreUnavailable, match=unwritable):
         async with open_store(url):
             pass
     pg.execute(f"GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA {schema} TO {role}")
