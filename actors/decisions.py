@@ -23,6 +23,7 @@ from actors.events.station import (
     DataTransferred,
     DiagnosticsStatusChanged,
     FirmwareStatusChanged,
+    LocalListSent,
     MeterSampled,
     ReservationCancelled,
     ReservationMade,
@@ -281,4 +282,12 @@ def command_events(action: str, request: Mapping[str, Any], response: Mapping[st
         ]
     if action == "ClearChargingProfile" and status == "Accepted":
         return [ChargingProfileCleared(criteria=dict(request))]
+    if action == "SendLocalList" and status == "Accepted":
+        return [
+            LocalListSent(
+                version=request["listVersion"],
+                update_type=request["updateType"],
+                entries=[dict(entry) for entry in request.get("localAuthorizationList", [])],
+            )
+        ]
     return []

@@ -79,6 +79,7 @@ class Fleet:
             transaction_ids=transaction_ids,
             connectors=self.running_connector,
             stats=self.stats,
+            call=self.call,
         )
 
     async def run(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:

@@ -10,10 +10,13 @@ The rules are OCPP 1.6's (3.13 and SetChargingProfile/ClearChargingProfile):
 - ``ClearChargingProfile`` with an id clears that profile wherever it is; otherwise it clears what
   matches every criterion given (``connectorId`` 0 is the station itself; no ``connectorId`` means
   every connector);
-- a ``TxProfile`` holds for its transaction only: it ends when that transaction stops.
+- a ``TxProfile`` holds for its transaction only: it ends when that transaction stops, and when the
+  station boots (a reboot ends whatever transaction was running; 1.6 lets a station drop its
+  TxProfiles then, so the record drops them too rather than claim limits that may be gone).
 
 Every connector must see every ``ChargingProfileSet`` and ``ChargingProfileCleared`` of its
-station (and every ``TransactionStopped``), not only those naming it: see :data:`ALWAYS_CONCERN`.
+station (and every ``TransactionStopped`` and ``StationBooted``), not only those naming it: see
+:data:`ALWAYS_CONCERN`.
 """
 
 from __future__ import annotations
@@ -22,13 +25,18 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from actors.events import Event
-from actors.events.station import ChargingProfileCleared, ChargingProfileSet, TransactionStopped
+from actors.events.station import (
+    ChargingProfileCleared,
+    ChargingProfileSet,
+    StationBooted,
+    TransactionStopped,
+)
 
 Profile = dict[str, Any]
 
 # Events that may change a connector's profiles without naming that connector.
 ALWAYS_CONCERN: frozenset[type[Event]] = frozenset(
-    {ChargingProfileSet, ChargingProfileCleared, TransactionStopped}
+    {ChargingProfileSet, ChargingProfileCleared, TransactionStopped, StationBooted}
 )
 
 _TX_PROFILE = "TxProfile"
@@ -67,6 +75,10 @@ def _stop(profiles: list[Profile], connector: int, event: TransactionStopped) ->
     return _changed(profiles, [p for p in profiles if not _ended(p, connector, event)])
 
 
+def _boot(profiles: list[Profile], connector: int, event: StationBooted) -> list[Profile] | None:
+    return _changed(profiles, [p for p in profiles if p.get("chargingProfilePurpose") != _TX_PROFILE])
+
+
 def _cleared(profile: Profile, connector: int, criteria: Mapping[str, Any]) -> bool:
     if criteria.get("id") is not None:
         return bool(profile.get("chargingProfileId") == criteria["id"])
@@ -93,4 +105,5 @@ _FOLDS: dict[type[Event], Callable[[list[Profile], int, Any], list[Profile] | No
     ChargingProfileSet: _set,
     ChargingProfileCleared: _clear,
     TransactionStopped: _stop,
+    StationBooted: _boot,
 }

@@ -57,6 +57,14 @@ class StationPolicy:
     aliases: Mapping[str, str] = field(default_factory=dict)
     call_timeout: float = DEFAULT_TIMEOUT
     boot: BootDecision | None = None  # None: the fleet's rule for known/unknown stations
+    # Smart charging: what converts A and W at this station, and a connector's limit where no profile
+    # applies (A; None: no limit), for the composite schedules the server computes.
+    voltage: float = 230.0
+    phases: int = 3
+    connector_max_a: float | None = None
+    # Re-apply what the server intends the station to have (profiles, configuration, local list)
+    # after each of its boots; False leaves the station alone.
+    reconcile: bool = True
 
 
 @dataclass(frozen=True, slots=True)

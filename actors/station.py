@@ -16,7 +16,7 @@ caller (``CommandNotRecorded``), and goes on with the next message.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
@@ -65,6 +65,7 @@ from actors.ocpp import (
 from actors.ocpp_stats import OcppStats
 from actors.outbox import Outbox, Pending
 from actors.policy import FleetPolicy, StationPolicy
+from actors.reconcile import reconcile
 from actors.snapshots import StreamSnapshots
 from actors.station_state import StationState
 from actors.station_state import state_codec as station_state_codec
@@ -147,7 +148,17 @@ class InspectStation:
     reply: Reply[StationSnapshot]
 
 
-StationMessage = Attach | Detach | FrameIn | SendCommand | InspectStation
+@dataclass(frozen=True, slots=True)
+class RecordEvents:
+    """Events a follow-up task of the actor (reconciliation) asks it to commit to the stream."""
+
+    events: tuple[Event, ...]
+
+
+StationMessage = Attach | Detach | FrameIn | SendCommand | InspectStation | RecordEvents
+
+# Sends a command to a station through the fleet (``Fleet.call``) and returns the committed reply.
+CommandCall = Callable[[str, Command], Awaitable[dict[str, Any]]]
 
 
 @dataclass
@@ -172,6 +183,8 @@ class StationDeps:
     connectors: ConnectorLookup
     stats: OcppStats
     validators: dict[tuple[Policy, tuple[tuple[str, str], ...]], Validator] = field(default_factory=dict)
+    # The command path, for reconciliation after a boot; None: no reconciliation (bare deps in tests).
+    call: CommandCall | None = None
 
     def validator(self, policy: StationPolicy) -> Validator:
         key = (policy.validation, tuple(sorted(policy.aliases.items())))
@@ -199,6 +212,9 @@ class StationActor(Actor[StationMessage]):
         deps.stats.outboxes[station_id] = self.outbox  # a restarted incarnation replaces it
         self.in_flight: Pending | None = None
         self._nursery: trio.Nursery | None = None
+        self._inbox: Mailbox[StationMessage] | None = None
+        self._reconciling: trio.CancelScope | None = None
+        self._first_connection = True  # of this incarnation: reconcile on it (the server restarted)
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -224,6 +240,7 @@ class StationActor(Actor[StationMessage]):
             await inherited.close("station actor restarted; please reconnect")
 
     async def run(self, inbox: Mailbox[StationMessage]) -> None:
+        self._inbox = inbox
         await self.started()
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
@@ -251,6 +268,8 @@ class StationActor(Actor[StationMessage]):
             await self._on_attach(message)
         elif isinstance(message, Detach):
             await self._on_detach(message)
+        elif isinstance(message, RecordEvents):
+            await self._on_record(message)
         else:
             message.reply.send(self._snapshot())
 
@@ -339,7 +358,48 @@ class StationActor(Actor[StationMessage]):
         message.reply.send(conn)
         if old is not None and self._nursery is not None:
             self._nursery.start_soon(old.close, f"replaced by a new connection ({conn})")
+        if self._first_connection:
+            self._first_connection = False
+            self._reconcile("reconnect")
         await self._pump()
+
+    # -- reconciliation (actors.reconcile) -----------------------------------------------------------
+
+    def _reconcile(self, trigger: str) -> None:
+        """Start re-applying the station's desired state as a follow-up task (replacing one still
+        running), when the station is accepted, its policy lets us, and the server intends anything."""
+        if self.state.boot_status != "Accepted" or not self.policy.reconcile or self.state.desired.empty:
+            return
+        if self.deps.call is None or self._nursery is None or self._inbox is None:
+            return
+        if self._reconciling is not None:
+            self._reconciling.cancel()
+        scope = self._reconciling = trio.CancelScope()
+        self._nursery.start_soon(self._run_reconcile, scope, trigger)
+
+    async def _run_reconcile(self, scope: trio.CancelScope, trigger: str) -> None:
+        call, inbox = self.deps.call, self._inbox
+        assert call is not None and inbox is not None
+
+        async def ask(action: str, payload: dict[str, Any]) -> dict[str, Any]:
+            return await call(self.station_id, Command(action, payload))
+
+        async def record(events: list[Event]) -> None:
+            await inbox.put(RecordEvents(tuple(events)))
+
+        with scope:
+            try:
+                await reconcile(self.state.desired, trigger, ask, record)
+            except Exception:  # a follow-up must never take the station actor down with it
+                logger.exception("station %s: reconciliation failed", self.station_id)
+        if self._reconciling is scope:
+            self._reconciling = None
+
+    async def _on_record(self, message: RecordEvents) -> None:
+        try:
+            await self._commit(list(message.events), self.deps.clock.wall())
+        except NotRecorded as error:
+            logger.warning("%s; reconciliation events not recorded", error)
 
     async def _on_detach(self, message: Detach) -> None:
         if message.conn != self.state.current_connection:
@@ -439,6 +499,9 @@ class StationActor(Actor[StationMessage]):
         if call.action == "BootNotification":
             self.session.timeout = self.policy.call_timeout  # the vendor it named may have its own
         await self._send(reply)
+        if call.action == "BootNotification" and outcome == "result":
+            self._first_connection = False
+            self._reconcile("boot")
         handled = (self.deps.clock.wall() - frame.received).total_seconds()
         self.deps.stats.observe_handling(call.action, handled)
 

@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from actors import desired_state
+from actors.desired_state import DesiredState
 from actors.events import Event, IdToken, TransactionId, events_of
 from actors.events import registry as event_registry
 from actors.events import station as station_events
@@ -59,6 +61,7 @@ class StationState:
     # The last stopped transaction ids, so a repeated StopTransaction is known for what it is.
     recently_stopped: deque[TransactionId] = field(default_factory=lambda: deque(maxlen=RECENTLY_STOPPED))
     connectors: set[int] = field(default_factory=set)  # every connector > 0 an event has named
+    desired: DesiredState = field(default_factory=DesiredState)  # what reconciliation restores
 
     def apply(self, record: EventRecord) -> tuple[Event, ...]:
         """Fold a record of the station's stream; the events it held."""
@@ -76,6 +79,7 @@ class StationState:
         handler = _FOLDS.get(type(event))
         if handler is not None:
             handler(self, event)
+        desired_state.fold(self.desired, event)
 
     def apply_all(self, records: Iterable[EventRecord]) -> None:
         for record in records:
@@ -130,5 +134,7 @@ _FOLDS: dict[type[Event], Callable[[StationState, Any], None]] = {
 
 def state_codec() -> StateCodec[StationState]:
     """How a station actor's state is snapshotted (``actors.snapshots``, ``core.state_codec``)."""
-    modules = (sys.modules[__name__], station_events, event_registry)
-    return StateCodec(StationState, (OpenTransaction, IdToken), version=STATE_VERSION, modules=modules)
+    modules = (sys.modules[__name__], desired_state, station_events, event_registry)
+    return StateCodec(
+        StationState, (OpenTransaction, IdToken, DesiredState), version=STATE_VERSION, modules=modules
+    )

@@ -72,6 +72,10 @@ Example::
     [stations."CP-1"]                  # any [fleet] policy key (validation, aliases, call_timeout)
     validation = "strict"
     boot = "Pending"                   # this BootNotification status, whatever the fleet's rule
+    voltage = 230                      # smart charging: A <-> W at this station (any [fleet] key too)
+    phases = 3                         # phases a schedule period uses when it does not say
+    connector_max_a = 32               # a connector's limit where no profile applies (default none)
+    reconcile = true                   # re-apply profiles, configuration, local list after each boot
 
     [vendors."Chargedot"]
     validation = "lenient"
@@ -87,7 +91,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -208,7 +212,17 @@ def _station_policy(reader: TableReader, base: StationPolicy) -> StationPolicy:
         aliases={**base.aliases, **alias_map},
         call_timeout=float(reader.positive("call_timeout", base.call_timeout)),
         boot=reader.choice("boot", BootDecision, base.boot),
+        voltage=float(reader.positive("voltage", base.voltage)),
+        phases=reader.get("phases", int, base.phases),
+        connector_max_a=reader.get("connector_max_a", (int, float), base.connector_max_a),
+        reconcile=reader.get("reconcile", bool, base.reconcile),
     )
+    if policy.phases not in (1, 2, 3):
+        raise reader.fail("phases", f"must be 1, 2 or 3, got {policy.phases}")
+    if policy.connector_max_a is not None:
+        if policy.connector_max_a <= 0:
+            raise reader.fail("connector_max_a", f"must be positive, got {policy.connector_max_a}")
+        policy = replace(policy, connector_max_a=float(policy.connector_max_a))
     return policy
 
 

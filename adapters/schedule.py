@@ -22,9 +22,11 @@ from actors.charging import (
     ProfileError,
     Transaction,
     Unit,
+    composite_conf,
     composite_schedule,
     parse_profiles,
     parse_time,
+    wire_time,
 )
 from adapters.config import ConfigError
 
@@ -106,49 +108,23 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
     return 0
 
 
-def composite_conf(schedule: CompositeSchedule, connector: int) -> dict[str, Any]:
-    """The schedule as a 1.6 GetCompositeSchedule.conf; stretches without a limit have no period."""
-    body: dict[str, Any] = {
-        "duration": schedule.duration,
-        "chargingRateUnit": schedule.unit.value,
-        "chargingSchedulePeriod": [
-            {"startPeriod": p.start, "limit": float(p.limit), "numberPhases": p.phases}
-            for p in schedule.periods
-            if p.limit is not None
-        ],
-    }
-    if schedule.min_rate is not None:
-        body["minChargingRate"] = float(schedule.min_rate)
-    return {
-        "status": "Accepted",
-        "connectorId": connector,
-        "scheduleStart": _wire(schedule.start),
-        "chargingSchedule": body,
-    }
-
-
 def table(schedule: CompositeSchedule, connector: int, electrical: Electrical) -> str:
     unit = schedule.unit.value
     lines = [
-        f"connector {connector}, {_wire(schedule.start)} for {schedule.duration} s, in {unit} "
+        f"connector {connector}, {wire_time(schedule.start)} for {schedule.duration} s, in {unit} "
         f"({electrical.voltage} V, {electrical.phases} phases unless a period says)",
         f"{'startPeriod':>11}  {'from':<25} {'limit':>12}  phases",
     ]
     for period in schedule.periods:
-        moment = _wire(schedule.start + timedelta(seconds=period.start))
+        moment = wire_time(schedule.start + timedelta(seconds=period.start))
         limit = "no limit" if period.limit is None else f"{period.limit} {unit}"
         phases = "" if period.limit is None else str(period.phases)
         lines.append(f"{period.start:>11}  {moment:<25} {limit:>12}  {phases}".rstrip())
-    end = _wire(schedule.start + timedelta(seconds=schedule.duration))
+    end = wire_time(schedule.start + timedelta(seconds=schedule.duration))
     lines.append(f"{schedule.duration:>11}  {end:<25} (end)")
     if schedule.min_rate is not None:
         lines.append(f"minChargingRate {schedule.min_rate} {unit}")
     return "\n".join(lines) + "\n"
-
-
-def _wire(moment: datetime) -> str:
-    text = moment.isoformat()
-    return text.removesuffix("+00:00") + "Z" if moment.utcoffset() == timedelta(0) else text
 
 
 def _time(flag: str, text: str) -> datetime:

@@ -34,6 +34,9 @@ from actors.events.station import (
     FirmwareStatusChanged,
     FrameReceived,
     FrameSent,
+    ReconcileFinished,
+    ReconcileStarted,
+    ReconcileStep,
     StationBooted,
     StationConnected,
     StationDisconnected,
@@ -64,6 +67,8 @@ class StationView:
     configuration: dict[str, Any] = field(default_factory=dict)
     failed: dict[str, Any] | None = None  # the last StationFailed, until the station connects again
     charging_profiles: list[dict[str, Any]] = field(default_factory=list)  # on connector 0: the station
+    # The last reconciliation after a boot (actors.reconcile): state, trigger, times, counts.
+    reconciliation: dict[str, Any] | None = None
     connectors: dict[int, ConnectorView] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -271,6 +276,36 @@ def _stopped(state: LiveState, station: StationView, event: TransactionStopped, 
         tx.stop_id_tag = event.id_token.id if event.id_token is not None else None
 
 
+def _reconcile_started(state: LiveState, station: StationView, event: ReconcileStarted, stamp: str) -> None:
+    station.reconciliation = {
+        "state": "running",
+        "trigger": event.trigger,
+        "started": stamp,
+        "finished": None,
+        "applied": 0,
+        "failed": 0,
+        "last_failure": None,
+    }
+
+
+def _reconcile_step(state: LiveState, station: StationView, event: ReconcileStep, stamp: str) -> None:
+    run = station.reconciliation
+    if run is None:
+        return
+    if event.outcome == "applied":
+        run["applied"] += 1
+    elif event.outcome in ("rejected", "failed"):
+        run["failed"] += 1
+        run["last_failure"] = {"time": stamp, **encode(event)[1]}
+
+
+def _reconcile_finished(state: LiveState, station: StationView, event: ReconcileFinished, stamp: str) -> None:
+    run = station.reconciliation
+    if run is None:
+        return
+    run.update(state=event.outcome, finished=stamp, applied=event.applied, failed=event.failed)
+
+
 _RAW: frozenset[type[Event]] = frozenset({FrameReceived, FrameSent})
 _STATION_FOLDS: dict[type[Event], Callable[[LiveState, StationView, Any, str], None]] = {
     FrameReceived: _frame_received,
@@ -285,6 +320,9 @@ _STATION_FOLDS: dict[type[Event], Callable[[LiveState, StationView, Any, str], N
     ConnectorStatusChanged: _status,
     TransactionStarted: _started,
     TransactionStopped: _stopped,
+    ReconcileStarted: _reconcile_started,
+    ReconcileStep: _reconcile_step,
+    ReconcileFinished: _reconcile_finished,
 }
 
 

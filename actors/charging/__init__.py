@@ -14,6 +14,7 @@ from actors.charging.composite import (
     composite_schedule,
     convert,
 )
+from actors.charging.conf import composite_conf, wire_time
 from actors.charging.model import (
     ChargingProfile,
     ChargingSchedule,
@@ -46,6 +47,7 @@ __all__ = [
     "SchedulePeriod",
     "Transaction",
     "Unit",
+    "composite_conf",
     "composite_schedule",
     "convert",
     "install",
@@ -54,4 +56,5 @@ __all__ = [
     "parse_set_charging_profile",
     "parse_time",
     "trim",
+    "wire_time",
 ]

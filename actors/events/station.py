@@ -301,6 +301,55 @@ class ChargingProfileCleared(Event):
     criteria: dict[str, Any]
 
 
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LocalListSent(Event):
+    """An accepted SendLocalList: the list's new ``version``, ``Full`` or ``Differential``, and its
+    ``entries`` as sent (localAuthorizationList: ``{"idTag", "idTagInfo"?}``, no idTagInfo: removed)."""
+
+    TYPE: ClassVar[str] = "LocalListSent"
+    version: int
+    update_type: str
+    entries: list[dict[str, Any]]
+
+
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReconcileStarted(Event):
+    """The server began re-applying what it intends the station to have; ``trigger``: ``boot`` (after
+    a BootNotification) or ``reconnect`` (the first connection since the server started)."""
+
+    TYPE: ClassVar[str] = "ReconcileStarted"
+    trigger: str
+
+
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReconcileStep(Event):
+    """One step of a reconciliation: ``kind`` (``profile``, ``configuration``, ``local_list``), what it
+    is about (``target``: a profile id, a key, a list version), and ``outcome``: ``in_sync`` (nothing
+    to do), ``applied`` (sent and accepted), ``rejected`` (the station said no) or ``failed`` (no
+    answer, a CALLERROR, offline), with ``detail`` saying why."""
+
+    TYPE: ClassVar[str] = "ReconcileStep"
+    kind: str
+    target: str
+    outcome: str
+    detail: str | None = field(default=None, metadata=OMITTED_WHEN_NONE)
+
+
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReconcileFinished(Event):
+    """The reconciliation ended: ``outcome`` ``done`` (every step in sync or applied) or ``failed``;
+    how many steps applied something and how many were rejected or failed."""
+
+    TYPE: ClassVar[str] = "ReconcileFinished"
+    outcome: str
+    applied: int
+    failed: int
+
+
 # -- upcasters: version 1 (the build before typed events) to 2 ---------------------------------------
 
 

@@ -61,6 +61,12 @@ class Station(BaseModel):
     charging_profiles: list[dict[str, Any]] = Field(
         description="profiles installed on connector 0, for the whole station"
     )
+    reconciliation: dict[str, Any] | None = Field(
+        default=None,
+        description="the last re-application of what the server intends the station to have, after a "
+        "boot or the first connection since the server started: state (running, done, failed), "
+        "trigger, started, finished, applied, failed (step counts), last_failure",
+    )
     failed: dict[str, Any] | None = Field(
         description="the last StationFailed (time, reason, restarts, retry_after s) until the station "
         "connects again: its actor kept crashing, so it was stopped and refused for retry_after s"
@@ -128,3 +134,26 @@ class Event(BaseModel):
 class EventPage(BaseModel):
     events: list[Event]
     next_after: int | None = Field(description="sequence to pass as ?after= for more; null when caught up")
+
+
+class ConnectorProfiles(BaseModel):
+    connector: int = Field(description="0: the station as a whole")
+    profiles: list[dict[str, Any]] = Field(description="csChargingProfiles as the station accepted them")
+
+
+class ChargingProfiles(BaseModel):
+    station_id: str
+    connectors: list[ConnectorProfiles]
+
+
+class CompositeAnswer(BaseModel):
+    station_id: str
+    computed: dict[str, Any] = Field(
+        description="the composite the server computes, shaped like a 1.6 GetCompositeSchedule.conf"
+    )
+    station: dict[str, Any] | None = Field(
+        description="source=station: the station's GetCompositeSchedule.conf; null otherwise"
+    )
+    match: bool | None = Field(
+        description="source=station: whether both agree at every instant within 0.1 in the unit"
+    )

@@ -48,7 +48,7 @@ def _csms(request: Request) -> Csms:
     return csms
 
 
-async def _live(csms: Csms) -> LiveState:
+async def live_state(csms: Csms) -> LiveState:
     """The live state, caught up with the log as it was on arrival (or as far as it got in time)."""
     head = await csms.store.head()
     with trio.move_on_after(FRESHNESS_WAIT):
@@ -57,7 +57,7 @@ async def _live(csms: Csms) -> LiveState:
 
 
 async def _transactions(csms: Csms) -> TransactionIndexRunner:
-    """The transaction index, caught up as :func:`_live` catches up the live state."""
+    """The transaction index, caught up as :func:`live_state` catches up the live state."""
     head = await csms.store.head()
     with trio.move_on_after(FRESHNESS_WAIT):
         await csms.transactions.wait_for(head)
@@ -74,7 +74,7 @@ async def list_stations(
     limit: StationLimit = 100,
 ) -> dict[str, Any]:
     """Every known station, sorted by id: connected or not, boot info, last seen, connectors."""
-    state = await _live(_csms(request))
+    state = await live_state(_csms(request))
     ids = sorted(i for i in state.stations if after is None or i > after)
     page = ids[:limit]
     return {
@@ -91,7 +91,7 @@ async def list_stations(
 )
 async def get_station(request: Request, station_id: StationId) -> dict[str, Any]:
     """One station: connection, boot info, last seen, connectors with status, transaction, power, energy."""
-    state = await _live(_csms(request))
+    state = await live_state(_csms(request))
     view = state.stations.get(station_id)
     if view is None:
         raise unknown_station(station_id)

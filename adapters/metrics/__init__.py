@@ -14,6 +14,9 @@ tests check this list against it):
 - ``chargeward_stations_known`` (gauge): 1
 - ``chargeward_stations_connected`` (gauge): 1
 - ``chargeward_station_connected{station}`` (gauge): fleet size; off with ``per_connector = false``
+- ``chargeward_reconciliation_stations{state}`` (gauge): running, done, failed, none
+- ``chargeward_reconciliation_state{station,state}`` (gauge, 1 for the last run's state): fleet size;
+  off with ``per_connector = false``
 - ``chargeward_connectors{status}`` (gauge): 9 OCPP 1.6 statuses + unknown (+ other)
 - ``chargeward_connector_status{station,connector,status}`` (gauge, 1 for the current status only):
   stations x connectors; off with ``per_connector = false``

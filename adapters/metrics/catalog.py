@@ -39,6 +39,20 @@ SPECS: tuple[MetricSpec, ...] = (
         "stations (fleet size); off with `[metrics] per_connector = false`",
     ),
     MetricSpec(
+        "chargeward_reconciliation_stations",
+        "gauge",
+        ("state",),
+        "Stations by their last reconciliation after a boot (running, done, failed; none: never ran).",
+        "4",
+    ),
+    MetricSpec(
+        "chargeward_reconciliation_state",
+        "gauge",
+        ("station", "state"),
+        "1 for the state of the station's last reconciliation (stations that had one).",
+        "stations (fleet size); off with `[metrics] per_connector = false`",
+    ),
+    MetricSpec(
         "chargeward_connectors",
         "gauge",
         ("status",),

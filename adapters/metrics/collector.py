@@ -61,6 +61,14 @@ class SnapshotCollector:
             "chargeward_station_connected", (((sid,), float(up)) for sid, up in s.station_connected)
         )
         yield labelled(
+            "chargeward_reconciliation_stations",
+            (((k,), n) for k, n in sorted(s.reconciliation_by_state.items())),
+        )
+        yield labelled(
+            "chargeward_reconciliation_state",
+            (((sid, state), 1.0) for sid, state in s.station_reconciliation),
+        )
+        yield labelled(
             "chargeward_connectors", (((k,), n) for k, n in sorted(s.connectors_by_status.items()))
         )
         yield labelled(

@@ -102,6 +102,8 @@ class Snapshot:
     stations_connected: int
     station_connected: tuple[tuple[str, bool], ...]  # empty when per-connector series are off
     connectors_by_status: dict[str, int]
+    reconciliation_by_state: dict[str, int]
+    station_reconciliation: tuple[tuple[str, str], ...]  # empty when per-connector series are off
     connectors: tuple[ConnectorSample, ...]  # empty when per-connector series are off
     power_w: float
     transactions_active: int
@@ -233,6 +235,8 @@ async def take(
     by_status: Counter[str] = Counter()
     connectors: list[ConnectorSample] = []
     connected: list[tuple[str, bool]] = []
+    by_reconciliation: Counter[str] = Counter()
+    reconciled: list[tuple[str, str]] = []
     connected_count = 0
     power = 0.0
     for start in range(0, len(stations), CHUNK):
@@ -242,6 +246,10 @@ async def take(
             connected_count += station.connected
             if per_connector:
                 connected.append((station.station_id, station.connected))
+            run = station.reconciliation
+            by_reconciliation["none" if run is None else str(run["state"])] += 1
+            if per_connector and run is not None:
+                reconciled.append((station.station_id, str(run["state"])))
             for number, view in station.connectors.items():
                 status = status_label(view.status)
                 by_status[status] += 1
@@ -263,6 +271,8 @@ async def take(
         stations_connected=connected_count,
         station_connected=tuple(connected),
         connectors_by_status=dict(by_status),
+        reconciliation_by_state=dict(by_reconciliation),
+        station_reconciliation=tuple(reconciled),
         connectors=tuple(connectors),
         power_w=power,
         transactions_active=active,

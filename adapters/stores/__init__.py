@@ -1,8 +1,7 @@
 """Event-store backends, one module per backend, picked by URL scheme through ``BACKENDS``.
 
-A backend module exposes ``open_log(url, poll_interval) -> RecordedLog`` (blocking). Adding one
-(``postgresql`` -> a ``adapters.stores.postgres`` module over ``eventsourcing.postgres``) is a module
-plus one line here.
+A backend module exposes ``open_log(url, poll_interval) -> RecordedLog`` (blocking): ``memory://``,
+``sqlite:`` and ``postgresql://`` (``adapters.stores.postgres``, over ``eventsourcing.postgres``).
 """
 
 from __future__ import annotations
@@ -23,6 +22,8 @@ __all__ = ["BACKENDS", "open_backend_store", "open_store"]
 
 BACKENDS: dict[str, str] = {
     "memory": "adapters.stores.memory",
+    "postgres": "adapters.stores.postgres",
+    "postgresql": "adapters.stores.postgres",
     "sqlite": "adapters.stores.sqlite",
 }
 
@@ -80,7 +81,8 @@ def open_store(
     max_delay: float = 0.0,
     poll_interval: float = 0.1,
 ) -> AbstractAsyncContextManager[EventStore]:
-    """Open the store named by ``url`` (``memory://``, ``sqlite:///abs/path.db``, ``sqlite:rel.db``).
+    """Open the store named by ``url`` (``memory://``, ``sqlite:///abs/path.db``, ``sqlite:rel.db``,
+    ``postgresql://USER@HOST:PORT/DATABASE``).
 
     The backend comes from the URL scheme through :data:`BACKENDS`. ``max_batch`` and ``max_delay``
     tune the group commit of the batching writer (``max_delay`` defaults to 0: appends that arrive

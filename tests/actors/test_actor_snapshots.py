@@ -40,7 +40,7 @@ async def connector_started(store: EventStore, number: int) -> ConnectorActor:
     return actor
 
 
-@pytest.mark.parametrize("backend", ["memory", "sqlite"])
+@pytest.mark.parametrize("backend", ["memory", "sqlite", "postgres"])
 @settings(max_examples=15, deadline=None)
 @given(script=script_of, cut=st.integers(0, 40))
 def test_snapshot_at_any_sequence_plus_the_tail_equals_the_whole_fold(

@@ -92,7 +92,7 @@ def test_every_stored_name_of_the_build_before_is_registered() -> None:
         "ModbusDeviceRecovered", "EvseControlRequested", "EvseControlWritten", "EvseControlReadBack",
         "EvseControlVerified", "EvseControlMismatched", "EvseControlFailed",
     }  # fmt: skip
-    assert set(registered()) == before
+    assert before <= set(registered())
 
 
 def test_version_1_shapes_upcast() -> None:

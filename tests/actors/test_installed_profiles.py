@@ -8,6 +8,7 @@ from actors.events import IdToken
 from actors.events.station import (
     ChargingProfileCleared,
     ChargingProfileSet,
+    StationBooted,
     TransactionStarted,
     TransactionStopped,
 )
@@ -95,3 +96,24 @@ def test_other_events_change_nothing() -> None:
         parent=None,
     )
     assert fold([profile(1)], 1, started) is None
+
+
+def booted() -> StationBooted:
+    return StationBooted(
+        status="Accepted",
+        interval=300,
+        vendor="Acme",
+        model="W",
+        serial=None,
+        firmware=None,
+        iccid=None,
+        imsi=None,
+        meter_type=None,
+        meter_serial=None,
+    )
+
+
+def test_a_reboot_drops_the_tx_profiles_and_keeps_the_others() -> None:
+    installed = [profile(1), profile(2, level=1, purpose="TxProfile"), profile(3, level=2)]
+    assert ids(fold(installed, 1, booted())) == [1, 3]
+    assert fold([profile(1)], 1, booted()) is None

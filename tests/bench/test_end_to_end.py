@@ -42,8 +42,24 @@ async def test_steady_run_against_a_peer(server: str) -> None:
 
 
 def test_bench_command_writes_json_markdown_and_plot(tmp_path: Path) -> None:
-    code = bench_main(["--scenario", "ramp", "--stations", "2", "--rate", "20,40", "--duration", "1",
-                       "--servers", "floor", "--out", str(tmp_path), "--label", "tiny"])
+    code = bench_main(
+        [
+            "--scenario",
+            "ramp",
+            "--stations",
+            "2",
+            "--rate",
+            "20,40",
+            "--duration",
+            "1",
+            "--servers",
+            "floor",
+            "--out",
+            str(tmp_path),
+            "--label",
+            "tiny",
+        ]
+    )
     assert code == 0
     runs = json.loads((tmp_path / "tiny.json").read_text())
     assert [s["offered_rate"] for s in runs[0]["steps"]] == [20.0, 40.0]
@@ -52,8 +68,22 @@ def test_bench_command_writes_json_markdown_and_plot(tmp_path: Path) -> None:
 
 
 def test_bench_reports_a_server_that_cannot_start(tmp_path: Path) -> None:
-    code = bench_main(["--scenario", "storm", "--stations", "1", "--servers", "broken", "--server-cmd",
-                       "broken={python} -c 'raise SystemExit(3)'", "--out", str(tmp_path), "--label", "b"])
+    code = bench_main(
+        [
+            "--scenario",
+            "storm",
+            "--stations",
+            "1",
+            "--servers",
+            "broken",
+            "--server-cmd",
+            "broken={python} -c 'raise SystemExit(3)'",
+            "--out",
+            str(tmp_path),
+            "--label",
+            "b",
+        ]
+    )
     assert code == 1
     runs = json.loads((tmp_path / "b.json").read_text())
     assert "exited with 3" in runs[0]["error"]
@@ -68,8 +98,9 @@ def test_simulate_refuses_bad_input() -> None:
 
 def test_commit_means_cover_only_the_observations_between_two_scrapes() -> None:
     registry = CollectorRegistry()
-    batch = Histogram("chargeward_store_batch_events", "events per commit", registry=registry,
-                      buckets=(1, 10, 100))
+    batch = Histogram(
+        "chargeward_store_batch_events", "events per commit", registry=registry, buckets=(1, 10, 100)
+    )
     latency = Histogram("chargeward_store_commit_seconds", "commit latency", registry=registry)
     Histogram("chargeward_frame_seconds", "not a store metric", registry=registry).observe(1.0)
     batch.observe(1)  # setup, before the load phase
@@ -79,8 +110,10 @@ def test_commit_means_cover_only_the_observations_between_two_scrapes() -> None:
     latency.observe(0.004)
     means = means_between(before, store_histograms(generate_latest(registry).decode()))
     assert means == {
-        "chargeward_store_batch_events_mean": 30.0, "chargeward_store_batch_events_observations": 3.0,
-        "chargeward_store_commit_seconds_mean": 0.004, "chargeward_store_commit_seconds_observations": 1.0,
+        "chargeward_store_batch_events_mean": 30.0,
+        "chargeward_store_batch_events_observations": 3.0,
+        "chargeward_store_commit_seconds_mean": 0.004,
+        "chargeward_store_commit_seconds_observations": 1.0,
     }
 
 
@@ -104,8 +137,20 @@ def test_simulate_drives_a_csms_it_did_not_start(tmp_path: Path) -> None:
                     break
             time.sleep(0.05)
         out = tmp_path / "sim.json"
-        code = simulate_main(["--url", f"ws://127.0.0.1:{port}/ocpp", "--stations", "2", "--rate", "20",
-                              "--duration", "1", "--json", str(out)])
+        code = simulate_main(
+            [
+                "--url",
+                f"ws://127.0.0.1:{port}/ocpp",
+                "--stations",
+                "2",
+                "--rate",
+                "20",
+                "--duration",
+                "1",
+                "--json",
+                str(out),
+            ]
+        )
         assert code == 0
         result = json.loads(out.read_text())
         assert result["server"].startswith("ws://127.0.0.1") and result["setup"]["set_up"] == 2

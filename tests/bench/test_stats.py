@@ -178,7 +178,11 @@ def test_meter_values_are_ten_plausible_samples_and_energy_grows() -> None:
     by = {(s["measurand"], s.get("phase")): float(s["value"]) for s in samples}
     assert all(200 < by[("Voltage", p)] < 260 for p in ("L1-N", "L2-N", "L3-N"))
     power = by[("Power.Active.Import", None)]
-    energy = [float(s["value"]) for m in (first, second) for s in m["meterValue"][0]["sampledValue"]
-              if s["measurand"] == "Energy.Active.Import.Register"]
+    energy = [
+        float(s["value"])
+        for m in (first, second)
+        for s in m["meterValue"][0]["sampledValue"]
+        if s["measurand"] == "Energy.Active.Import.Register"
+    ]
     assert 9_000 < power < 13_000
     assert math.isclose(energy[1] - energy[0], 11_000, rel_tol=0.2)  # about an hour at ~11 kW

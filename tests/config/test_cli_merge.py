@@ -59,6 +59,7 @@ SAMPLES: dict[str, tuple[str, Any]] = {
     "api.host": ('[api]\nhost = "127.0.0.2"\n', "127.0.0.2"),
     "api.tokens": (f'[api]\ntokens = ["{_TOKEN}"]\n', (_TOKEN,)),
     "store_url": ('[store]\nurl = "memory://"\n', "memory://"),
+    "fleet.default.phases": ("[fleet]\nphases = 1\n", 1),
     "fleet.unknown_id_tags": ('[fleet]\nunknown_id_tags = "Blocked"\n', "Blocked"),
     "fleet.default.aliases": ('[fleet.aliases]\n"Celcius" = "Celsius"\n', {"Celcius": "Celsius"}),
     "fleet.stations": (

@@ -1,7 +1,10 @@
-"""The EventStore contract: every backend in conftest.BACKENDS passes all of it.
+"""The EventStore contract: every backend in conftest.BACKENDS (memory, SQLite, PostgreSQL) passes all
+of it, and the backends whose log outlives the process (conftest.DURABLE) what matters across
+processes: a thousand concurrent appenders, a follower seeing another process's commits, kill -9 of
+a writer, two writers on one log.
 
-Then the SQLite specifics: durability across reopening, commits by another process, damage on disk,
-and paths that cannot be opened.
+Then the SQLite specifics: damage on disk and paths that cannot be opened. The PostgreSQL specifics
+are in test_postgres_store.py.
 """
 
 from __future__ import annotations
@@ -158,8 +161,8 @@ async def test_bad_input_is_refused_clearly_and_loses_nothing(store_url: str) ->
 
 
 async def test_unknown_schemes_and_malformed_urls_name_the_problem() -> None:
-    with pytest.raises(ValueError, match="known schemes: memory, sqlite"):
-        async with open_store("postgresql://localhost/events"):
+    with pytest.raises(ValueError, match="known schemes: memory, postgres, postgresql, sqlite"):
+        async with open_store("mysql://localhost/events"):
             pass
     with pytest.raises(ValueError, match="memory://"):
         async with open_store("memory://elsewhere"):
@@ -329,11 +332,11 @@ async def test_runs_of_one_stream_read_back_event_by_event(store_url: str) -> No
         assert (after_runs.sequence, after_runs.position) == (4, len(first) + 1)
 
 
-# --- SQLite specifics -----------------------------------------------------------------------------
+# --- across processes: the backends whose log outlives the process --------------------------------
 
 
-async def test_a_thousand_concurrent_appenders_are_all_durable(tmp_path: pathlib.Path) -> None:
-    url = f"sqlite://{tmp_path}/events.db"
+async def test_a_thousand_concurrent_appenders_are_all_durable(durable_store_url: str) -> None:
+    url = durable_store_url
     async with open_store(url) as store, trio.open_nursery() as nursery:
         for i in range(1000):
             nursery.start_soon(store.append, [event(f"station/CP-{i % 10}", i)])
@@ -360,8 +363,8 @@ trio.run(main)
 """
 
 
-async def test_followers_see_commits_made_by_another_process(tmp_path: pathlib.Path) -> None:
-    url = f"sqlite://{tmp_path}/events.db"
+async def test_followers_see_commits_made_by_another_process(durable_store_url: str) -> None:
+    url = durable_store_url
     async with open_store(url, poll_interval=0.02) as store:
         await store.append([event("station/CP-1", 1)])
         seen: list[EventRecord] = []
@@ -379,6 +382,70 @@ async def test_followers_see_commits_made_by_another_process(tmp_path: pathlib.P
         assert [r.stream for r in seen] == ["station/CP-1"] + ["node/stranger"] * 5
         assert [r.data["i"] for r in seen[1:]] == list(range(5))
         assert_well_ordered(seen)
+
+
+ACKNOWLEDGER = """
+import sys, trio
+from datetime import UTC, datetime
+from core.events import NewEvent
+from adapters.stores import open_store
+
+async def main():
+    async with open_store(sys.argv[1]) as store:
+        async def appender(k):
+            for i in range(10**6):
+                tick = NewEvent(f"station/CP-{k}", "Tick", {"i": i}, datetime.now(UTC))
+                [record] = await store.append([tick])
+                print(record.position, record.stream, record.sequence, i, flush=True)
+        async with trio.open_nursery() as nursery:
+            for k in range(20):
+                nursery.start_soon(appender, k)
+
+trio.run(main)
+"""
+
+
+async def test_a_kill_9_loses_no_acknowledged_event(durable_store_url: str) -> None:
+    url = durable_store_url
+    acknowledged: list[tuple[int, str, int, int]] = []
+    process = await trio.lowlevel.open_process(
+        [sys.executable, "-c", ACKNOWLEDGER, url], cwd=ROOT, stdout=subprocess.PIPE
+    )
+    try:
+        assert process.stdout is not None
+        buffer = b""
+        with trio.fail_after(30):
+            while len(acknowledged) < 300:
+                chunk = await process.stdout.receive_some()
+                assert chunk, "the appending process exited early"
+                *lines, buffer = (buffer + chunk).split(b"\n")
+                for line in lines:
+                    position, stream, sequence, i = line.split()
+                    acknowledged.append((int(position), stream.decode(), int(sequence), int(i)))
+    finally:
+        process.kill()  # SIGKILL: no cleanup, no final checkpoint of the WAL
+        await process.wait()
+    assert process.returncode == -signal.SIGKILL
+    async with open_store(url) as reopened:
+        stored = {(r.position, r.stream, r.sequence, r.data["i"]) for r in await everything(reopened)}
+        assert set(acknowledged) <= stored
+        assert_well_ordered(sorted(await everything(reopened), key=lambda r: r.position))
+
+
+async def test_two_stores_on_one_log_collide_on_the_first_sequence_of_a_run(durable_store_url: str) -> None:
+    """A writer with a stale head hits the other's run at its first sequence and retries with fresh heads."""
+    url = durable_store_url
+    async with open_store(url) as a, open_store(url) as b:
+        await b.append([event("station/CP-1", 1)])  # b now believes the stream is at 1
+        await a.append([event("station/CP-1", n) for n in (2, 3, 4)])
+        late = await b.append([event("station/CP-1", n) for n in (5, 6)])
+        assert [r.sequence for r in late] == [5, 6]
+        stored = await everything(a)
+        assert_well_ordered(stored)
+        assert [r.data["n"] for r in stored] == [1, 2, 3, 4, 5, 6]
+
+
+# --- SQLite specifics -----------------------------------------------------------------------------
 
 
 async def test_a_corrupted_row_is_reported_with_its_position(tmp_path: pathlib.Path) -> None:
@@ -426,54 +493,6 @@ async def test_a_file_locked_by_another_process_is_store_unavailable(tmp_path: p
                 pass
     finally:
         holder.close()
-
-
-ACKNOWLEDGER = """
-import sys, trio
-from datetime import UTC, datetime
-from core.events import NewEvent
-from adapters.stores import open_store
-
-async def main():
-    async with open_store(sys.argv[1]) as store:
-        async def appender(k):
-            for i in range(10**6):
-                tick = NewEvent(f"station/CP-{k}", "Tick", {"i": i}, datetime.now(UTC))
-                [record] = await store.append([tick])
-                print(record.position, record.stream, record.sequence, i, flush=True)
-        async with trio.open_nursery() as nursery:
-            for k in range(20):
-                nursery.start_soon(appender, k)
-
-trio.run(main)
-"""
-
-
-async def test_a_kill_9_loses_no_acknowledged_event(tmp_path: pathlib.Path) -> None:
-    url = f"sqlite://{tmp_path}/events.db"
-    acknowledged: list[tuple[int, str, int, int]] = []
-    process = await trio.lowlevel.open_process(
-        [sys.executable, "-c", ACKNOWLEDGER, url], cwd=ROOT, stdout=subprocess.PIPE
-    )
-    try:
-        assert process.stdout is not None
-        buffer = b""
-        with trio.fail_after(30):
-            while len(acknowledged) < 300:
-                chunk = await process.stdout.receive_some()
-                assert chunk, "the appending process exited early"
-                *lines, buffer = (buffer + chunk).split(b"\n")
-                for line in lines:
-                    position, stream, sequence, i = line.split()
-                    acknowledged.append((int(position), stream.decode(), int(sequence), int(i)))
-    finally:
-        process.kill()  # SIGKILL: no cleanup, no final checkpoint of the WAL
-        await process.wait()
-    assert process.returncode == -signal.SIGKILL
-    async with open_store(url) as reopened:
-        stored = {(r.position, r.stream, r.sequence, r.data["i"]) for r in await everything(reopened)}
-        assert set(acknowledged) <= stored
-        assert_well_ordered(sorted(await everything(reopened), key=lambda r: r.position))
 
 
 async def test_the_file_is_in_wal_mode(tmp_path: pathlib.Path) -> None:
@@ -544,19 +563,6 @@ async def test_a_corrupted_run_is_reported_at_its_last_position(tmp_path: pathli
             await store.read_all()
         assert [r.position for r in await store.read_all(limit=1)] == [1]
         assert [r.position for r in await store.read_all(after=4)] == [5]
-
-
-async def test_two_stores_on_one_file_collide_on_the_first_sequence_of_a_run(tmp_path: pathlib.Path) -> None:
-    """A writer with a stale head hits the other's run at its first sequence and retries with fresh heads."""
-    url = f"sqlite://{tmp_path}/events.db"
-    async with open_store(url) as a, open_store(url) as b:
-        await b.append([event("station/CP-1", 1)])  # b now believes the stream is at 1
-        await a.append([event("station/CP-1", n) for n in (2, 3, 4)])
-        late = await b.append([event("station/CP-1", n) for n in (5, 6)])
-        assert [r.sequence for r in late] == [5, 6]
-        stored = await everything(a)
-        assert_well_ordered(stored)
-        assert [r.data["n"] for r in stored] == [1, 2, 3, 4, 5, 6]
 
 
 async def test_the_committer_runs_this_build_wherever_the_server_was_started(

@@ -77,7 +77,8 @@ def test_bad_input_on_the_command_line_is_a_clear_error(tmp_path: Path) -> None:
     assert f"{bad_config}: fleet.heartbeat_intervall: unknown key" in config_error.stderr
     for url, problem in [
         (f"sqlite://{tmp_path}/e.db?committer=fork", "committer must be 'process' or 'thread'"),
-        ("postgres://localhost/events", "known schemes: memory, sqlite"),
+        ("mysql://localhost/events", "known schemes: memory, postgres, postgresql, sqlite"),
+        ("postgres://localhost/events", "postgresql URL names no user"),
     ]:
         bad_store = run("serve", "--store", url, "--ocpp-port", "0", "--api-port", "0")
         [line] = bad_store.stderr.splitlines()  # one line, no traceback

@@ -90,7 +90,9 @@ async def charging_session(csms: Csms, station_id: str) -> None:
         "chargeward_actor_restarts_total",
         "chargeward_actor_escalations_total",
         "chargeward_dead_letters_total",
+        "chargeward_reconciliation_state",  # per station, once one ran (tests/integration/test_reconcile.py)
     }
+    assert value(s, "chargeward_reconciliation_stations", state="none") == 1, "nothing intended: none ran"
     # Modbus series appear only with configured devices (tests/modbus_actors/test_wiring.py has them);
     # the poll histogram is registered up front like the others.
     never_happened |= {spec.name for spec in MODBUS_SPECS if spec.kind != "histogram"}

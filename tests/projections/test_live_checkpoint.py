@@ -25,6 +25,7 @@ from core.projection import replay
 from core.state_codec import StateCodec
 from core.store import EventStore
 from projections.live import LiveProjection, LiveState, state_codec
+from tests import pg
 from tests.projections.test_live_replay import T0, domain, event, stations
 
 scripts = st.lists(st.tuples(stations, domain), min_size=1, max_size=40)
@@ -66,10 +67,12 @@ async def run_to_head(store: EventStore, config: Config) -> LiveState:
 
 
 def url_of(backend: str, directory: str) -> str:
+    if backend == "postgres":
+        return pg.session_url()
     return "memory://" if backend == "memory" else f"sqlite:///{Path(directory) / 'events.db'}"
 
 
-@pytest.mark.parametrize("backend", ["memory", "sqlite"])
+@pytest.mark.parametrize("backend", ["memory", "sqlite", "postgres"])
 @settings(max_examples=15, deadline=None)
 @given(script=scripts, cut=st.integers(1, 39), every=st.integers(1, 7), keep=st.integers(1, 3))
 def test_the_runner_resumes_from_its_checkpoint_in_the_store(
@@ -102,7 +105,7 @@ class StationView:
     station_id: str
 
 
-@pytest.mark.parametrize("backend", ["memory", "sqlite"])
+@pytest.mark.parametrize("backend", ["memory", "sqlite", "postgres"])
 async def test_a_checkpoint_of_another_shape_or_build_is_ignored_and_the_state_refolds(
     backend: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -31,7 +31,7 @@ async def index_to_head(store: EventStore, position_every: int) -> TransactionIn
     return runner
 
 
-@pytest.mark.parametrize("backend", ["memory", "sqlite"])
+@pytest.mark.parametrize("backend", ["memory", "sqlite", "postgres"])
 @settings(max_examples=15, deadline=None)
 @given(script=scripts, cut=st.integers(0, 40), every=st.integers(1, 7))
 def test_the_index_holds_every_transaction_as_the_live_fold_does(
