@@ -308,14 +308,18 @@ def _modbus_devices(
     return tuple(parse_modbus(document, root.source))
 
 
-def _sites(document: Mapping[str, Any], root: TableReader, base: tuple[Site, ...]) -> tuple[Site, ...]:
+def _sites(
+    document: Mapping[str, Any], root: TableReader, base: tuple[Site, ...], devices: tuple[DeviceConfig, ...]
+) -> tuple[Site, ...]:
     root.seen.add("sites")
     if "sites" not in document:
         return base
     # Imported here: adapters.site_config raises this module's ConfigError, so it imports it first.
-    from adapters.site_config import parse_sites
+    from adapters.site_config import check_devices, parse_sites
 
-    return parse_sites(document, root.source)
+    sites = parse_sites(document, root.source)
+    check_devices(sites, devices, root.source)
+    return sites
 
 
 def _metrics_options(root: TableReader, base: MetricsOptions | None) -> MetricsOptions | None:
@@ -352,13 +356,7 @@ def parse_config(document: Mapping[str, Any], source: str, base: Config | None =
     api = _api_options(root, base.api)
     metrics = _metrics_options(root, base.metrics)
     modbus = _modbus_devices(document, root, base.modbus)
-    sites = _sites(document, root, base.sites)
-    devices = {device.id: device for device in modbus}
-    for site in sites:
-        device = devices.get(site.meter or "")
-        if device is not None and device.kind.value != "meter":
-            reason = f"{site.meter!r} is an EVSE controller, not a meter"
-            raise ConfigError(source, f"sites.{site.id}.meter", reason)
+    sites = _sites(document, root, base.sites, modbus)
     store = root.table_of("store")
     store_url = store.get("url", str, base.store_url)
     store.finish()

@@ -41,8 +41,10 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from actors.device_profile import DeviceKind
 from actors.sites import Circuit, ConnectorSettings, Member, Policy, Site
 from adapters.config import ConfigError, TableReader
+from adapters.modbus_config import DeviceConfig
 
 
 class _Table(TableReader):
@@ -209,3 +211,23 @@ def parse_sites(document: Mapping[str, Any], source: str) -> tuple[Site, ...]:
     return tuple(
         _site(_Table(source, sites.get(ident, dict), sites.key(ident)), ident, taken) for ident in sites.table
     )
+
+
+def check_devices(sites: tuple[Site, ...], devices: tuple[DeviceConfig, ...], source: str) -> None:
+    """A site's ``meter`` that names a Modbus device names a meter, and a device's ``site`` names a site.
+
+    A ``meter`` naming no Modbus device is allowed: an embedder may run an HTTP meter under that id.
+    """
+    by_id = {device.id: device for device in devices}
+    for site in sites:
+        device = by_id.get(site.meter or "")
+        if device is not None and device.kind is not DeviceKind.METER:
+            raise ConfigError(
+                source, f"sites.{site.id}.meter", f"{site.meter!r} is an EVSE controller, not a meter"
+            )
+    names = {site.id for site in sites}
+    for index, device in enumerate(devices):
+        if device.binding.site is not None and device.binding.site not in names:
+            raise ConfigError(
+                source, f"modbus.devices[{index}].site", f"no site {device.binding.site!r} in [sites]"
+            )

@@ -36,6 +36,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from actors.sites.limits import LimitsInForce
 from actors.sites.model import PHASES, ConnectorId, Policy, Site
 
 EPSILON = 1e-9
@@ -68,8 +69,8 @@ class Demand:
     arrival: float = 0.0  # when it started wanting power (fifo order), any clock
 
     def __post_init__(self) -> None:
-        if not self.min_current > 0 or not self.max_current >= 0:
-            raise ValueError(f"{self.connector}: min_current must be positive and max_current not negative")
+        if not self.min_current > 0 or not 0 <= self.max_current < math.inf:
+            raise ValueError(f"{self.connector}: min_current must be positive, max_current finite and >= 0")
         used = set(self.phases)
         if not used or not used <= set(PHASES) or len(used) != len(self.phases):
             raise ValueError(f"{self.connector}: phases must be distinct values of {PHASES}")
@@ -111,15 +112,16 @@ def levels_of(
     site: Site,
     *,
     non_ev: Mapping[str, PhaseLoad] | None = None,
-    max_current: float | None = None,
-    max_power: float | None = None,
-    use_configured: bool = True,
+    in_force: LimitsInForce | None = None,
 ) -> list[Level]:
-    """The site's levels for a round: the site's limits in force (given, else as configured when
-    ``use_configured``), each circuit's configured limits, and the non-EV load measured per level."""
+    """The site's levels for a round: the site's limits in force (``in_force``, from
+    :func:`actors.sites.limits.limits_in_force`, which includes the configured ones; left out: the
+    configured ones alone), each circuit's configured limits, and the non-EV load measured per level."""
     loads = non_ev or {}
-    site_current = max_current if max_current is not None or not use_configured else site.max_current
-    site_power = max_power if max_power is not None or not use_configured else site.max_power
+    site_current, site_power = site.max_current, site.max_power
+    if in_force is not None:
+        site_current = None if in_force.current is None else in_force.current.value
+        site_power = None if in_force.power is None else in_force.power.value
     levels = [Level(site.id, None, site_current, site_power, loads.get(site.id, (None, None, None)))]
     for circuit in site.circuits:
         levels.append(

@@ -191,6 +191,12 @@ BAD = [
         "sites.s.meter",
         "is an EVSE controller, not a meter",
     ),
+    (
+        SITE + '[[modbus.devices]]\nid = "g"\ntransport = "tcp"\nhost = "127.0.0.1"\nunit = 1\n'
+        'profile = "eastron_sdm630"\nsite = "depot"\n',
+        "modbus.devices[0].site",
+        "no site 'depot' in [sites]",
+    ),
 ]
 
 
