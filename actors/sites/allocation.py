@@ -226,7 +226,7 @@ def _fill(
     waiting = [(demands[i].min_current, i) for i in members if demands[i].min_current > level + EPSILON]
     heapq.heapify(waiting)
     caps: list[tuple[float, int]] = []
-    rate: dict[int, float] = {}
+    rate: dict[int, float] = {}  # constraint -> how fast it fills, for those with a growing member
     full: set[int] = set()
     growing: set[int] = set()
 
@@ -242,7 +242,11 @@ def _fill(
         growing.discard(i)
         current[i] = min(level, demands[i].max_current)
         for j, weight in weights[i]:
-            rate[j] -= weight
+            left = rate[j] - weight
+            if left > EPSILON:
+                rate[j] = left
+            else:
+                del rate[j]
 
     for i in members:
         if demands[i].min_current <= level + EPSILON:
@@ -254,10 +258,7 @@ def _fill(
                 if i in growing:
                     stop(i)
     while growing or waiting:
-        step = math.inf
-        for j, r in rate.items():
-            if r > EPSILON:
-                step = min(step, constraints[j].slack / r)
+        step = min((constraints[j].slack / r for j, r in rate.items()), default=math.inf)
         while caps and caps[0][1] not in growing:
             heapq.heappop(caps)
         if caps:
@@ -267,14 +268,12 @@ def _fill(
         step = max(step, 0.0)
         level += step
         for j, r in rate.items():
-            if r > EPSILON:
-                constraints[j].slack -= r * step
-        for j, r in list(rate.items()):
-            if r > EPSILON and constraints[j].slack <= EPSILON:
-                full.add(j)
-                for i, _ in constraints[j].members:
-                    if i in growing:
-                        stop(i)
+            constraints[j].slack -= r * step
+        for j in [j for j in rate if constraints[j].slack <= EPSILON]:
+            full.add(j)
+            for i, _ in constraints[j].members:
+                if i in growing:
+                    stop(i)
         while caps and caps[0][0] <= level + EPSILON:
             _, i = heapq.heappop(caps)
             if i in growing:
