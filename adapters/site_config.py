@@ -21,7 +21,7 @@ Example::
     name = "row-a-left"
     parent = "row-a"              # another circuit of the site; left out: under the site itself
     max_current = 16
-    stations = ["CP-1"]
+    stations = ["CP-1:1"]         # CP-1's connector 1 here, its others on row-a
 
     [sites.depot.connectors."CP-3:1"]   # or a whole station: [sites.depot.connectors."CP-3"]
     priority = 2                  # higher first under policy = "priority" (default 0)
@@ -32,7 +32,8 @@ A connector is on the deepest circuit naming it (``"CP-2:1"`` before ``"CP-2"``)
 Every mistake raises :class:`adapters.config.ConfigError` naming the file, the key
 (``sites.depot.circuits[1].parent``) and the reason: a parent that does not exist, circuits whose
 parents form a cycle, a station in two sites or two circuits, a member that is not one of the site's
-stations, a limit that is not positive, a ``min_current`` above a limit it must fit under.
+stations, a limit that is not positive, a ``min_current`` or ``failsafe_current`` above a limit it
+must fit under.
 """
 
 from __future__ import annotations
@@ -111,6 +112,9 @@ def _circuits(table: _Table, site: Site) -> tuple[Circuit, ...]:
         where[name] = index
         limits = _limits(reader, "a circuit")
         _check_min_current(reader, limits, site)
+        if limits[0] is not None and site.failsafe_current > limits[0]:
+            reason = f"{limits[0]:g} A is below the site's failsafe_current ({site.failsafe_current:g} A)"
+            raise reader.fail("max_current", reason)
         members = []
         for text in reader.get("stations", list, []):
             if not isinstance(text, str):

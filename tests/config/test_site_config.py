@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import textwrap
 import tomllib
 from dataclasses import fields
 from pathlib import Path
@@ -133,6 +134,11 @@ BAD = [
         "below the site's min",
     ),
     (
+        SITE + "failsafe_current = 10\n" + CIRCUIT + 'name = "c"\nmax_current = 8\n',
+        "sites.s.circuits[0].max_current",
+        "below the site's failsafe_current (10 A)",
+    ),
+    (
         SITE + CIRCUIT + 'name = "c"\nmax_current = 9\nparent = "d"\n',
         "sites.s.circuits[0].parent",
         "no circuit named 'd'",
@@ -208,6 +214,16 @@ def test_a_bad_site_names_the_file_the_key_and_the_reason(text: str, key: str, r
     assert reason in error.value.reason
 
 
+def test_the_module_example_parses() -> None:
+    import adapters.site_config
+
+    doc = adapters.site_config.__doc__ or ""
+    example = textwrap.dedent(doc[doc.index("Example::") + len("Example::") : doc.index("A connector is")])
+    [depot] = parse(example)
+    assert depot.circuit_of(ConnectorId("CP-1", 1)) == "row-a-left"
+    assert depot.circuit_of(ConnectorId("CP-1", 2)) == "row-a"
+
+
 def test_serve_refuses_a_bad_site_with_one_line_and_exit_2(tmp_path: Path) -> None:
     file = tmp_path / "chargeward.toml"
     file.write_text(
@@ -217,10 +233,9 @@ def test_serve_refuses_a_bad_site_with_one_line_and_exit_2(tmp_path: Path) -> No
         + CIRCUIT
         + 'name = "left"\nmax_current = 9\nparent = "carpark"\n'
     )
+    chargeward = Path(sys.executable).with_name("chargeward")  # the installed command an operator runs
     command = [
-        sys.executable,
-        "-m",
-        "adapters.cli",
+        str(chargeward),
         "serve",
         "--data-dir",
         str(tmp_path),
