@@ -186,9 +186,16 @@ def _constraints(
     chains: dict[str, list[str]] = {}
 
     def chain(name: str) -> list[str]:
+        """``name`` and the levels above it, up to the root."""
         if name not in chains:
-            parent = by_name[name].parent
-            chains[name] = [name, *(chain(parent) if parent is not None else [])]
+            path = [name]
+            while (parent := by_name[path[-1]].parent) is not None:
+                if parent not in by_name:
+                    raise ValueError(f"level {path[-1]!r}: unknown parent {parent!r}")
+                if parent in path:
+                    raise ValueError(f"levels {' -> '.join([*path, parent])} form a cycle")
+                path.append(parent)
+            chains[name] = path
         return chains[name]
 
     weights: list[list[tuple[int, float]]] = []

@@ -143,6 +143,10 @@ def test_minimums_can_differ_and_the_fill_starts_each_from_its_own() -> None:
 def test_a_demand_names_a_known_level() -> None:
     with pytest.raises(ValueError, match="unknown level"):
         allocate([Level("site", max_current=16)], [demand(1, "nowhere")])
+    with pytest.raises(ValueError, match="unknown parent 'x'"):
+        allocate([Level("site", max_current=16), Level("c", "x", 10)], [demand(1, "c")])
+    with pytest.raises(ValueError, match="c -> d -> c form a cycle"):
+        allocate([Level("c", "d", 10), Level("d", "c", 10)], [demand(1, "c")])
     with pytest.raises(ValueError, match="phases"):
         demand(1, phases=(1, 4))
 
