@@ -36,6 +36,10 @@ Example::
     station = "CP-1"
     connector = 1
 
+    [sites.depot]                      # see adapters.site_config (circuits, connectors)
+    max_current = 32
+    stations = ["CP-1", "CP-2"]
+
     [store]
     url = "sqlite:///var/lib/chargeward/events.db"   # default: events.db in --data-dir
 
@@ -94,6 +98,7 @@ from typing import TYPE_CHECKING, Any
 
 from actors.ocpp import Policy
 from actors.policy import BootDecision, FleetPolicy, IdTag, StationPolicy, check_id_tag_status
+from actors.sites import Site
 from adapters.api.options import ApiOptions, InsecureApiOptions
 from adapters.ocpp_server import ServerOptions
 
@@ -131,6 +136,7 @@ class Config:
     api: ApiOptions | None = None  # None: no HTTP API, the embedding default
     metrics: MetricsOptions | None = None  # None: the defaults (adapters.metrics.MetricsOptions)
     modbus: tuple[DeviceConfig, ...] = ()  # [[modbus.devices]]: meters and EVSE controllers to poll
+    sites: tuple[Site, ...] = ()  # [sites.<id>]: sites under load management (adapters.site_config)
     state: StateOptions = field(default_factory=StateOptions)
 
     @property
@@ -302,6 +308,20 @@ def _modbus_devices(
     return tuple(parse_modbus(document, root.source))
 
 
+def _sites(
+    document: Mapping[str, Any], root: TableReader, base: tuple[Site, ...], devices: tuple[DeviceConfig, ...]
+) -> tuple[Site, ...]:
+    root.seen.add("sites")
+    if "sites" not in document:
+        return base
+    # Imported here: adapters.site_config raises this module's ConfigError, so it imports it first.
+    from adapters.site_config import check_devices, parse_sites
+
+    sites = parse_sites(document, root.source)
+    check_devices(sites, devices, root.source)
+    return sites
+
+
 def _metrics_options(root: TableReader, base: MetricsOptions | None) -> MetricsOptions | None:
     if "metrics" not in root.table:
         root.seen.add("metrics")
@@ -336,6 +356,7 @@ def parse_config(document: Mapping[str, Any], source: str, base: Config | None =
     api = _api_options(root, base.api)
     metrics = _metrics_options(root, base.metrics)
     modbus = _modbus_devices(document, root, base.modbus)
+    sites = _sites(document, root, base.sites, modbus)
     store = root.table_of("store")
     store_url = store.get("url", str, base.store_url)
     store.finish()
@@ -378,6 +399,7 @@ def parse_config(document: Mapping[str, Any], source: str, base: Config | None =
         api=api,
         metrics=metrics,
         modbus=modbus,
+        sites=sites,
         state=state,
         fleet=FleetPolicy(
             heartbeat_interval=heartbeat,

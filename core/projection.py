@@ -155,6 +155,9 @@ class FileCheckpoint:
 COST_SHARE = 10.0
 """Real time between two count-based checkpoints, in units of the last encoding's time."""
 
+CHECKPOINT_RETRY = 60.0
+"""Seconds before a count-based checkpoint is tried again after one failed."""
+
 
 class ProjectionRunner(Generic[S]):
     """Runs one projection live over a store. Start :meth:`run` in a nursery.
@@ -214,7 +217,7 @@ class ProjectionRunner(Generic[S]):
                 await self._follow()
         finally:
             with trio.CancelScope(shield=True):
-                await self.save_checkpoint()
+                await self._save_quietly()
 
     async def _follow(self) -> None:
         follower = self._store.follow(self.position)
@@ -226,12 +229,27 @@ class ProjectionRunner(Generic[S]):
             if self.position - self.checkpoint_position >= self._checkpoint_every and (
                 time.perf_counter() - self._saved_at >= COST_SHARE * self._encoded_in
             ):
-                await self.save_checkpoint()
+                await self._save_quietly()
 
     async def _save_periodically(self, interval: float) -> None:
         while True:
             await trio.sleep(interval)
+            await self._save_quietly()
+
+    async def _save_quietly(self) -> None:
+        """Save a checkpoint; one that fails (a store error, a state the encoding refuses) is logged and
+        tried again after :data:`CHECKPOINT_RETRY` seconds: a checkpoint only saves work, and the
+        runner must go on folding without it."""
+        try:
             await self.save_checkpoint()
+        except Exception as e:
+            log.warning(
+                "projection %s: checkpoint not saved (%r); retrying in %g s",
+                self.projection.name,
+                e,
+                CHECKPOINT_RETRY,
+            )
+            self._saved_at = time.perf_counter() + CHECKPOINT_RETRY
 
     async def wait_for(self, position: int) -> None:
         """Return once every record up to ``position`` is folded into ``state``."""

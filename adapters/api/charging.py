@@ -17,6 +17,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
+import trio
 from fastapi import APIRouter, Path, Query, Request
 
 from actors.charging import (
@@ -46,6 +47,8 @@ if TYPE_CHECKING:
 MAX_DURATION = 31 * 86_400  # seconds: a month of composite, the longest window a request may ask for
 RATE_STEP = Decimal("0.1")  # limits within this of each other match (what the composite rounds to)
 
+_COMPUTING = trio.CapacityLimiter(2)  # composite schedules computed at once, in worker threads
+
 router = APIRouter(prefix="/api/stations/{station_id}", tags=["smart charging"])
 
 
@@ -69,11 +72,11 @@ def held_profiles(view: StationView) -> dict[int, list[dict[str, Any]]]:
     return held
 
 
-def installed(view: StationView) -> list[InstalledProfile]:
-    """The station's profiles parsed with the smart-charging model; :class:`ApiProblem` 409 naming a
-    profile the station accepted that the model cannot use."""
+def installed(held: dict[int, list[dict[str, Any]]]) -> list[InstalledProfile]:
+    """The station's profiles (:func:`held_profiles`) parsed with the smart-charging model;
+    :class:`ApiProblem` 409 naming a profile the station accepted that the model cannot use."""
     out = []
-    for connector, profiles in held_profiles(view).items():
+    for connector, profiles in held.items():
         for profile in profiles:
             try:
                 out.append(
@@ -182,22 +185,30 @@ async def get_composite_schedule(
     moment = datetime.now(UTC).replace(microsecond=0) if start is None else _rfc3339(start)
     window = _Window(moment, duration, Unit(unit))
     policy = csms.config.fleet.for_station(station_id, view.boot.get("vendor"))
-    try:
-        schedule = composite_schedule(
-            installed(view),
-            connector,
-            window.start,
-            window.duration,
-            window.unit,
-            electrical=electrical(policy),
-            transaction=_transaction(state, view, connector),
-            connector_max=connector_max(policy, window.unit),
-        )
-    except OverflowError:  # a window or a profile's times beyond what a datetime holds (year 9999)
-        raise ApiProblem(
-            422, "out_of_range", "the window or a profile's times fall outside years 1-9999"
-        ) from None
-    computed = composite_conf(schedule, connector)
+    held = held_profiles(view)  # copied here: the fold replaces these lists, it never changes them
+    transaction = _transaction(state, view, connector)
+
+    def compute() -> dict[str, Any]:
+        try:
+            schedule = composite_schedule(
+                installed(held),
+                connector,
+                window.start,
+                window.duration,
+                window.unit,
+                electrical=electrical(policy),
+                transaction=transaction,
+                connector_max=connector_max(policy, window.unit),
+            )
+        except OverflowError:  # a window or a profile's times beyond what a datetime holds (year 9999)
+            raise ApiProblem(
+                422, "out_of_range", "the window or a profile's times fall outside years 1-9999"
+            ) from None
+        return composite_conf(schedule, connector)
+
+    # Tens of milliseconds for a week of quarter-hour profiles (bench/results/schedule-micro.md): off
+    # the trio thread, which serves every station, a few at a time.
+    computed = await trio.to_thread.run_sync(compute, limiter=_COMPUTING)
     answer: dict[str, Any] = {"station_id": station_id, "computed": computed, "station": None, "match": None}
     if source == "station":
         asked = {"connectorId": connector, "duration": duration, "chargingRateUnit": unit}

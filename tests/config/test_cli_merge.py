@@ -27,6 +27,7 @@ import pytest
 
 from actors.ocpp import Policy
 from actors.policy import IdTag, StationPolicy
+from actors.sites import Site
 from adapters.cli import SERVE_FLAGS, build_config, make_parser
 from adapters.config import Config, parse_config
 from adapters.metrics import MetricsOptions
@@ -77,6 +78,10 @@ SAMPLES: dict[str, tuple[str, Any]] = {
         '[[modbus.devices]]\nid = "m-1"\ntransport = "tcp"\nhost = "127.0.0.1"\nport = 5020\n'
         'unit = 1\nprofile = "eastron_sdm630"\n',
         ["m-1"],
+    ),
+    "sites": (
+        '[sites.depot]\nmax_current = 32\nstations = ["CP-1"]\n',
+        (Site("depot", ("CP-1",), max_current=32.0),),
     ),
 }
 
@@ -244,6 +249,7 @@ def test_every_file_key_is_in_the_readme() -> None:
 #: Settings a file replaces as a whole rather than builds on, and why.
 REPLACED_BY_THE_FILE = {
     "modbus": "a [modbus] table is the site's device list: the file's list is the list",
+    "sites": "a [sites] table is the list of managed sites: the file's list is the list",
 }
 
 

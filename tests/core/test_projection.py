@@ -214,3 +214,27 @@ async def test_a_state_the_codec_cannot_encode_is_a_clear_error() -> None:
         runner = ProjectionRunner(Sets(), store, checkpoint=MemoryCheckpoint())
         with pytest.raises(TypeError, match=r"projection 'sets' state cannot be checkpointed: .*type set"):
             await runner.run()  # refused before it starts following, not at the first checkpoint
+
+
+class FailingCheckpoint(MemoryCheckpoint):
+    """A checkpoint store that refuses every save (a full disk, a locked database)."""
+
+    async def save(self, blob: bytes) -> None:
+        await trio.lowlevel.checkpoint()
+        raise OSError("no space left on device")
+
+
+async def test_a_checkpoint_that_cannot_be_saved_is_logged_and_folding_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with open_store("memory://") as store:
+        runner = ProjectionRunner(EnergyByStream(), store, checkpoint=FailingCheckpoint(), checkpoint_every=1)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(runner.run)
+            for i in range(3):
+                records = await store.append([sample("meter/grid", i)])
+                await runner.wait_for(records[-1].position)
+            nursery.cancel_scope.cancel()
+        assert runner.state == replay(EnergyByStream(), await all_records(store))
+        assert runner.checkpoint_position == 0
+    assert "checkpoint not saved (OSError('no space left on device'))" in caplog.text
