@@ -16,10 +16,17 @@ import trio
 from adapters.stores import open_store
 from adapters.stores.postgres import postgres_target
 from adapters.stores.recorded import RecordedStore
-from core.events import EventRecord
+from core.events import EventRecord, NewEvent
 from core.store import BadStoreUrl, CommitFailed, StoreUnavailable
 from tests import pg
-from tests.core.test_store_conformance import ROOT, STRANGER, event
+from tests.core.test_store_conformance import (
+    ROOT,
+    STRANGER,
+    T0,
+    assert_well_ordered,
+    event,
+    everything,
+)
 
 
 @pytest.fixture
@@ -240,3 +247,58 @@ async def test_followers_wake_on_notify_without_polling_and_catch_up_after_a_los
             nursery.cancel_scope.cancel()
         assert [r.data["i"] for r in seen] == [0, 1, 2, 3, 4] * 2
         assert [r.position for r in seen] == list(range(1, 11))
+
+
+async def test_connections_killed_under_load_lose_nothing_acknowledged_and_store_nothing_twice(
+    server: str, pg_schemas: pg.Schemas, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a PostgreSQL restart does to a busy store, without restarting the machine's server: every
+    connection the store holds is killed, again and again, while 20 appenders append. Appends in those
+    moments fail (CommitFailed: not stored, or may be stored); every acknowledged one is in the log;
+    no event is stored twice (the recorder never retries a commit); the store goes on."""
+    name = f"cw-churn-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("PGAPPNAME", name)
+    url = pg_schemas.url("pool_size=2")
+    acknowledged: set[tuple[int, int]] = set()
+    failed = attempts = kills = 0
+    killing = True
+
+    async def appender(k: int) -> None:
+        nonlocal failed, attempts
+        i = 0
+        while killing or i < 5:
+            attempts += 1
+            try:
+                await store.append([NewEvent(f"station/CP-{k}", "Tick", {"k": k, "i": i}, T0)])
+            except CommitFailed:
+                failed += 1
+            else:
+                acknowledged.add((k, i))
+            i += 1
+
+    def kill_all() -> int:
+        with psycopg.connect(server, autocommit=True, application_name="cw-killer") as conn:
+            row = conn.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = %s",
+                (name,),
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    async with open_store(url) as store:
+        async with trio.open_nursery() as nursery:
+            for k in range(20):
+                nursery.start_soon(appender, k)
+            for _ in range(10):
+                await trio.sleep(0.2)
+                kills += await trio.to_thread.run_sync(kill_all)
+            killing = False
+        [after] = await store.append([NewEvent("station/CP-0", "Tick", {"k": -1, "i": 0}, T0)])
+    assert kills >= 10
+    async with open_store(url) as reopened:
+        stored = await everything(reopened)
+    keys = [(r.data["k"], r.data["i"]) for r in stored]
+    assert len(keys) == len(set(keys)), "an event was stored twice"
+    assert acknowledged <= set(keys)
+    assert after.position == stored[-1].position == len(stored)
+    assert len(acknowledged) + failed == attempts
+    assert_well_ordered(stored)
