@@ -1,10 +1,13 @@
 """The real ``chargeward serve`` on PostgreSQL: configured by ``[store] url`` in a TOML file, a real
 station (the ``ocpp`` package's ChargePoint) boots and charges, the server is killed with -9 and
-started again (with ``--store`` this time): everything the station was answered is in the log, the
-API and the transaction index, and the station goes on with a new, unique transaction id."""
+started again (``--store`` given as well this time, overriding the file): everything the station was
+answered is in the log, the API and the transaction index, and the station goes on with a new, unique
+transaction id. Then ``chargeward replay`` (and ``--rerun``) and ``events export``/``import`` on the
+same URL."""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -72,7 +75,7 @@ async def test_serve_on_postgres_survives_kill_9_with_nothing_acknowledged_lost(
     assert received[: len(answered)] == answered
 
     async with (
-        serving("--store", store_url, *ports, until=READY) as second,
+        serving("--config", str(config), "--store", store_url, *ports, until=READY) as second,
         httpx.AsyncClient(base_url=second.api_url) as client,
         peer_station(ocpp_url(second.banner), STATION) as station,
     ):
@@ -88,6 +91,33 @@ async def test_serve_on_postgres_survives_kill_9_with_nothing_acknowledged_lost(
         )
         assert again["transaction_id"] != transaction_id
         assert await second.stop() == 0
+
+    # The log's tools take the PostgreSQL URL too: replay, re-run, and a move to SQLite and back.
+    replayed = await cli("replay", "--store", store_url, "--station", STATION, "--json")
+    state = json.loads(replayed)
+    assert state["stations"][0]["boot"]["vendor"] == "V"
+    await cli("replay", "--config", str(config), "--rerun")  # exit 0: this build decides as logged
+    export = tmp_path / "log.msgpack"
+    await cli("events", "export", "--store", store_url, "--out", str(export))
+    copy = f"sqlite:///{tmp_path / 'copy.db'}"
+    await cli("events", "import", "--store", copy, str(export))
+    assert json.loads(await cli("replay", "--store", copy, "--station", STATION, "--json")) == state
+
+
+async def cli(*args: str) -> str:
+    """``chargeward ARGS``; its stdout, after checking it exited 0."""
+    with trio.fail_after(60):
+        done = await trio.run_process(
+            [sys.executable, "-m", "adapters.cli", *args],
+            cwd=ROOT,
+            capture_stdout=True,
+            capture_stderr=True,
+            check=False,
+        )
+    if done.returncode != 0:
+        print(done.stdout.decode()[-3000:], done.stderr.decode())
+    assert done.returncode == 0, args
+    return str(done.stdout.decode())
 
 
 async def test_serve_says_in_one_line_why_postgres_cannot_be_opened(tmp_path: Path) -> None:
