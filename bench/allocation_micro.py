@@ -20,21 +20,16 @@ Run ``python -m bench.allocation_micro`` to print the figures and write
 
 from __future__ import annotations
 
-import json
-import os
-import platform
 import random
 import statistics
-import sys
 import time
 import timeit
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from actors.sites import ConnectorId, Demand, Level, Policy, Sent, allocate, pace
+from bench.report import write_micro
 
-RESULTS = Path(__file__).resolve().parent / "results"
 FEEDERS, ROWS, PER_ROW = 10, 5, 20
 ROW_LIMITS = (160.0, 200.0, 250.0, 320.0, 400.0)  # A per phase for the 20 connectors of a row
 
@@ -140,15 +135,7 @@ def _markdown(results: dict[str, Any]) -> str:
 
 
 def main() -> None:
-    results = {
-        "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "machine": f"{platform.machine()}, CPython {sys.version.split()[0]}",
-        "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()],
-        "figures": run(),
-    }
-    (RESULTS / "allocation-micro.json").write_text(json.dumps(results, indent=2) + "\n")
-    (RESULTS / "allocation-micro.md").write_text(_markdown(results))
-    print(_markdown(results))
+    write_micro("allocation-micro", run(), _markdown)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,11 @@ percentiles against offered rate (one line per server and percentile)."""
 from __future__ import annotations
 
 import json
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -191,3 +196,18 @@ def write(runs: list[dict[str, Any]], out_dir: Path, label: str) -> list[Path]:
     if plot(runs, png, f"{label}: latency vs offered rate"):
         written.append(png)
     return written
+
+
+def write_micro(name: str, figures: dict[str, Any], to_markdown: Callable[[dict[str, Any]], str]) -> None:
+    """Write a micro-benchmark's figures with when and where they were taken to bench/results/NAME.json
+    and .md, and print the Markdown: the load average is kept because this machine is often shared."""
+    results = {
+        "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": f"{platform.machine()}, CPython {sys.version.split()[0]}",
+        "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()],
+        "figures": figures,
+    }
+    results_dir = Path(__file__).resolve().parent / "results"
+    (results_dir / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n")
+    (results_dir / f"{name}.md").write_text(to_markdown(results))
+    print(to_markdown(results))

@@ -20,22 +20,16 @@ Run ``python -m bench.schedule_micro`` to print the figures and write
 
 from __future__ import annotations
 
-import json
-import os
-import platform
 import statistics
-import sys
-import time
 import timeit
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from actors.charging import Transaction, Unit, composite_schedule, parse_profiles, trim
+from bench.report import write_micro
 
-RESULTS = Path(__file__).resolve().parent / "results"
 START = datetime(2026, 11, 27, tzinfo=UTC)
 PERIODS = 96
 QUARTER = 900
@@ -164,15 +158,7 @@ def _markdown(results: dict[str, Any]) -> str:
 
 
 def main() -> None:
-    results = {
-        "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "machine": f"{platform.machine()}, CPython {sys.version.split()[0]}",
-        "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()],
-        "figures": run(),
-    }
-    (RESULTS / "schedule-micro.json").write_text(json.dumps(results, indent=2) + "\n")
-    (RESULTS / "schedule-micro.md").write_text(_markdown(results))
-    print(_markdown(results))
+    write_micro("schedule-micro", run(), _markdown)
 
 
 if __name__ == "__main__":
