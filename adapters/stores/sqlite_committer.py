@@ -28,6 +28,7 @@ Run as ``python -m adapters.stores.sqlite_committer <db path> <socket fd> [lock 
 
 from __future__ import annotations
 
+import signal
 import socket
 import struct
 import sys
@@ -102,6 +103,9 @@ class _Database:
 
 
 def main(argv: list[str]) -> int:
+    # Ctrl-C on a terminal reaches the whole process group. The server owns the shutdown: it stops
+    # sending and closes the socket, and this loop ends at that end of file with its batch committed.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     path, fd = argv[0], int(argv[1])
     env = {
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
