@@ -14,7 +14,7 @@ import os
 import resource
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -127,6 +127,28 @@ def _raise_open_file_limit() -> None:
 async def serve(config: Config, demo: int = 0) -> None:
     _raise_open_file_limit()
     mmap_big_blocks()
+    # The signals are taken before anything starts, so a Ctrl-C during start-up (a long refold, the
+    # banner just printed) stops the server cleanly instead of raising KeyboardInterrupt in whatever runs.
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        try:
+            async with trio.open_nursery() as outer:
+                outer.start_soon(_stop_on_signal, signals, outer.cancel_scope)
+                await _serve_until_cancelled(config, demo)
+        except BaseExceptionGroup as group:
+            # One failure to start (a bad store, say) leaves as itself, so main prints its one line.
+            if len(group.exceptions) == 1 and not isinstance(group.exceptions[0], BaseExceptionGroup):
+                raise group.exceptions[0] from None
+            raise
+
+
+async def _stop_on_signal(signals: AsyncIterator[int], scope: trio.CancelScope) -> None:
+    async for signum in signals:
+        print(f"chargeward: {signal.Signals(signum).name}, stopping", flush=True)
+        scope.cancel()
+        return
+
+
+async def _serve_until_cancelled(config: Config, demo: int) -> None:
     async with open_csms(config) as csms, trio.open_nursery() as nursery:
         settle_heap()
         print(
@@ -142,11 +164,7 @@ async def serve(config: Config, demo: int = 0) -> None:
             print(
                 f"chargeward: {demo} demo stations charging; try curl http://127.0.0.1:{csms.api_port}/api/stations"
             )
-        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-            async for signum in signals:
-                print(f"chargeward: {signal.Signals(signum).name}, stopping", flush=True)
-                nursery.cancel_scope.cancel()
-                return
+        await trio.sleep_forever()
 
 
 def _host(host: str) -> str:
