@@ -10,6 +10,8 @@ GET  /api/stations?after=&limit=                            station pages (at mo
 GET  /api/stations/{id}                                     one station with its connectors
 GET  /api/stations/{id}/events?after=&limit=                its stream, raw and domain events
 POST /api/stations/{id}/commands/{Action}                   one route per CSMS-initiated action
+POST /api/stations/{id}/connectors/{n}/charging-needs       a charging need (also GET, DELETE)
+PUT  /api/sites/{id}/prices                                 a site's price curve (also GET)
 GET  /api/transactions?station=&active=&since=&after=&limit transaction pages
 GET  /api/transactions/{id}?after=&limit=                   one transaction and its meter samples
 GET  /metrics                                               Prometheus text (adapters.metrics)

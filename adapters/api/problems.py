@@ -7,6 +7,7 @@ document it exactly.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -67,7 +68,21 @@ async def _on_invalid_request(request: Request, exc: Exception) -> JSONBody:
 async def _on_http_error(request: Request, exc: Exception) -> JSONBody:
     assert isinstance(exc, HTTPException)
     kind = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-    return _answer(exc.status_code, Problem(error=kind, message=str(exc.detail)), exc.headers)
+    headers = exc.headers
+    if exc.status_code == 405:
+        headers = {**(headers or {}), "Allow": ", ".join(_allowed(request))}
+    return _answer(exc.status_code, Problem(error=kind, message=str(exc.detail)), headers)
+
+
+def _allowed(request: Request) -> list[str]:
+    """Every method /openapi.json documents at this path: Starlette's 405 names only
+    the first route's, and a path served by several routes (GET and PUT of one resource) has more."""
+    path = request.url.path
+    methods: set[str] = set()
+    for template, item in request.app.openapi().get("paths", {}).items():
+        if re.fullmatch(re.sub(r"\\\{[^}]*\\\}", "[^/]+", re.escape(template)), path):
+            methods |= {method.upper() for method in item if method != "parameters"}
+    return sorted(methods)
 
 
 def install_problem_handlers(app: FastAPI) -> None:
