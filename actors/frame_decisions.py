@@ -13,23 +13,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from actors.commands import CommandRejected
-from actors.decisions import Events, command_events
+from actors.events import Event
 from actors.events.station import CommandCompleted
 from actors.ocpp import (
     CallFailed,
     ErrorCode,
     ErrorReceived,
     OcppError,
-    Policy,
     Repair,
     ResultReceived,
     Validated,
     Validator,
 )
+from actors.ocpp.dialect import Dialect
 from actors.station_state import StationState
 
-#: Our own responses are checked strictly, whatever a station's validation policy.
-STRICT = Validator("1.6", Policy.STRICT)
+Events = list[Event]
 
 
 def admit_call(
@@ -53,9 +52,10 @@ def repairs_record(repairs: Sequence[Repair]) -> list[dict[str, Any]]:
     return [{"path": r.path, "kind": r.kind, "before": r.before, "after": r.after} for r in repairs]
 
 
-def checked_response(action: str, response: dict[str, Any]) -> dict[str, Any]:
-    """Our response to ``action`` checked strictly; raises OcppError (the schema's) when invalid."""
-    return STRICT.validate_response(action, response).payload
+def checked_response(dialect: Dialect, action: str, response: dict[str, Any]) -> dict[str, Any]:
+    """Our response to ``action`` checked strictly (whatever the station's validation policy);
+    raises OcppError (the schema's) when invalid."""
+    return dialect.strict.validate_response(action, response).payload
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,9 +73,12 @@ class ReplyDecision:
 
 
 def decide_reply(
-    event: ResultReceived | ErrorReceived | CallFailed, request: Mapping[str, Any], validator: Validator
+    event: ResultReceived | ErrorReceived | CallFailed,
+    request: Mapping[str, Any],
+    validator: Validator,
+    dialect: Dialect,
 ) -> ReplyDecision:
-    """Decide a reply to our command whose request payload was ``request``."""
+    """Decide a reply to our command whose request payload was ``request``, in ``dialect``."""
     action, unique_id = event.action, event.unique_id
     if isinstance(event, ResultReceived):
         try:
@@ -92,7 +95,7 @@ def decide_reply(
                 invalid, [], None, CommandRejected(error.code.value, f"invalid reply: {error.description}")
             )
         completed = CommandCompleted(action=action, unique_id=unique_id, outcome="result", response=result)
-        return ReplyDecision(completed, command_events(event.action, request, result), result, None)
+        return ReplyDecision(completed, dialect.command_events(event.action, request, result), result, None)
     if isinstance(event, ErrorReceived):
         failed = CommandCompleted(
             action=action,
