@@ -38,12 +38,18 @@ def admit_call(
     if state.boot_status == "Rejected" and action != "BootNotification":
         raise OcppError(ErrorCode.SECURITY_ERROR, "the station was rejected at boot; boot again first")
     checked = validator.validate_request(action, payload)
-    connector = checked.payload.get("connectorId")
-    if isinstance(connector, int) and connector > max_connector_id:
-        raise OcppError(
-            ErrorCode.PROPERTY_CONSTRAINT_VIOLATION,
-            f"connectorId {connector} is beyond this server's limit of {max_connector_id} per station",
-        )
+    # 1.6 numbers connectors by connectorId, 2.0.1 by evseId (and evse.id): one actor each.
+    evse = checked.payload.get("evse")
+    for name, number in (
+        ("connectorId", checked.payload.get("connectorId")),
+        ("evseId", checked.payload.get("evseId")),
+        ("evse.id", evse.get("id") if isinstance(evse, dict) else None),
+    ):
+        if isinstance(number, int) and number > max_connector_id:
+            raise OcppError(
+                ErrorCode.PROPERTY_CONSTRAINT_VIOLATION,
+                f"{name} {number} is beyond this server's limit of {max_connector_id} per station",
+            )
     return checked
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -185,6 +185,9 @@ class StationDeps:
     stats: OcppStats
     # The command path, for reconciliation after a boot; None: no reconciliation (bare deps in tests).
     call: CommandCall | None = None
+    # Each station's dialect (of its current or last connection), written by its actor: the API reads
+    # it to check a command without a round trip through a mailbox that may be busy.
+    dialects: dict[str, Dialect] = field(default_factory=dict)
 
     @staticmethod
     def validator(dialect: Dialect, policy: StationPolicy) -> Validator:
@@ -226,7 +229,7 @@ class StationActor(Actor[StationMessage]):
         if restored is not None:
             self.state = restored[0]
         self.state.apply_all(await self.deps.store.read_stream(self.stream, after=self.state.version))
-        self.dialect = by_subprotocol(self.state.subprotocol)
+        self.dialect = self.deps.dialects[self.station_id] = by_subprotocol(self.state.subprotocol)
         await self._snapshot_if_due()
         inherited = self.slot.line
         self.slot.line = None
@@ -354,7 +357,7 @@ class StationActor(Actor[StationMessage]):
             StationOffline(f"station {self.station_id}: connection replaced during the call")
         )
         self.line = self.slot.line = message.line
-        self.dialect = by_subprotocol(message.line.subprotocol)
+        self.dialect = self.deps.dialects[self.station_id] = by_subprotocol(message.line.subprotocol)
         self.session = Session(
             Role.CSMS, actions=self.dialect.actions, timeout=self.policy.call_timeout, id_prefix=f"{conn}-"
         )
@@ -556,9 +559,9 @@ class StationActor(Actor[StationMessage]):
             message.reply.fail(StationOffline(f"station {self.station_id} is not connected"))
             return
         try:
-            if command.action not in self.dialect.actions.csms_initiated:
+            if command.action in self.dialect.actions.station_initiated - self.dialect.actions.csms_initiated:
                 raise OcppError(
-                    ErrorCode.NOT_SUPPORTED, f"{command.action} is not an OCPP {self.dialect.version} command"
+                    ErrorCode.NOT_SUPPORTED, f"{command.action} is a station's action, not a command"
                 )
             self.dialect.strict.validate_request(command.action, dict(command.payload))
             superseded = self.outbox.push(Pending(command, message.reply, message.send_by))

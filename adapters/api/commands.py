@@ -133,14 +133,11 @@ def _out_of_range(value: Any, path: str = "$") -> str | None:
     return next((bad for sub, v in items if (bad := _out_of_range(v, sub)) is not None), None)
 
 
-async def _dialect_of(csms: Csms, station_id: str) -> Dialect:
+def _dialect_of(csms: Csms, station_id: str) -> Dialect:
     """The dialect of the station's current (or last) connection; 1.6 for a station never seen."""
-    try:
-        snapshot = await csms.station(station_id).inspect()
-    except (ActorStopped, ActorBusy, trio.TooSlowError):
-        snapshot = None
-    if snapshot is not None:
-        return by_version(snapshot.ocpp_version)
+    found = csms.fleet.dialect_of(station_id)
+    if found is not None:
+        return found
     view = csms.live.state.stations.get(station_id)
     return by_version(view.ocpp_version) if view is not None and view.ocpp_version else V16
 
@@ -163,7 +160,7 @@ def _version_it_fits(action: str, payload: dict[str, Any], station: Dialect) -> 
 async def send_command(csms: Csms, station_id: str, action: str, payload: dict[str, Any]) -> dict[str, Any]:
     """Validate, send and wait for the committed reply; every failure as its :class:`ApiProblem`."""
     station_stream(station_id)  # 404 for an id no station can have, before anything is asked
-    dialect = await _dialect_of(csms, station_id)
+    dialect = _dialect_of(csms, station_id)
     if action not in dialect.actions.csms_initiated:
         message = f"{action} is not an OCPP {dialect.version} command (the version {station_id} speaks)"
         raise ApiProblem(404, "not_in_version", message)

@@ -102,6 +102,4 @@ class Station201(ChargePoint):
 
 
 if __name__ == "__main__":
-    asyncio.run(
-        main(sys.argv[1], sys.argv[2], station_class=Station201, subprotocol="ocpp2.0.1", calls=call)
-    )
+    asyncio.run(main(sys.argv[1], sys.argv[2], station_class=Station201, subprotocol="ocpp2.0.1", calls=call))

@@ -96,17 +96,18 @@ def builtin_response(
         return {"status": "UnknownVendorId"}
     if action == "NotifyEVChargingNeeds":
         return {"status": "Accepted"}  # no schedule decider answered: the station uses its own
-    if action in ("Get15118EVCertificate", "GetCertificateStatus", "SignCertificate"):
-        return {"status": "Failed"} if action == "GetCertificateStatus" else _no_certificates(action)
+    if action == "NotifyEVChargingSchedule":
+        return {"status": "Accepted"}
+    # No certificate authority behind the built-in rules: the security-extension requests fail.
+    if action == "Get15118EVCertificate":
+        return {"status": "Failed", "exiResponse": ""}
+    if action == "GetCertificateStatus":
+        return {"status": "Failed"}
+    if action == "SignCertificate":
+        return {"status": "Rejected"}
     # StatusNotification, MeterValues, NotifyReport, NotifyEvent, SecurityEventNotification, the
     # firmware/log status notifications, charging-limit and schedule notifications: an empty answer.
     return {}
-
-
-def _no_certificates(action: str) -> dict[str, Any]:
-    if action == "SignCertificate":
-        return {"status": "Rejected"}
-    return {"status": "Failed", "exiResponse": ""}
 
 
 def _sampled_as_16(sampled: Mapping[str, Any]) -> dict[str, Any]:
@@ -122,7 +123,10 @@ def _sampled_as_16(sampled: Mapping[str, Any]) -> dict[str, Any]:
         out["format"] = "SignedData"
         out["value"] = str(signed.get("signedMeterData", ""))
         return out
-    value = float(sampled["value"]) * 10.0 ** int(unit.get("multiplier", 0))
+    try:
+        value = float(sampled["value"]) * 10.0 ** int(unit.get("multiplier", 0))
+    except OverflowError:  # a multiplier beyond any float: reported as a value out of range
+        value = math.inf
     out["value"] = format(value, "f") if math.isfinite(value) else str(value)
     return out
 
