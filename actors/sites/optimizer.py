@@ -452,8 +452,9 @@ def _round(
 
     def short(c: int, t: int) -> float:
         """How far slot ``t`` is over its rooms, in A of connector ``c`` (<= 0: it fits)."""
-        over = [on_phase[t, p] - slots.phase_room[t, p] for p in range(3) if mask[c, p]]
-        return float(max([*over, (watts[t] - room_w[t]) / per_ampere[c]]))
+        # Within the LP's tightened rows, so the next solve can hold every forced minimum.
+        over = [on_phase[t, p] - (slots.phase_room[t, p] - _MARGIN) for p in range(3) if mask[c, p]]
+        return float(max([*over, (watts[t] - (room_w[t] - _MARGIN * 1000)) / per_ampere[c]]))
 
     def move(c: int, t: int, amount: float) -> None:
         currents[c, t] += amount

@@ -332,9 +332,9 @@ def test_a_need_feasible_alone_is_met(problem, data):
     deliverable = alone_deliverable(need, problem)
     result = plan(problem)
     if deliverable >= need.energy_wh * 1.001 + 1:
-        assert result.connectors[0].unmet_wh <= 1e-3 * need.energy_wh + 0.5
+        assert result.connectors[0].unmet_wh <= 1e-3 * need.energy_wh + 1  # 1 Wh: below any meter's step
     else:  # what could not be met is at most what the limits withheld
-        assert result.connectors[0].delivered_wh >= min(need.energy_wh, deliverable) * 0.999 - 0.5 - (
+        assert result.connectors[0].delivered_wh >= min(need.energy_wh, deliverable) * 0.999 - 1 - (
             need.min_current * 230 * 3 * 0.25
         )
 
