@@ -1,7 +1,8 @@
-"""The ``chargeward`` command: serve, token, schedule, simulate, bench.
+"""The ``chargeward`` command: serve, token, station, schedule, simulate, bench.
 
 ``serve`` runs the CSMS core (OCPP server, event store, HTTP API) until interrupted. ``token``
-makes operator API tokens and the hashes that go in the config file. ``schedule`` computes a
+makes operator API tokens and the hashes that go in the config file; ``station password`` does the
+same for a station's HTTP Basic password (security profiles 1 and 2). ``schedule`` computes a
 connector's composite schedule from a file of charging profiles, offline. ``simulate`` and ``bench``
 belong to the load bench (``bench/``), which only this entry point may import.
 """
@@ -27,6 +28,8 @@ from adapters.api import ApiOptions, InsecureApiOptions, hash_token, new_token
 from adapters.config import Config, ConfigError, load_config
 from adapters.csms import open_csms
 from adapters.gc_policy import mmap_big_blocks, settle_heap
+from adapters.ocpp_server import BadStationPath, station_id_from_path
+from adapters.station_passwords import hash_password, new_password
 from core.store import StoreError
 
 
@@ -71,6 +74,32 @@ def token_main(args: argparse.Namespace) -> int:
         print("chargeward: token hash: no token given (pass it or pipe it on stdin)", file=sys.stderr)
         return 2
     print(hash_token(token))
+    return 0
+
+
+def _station_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("station", help="station credentials for the config file")
+    actions = p.add_subparsers(dest="station_command", required=True)
+    password = actions.add_parser(
+        "password", help="print a new random password for a station and the config lines with its hash"
+    )
+    password.add_argument("station_id")
+
+
+def station_main(args: argparse.Namespace) -> int:
+    try:
+        station_id_from_path(f"/ocpp/{args.station_id}")
+    except BadStationPath as error:
+        print(f"chargeward: station password: {error}", file=sys.stderr)
+        return 2
+    password = new_password()
+    print(
+        f"password: {password}  (set it on the station, e.g. as its AuthorizationKey)\n"
+        f"config:\n"
+        f'[stations."{args.station_id}"]\n'
+        f"security_profile = 1              # 2 over TLS\n"
+        f'password_hash = "{hash_password(password)}"'
+    )
     return 0
 
 
@@ -152,7 +181,8 @@ async def _serve_until_cancelled(config: Config, demo: int) -> None:
     async with open_csms(config) as csms, trio.open_nursery() as nursery:
         settle_heap()
         print(
-            f"chargeward: OCPP on ws://{config.server.host}:{csms.ocpp_port}/ocpp/<station_id>, "
+            f"chargeward: OCPP on {'ws' if config.server.ssl_context is None else 'wss'}://"
+            f"{config.server.host}:{csms.ocpp_port}/ocpp/<station_id>, "
             f"API on http://{_host(config.api.host if config.api else '')}:{csms.api_port} (docs at /docs), "
             f"store {config.resolved_store_url}",
             flush=True,
@@ -176,6 +206,7 @@ def make_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _serve_parser(sub)
     _token_parser(sub)
+    _station_parser(sub)
     log_tools.add_parsers(sub)
     schedule.add_parser(sub)
     sub.add_parser("simulate", help="drive simulated OCPP 1.6 stations against any CSMS (see --help)")
@@ -192,6 +223,8 @@ def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
     if args.command == "token":
         return token_main(args)
+    if args.command == "station":
+        return station_main(args)
     if args.command == "schedule":
         try:
             return schedule.run(args)

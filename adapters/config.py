@@ -14,6 +14,9 @@ Example::
     ping_interval = 30
     ping_timeout = 15                  # a pong later than this drops the connection
     send_timeout = 10                  # a write to a station blocked this long drops its connection
+    tls_cert = "/etc/chargeward/server.pem"  # with it the OCPP port serves wss:// (see adapters.tls)
+    tls_key = "/etc/chargeward/server.key"
+    client_ca = "/etc/chargeward/stations-ca.pem"  # verifies client certificates (security profile 3)
 
     [api]                              # the operator HTTP API (chargeward serve always runs it)
     host = "127.0.0.1"                 # beyond loopback only with tokens
@@ -65,6 +68,9 @@ Example::
     station_retry_after = 60           # a stopped station is refused (HTTP 503) this long (s), ...
     station_retry_max = 900            # ... doubling on each further failure up to this
     station_shutdown = 5               # seconds a stopped station actor may finish its message
+    security_profile = 0               # 0-3, each station's unless it says (see adapters.station_gate)
+    auth_max_failures = 10             # refused upgrades from one address in a minute before ...
+    auth_block_seconds = 300           # ... that address is refused (429) this long
 
     [fleet.aliases]                    # extra enum spellings to repair (lenient only)
     "Celsius " = "Celsius"
@@ -76,6 +82,8 @@ Example::
     phases = 3                         # phases a schedule period uses when it does not say
     connector_max_a = 32               # a connector's limit where no profile applies (default none)
     reconcile = true                   # re-apply profiles, configuration, local list after each boot
+    security_profile = 2               # never accepted below this (no downgrade)
+    password_hash = "scrypt$14$8$1$..." # HTTP Basic password: `chargeward station password CP-1`
 
     [vendors."Chargedot"]
     validation = "lenient"
@@ -89,6 +97,7 @@ Example::
 from __future__ import annotations
 
 import os
+import ssl
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -101,6 +110,9 @@ from actors.policy import BootDecision, FleetPolicy, IdTag, StationPolicy, check
 from actors.sites import Site
 from adapters.api.options import ApiOptions, InsecureApiOptions
 from adapters.ocpp_server import ServerOptions
+from adapters.station_gate import PROFILES, SecurityOptions, StationCredentials
+from adapters.station_passwords import check_stored
+from adapters.tls import TlsFileError, server_context
 
 if TYPE_CHECKING:
     from adapters.metrics import MetricsOptions
@@ -226,14 +238,90 @@ def _station_policy(reader: TableReader, base: StationPolicy) -> StationPolicy:
     return policy
 
 
-def _station_policies(reader: TableReader, default: StationPolicy) -> dict[str, StationPolicy]:
-    """One policy per sub-table (``[stations.<id>]`` or ``[vendors.<name>]``), each over ``default``."""
+def _station_policies(
+    reader: TableReader, default: StationPolicy, credentials: dict[str, StationCredentials] | None = None
+) -> dict[str, StationPolicy]:
+    """One policy per sub-table (``[stations.<id>]`` or ``[vendors.<name>]``), each over ``default``;
+    with ``credentials``, each station's security keys go there."""
     policies = {}
     for name in reader.table:
         sub = reader.table_of(name)
         policies[name] = _station_policy(sub, default)
+        if credentials is not None:
+            own = StationCredentials(_profile(sub, None), _password_hash(sub))
+            if own != StationCredentials():
+                credentials[name] = own
         sub.finish()
     return policies
+
+
+def _profile(reader: TableReader, default: int | None) -> int | None:
+    profile: int | None = reader.get("security_profile", int, default)
+    if profile is not None and profile not in PROFILES:
+        raise reader.fail("security_profile", f"must be 0, 1, 2 or 3, got {profile}")
+    return profile
+
+
+def _password_hash(reader: TableReader) -> str | None:
+    stored: str | None = reader.get("password_hash", str, None)
+    if stored is not None:
+        try:
+            check_stored(stored)
+        except ValueError as error:
+            raise reader.fail("password_hash", str(error)) from None
+    return stored
+
+
+def _tls(server: TableReader, base: ServerOptions) -> Any:
+    """The ``[server]`` TLS keys as an ``ssl.SSLContext`` (or the base's); None without ``tls_cert``."""
+    cert, key, ca = (server.get(name, str, None) for name in ("tls_cert", "tls_key", "client_ca"))
+    if cert is None:
+        for name, value in (("tls_key", key), ("client_ca", ca)):
+            if value is not None:
+                raise server.fail(name, "needs tls_cert too")
+        return base.ssl_context
+    if key is None:
+        raise server.fail("tls_key", "is required with tls_cert")
+    try:
+        return server_context(Path(cert), Path(key), Path(ca) if ca is not None else None)
+    except TlsFileError as error:
+        raise server.fail(error.setting, error.reason) from None
+
+
+def _security(
+    fleet: TableReader,
+    base: SecurityOptions,
+    stations: Mapping[str, StationCredentials],
+    server: ServerOptions,
+    source: str,
+) -> SecurityOptions:
+    """The fleet's security rules, checked against what the server can offer."""
+    profile = _profile(fleet, base.profile)
+    assert profile is not None
+    security = SecurityOptions(
+        profile=profile,
+        stations=stations,
+        max_failures=_at_least_one(fleet, "auth_max_failures", base.max_failures),
+        block_seconds=float(fleet.positive("auth_block_seconds", base.block_seconds)),
+    )
+    where = [("fleet.security_profile", profile)] + [
+        (f"stations.{name}.security_profile", own.profile)
+        for name, own in stations.items()
+        if own.profile is not None
+    ]
+    for key, needed in where:
+        if needed >= 2 and server.ssl_context is None:
+            raise ConfigError(source, key, f"profile {needed} needs TLS: set [server] tls_cert and tls_key")
+        if needed == 3 and server.ssl_context.verify_mode == ssl.CERT_NONE:  # type: ignore[union-attr]
+            raise ConfigError(source, key, "profile 3 needs client certificates: set [server] client_ca")
+    for name, own in stations.items():
+        if own.profile in (1, 2) and own.password_hash is None:
+            raise ConfigError(
+                source,
+                f"stations.{name}.password_hash",
+                f"is required at security profile {own.profile} (`chargeward station password {name}`)",
+            )
+    return security
 
 
 def _station_supervision(fleet: TableReader, base: FleetPolicy) -> dict[str, Any]:
@@ -351,6 +439,7 @@ def parse_config(document: Mapping[str, Any], source: str, base: Config | None =
         ping_interval=float(server.positive("ping_interval", base.server.ping_interval)),
         ping_timeout=float(server.positive("ping_timeout", base.server.ping_timeout)),
         send_timeout=float(server.positive("send_timeout", base.server.send_timeout)),
+        ssl_context=_tls(server, base.server),
     )
     server.finish()
     api = _api_options(root, base.api)
@@ -384,10 +473,13 @@ def parse_config(document: Mapping[str, Any], source: str, base: Config | None =
     outbox_bytes = _at_least_one(fleet, "outbox_bytes", base.fleet.outbox_bytes)
     mailbox_capacity = _at_least_one(fleet, "mailbox_capacity", base.fleet.mailbox_capacity)
     supervision = _station_supervision(fleet, base.fleet)
-    fleet.finish()
 
     # The file's stations, vendors and id tags are added to the base's (an embedder's own list).
-    stations = {**base.fleet.stations, **_station_policies(root.table_of("stations"), default)}
+    credentials = dict(base.server.security.stations)
+    stations = {**base.fleet.stations, **_station_policies(root.table_of("stations"), default, credentials)}
+    security = _security(fleet, base.server.security, credentials, options, source)
+    options = replace(options, security=security)
+    fleet.finish()
     vendors = {**base.fleet.vendors, **_station_policies(root.table_of("vendors"), default)}
     tags_reader = root.table_of("id_tags")
     id_tags = {**base.fleet.id_tags, **{tag: _id_tag(tags_reader.table_of(tag)) for tag in tags_reader.table}}

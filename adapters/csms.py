@@ -41,6 +41,7 @@ from adapters.metrics import attach_metrics
 from adapters.modbus_fleet import ModbusDevices, run_modbus
 from adapters.ocpp_server import OcppServer
 from adapters.stale_connections import close_stale_connections
+from adapters.station_gate import StationGate
 from adapters.stores import open_store
 from core.projection import ProjectionRunner, StoredCheckpoint
 from core.service import Service
@@ -106,6 +107,8 @@ class Csms:
         self.modbus: ModbusDevices | None = None  # None: no [[modbus.devices]] configured
         self.modbus_stats = ModbusStats()  # exists before the devices start, so metrics can hook in first
         self.root: Supervisor | None = None  # the supervision tree's root, once running
+        # Who may connect as which station (adapters.station_gate); its refusals feed /metrics.
+        self.gate = StationGate(config.server.security, fleet.policy, store, runtime.clock)
 
     def station(self, station_id: str) -> StationHandle:
         return StationHandle(self.fleet, station_id)
@@ -166,7 +169,7 @@ async def open_csms(
         await start("transaction-index", transactions.run, _ignore)
         await close_stale_connections(store, live, runtime.clock)  # before the OCPP port opens
         if serve_ocpp:
-            server = OcppServer(fleet, runtime.clock, config.server)
+            server = OcppServer(fleet, runtime.clock, config.server, csms.gate)
             await start("ocpp-listener", server.serve, partial(setattr, csms, "ocpp_port"))
         if config.api is not None:
             await start("api", partial(serve_api, csms, config.api), partial(setattr, csms, "api_port"))

@@ -44,6 +44,7 @@ tests check this list against it):
 - ``chargeward_actor_escalations_total{supervisor}`` (counter): supervisors
 - ``chargeward_station_failures_total`` (counter): 1 (stations whose own supervisor gave up)
 - ``chargeward_dead_letters_total{kind,reason}`` (counter): actor kinds x 4 reasons
+- ``chargeward_station_connections_refused_total{reason}`` (counter): ~10 reasons (adapters.station_gate)
 - ``chargeward_store_commits_total``, ``chargeward_store_events_total``,
   ``chargeward_store_conflicts_total``, ``chargeward_store_failed_commits_total`` (counters),
   ``chargeward_store_last_batch_size``, ``chargeward_store_head_position`` (gauges): 1

@@ -180,6 +180,14 @@ SPECS: tuple[MetricSpec, ...] = (
         "Messages that reached no actor, by actor kind and reason.",
         "actor kinds x 4 reasons",
     ),
+    MetricSpec(
+        "chargeward_station_connections_refused_total",
+        "counter",
+        ("reason",),
+        "WebSocket upgrades refused by the station security rules, by reason (each but rate_limited "
+        "also logs ConnectionRefused in security/<station id>).",
+        "~10 reasons (adapters.station_gate)",
+    ),
     # event store and projections
     MetricSpec("chargeward_store_commits_total", "counter", (), "Group commits of the batching writer.", "1"),
     MetricSpec("chargeward_store_events_total", "counter", (), "Events committed.", "1"),

@@ -102,6 +102,10 @@ class SnapshotCollector:
         yield labelled("chargeward_actor_escalations_total", (((k,), n) for k, n in s.escalations.items()))
         yield scalar("chargeward_station_failures_total", s.station_failures)
         yield labelled("chargeward_dead_letters_total", s.dead_letters.items())
+        yield labelled(
+            "chargeward_station_connections_refused_total",
+            (((k,), n) for k, n in sorted(s.connections_refused.items())),
+        )
         if s.writer is not None:
             yield scalar("chargeward_store_commits_total", s.writer.batches)
             yield scalar("chargeward_store_events_total", s.writer.events)

@@ -122,6 +122,7 @@ class Snapshot:
     restarts: dict[str, int]
     escalations: dict[str, int]
     dead_letters: dict[tuple[str, str], int]
+    connections_refused: dict[str, int]
     writer: WriterStats | None
     head: int
     live_position: int
@@ -207,6 +208,7 @@ class Sources:
     writer: WriterStats | None
     live: LiveState
     modbus: ModbusDevices | None = None
+    refusals: Mapping[str, int] | None = None  # refused upgrades by reason (adapters.station_gate)
 
 
 # Stations folded between two trio checkpoints: a few milliseconds of work (bench/results/README.md),
@@ -291,6 +293,7 @@ async def take(
         restarts=dict(sources.runtime.restarts),
         escalations=dict(sources.runtime.escalations),
         dead_letters=sources.runtime.dead_letters_by_kind(),
+        connections_refused=dict(sources.refusals or {}),
         writer=None if writer is None else replace(writer),
         head=head,
         live_position=live_position,

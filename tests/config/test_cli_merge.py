@@ -32,13 +32,15 @@ from adapters.cli import SERVE_FLAGS, build_config, make_parser
 from adapters.config import Config, parse_config
 from adapters.metrics import MetricsOptions
 from adapters.modbus_config import DeviceConfig
+from adapters.station_gate import StationCredentials
+from adapters.station_passwords import hash_password
 
 ROOT = Path(__file__).resolve().parents[2]
 
 #: Fields a file cannot set, and why.
 NOT_IN_THE_FILE = {
     "data_dir": "the --data-dir flag: the file's [store] url names the store itself",
-    "server.ssl_context": "an ssl.SSLContext object, given by embedders (README: wss://)",
+    "server.ssl_context": "built from [server] tls_cert, tls_key, client_ca (tests/security test them)",
 }
 
 #: Where a field's key is not ``[<first part>] <last part>``: field path prefix -> file key prefix.
@@ -49,7 +51,12 @@ RENAMES = {
     "fleet.stations": "stations",
     "fleet.vendors": "vendors",
     "fleet.id_tags": "id_tags",
+    "server.security.profile": "fleet.security_profile",
+    "server.security.max_failures": "fleet.auth_max_failures",
+    "server.security.block_seconds": "fleet.auth_block_seconds",
+    "server.security.stations": "stations",
 }
+_HASH = hash_password("a-password-for-the-config-test")
 
 _TOKEN = "sha256:" + "ab" * 32
 
@@ -73,6 +80,11 @@ SAMPLES: dict[str, tuple[str, Any]] = {
     "fleet.id_tags": (
         '[id_tags."T-1"]\nstatus = "Blocked"\nparent = "P-1"\n',
         {"T-1": IdTag(status="Blocked", parent="P-1")},
+    ),
+    "server.security.profile": ("[fleet]\nsecurity_profile = 1\n", 1),
+    "server.security.stations": (
+        f'[stations."CP-9"]\nsecurity_profile = 1\npassword_hash = "{_HASH}"\n',
+        {"CP-9": StationCredentials(1, _HASH)},
     ),
     "modbus": (
         '[[modbus.devices]]\nid = "m-1"\ntransport = "tcp"\nhost = "127.0.0.1"\nport = 5020\n'

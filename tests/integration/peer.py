@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -34,7 +35,7 @@ class PeerStation:
                 message = json.loads(line)
                 if "received" in message:
                     await self._received_send.send(message)
-                elif "connected" in message:
+                elif "connected" in message or "refused" in message:
                     await self._connected_send.send(message)
                 else:
                     await self._results_send.send(message)
@@ -60,7 +61,9 @@ class PeerStation:
 
     async def wait_connected(self) -> None:
         with trio.fail_after(20):
-            await self.connected.receive()
+            message = await self.connected.receive()
+        if "refused" in message:
+            raise PeerRefused(message["refused"])
 
     async def reconnect(self) -> None:
         await self._write({"reconnect": True})
@@ -71,11 +74,24 @@ class PeerCallFailed(Exception):
     """The CSMS answered the peer's call with a CALLERROR (or the call failed)."""
 
 
+class PeerRefused(Exception):
+    """The CSMS refused the peer's WebSocket upgrade; ``args[0]`` is the HTTP status."""
+
+
 @asynccontextmanager
-async def peer_station(url: str, station_id: str) -> AsyncIterator[PeerStation]:
-    """Start the peer process connected to ``url``/``station_id``; stop it (and its process) on exit."""
+async def peer_station(
+    url: str, station_id: str, env: dict[str, str] | None = None
+) -> AsyncIterator[PeerStation]:
+    """Start the peer process connected to ``url``/``station_id``; stop it (and its process) on exit.
+
+    ``env``: ``PEER_PASSWORD``, ``PEER_CA``, ``PEER_CERT`` (see the peer's docstring); a refused
+    connection raises :class:`PeerRefused`.
+    """
     process = await trio.lowlevel.open_process(
-        [sys.executable, str(PEER), url, station_id], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        [sys.executable, str(PEER), url, station_id],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env={**os.environ, **(env or {})},
     )
     peer = PeerStation(process)
     try:

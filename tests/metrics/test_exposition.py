@@ -90,6 +90,7 @@ async def charging_session(csms: Csms, station_id: str) -> None:
         "chargeward_actor_restarts_total",
         "chargeward_actor_escalations_total",
         "chargeward_dead_letters_total",
+        "chargeward_station_connections_refused_total",  # tests/security/test_station_auth.py
         "chargeward_reconciliation_state",  # per station, once one ran (tests/integration/test_reconcile.py)
     }
     assert value(s, "chargeward_reconciliation_stations", state="none") == 1, "nothing intended: none ran"
