@@ -25,6 +25,8 @@ import trio
 from actors.policy import IdTag
 from adapters import log_tools, schedule
 from adapters.api import ApiOptions, InsecureApiOptions, hash_token, new_token
+from adapters.api.options import TOKEN_LISTS
+from adapters.api.scopes import Scope
 from adapters.config import Config, ConfigError, load_config
 from adapters.csms import open_csms
 from adapters.gc_policy import mmap_big_blocks, settle_heap
@@ -59,7 +61,14 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 def _token_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("token", help="make operator API tokens and their hashes for [api] tokens")
     actions = p.add_subparsers(dest="token_command", required=True)
-    actions.add_parser("new", help="print a new random token and the hash to put in the config")
+    new = actions.add_parser("new", help="print a new random token and the hash to put in the config")
+    new.add_argument(
+        "--scope",
+        choices=[scope.name.lower() for scope in Scope],
+        default="admin",
+        help="what the token may do (default admin): read, command (read and commands), admin "
+        "(also password rotation) or metrics (only /metrics)",
+    )
     hash_ = actions.add_parser("hash", help="print the hash of a token (read from stdin when not given)")
     hash_.add_argument("token", nargs="?", help="the token (beware: arguments land in shell history)")
 
@@ -67,7 +76,8 @@ def _token_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 def token_main(args: argparse.Namespace) -> int:
     if args.token_command == "new":
         token = new_token()
-        print(f"token: {token}\nhash:  {hash_token(token)}  (add to [api] tokens)")
+        setting = next(name for name, scope in TOKEN_LISTS.items() if scope.name.lower() == args.scope)
+        print(f"token: {token}\nhash:  {hash_token(token)}  (add to [api] {setting})")
         return 0
     token = args.token if args.token is not None else sys.stdin.readline().strip()
     if not token:
@@ -183,7 +193,8 @@ async def _serve_until_cancelled(config: Config, demo: int) -> None:
         print(
             f"chargeward: OCPP on {'ws' if config.server.ssl_context is None else 'wss'}://"
             f"{config.server.host}:{csms.ocpp_port}/ocpp/<station_id>, "
-            f"API on http://{_host(config.api.host if config.api else '')}:{csms.api_port} (docs at /docs), "
+            f"API on {'https' if config.api and config.api.tls_cert else 'http'}://"
+            f"{_host(config.api.host if config.api else '')}:{csms.api_port} (docs at /docs), "
             f"store {config.resolved_store_url}",
             flush=True,
         )

@@ -21,7 +21,14 @@ Example::
     [api]                              # the operator HTTP API (chargeward serve always runs it)
     host = "127.0.0.1"                 # beyond loopback only with tokens
     port = 8080
-    tokens = ["sha256:<hex>"]          # hashes only: `chargeward token hash`
+    tokens = ["sha256:<hex>"]          # admin tokens, hashes only: `chargeward token hash`
+    command_tokens = []                # may read and send commands
+    read_tokens = []                   # may only read (GET routes, /metrics)
+    metrics_tokens = []                # may only read /metrics
+    rate_limit = 20                    # requests per second per token ...
+    rate_burst = 100                   # ... after a burst of this many (more: 429, Retry-After)
+    tls_cert = "/etc/chargeward/api.pem"   # HTTPS (with tls_key)
+    tls_key = "/etc/chargeward/api.key"
 
     [metrics]                          # see adapters.metrics
     per_connector = true
@@ -108,7 +115,7 @@ from typing import TYPE_CHECKING, Any
 from actors.ocpp import Policy
 from actors.policy import BootDecision, FleetPolicy, IdTag, StationPolicy, check_id_tag_status
 from actors.sites import Site
-from adapters.api.options import ApiOptions, InsecureApiOptions
+from adapters.api.options import TOKEN_LISTS, ApiOptions, InsecureApiOptions
 from adapters.ocpp_server import ServerOptions
 from adapters.station_gate import PROFILES, SecurityOptions, StationCredentials
 from adapters.station_passwords import check_stored
@@ -371,14 +378,23 @@ def _api_options(root: TableReader, base: ApiOptions | None) -> ApiOptions | Non
         return base
     reader = root.table_of("api")
     default = base or ApiOptions()
-    tokens = reader.get("tokens", list, list(default.tokens))
+    lists = {name: tuple(reader.get(name, list, list(getattr(default, name)))) for name in TOKEN_LISTS}
+    cert, key = reader.get("tls_cert", str, default.tls_cert), reader.get("tls_key", str, default.tls_key)
     try:
         api = ApiOptions(
             host=reader.get("host", str, default.host),
             port=reader.get("port", int, default.port),
-            tokens=tuple(tokens),
+            rate_limit=float(reader.get("rate_limit", (int, float), default.rate_limit)),
+            rate_burst=reader.get("rate_burst", int, default.rate_burst),
+            tls_cert=cert,
+            tls_key=key,
+            **lists,
         )
+        if cert is not None and key is not None:
+            server_context(Path(cert), Path(key))  # a file that cannot serve HTTPS stops the start here
     except InsecureApiOptions as error:
+        raise reader.fail(error.setting, error.reason) from None
+    except TlsFileError as error:
         raise reader.fail(error.setting, error.reason) from None
     reader.finish()
     return api

@@ -16,6 +16,10 @@ station, or a Basic user that is not the station id, is refused whatever the pro
 station is connected, a new connection for its id that proves a lower profile than the current one
 is refused (:meth:`StationGate.claim`): it can never push the authenticated station off.
 
+A station's valid passwords are its configured ``password_hash`` until a rotation
+(``adapters.password_rotation``) records others in ``credentials/<station id>``; the gate reads that
+stream once per station and keeps the result, and is the only writer of it in this process.
+
 Refusals are security events (``security/<station id>``: remote address, station id, reason),
 counted by reason for ``/metrics``, and count towards the remote address's failures: more than
 ``max_failures`` in a minute and the address is refused (429, Retry-After) for ``block_seconds``
@@ -34,8 +38,8 @@ from typing import Any
 
 import trio
 
-from actors.events import new_events
-from actors.events.security import ConnectionRefused
+from actors.events import events_of, new_events
+from actors.events.security import ConnectionRefused, PasswordAccepted, PasswordOffered, PasswordRefused
 from actors.policy import BootDecision, FleetPolicy
 from adapters.station_passwords import verify_password
 from core.clock import Clock
@@ -184,6 +188,8 @@ class StationGate:
         self.limiter = FailureLimiter(options.max_failures, options.block_seconds)
         self.refusals: dict[str, int] = {}  # by reason, for /metrics
         self._active: dict[str, tuple[int, object]] = {}  # station id -> (profile, claim) while connected
+        # station id -> (current hash, offered hash) once its credentials stream has been read
+        self._passwords: dict[str, tuple[str | None, str | None]] = {}
         self._record_lock = trio.Lock()
         self._hashing = trio.CapacityLimiter(2)  # scrypt is memory-hard: at most two at a time
 
@@ -232,17 +238,45 @@ class StationGate:
             raise Refused(401, "bad_credentials", str(error), _CHALLENGE) from None
         if user != station_id:
             raise Refused(401, "wrong_user", f"the Basic user {user!r} is not the station id", _CHALLENGE)
-        stored = self.options.password_hash(station_id)
-        if stored is None:
+        hashes = await self.valid_hashes(station_id)
+        if not hashes:
             if required in (1, 2):
                 raise Refused(
                     401, "no_password", f"station {station_id} has no password configured", _CHALLENGE
                 )
             return 0  # a profile 0 or 3 station that sends Basic anyway: nothing to check it against
-        ok = await trio.to_thread.run_sync(verify_password, password, stored, limiter=self._hashing)
-        if not ok:
+        for stored in hashes:
+            if await trio.to_thread.run_sync(verify_password, password, stored, limiter=self._hashing):
+                break
+        else:
             raise Refused(401, "bad_password", f"wrong password for station {station_id}", _CHALLENGE)
         return 2 if presented.tls else 1
+
+    async def valid_hashes(self, station_id: str) -> tuple[str, ...]:
+        """The hashes a password of ``station_id`` is checked against: the current one, and one offered
+        to the station whose answer is not known (see ``adapters.password_rotation``)."""
+        state = self._passwords.get(station_id)
+        if state is None:
+            state = (self.options.password_hash(station_id), None)
+            records = await self.store.read_stream(f"credentials/{station_id}")
+            for record in records:
+                for event in events_of(record):
+                    state = _fold_password(state, event)
+            if records or state[0] is not None:  # ids with nothing to remember are not kept
+                self._passwords[station_id] = state
+        return tuple(h for h in state if h is not None)
+
+    async def record_password(
+        self, station_id: str, event: PasswordOffered | PasswordAccepted | PasswordRefused
+    ) -> None:
+        """Append a password event to ``credentials/<station id>``; from then on the gate applies it."""
+        await self.valid_hashes(station_id)  # the state it folds onto
+        stream = f"credentials/{station_id}"
+        async with self._record_lock:
+            version = await self.store.stream_version(stream)
+            await self.store.append(new_events(stream, [event], self.clock.wall()), {stream: version})
+        state = self._passwords.get(station_id, (self.options.password_hash(station_id), None))
+        self._passwords[station_id] = _fold_password(state, event)
 
     def claim(self, station_id: str, profile: int) -> object:
         """Take the station id for a connection proven at ``profile``; release the returned claim when
@@ -296,3 +330,15 @@ class StationGate:
 
     def _count(self, reason: str) -> None:
         self.refusals[reason] = self.refusals.get(reason, 0) + 1
+
+
+def _fold_password(state: tuple[str | None, str | None], event: object) -> tuple[str | None, str | None]:
+    """(current, offered) after ``event``: an offer adds a hash, the answer keeps one of the two."""
+    current, _offered = state
+    if isinstance(event, PasswordOffered):
+        return current, event.password_hash
+    if isinstance(event, PasswordAccepted):
+        return event.password_hash, None
+    if isinstance(event, PasswordRefused):
+        return current, None
+    return state

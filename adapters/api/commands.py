@@ -12,6 +12,8 @@ strict validator (422 ``invalid_payload`` with the validator's message) before a
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -49,7 +51,7 @@ MAX_DEPTH = 32
 
 router = APIRouter(prefix="/api/stations/{station_id}/commands", tags=["commands"])
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
+ERRORS: dict[int | str, dict[str, Any]] = {
     404: problem("no station with this id has ever connected (unknown_station)"),
     409: problem("station not connected (station_offline), or a newer command replaced it (superseded)"),
     413: problem(f"the body is larger than {MAX_BODY} bytes (too_large)"),
@@ -130,8 +132,16 @@ async def send_command(csms: Csms, station_id: str, action: str, payload: dict[s
         message = f"{action} request: {path} is outside the 64-bit integer range"
         raise ApiProblem(422, "invalid_payload", message, details={"path": path})
     station_stream(station_id)  # 404 for an id no station can have, before the fleet refuses it
+    with command_problems():
+        reply = await csms.station(station_id).call(Command(action, payload))
+    return reply
+
+
+@contextmanager
+def command_problems() -> Iterator[None]:
+    """Every way a command can fail, as its :class:`ApiProblem` (see the module doc's table)."""
     try:
-        return await csms.station(station_id).call(Command(action, payload))
+        yield
     except UnknownStation as error:
         raise ApiProblem(404, "unknown_station", str(error)) from None
     except (StationOffline, ActorStopped) as error:
@@ -188,7 +198,7 @@ def _add_route(action: str) -> None:
                 "description": f"the station's {action} reply",
                 "content": {"application/json": {"schema": _reply_schema(action)}},
             },
-            **_ERRORS,
+            **ERRORS,
         },
         openapi_extra={
             "requestBody": {

@@ -40,6 +40,8 @@ ROOT = Path(__file__).resolve().parents[2]
 #: Fields a file cannot set, and why.
 NOT_IN_THE_FILE = {
     "data_dir": "the --data-dir flag: the file's [store] url names the store itself",
+    "api.tls_cert": "a real certificate file: tests/security/test_api_security.py sets it through serve",
+    "api.tls_key": "a real key file: tests/security/test_api_security.py sets it through serve",
     "server.ssl_context": "built from [server] tls_cert, tls_key, client_ca (tests/security test them)",
 }
 
@@ -65,6 +67,9 @@ SAMPLES: dict[str, tuple[str, Any]] = {
     "server.host": ('[server]\nhost = "::1"\n', "::1"),
     "api.host": ('[api]\nhost = "127.0.0.2"\n', "127.0.0.2"),
     "api.tokens": (f'[api]\ntokens = ["{_TOKEN}"]\n', (_TOKEN,)),
+    "api.command_tokens": (f'[api]\ncommand_tokens = ["{_TOKEN}"]\n', (_TOKEN,)),
+    "api.read_tokens": (f'[api]\nread_tokens = ["{_TOKEN}"]\n', (_TOKEN,)),
+    "api.metrics_tokens": (f'[api]\nmetrics_tokens = ["{_TOKEN}"]\n', (_TOKEN,)),
     "store_url": ('[store]\nurl = "memory://"\n', "memory://"),
     "fleet.default.phases": ("[fleet]\nphases = 1\n", 1),
     "fleet.unknown_id_tags": ('[fleet]\nunknown_id_tags = "Blocked"\n', "Blocked"),

@@ -50,6 +50,10 @@ class Station(ChargePoint):
     @on("ChangeConfiguration")
     def change_configuration(self, **kw: Any) -> Any:
         self.seen("ChangeConfiguration", kw)
+        if kw.get("key") == "AuthorizationKey":  # PEER_AUTHORIZATION_KEY: the answer to a new password
+            return call_result.ChangeConfiguration(
+                status=os.environ.get("PEER_AUTHORIZATION_KEY", "Accepted")
+            )
         return call_result.ChangeConfiguration(status="Accepted")
 
     @on("GetConfiguration")
