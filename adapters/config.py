@@ -17,6 +17,9 @@ Example::
     tls_cert = "/etc/chargeward/server.pem"  # with it the OCPP port serves wss:// (see adapters.tls)
     tls_key = "/etc/chargeward/server.key"
     client_ca = "/etc/chargeward/stations-ca.pem"  # verifies client certificates (security profile 3)
+    ca_cert = "/etc/chargeward/stations-ca.pem"    # signs stations' SignCertificate requests, with ...
+    ca_key = "/etc/chargeward/stations-ca.key"     # ... its key (see adapters.certificate_signing)
+    station_cert_days = 365                        # validity of a certificate it signs
 
     [api]                              # the operator HTTP API (chargeward serve always runs it)
     host = "127.0.0.1"                 # beyond loopback only with tokens
@@ -116,6 +119,7 @@ from actors.ocpp import Policy
 from actors.policy import BootDecision, FleetPolicy, IdTag, StationPolicy, check_id_tag_status
 from actors.sites import Site
 from adapters.api.options import TOKEN_LISTS, ApiOptions, InsecureApiOptions
+from adapters.certificate_signing import CaFileError, SigningCa
 from adapters.ocpp_server import ServerOptions
 from adapters.station_gate import PROFILES, SecurityOptions, StationCredentials
 from adapters.station_passwords import check_stored
@@ -157,6 +161,7 @@ class Config:
     modbus: tuple[DeviceConfig, ...] = ()  # [[modbus.devices]]: meters and EVSE controllers to poll
     sites: tuple[Site, ...] = ()  # [sites.<id>]: sites under load management (adapters.site_config)
     state: StateOptions = field(default_factory=StateOptions)
+    signing_ca: SigningCa | None = None  # [server] ca_cert, ca_key: signs SignCertificate requests
 
     @property
     def resolved_store_url(self) -> str:
@@ -292,6 +297,22 @@ def _tls(server: TableReader, base: ServerOptions) -> Any:
     try:
         return server_context(Path(cert), Path(key), Path(ca) if ca is not None else None)
     except TlsFileError as error:
+        raise server.fail(error.setting, error.reason) from None
+
+
+def _signing_ca(server: TableReader, base: SigningCa | None) -> SigningCa | None:
+    """The CA of ``[server] ca_cert`` and ``ca_key`` (or the base's)."""
+    cert, key = server.get("ca_cert", str, None), server.get("ca_key", str, None)
+    days = server.get("station_cert_days", int, base.days if base is not None else 365)
+    if days < 1:
+        raise server.fail("station_cert_days", f"must be at least 1, got {days}")
+    if cert is None and key is None:
+        return base
+    if cert is None or key is None:
+        raise server.fail("ca_cert" if cert is None else "ca_key", "set ca_cert and ca_key together")
+    try:
+        return SigningCa.load(Path(cert), Path(key), days)
+    except CaFileError as error:
         raise server.fail(error.setting, error.reason) from None
 
 
@@ -457,6 +478,7 @@ def parse_config(document: Mapping[str, Any], source: str, base: Config | None =
         send_timeout=float(server.positive("send_timeout", base.server.send_timeout)),
         ssl_context=_tls(server, base.server),
     )
+    signing_ca = _signing_ca(server, base.signing_ca)
     server.finish()
     api = _api_options(root, base.api)
     metrics = _metrics_options(root, base.metrics)
@@ -509,6 +531,7 @@ def parse_config(document: Mapping[str, Any], source: str, base: Config | None =
         modbus=modbus,
         sites=sites,
         state=state,
+        signing_ca=signing_ca,
         fleet=FleetPolicy(
             heartbeat_interval=heartbeat,
             unknown_stations=unknown_stations,

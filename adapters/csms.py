@@ -36,6 +36,7 @@ from actors.handlers import Handler
 from actors.meter import ModbusStats
 from actors.station import StationActor, StationSnapshot
 from adapters.api import serve_api
+from adapters.certificate_signing import CertificateSigner
 from adapters.config import Config
 from adapters.metrics import attach_metrics
 from adapters.modbus_fleet import ModbusDevices, run_modbus
@@ -168,6 +169,9 @@ async def open_csms(
         await start("projections", live.run, _ignore)
         await start("transaction-index", transactions.run, _ignore)
         await close_stale_connections(store, live, runtime.clock)  # before the OCPP port opens
+        if config.signing_ca is not None:
+            signer = CertificateSigner(config.signing_ca, fleet)
+            await start("certificate-signer", signer.run, _ignore)
         if serve_ocpp:
             server = OcppServer(fleet, runtime.clock, config.server, csms.gate)
             await start("ocpp-listener", server.serve, partial(setattr, csms, "ocpp_port"))

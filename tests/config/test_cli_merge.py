@@ -42,6 +42,9 @@ NOT_IN_THE_FILE = {
     "data_dir": "the --data-dir flag: the file's [store] url names the store itself",
     "api.tls_cert": "a real certificate file: tests/security/test_api_security.py sets it through serve",
     "api.tls_key": "a real key file: tests/security/test_api_security.py sets it through serve",
+    "signing_ca.certificate": "[server] ca_cert, a real file: tests/security/test_certificate_signing.py",
+    "signing_ca.key": "[server] ca_key, a real file: tests/security/test_certificate_signing.py",
+    "signing_ca.days": "[server] station_cert_days, used with ca_cert: tests/security/ (certificates)",
     "server.ssl_context": "built from [server] tls_cert, tls_key, client_ca (tests/security test them)",
 }
 

@@ -69,6 +69,11 @@ class Station(ChargePoint):
             ],
         )
 
+    @on("CertificateSigned")
+    def certificate_signed(self, **kw: Any) -> Any:
+        self.seen("CertificateSigned", kw)
+        return call_result.CertificateSigned(status="Accepted")
+
     @on("ClearCache")
     def clear_cache(self, **kw: Any) -> Any:
         self.seen("ClearCache", kw)
