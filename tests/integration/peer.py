@@ -1,4 +1,4 @@
-"""Drive the real-client peer (tests/peers/ocpp16_station.py) from trio tests."""
+"""Drive the real-client peers (tests/peers/ocpp16_station.py, ocpp201_station.py) from trio tests."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ from typing import Any
 
 import trio
 
-PEER = Path(__file__).resolve().parent.parent / "peers" / "ocpp16_station.py"
+PEERS = Path(__file__).resolve().parent.parent / "peers"
+PEER = PEERS / "ocpp16_station.py"
+PEER_201 = PEERS / "ocpp201_station.py"
 
 
 class PeerStation:
@@ -80,17 +82,20 @@ class PeerRefused(Exception):
 
 @asynccontextmanager
 async def peer_station(
-    url: str, station_id: str, env: dict[str, str] | None = None
+    url: str, station_id: str, version: str = "1.6", env: dict[str, str] | None = None
 ) -> AsyncIterator[PeerStation]:
-    """Start the peer process connected to ``url``/``station_id``; stop it (and its process) on exit.
+    """Start the peer process (an OCPP ``version`` station) connected to ``url``/``station_id``; stop it
+    (and its process) on exit.
 
-    ``env``: ``PEER_PASSWORD``, ``PEER_CA``, ``PEER_CERT`` (see the peer's docstring); a refused
+    ``env``: ``PEER_PASSWORD``, ``PEER_CA``, ``PEER_CERT`` (see the 1.6 peer's docstring); a refused
     connection raises :class:`PeerRefused`.
     """
+    script = PEER_201 if version == "2.0.1" else PEER
     process = await trio.lowlevel.open_process(
-        [sys.executable, str(PEER), url, station_id],
+        [sys.executable, "-m", f"tests.peers.{script.stem}", url, station_id],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
+        cwd=PEERS.parent.parent,
         env={**os.environ, **(env or {})},
     )
     peer = PeerStation(process)

@@ -163,7 +163,14 @@ class Station(ChargePoint):
         )
 
 
-async def session(url: str, station_id: str, commands: asyncio.Queue[dict[str, Any]]) -> bool:
+async def session(
+    url: str,
+    station_id: str,
+    commands: asyncio.Queue[dict[str, Any]],
+    station_class: type[ChargePoint] = Station,
+    subprotocol: str = "ocpp1.6",
+    calls: Any = call,
+) -> bool:
     """One connection; returns True when asked to reconnect, False to quit."""
     headers = {}
     if "PEER_PASSWORD" in os.environ:
@@ -174,10 +181,11 @@ async def session(url: str, station_id: str, commands: asyncio.Queue[dict[str, A
         context = ssl.create_default_context(cafile=os.environ.get("PEER_CA"))
         if "PEER_CERT" in os.environ:
             context.load_cert_chain(os.environ["PEER_CERT"])
+    offered = [websockets.Subprotocol(subprotocol)]
     async with websockets.connect(
-        f"{url}/{station_id}", subprotocols=["ocpp1.6"], ssl=context, additional_headers=headers
+        f"{url}/{station_id}", subprotocols=offered, ssl=context, additional_headers=headers
     ) as ws:
-        station = Station(station_id, ws, response_timeout=10)
+        station = station_class(station_id, ws, response_timeout=10)
         listener = asyncio.create_task(station.start())
         emit({"connected": True})
         try:
@@ -189,7 +197,7 @@ async def session(url: str, station_id: str, commands: asyncio.Queue[dict[str, A
                     return True
                 action, payload = command["call"], command.get("payload", {})
                 try:
-                    result = await station.call(getattr(call, action)(**payload), suppress=False)
+                    result = await station.call(getattr(calls, action)(**payload), suppress=False)
                     emit({"result": dataclasses.asdict(result)})
                 except Exception as error:
                     emit({"error": f"{type(error).__name__}: {error}"})
@@ -197,7 +205,8 @@ async def session(url: str, station_id: str, commands: asyncio.Queue[dict[str, A
             listener.cancel()
 
 
-async def main(url: str, station_id: str) -> None:
+async def main(url: str, station_id: str, **station: Any) -> None:
+    """Run connections until stdin ends; ``station``: :func:`session`'s class, subprotocol and calls."""
     commands: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     loop = asyncio.get_running_loop()
 
@@ -210,7 +219,7 @@ async def main(url: str, station_id: str) -> None:
 
     stdin_task = asyncio.create_task(read_stdin())
     try:
-        while await session(url, station_id, commands):
+        while await session(url, station_id, commands, **station):
             pass
     except websockets.InvalidStatus as refused:
         emit({"refused": refused.response.status_code})

@@ -56,7 +56,7 @@ password_hash = "{hash_password("cp-s-password-123456")}"
         url = f"wss://127.0.0.1:{ocpp_port(served)}/ocpp"
         env = {"PEER_CA": str(pki.server_ca_file), "PEER_PASSWORD": "cp-s-password-123456"}
         key, csr = request("CP-S")
-        async with peer_station(url, "CP-S", env) as station:
+        async with peer_station(url, "CP-S", env=env) as station:
             assert (await station.call("SignCertificate", csr=request("CP-OTHER")[1]))["status"] == "Rejected"
             assert (await station.call("SignCertificate", csr="not a request"))["status"] == "Rejected"
             assert (await station.call("SignCertificate", csr=csr))["status"] == "Accepted"
@@ -85,7 +85,7 @@ password_hash = "{hash_password("cp-s-password-123456")}"
             + chain.encode()
         )
         async with peer_station(
-            url, "CP-S", {"PEER_CA": str(pki.server_ca_file), "PEER_CERT": str(own)}
+            url, "CP-S", env={"PEER_CA": str(pki.server_ca_file), "PEER_CERT": str(own)}
         ) as cp:
             assert "current_time" in await cp.call("Heartbeat")
         assert await served.stop() == 0

@@ -41,7 +41,7 @@ async def test_a_rotated_password_is_valid_only_once_the_station_accepted_it(
         url = f"ws://127.0.0.1:{csms.ocpp_port}/ocpp"
         env = {"PEER_PASSWORD": OLD, "PEER_AUTHORIZATION_KEY": answer}
         async with (
-            peer_station(url, "CP-R", env) as station,
+            peer_station(url, "CP-R", env=env) as station,
             httpx.AsyncClient(
                 base_url=f"http://127.0.0.1:{csms.api_port}",
                 headers={"Authorization": f"Bearer {TOKEN}"},

@@ -83,7 +83,7 @@ security_profile = 3
         tls = pki.client_context()
         attacker = "127.0.0.3"  # the refused attempts, so that they do not block the good stations' address
         peer_env = {"PEER_CA": str(pki.server_ca_file), "PEER_PASSWORD": "right-password-2"}
-        async with peer_station(url, "CP-2", peer_env) as cp2:
+        async with peer_station(url, "CP-2", env=peer_env) as cp2:
             assert (await cp2.call("BootNotification", **BOOT))["status"] == "Accepted"
             # Takeover attempts while CP-2 is connected: a wrong password, none, another user.
             assert (await upgrade(port, "CP-2", password="guess", context=tls, source=attacker)).status == 401
@@ -108,7 +108,7 @@ security_profile = 3
 
             # Profile 3: the certificate proves CP-3; Basic alone is a downgrade.
             async with peer_station(
-                url, "CP-3", {"PEER_CA": str(pki.server_ca_file), "PEER_CERT": str(cp3_cert)}
+                url, "CP-3", env={"PEER_CA": str(pki.server_ca_file), "PEER_CERT": str(cp3_cert)}
             ) as cp3:
                 assert (await cp3.call("BootNotification", **BOOT))["status"] == "Accepted"
             assert (
@@ -135,7 +135,7 @@ security_profile = 3
         with pytest.RaisesGroup(
             pytest.RaisesExc(PeerRefused, check=lambda e: e.args[0] == 401), flatten_subgroups=True
         ):
-            async with peer_station(url, "CP-2", wrong):
+            async with peer_station(url, "CP-2", env=wrong):
                 pass
 
         async with httpx.AsyncClient(base_url=served.api_url) as client:
@@ -174,7 +174,7 @@ password_hash = "{hash_password("pw-zero-1234567890")}"
     async with serving(*args) as served:
         port = ocpp_port(served)
         url = f"ws://127.0.0.1:{port}/ocpp"
-        async with peer_station(url, "CP-1", {"PEER_PASSWORD": "pw-one-1234567890"}) as cp1:
+        async with peer_station(url, "CP-1", env={"PEER_PASSWORD": "pw-one-1234567890"}) as cp1:
             assert (await cp1.call("BootNotification", **BOOT))["status"] == "Accepted"
             assert (await upgrade(port, "CP-1")).status == 401
             assert (await upgrade(port, "CP-1", password="pw-zero-1234567890")).status == 401
@@ -182,7 +182,7 @@ password_hash = "{hash_password("pw-zero-1234567890")}"
         # CP-0 is at profile 0: it may connect without a password, but once it is connected with its
         # password (profile 1), a connection without one cannot replace it.
         assert (await upgrade(port, "CP-0")).status == 101
-        async with peer_station(url, "CP-0", {"PEER_PASSWORD": "pw-zero-1234567890"}) as cp0:
+        async with peer_station(url, "CP-0", env={"PEER_PASSWORD": "pw-zero-1234567890"}) as cp0:
             assert (await upgrade(port, "CP-0")).status == 409
             assert (await upgrade(port, "CP-0", password="wrong")).status == 401
             assert "current_time" in await cp0.call("Heartbeat")
