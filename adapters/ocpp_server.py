@@ -13,13 +13,14 @@ import logging
 import re
 import ssl
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import unquote
 
 import trio
 
 from actors.fleet import Fleet
 from actors.station import Detach, FrameIn
+from actors.station_tree import TRY_AGAIN_LATER
 from adapters import websocket
 from core.clock import Clock
 
@@ -38,6 +39,18 @@ class ServerOptions:
     ping_timeout: float = 15.0  # a pong later than this drops the connection
     send_timeout: float = 10.0  # a write blocked this long (the station stopped reading) drops it
     ssl_context: ssl.SSLContext | None = None
+
+
+class Ownership(Protocol):
+    """Which node serves a station, when several share a store (``adapters.cluster.ClusterNode``)."""
+
+    async def open(self, station_id: str) -> str | None:
+        """Make this node the station's server for a new connection; None if it is, else why not."""
+        ...
+
+    async def close(self, station_id: str) -> None:
+        """A connection that ``open`` accepted ended."""
+        ...
 
 
 class BadStationPath(ValueError):
@@ -78,8 +91,11 @@ class WebSocketLine:
 class OcppServer:
     """Serves ``ws://host:port/ocpp/<station_id>``; run :meth:`serve` in a nursery."""
 
-    def __init__(self, fleet: Fleet, clock: Clock, options: ServerOptions) -> None:
+    def __init__(
+        self, fleet: Fleet, clock: Clock, options: ServerOptions, ownership: Ownership | None = None
+    ) -> None:
         self.fleet = fleet
+        self.ownership = ownership
         self.clock = clock
         self.options = options
         self.port: int | None = None
@@ -130,6 +146,23 @@ class OcppServer:
         connection = await upgrade.accept(chosen, self._options)
         if connection is None:
             return
+        if self.ownership is None:
+            await self._serve(station_id, connection)
+            return
+        # Accepted first: the station's frames wait in TCP while the lease is taken (up to a lease period).
+        elsewhere = await self.ownership.open(station_id)
+        if elsewhere is not None:
+            logger.info("station %s refused: %s", station_id, elsewhere)
+            await connection.aclose(TRY_AGAIN_LATER, elsewhere[:120])
+            return
+        try:
+            await self._serve(station_id, connection)
+        finally:
+            with trio.move_on_after(15) as cleanup:
+                cleanup.shield = True
+                await self.ownership.close(station_id)
+
+    async def _serve(self, station_id: str, connection: websocket.Connection) -> None:
         conn = await self.fleet.attach(station_id, WebSocketLine(connection))
         ref = self.fleet.ensure_station(station_id)
         reason = "server shutting down"

@@ -157,3 +157,24 @@ class CompositeAnswer(BaseModel):
     match: bool | None = Field(
         description="source=station: whether both agree at every instant within 0.1 in the unit"
     )
+
+
+class Lease(BaseModel):
+    station: str
+    epoch: int = Field(description="raised by every change of the station's node; appends check it")
+    expires: str = Field(description="when the lease runs out unless the node's heartbeat renews it")
+
+
+class Node(BaseModel):
+    node: str
+    alive: bool = Field(description="the node's process still holds its PostgreSQL connection")
+    started: str
+    heartbeat: str = Field(description="the node's last heartbeat (PostgreSQL's clock)")
+    stopped: str | None = Field(description="when it stopped cleanly, releasing its leases")
+    leases: list[Lease] = Field(description="the stations it serves")
+
+
+class NodeList(BaseModel):
+    cluster: bool = Field(description="whether this server runs as one of several nodes (serve --node)")
+    node: str | None = Field(description="this server's node name")
+    nodes: list[Node]

@@ -100,6 +100,7 @@ class CsmsMetrics:
                     writer,
                     self.csms.live.state,
                     self.csms.modbus,
+                    self.csms.cluster,
                 ),
                 head=head,
                 live_position=self.csms.live.position,
