@@ -140,7 +140,7 @@ LEASE_SECONDS = 10.0
 class NodeOptions:
     """``[node]``: this process as one of several nodes sharing a PostgreSQL store (``adapters.cluster``)."""
 
-    name: str | None  # None: not a node (yet): ``--node NAME`` may name it
+    name: str | None = None  # None: not a node (yet): ``--node NAME`` may name it
     lease_seconds: float = LEASE_SECONDS
 
 
@@ -330,7 +330,8 @@ def _node_options(root: TableReader, base: NodeOptions | None) -> NodeOptions | 
     reader.finish()
     if name is None:
         # No name, no node (the flag --node may name it); a lease period alone waits for one.
-        return None if "lease_seconds" not in reader.table else NodeOptions(None, float(lease))
+        keep = base is not None or "lease_seconds" in reader.table
+        return NodeOptions(None, float(lease)) if keep else None
     return node_options(name, float(lease), source=reader.source, key=reader.key("name"))
 
 
