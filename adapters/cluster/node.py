@@ -65,7 +65,7 @@ log = logging.getLogger("chargeward.cluster")
 
 _STATION = "station/"
 _REPLY_CHECK = 2.0  # seconds between looks at a forwarded call's row while its reply is awaited
-_REGISTER_WAIT = 10.0  # seconds a restarted node waits for its killed predecessor's connection to go
+_REGISTER_WAIT = 5.0  # seconds a restarted node waits for its killed predecessor's connection to go
 _BACKOFF_MAX = 5.0
 
 _ERRORS: dict[str, type[CommandError]] = {
@@ -224,7 +224,9 @@ class ClusterNode:
                 task_status.started(self)
                 await self._listen(conn)
         finally:
-            self.store.log.fence = None  # nothing more from this node gets through, nor needs to
+            # The fence stays: with no lease held, no station append of this node gets through
+            # (a station actor still finishing its last message is refused, the next owner records
+            # the disconnect), while the leases are released for the other nodes.
             self.held.clear()
             with trio.CancelScope(shield=True), trio.move_on_after(10):
                 try:
