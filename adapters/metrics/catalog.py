@@ -57,7 +57,7 @@ SPECS: tuple[MetricSpec, ...] = (
         "gauge",
         ("status",),
         "Connectors by current status (unknown: none reported yet).",
-        "10 (the 9 OCPP 1.6 statuses + unknown)",
+        "11 (the 9 OCPP 1.6 statuses, 2.0.1's Occupied, unknown)",
     ),
     MetricSpec(
         "chargeward_connector_status",
@@ -91,7 +91,7 @@ SPECS: tuple[MetricSpec, ...] = (
         ("action", "outcome"),
         "Station-initiated calls answered, by action and outcome (result or error); "
         "action=invalid for frames that were not a valid call.",
-        "OCPP 1.6 actions (~40, others as `other`) x 2",
+        "OCPP 1.6 and 2.0.1 actions (~100, others as `other`) x 2",
     ),
     MetricSpec(
         "chargeward_ocpp_frames_out_total",
