@@ -521,7 +521,7 @@ class StationActor(Actor[StationMessage]):
         """The response payload: the first handler that answers, else the built-in rule."""
         try:
             response = await self.deps.handlers.consult(
-                IncomingCall(self.station_id, action, request, frame.conn)
+                IncomingCall(self.station_id, action, request, frame.conn, self.dialect.version)
             )
         except Exception as exc:
             logger.exception("station %s: handler for %s failed", self.station_id, action)

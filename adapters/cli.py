@@ -27,7 +27,7 @@ from adapters import log_tools, schedule
 from adapters.api import ApiOptions, InsecureApiOptions, hash_token, new_token
 from adapters.api.options import TOKEN_LISTS
 from adapters.api.scopes import Scope
-from adapters.config import Config, ConfigError, load_config
+from adapters.config import LEASE_SECONDS, Config, ConfigError, load_config, node_options
 from adapters.csms import open_csms
 from adapters.gc_policy import mmap_big_blocks, settle_heap
 from adapters.ocpp_server import BadStationPath, station_id_from_path
@@ -44,6 +44,11 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--ocpp-port", type=int, help="OCPP WebSocket port (default 9000)")
     p.add_argument("--store", help="event store URL (memory://, sqlite:///path); default DATA_DIR/events.db")
+    p.add_argument(
+        "--node",
+        metavar="NAME",
+        help="serve as node NAME of several sharing one postgresql:// store (see README, several nodes)",
+    )
     p.add_argument(
         "--api-host", help="HTTP API address (default 127.0.0.1; beyond loopback only with tokens)"
     )
@@ -125,6 +130,7 @@ SERVE_FLAGS: dict[str, Callable[[Config, Any], Config]] = {
     "host": lambda c, v: replace(c, server=replace(c.server, host=v)),
     "ocpp_port": lambda c, v: replace(c, server=replace(c.server, port=v)),
     "store": lambda c, v: replace(c, store_url=v),
+    "node": lambda c, v: replace(c, node=node_options(v, c.node.lease_seconds if c.node else LEASE_SECONDS)),
     "api_host": lambda c, v: replace(c, api=replace(_api(c), host=v)),
     "api_port": lambda c, v: replace(c, api=replace(_api(c), port=v)),
 }

@@ -57,6 +57,10 @@ Example::
     [store]
     url = "sqlite:///var/lib/chargeward/events.db"   # default: events.db in --data-dir
 
+    [node]                             # one of several nodes sharing a postgresql:// store
+    name = "node-a"                    # unique among them (serve --node NAME)
+    lease_seconds = 10                 # a paused or cut-off node's stations move after this long
+
     [state]                            # checkpoints of the live state, kept in the store
     checkpoint_every = 10000           # records folded between two checkpoints, at most ...
     checkpoint_interval = 60           # ... and seconds (while there is something new to save)
@@ -108,6 +112,7 @@ Example::
 from __future__ import annotations
 
 import os
+import re
 import ssl
 import tomllib
 from collections.abc import Mapping
@@ -152,6 +157,27 @@ class StateOptions:
     finished_transactions: int = 1000
 
 
+_NODE_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
+LEASE_SECONDS = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class NodeOptions:
+    """``[node]``: this process as one of several nodes sharing a PostgreSQL store (``adapters.cluster``)."""
+
+    name: str | None = None  # None: not a node (yet): ``--node NAME`` may name it
+    lease_seconds: float = LEASE_SECONDS
+
+
+def node_options(
+    name: str, lease_seconds: float = LEASE_SECONDS, *, source: str = "command line", key: str = "--node"
+) -> NodeOptions:
+    """Checked ``NodeOptions``; ``ConfigError`` naming ``source`` and ``key`` for a bad name."""
+    if not _NODE_NAME.fullmatch(name):
+        raise ConfigError(source, key, f"a node name is 1-64 letters, digits and ._-, got {name!r}")
+    return NodeOptions(name, lease_seconds)
+
+
 @dataclass(frozen=True, slots=True)
 class Config:
     data_dir: Path = Path("data")
@@ -164,6 +190,7 @@ class Config:
     sites: tuple[Site, ...] = ()  # [sites.<id>]: sites under load management (adapters.site_config)
     state: StateOptions = field(default_factory=StateOptions)
     signing_ca: SigningCa | None = None  # [server] ca_cert, ca_key: signs SignCertificate requests
+    node: NodeOptions | None = None  # [node]: one of several nodes sharing a postgresql:// store
 
     @property
     def resolved_store_url(self) -> str:
@@ -423,6 +450,18 @@ def _api_options(root: TableReader, base: ApiOptions | None) -> ApiOptions | Non
     return api
 
 
+def _node_options(root: TableReader, base: NodeOptions | None) -> NodeOptions | None:
+    reader = root.table_of("node")
+    name = reader.get("name", str, base.name if base else None)
+    lease = reader.positive("lease_seconds", base.lease_seconds if base else LEASE_SECONDS)
+    reader.finish()
+    if name is None:
+        # No name, no node (the flag --node may name it); a lease period alone waits for one.
+        keep = base is not None or "lease_seconds" in reader.table
+        return NodeOptions(None, float(lease)) if keep else None
+    return node_options(name, float(lease), source=reader.source, key=reader.key("name"))
+
+
 def _modbus_devices(
     document: Mapping[str, Any], root: TableReader, base: tuple[DeviceConfig, ...]
 ) -> tuple[DeviceConfig, ...]:
@@ -508,6 +547,7 @@ def parse_config(document: Mapping[str, Any], source: str, base: Config | None =
     store = root.table_of("store")
     store_url = store.get("url", str, base.store_url)
     store.finish()
+    node = _node_options(root, base.node)
     state_table = root.table_of("state")
     state = StateOptions(
         checkpoint_every=_at_least_one(state_table, "checkpoint_every", base.state.checkpoint_every),
@@ -553,6 +593,7 @@ def parse_config(document: Mapping[str, Any], source: str, base: Config | None =
         sites=sites,
         state=state,
         signing_ca=signing_ca,
+        node=node,
         fleet=FleetPolicy(
             heartbeat_interval=heartbeat,
             unknown_stations=unknown_stations,
@@ -571,7 +612,7 @@ def parse_config(document: Mapping[str, Any], source: str, base: Config | None =
 
 
 ENV_PREFIX = "CHARGEWARD_"
-ENV_TABLES = ("server", "api", "store", "state", "fleet", "metrics")
+ENV_TABLES = ("server", "api", "store", "state", "fleet", "metrics", "node")
 
 
 def _environment(environ: Mapping[str, str]) -> dict[tuple[str, str], tuple[Any, str]]:

@@ -16,7 +16,7 @@ import logging
 import re
 import ssl
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import unquote
 
 import trio
@@ -24,6 +24,7 @@ import trio
 from actors.fleet import Fleet
 from actors.ocpp.versions import SUBPROTOCOLS
 from actors.station import Detach, FrameIn
+from actors.station_tree import TRY_AGAIN_LATER
 from adapters import websocket
 from adapters.station_gate import Presented, Refused, SecurityOptions, StationGate
 from core.clock import Clock
@@ -44,6 +45,18 @@ class ServerOptions:
     ssl_context: ssl.SSLContext | None = None
     subprotocols: tuple[str, ...] = SUBPROTOCOLS  # accepted, the server's preference first
     security: SecurityOptions = field(default_factory=SecurityOptions)
+
+
+class Ownership(Protocol):
+    """Which node serves a station, when several share a store (``adapters.cluster.ClusterNode``)."""
+
+    async def open(self, station_id: str) -> str | None:
+        """Make this node the station's server for a new connection; None if it is, else why not."""
+        ...
+
+    async def close(self, station_id: str) -> None:
+        """A connection that ``open`` accepted ended."""
+        ...
 
 
 class BadStationPath(ValueError):
@@ -85,9 +98,15 @@ class OcppServer:
     """Serves ``ws://host:port/ocpp/<station_id>``; run :meth:`serve` in a nursery."""
 
     def __init__(
-        self, fleet: Fleet, clock: Clock, options: ServerOptions, gate: StationGate | None = None
+        self,
+        fleet: Fleet,
+        clock: Clock,
+        options: ServerOptions,
+        ownership: Ownership | None = None,
+        gate: StationGate | None = None,
     ) -> None:
         self.fleet = fleet
+        self.ownership = ownership
         self.clock = clock
         self.options = options
         self.gate = gate or StationGate(options.security, fleet.policy, fleet.store, clock)
@@ -166,6 +185,23 @@ class OcppServer:
         connection = await upgrade.accept(subprotocol, self._options)
         if connection is None:
             return
+        if self.ownership is None:
+            await self._serve(station_id, connection)
+            return
+        # Accepted first: the station's frames wait in TCP while the lease is taken (up to a lease period).
+        elsewhere = await self.ownership.open(station_id)
+        if elsewhere is not None:
+            logger.info("station %s refused: %s", station_id, elsewhere)
+            await connection.aclose(TRY_AGAIN_LATER, elsewhere[:120])
+            return
+        try:
+            await self._serve(station_id, connection)
+        finally:
+            with trio.move_on_after(15) as cleanup:
+                cleanup.shield = True
+                await self.ownership.close(station_id)
+
+    async def _serve(self, station_id: str, connection: websocket.Connection) -> None:
         conn = await self.fleet.attach(station_id, WebSocketLine(connection))
         ref = self.fleet.ensure_station(station_id)
         reason = "server shutting down"

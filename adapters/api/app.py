@@ -15,7 +15,7 @@ import trio
 from fastapi import Depends, FastAPI, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from adapters.api import charging, commands, docs, security
+from adapters.api import charging, commands, docs, nodes, security
 from adapters.api.json_body import JSONBody
 from adapters.api.options import ApiOptions
 from adapters.api.problems import ApiProblem, install_problem_handlers, problem
@@ -104,6 +104,7 @@ def build_app(csms: Csms, options: ApiOptions) -> FastAPI:
     app.include_router(router, **guard(Scope.READ))
     app.include_router(charging.router, **guard(Scope.READ))
     app.include_router(commands.router, **guard(Scope.COMMAND))
+    app.include_router(nodes.router, **guard(Scope.READ))
     app.include_router(security.router, **guard(Scope.ADMIN))
     app.include_router(metrics_router, **guard(Scope.METRICS))
     return app

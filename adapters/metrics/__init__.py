@@ -63,6 +63,11 @@ tests check this list against it):
   current/enabled x verified/mismatched/failed
 - ``chargeward_modbus_line_events_total{line,event}`` (counter): configured lines x 7 events
 - ``chargeward_modbus_poll_seconds`` (histogram, 14 buckets, no device label): 1
+- with ``serve --node NAME`` only, one series each labelled with the node's name:
+  ``chargeward_node_leases{node}`` (gauge), ``chargeward_node_takeovers_total{node}``,
+  ``chargeward_node_leases_lost_total{node}``, ``chargeward_node_commands_forwarded_total{node}``,
+  ``chargeward_node_commands_served_total{node}``, ``chargeward_node_heartbeat_failures_total{node}``
+  (counters): 1 per node
 """
 
 from adapters.metrics.catalog import MODBUS_DEVICE_STALE, SPECS, MetricSpec, markdown

@@ -21,6 +21,7 @@ import trio
 
 from actors.ocpp.versions import DIALECTS
 from actors.ocpp_stats import OcppStats
+from adapters.cluster import ClusterNode
 from adapters.modbus_config import LineConfig, SerialLine
 from adapters.modbus_fleet import ModbusDevices
 from core.stats import DepthSummary, RuntimeStats
@@ -129,6 +130,20 @@ class Snapshot:
     live_position: int
     live_checkpoint: int
     modbus: ModbusSnapshot | None = None
+    node: NodeSnapshot | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NodeSnapshot:
+    """This node's lease and call counters (``serve --node``)."""
+
+    name: str
+    leases: int
+    takeovers: int
+    lost: int
+    forwarded: int
+    served: int
+    heartbeat_failures: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +224,7 @@ class Sources:
     writer: WriterStats | None
     live: LiveState
     modbus: ModbusDevices | None = None
+    node: ClusterNode | None = None
     refusals: Mapping[str, int] | None = None  # refused upgrades by reason (adapters.station_gate)
 
 
@@ -300,4 +316,18 @@ async def take(
         live_position=live_position,
         live_checkpoint=live_checkpoint,
         modbus=None if sources.modbus is None else modbus_snapshot(sources.modbus, per_connector),
+        node=None if sources.node is None else _node_snapshot(sources.node),
+    )
+
+
+def _node_snapshot(node: ClusterNode) -> NodeSnapshot:
+    stats = node.stats
+    return NodeSnapshot(
+        node.node,
+        len(node.held),
+        stats.takeovers,
+        stats.lost,
+        stats.forwarded,
+        stats.served,
+        stats.heartbeat_failures,
     )

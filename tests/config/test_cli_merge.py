@@ -75,6 +75,7 @@ SAMPLES: dict[str, tuple[str, Any]] = {
     "api.read_tokens": (f'[api]\nread_tokens = ["{_TOKEN}"]\n', (_TOKEN,)),
     "api.metrics_tokens": (f'[api]\nmetrics_tokens = ["{_TOKEN}"]\n', (_TOKEN,)),
     "store_url": ('[store]\nurl = "memory://"\n', "memory://"),
+    "node.name": ('[node]\nname = "node-x"\n', "node-x"),
     "fleet.default.phases": ("[fleet]\nphases = 1\n", 1),
     "fleet.unknown_id_tags": ('[fleet]\nunknown_id_tags = "Blocked"\n', "Blocked"),
     "fleet.default.aliases": ('[fleet.aliases]\n"Celcius" = "Celsius"\n', {"Celcius": "Celsius"}),
@@ -239,13 +240,21 @@ def test_all_values_together_survive_and_flags_change_only_what_they_name(tmp_pa
 
 
 def test_every_flag_overrides_its_setting(tmp_path: Path) -> None:
-    given = {"host": "::1", "ocpp_port": "7001", "store": "memory://", "api_host": "::1", "api_port": "7002"}
+    given = {
+        "host": "::1",
+        "ocpp_port": "7001",
+        "store": "memory://",
+        "node": "node-x",
+        "api_host": "::1",
+        "api_port": "7002",
+    }
     assert set(given) == set(SERVE_FLAGS), "a new flag needs a value here"
     config = serve_config(
         tmp_path, "", *[x for n, v in given.items() for x in ("--" + n.replace("_", "-"), v)]
     )
     assert config.server.host == "::1" and config.server.port == 7001 and config.store_url == "memory://"
     assert config.api is not None and (config.api.host, config.api.port) == ("::1", 7002)
+    assert config.node is not None and config.node.name == "node-x"
 
 
 def test_the_exceptions_name_real_fields() -> None:
