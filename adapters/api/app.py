@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from adapters.api import charging, commands
+from adapters.api import charging, commands, sites
 from adapters.api.json_body import JSONBody
 from adapters.api.options import ApiOptions
 from adapters.api.problems import ApiProblem, install_problem_handlers, problem
@@ -73,5 +73,6 @@ def build_app(csms: Csms, options: ApiOptions) -> FastAPI:
     app.include_router(router, **guard)  # type: ignore[arg-type]
     app.include_router(charging.router, **guard)  # type: ignore[arg-type]
     app.include_router(commands.router, **guard)  # type: ignore[arg-type]
+    app.include_router(sites.router, **guard)  # type: ignore[arg-type]
     app.include_router(metrics_router, **guard)  # type: ignore[arg-type]
     return app
