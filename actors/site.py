@@ -63,6 +63,7 @@ class SiteStats:
     last_at: datetime | None = None
     last_reason: str | None = None
     in_force: dict[ConnectorId, float] = field(default_factory=dict)  # what each connector was sent
+    load: tuple[float | None, ...] = (None, None, None)  # A per phase the grid meter read (None: unknown)
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +201,8 @@ class SiteActor(Actor[SiteMessage]):
         self.stats.rounds[reason] += 1
         self.stats.last, self.stats.last_at, self.stats.last_reason = decision, now, reason
         self.stats.in_force = dict(paced.in_force)
+        trusted = self.site.meter is not None and not decision.failsafe
+        self.stats.load = self.view.meter.current if trusted else (None, None, None)
         assert self._nursery is not None
         for key, amps in send.items():
             sent = self.sent[key] = Sent(amps, mono)

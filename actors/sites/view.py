@@ -8,7 +8,7 @@ It reads
   starting and stopping, and each connector's measured current per phase (``Current.Import`` in
   MeterSampled; a value without a phase counts on every phase the connector uses);
 - ``meter/<meter>``: the grid meter's current per phase (``Current.Import`` on L1..L3), and its
-  stale and recovered events;
+  stale and recovered events (a reading is a change when a phase moved by the deadband or more);
 - ``site/<id>``: the limits each source set or cleared.
 
 A connector **wants power** while a transaction runs on it, or while it reports ``Charging`` without a
@@ -185,14 +185,28 @@ class SiteView:
                 phase = (sample.get("phase") or "")[:2]
                 if sample.get("measurand") == CURRENT and phase in PHASE_INDEX:
                     values[PHASE_INDEX[phase]] = float(sample["value"])
+            before = self.meter
             self.meter = GridMeter((values[0], values[1], values[2]), at, False)
-            return True
+            return before.stale or before.at is None or self._moved(before.current, self.meter.current)
         if isinstance(event, ModbusDeviceStale):
             self.meter.stale = True
             return True
         if isinstance(event, ModbusDeviceRecovered):
             self.meter.stale = False
             return True
+        return False
+
+    def _moved(self, before: PhaseCurrents, now: PhaseCurrents) -> bool:
+        """True when a phase changed by the deadband or more (a smaller change waits for the next
+        periodic round: it could not change a send, and a meter polled every second would otherwise
+        make a round each time)."""
+        least = max(self.site.pacing.deadband, 0.1)
+        for old, new in zip(before, now, strict=True):
+            if old is None or new is None:
+                if old is not new:
+                    return True
+            elif abs(new - old) >= least:
+                return True
         return False
 
     # -- the view as a round event carries it ---------------------------------------------------

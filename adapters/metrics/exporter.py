@@ -100,6 +100,7 @@ class CsmsMetrics:
                     writer,
                     self.csms.live.state,
                     self.csms.modbus,
+                    tuple((site, self.csms.site_stats[site.id]) for site in self.csms.config.sites),
                 ),
                 head=head,
                 live_position=self.csms.live.position,

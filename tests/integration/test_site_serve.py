@@ -13,11 +13,11 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import trio
@@ -28,6 +28,7 @@ from tests.modbus.conftest import free_port
 from tests.modbus_actors.conftest import listening, until
 from tests.peers.grid_meter import PROFILE
 
+T = TypeVar("T")
 NOW = "2026-11-27T08:00:00Z"
 CAR_MAX = 32.0  # what a car would draw unlimited
 
@@ -134,6 +135,22 @@ async def site_state(client: httpx.AsyncClient) -> dict[str, Any]:
     return found
 
 
+async def scrape(client: httpx.AsyncClient) -> str:
+    return (await client.get("/metrics")).text
+
+
+async def eventually(
+    read: Callable[[httpx.AsyncClient], Awaitable[T]], client: httpx.AsyncClient, check: Callable[[T], bool]
+) -> T:
+    """What ``read`` gives once ``check`` holds for it (read every 0.1 s, for up to 30 s)."""
+    with trio.fail_after(30):
+        while True:
+            found = await read(client)
+            if check(found):
+                return found
+            await trio.sleep(0.1)
+
+
 async def test_a_site_keeps_its_limit_with_real_stations_and_a_real_meter(tmp_path: Path) -> None:
     port = free_port()
     (tmp_path / "grid_meter.toml").write_text(PROFILE)
@@ -199,9 +216,13 @@ async def test_a_site_keeps_its_limit_with_real_stations_and_a_real_meter(tmp_pa
             assert set(state["limits"]["sources"]) == {"grid_operator", "driver"}
             assert {c["station"]: c["in_force"] for c in state["connectors"]} == {"CP-2": 7.0, "CP-3": 7.0}
             assert state["failsafe"] is False
-            with trio.fail_after(30):  # the meter's next poll reads the cars' new draw
-                while (await site_state(client))["meter"]["current"] != [34.0, 34.0, 34.0]:  # noqa: ASYNC110
-                    await trio.sleep(0.1)
+            # the meter's next poll reads the cars' new draw, and the next round sees it
+            await eventually(site_state, client, lambda state: state["meter"]["current"] == [34.0] * 3)
+            headroom = 'chargeward_site_headroom_amperes{phase="L2",site="depot"} 0.0'
+            await eventually(scrape, client, lambda text: headroom in text)
+            metrics = (await client.get("/metrics")).text
+            assert 'chargeward_site_load_amperes{phase="L2",site="depot"} 34.0' in metrics
+            assert 'chargeward_site_limit_amperes{site="depot"} 34.0' in metrics
             answer = await client.delete("/api/sites/depot/limits/grid_operator")
             assert answer.status_code == 200, answer.text
             # the driver's 38 A is what binds now
@@ -217,5 +238,14 @@ async def test_a_site_keeps_its_limit_with_real_stations_and_a_real_meter(tmp_pa
             assert state["failsafe"] is True and state["last_round"] is not None
             listed = (await client.get("/api/sites")).json()
             assert [s["id"] for s in listed] == ["depot"]
+            metrics = (await client.get("/metrics")).text
+            for line in (
+                'chargeward_site_failsafe{site="depot"} 1.0',
+                'chargeward_site_allocation_amperes{connector="1",site="depot",station="CP-2"} 6.0',
+                'chargeward_site_profile_sends_total{kind="failsafe",outcome="accepted",site="depot"} 3.0',
+            ):
+                assert line in metrics, line
+            assert 'chargeward_site_rounds_total{reason="change",site="depot"}' in metrics
+            assert 'chargeward_site_over_limit{site="depot"} 0.0' in metrics
             nursery.cancel_scope.cancel()
         assert await served.stop() == 0
