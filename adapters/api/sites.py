@@ -102,6 +102,7 @@ async def site(request: Request, site_id: SiteId) -> dict[str, Any]:
     "/{site_id}/limits/{source}",
     summary="Set one source's limit on the site",
     responses={
+        400: problem("the body is not JSON"),
         404: problem("no such site"),
         422: problem("the limit is not valid"),
         503: problem("the site actor did not answer"),
