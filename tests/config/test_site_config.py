@@ -278,10 +278,17 @@ def test_every_site_key_is_in_the_readme() -> None:
     assert sorted(k for k in keys if k is not None and k not in written) == []
 
 
+def test_the_readme_grid_meter_example_parses() -> None:
+    blocks = re.findall(r"```toml\n(.*?)```", _readme_section(), re.S)
+    [example] = [block for block in blocks if "[[modbus.devices]]" in block]
+    [depot] = parse(example)
+    assert depot.meter == "grid" and depot.pacing.min_interval == 10.0
+
+
 def test_the_readme_worked_example_parses_and_allocates_as_it_says() -> None:
-    block = re.search(r"```toml\n(.*?)```", _readme_section(), re.S)
-    assert block is not None
-    [depot] = parse(block.group(1))
+    blocks = re.findall(r"```toml\n(.*?)```", _readme_section(), re.S)
+    [circuits] = [block for block in blocks if "[[sites.depot.circuits]]" in block]
+    [depot] = parse(circuits)
     non_ev = {"depot": (10.0, 12.0, 8.0)}
     figures = {}
     for policy in (Policy.EQUAL, Policy.PRIORITY):
