@@ -24,6 +24,7 @@ from actors.ocpp.versions import DIALECTS
 from actors.ocpp_stats import OcppStats
 from actors.site import SiteStats
 from actors.sites import Site
+from adapters.cluster import ClusterNode
 from adapters.modbus_config import LineConfig, SerialLine
 from adapters.modbus_fleet import ModbusDevices
 from core.stats import DepthSummary, RuntimeStats
@@ -126,12 +127,14 @@ class Snapshot:
     restarts: dict[str, int]
     escalations: dict[str, int]
     dead_letters: dict[tuple[str, str], int]
+    connections_refused: dict[str, int]
     writer: WriterStats | None
     head: int
     live_position: int
     live_checkpoint: int
     modbus: ModbusSnapshot | None = None
     sites: tuple[SiteSample, ...] = ()
+    node: NodeSnapshot | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +174,19 @@ def site_sample(site: Site, stats: SiteStats, per_connector: bool) -> SiteSample
         sends=sends,
         allocation=allocation if per_connector else (),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class NodeSnapshot:
+    """This node's lease and call counters (``serve --node``)."""
+
+    name: str
+    leases: int
+    takeovers: int
+    lost: int
+    forwarded: int
+    served: int
+    heartbeat_failures: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,6 +267,8 @@ class Sources:
     writer: WriterStats | None
     live: LiveState
     modbus: ModbusDevices | None = None
+    node: ClusterNode | None = None
+    refusals: Mapping[str, int] | None = None  # refused upgrades by reason (adapters.station_gate)
     sites: tuple[tuple[Site, SiteStats], ...] = ()
 
 
@@ -336,10 +354,25 @@ async def take(
         restarts=dict(sources.runtime.restarts),
         escalations=dict(sources.runtime.escalations),
         dead_letters=sources.runtime.dead_letters_by_kind(),
+        connections_refused=dict(sources.refusals or {}),
         writer=None if writer is None else replace(writer),
         head=head,
         live_position=live_position,
         live_checkpoint=live_checkpoint,
         modbus=None if sources.modbus is None else modbus_snapshot(sources.modbus, per_connector),
         sites=tuple(site_sample(site, stats, per_connector) for site, stats in sources.sites),
+        node=None if sources.node is None else _node_snapshot(sources.node),
+    )
+
+
+def _node_snapshot(node: ClusterNode) -> NodeSnapshot:
+    stats = node.stats
+    return NodeSnapshot(
+        node.node,
+        len(node.held),
+        stats.takeovers,
+        stats.lost,
+        stats.forwarded,
+        stats.served,
+        stats.heartbeat_failures,
     )
