@@ -33,12 +33,21 @@ STRICT = Validator("1.6", Policy.STRICT)
 
 
 def admit_call(
-    action: str, payload: dict[str, Any], *, state: StationState, validator: Validator, max_connector_id: int
+    action: str,
+    payload: dict[str, Any],
+    *,
+    state: StationState,
+    validator: Validator,
+    max_connector_id: int,
+    text: str | None = None,
 ) -> Validated:
-    """The station's CALL validated (and, if lenient, repaired); raises the OcppError that refuses it."""
+    """The station's CALL validated (and, if lenient, repaired); raises the OcppError that refuses it.
+
+    ``text``: the frame the payload came from, when known (it spares a valid payload the alias walk).
+    """
     if state.boot_status == "Rejected" and action != "BootNotification":
         raise OcppError(ErrorCode.SECURITY_ERROR, "the station was rejected at boot; boot again first")
-    checked = validator.validate_request(action, payload)
+    checked = validator.validate_request(action, payload, text)
     connector = checked.payload.get("connectorId")
     if isinstance(connector, int) and connector > max_connector_id:
         raise OcppError(

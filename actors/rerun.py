@@ -238,6 +238,7 @@ class _Rerunner:
                 state=self.state,
                 validator=self.validator(),
                 max_connector_id=self.fleet.max_connector_id,
+                text=frame.text if isinstance(frame.text, str) else None,
             )
             if checked.repairs:
                 repairs = repairs_record(checked.repairs)
