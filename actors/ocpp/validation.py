@@ -199,6 +199,8 @@ class Validator:
         self.policy = Policy(policy)
         self.aliases: Mapping[str, str] = table
         self._walks: dict[tuple[str, Direction], SchemaWalk] = {}
+        # The compiled schemas this validator has used: one dict lookup per payload on the hot path.
+        self._schemas: dict[tuple[str, Direction], CompiledSchema] = {}
         # Each alias source as it would appear in JSON text without escapes: see _may_hold_alias.
         self._quoted_aliases = tuple(json.dumps(source, ensure_ascii=False) for source in table)
 
@@ -227,9 +229,12 @@ class Validator:
         unknown or may hold one: on the hot path most frames hold none, and the walk cost about as
         much as the schema check.
         """
-        schema = compiled(self.version, action, direction)
+        schema = self._schemas.get((action, direction))
         if schema is None:
-            raise OcppError(ErrorCode.NOT_IMPLEMENTED, f"{action!r} is not an OCPP {self.version} action")
+            schema = compiled(self.version, action, direction)
+            if schema is None:
+                raise OcppError(ErrorCode.NOT_IMPLEMENTED, f"{action!r} is not an OCPP {self.version} action")
+            self._schemas[(action, Direction(direction))] = schema  # only actions the version has
         failure = _failure(schema, payload)
         if self.policy is Policy.STRICT:
             if failure is not None:
