@@ -19,6 +19,7 @@ from actors.commands import Command, StationOffline, UnknownStation, to_command
 from actors.connector import ConnectorActor, ConnectorMessage, InspectConnector
 from actors.connector_view import ConnectorView
 from actors.handlers import Handler, Handlers
+from actors.ocpp.dialect import Dialect
 from actors.ocpp_stats import OcppStats
 from actors.policy import FleetPolicy
 from actors.station import (
@@ -240,6 +241,10 @@ class Fleet:
         now = self.runtime.clock.monotonic()
         send_by = now + (wait - call_timeout if wait > call_timeout else wait)
         return await ref.ask(lambda reply: SendCommand(to_command(command), reply, send_by), timeout=wait)
+
+    def dialect_of(self, station_id: str) -> Dialect | None:
+        """The dialect of the station's current (or last) connection, if its actor ever ran here."""
+        return self._deps.dialects.get(station_id)
 
     async def inspect(self, station_id: str) -> StationSnapshot | None:
         ref = self.station_ref(station_id)

@@ -13,23 +13,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from actors.commands import CommandRejected
-from actors.decisions import Events, command_events
+from actors.events import Event
 from actors.events.station import CommandCompleted
 from actors.ocpp import (
     CallFailed,
     ErrorCode,
     ErrorReceived,
     OcppError,
-    Policy,
     Repair,
     ResultReceived,
     Validated,
     Validator,
 )
+from actors.ocpp.dialect import Dialect
 from actors.station_state import StationState
 
-#: Our own responses are checked strictly, whatever a station's validation policy.
-STRICT = Validator("1.6", Policy.STRICT)
+Events = list[Event]
 
 
 def admit_call(
@@ -48,12 +47,18 @@ def admit_call(
     if state.boot_status == "Rejected" and action != "BootNotification":
         raise OcppError(ErrorCode.SECURITY_ERROR, "the station was rejected at boot; boot again first")
     checked = validator.validate_request(action, payload, text)
-    connector = checked.payload.get("connectorId")
-    if isinstance(connector, int) and connector > max_connector_id:
-        raise OcppError(
-            ErrorCode.PROPERTY_CONSTRAINT_VIOLATION,
-            f"connectorId {connector} is beyond this server's limit of {max_connector_id} per station",
-        )
+    # 1.6 numbers connectors by connectorId, 2.0.1 by evseId (and evse.id): one actor each.
+    evse = checked.payload.get("evse")
+    for name, number in (
+        ("connectorId", checked.payload.get("connectorId")),
+        ("evseId", checked.payload.get("evseId")),
+        ("evse.id", evse.get("id") if isinstance(evse, dict) else None),
+    ):
+        if isinstance(number, int) and number > max_connector_id:
+            raise OcppError(
+                ErrorCode.PROPERTY_CONSTRAINT_VIOLATION,
+                f"{name} {number} is beyond this server's limit of {max_connector_id} per station",
+            )
     return checked
 
 
@@ -62,9 +67,10 @@ def repairs_record(repairs: Sequence[Repair]) -> list[dict[str, Any]]:
     return [{"path": r.path, "kind": r.kind, "before": r.before, "after": r.after} for r in repairs]
 
 
-def checked_response(action: str, response: dict[str, Any]) -> dict[str, Any]:
-    """Our response to ``action`` checked strictly; raises OcppError (the schema's) when invalid."""
-    return STRICT.validate_response(action, response).payload
+def checked_response(dialect: Dialect, action: str, response: dict[str, Any]) -> dict[str, Any]:
+    """Our response to ``action`` checked strictly (whatever the station's validation policy);
+    raises OcppError (the schema's) when invalid."""
+    return dialect.strict.validate_response(action, response).payload
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,9 +88,12 @@ class ReplyDecision:
 
 
 def decide_reply(
-    event: ResultReceived | ErrorReceived | CallFailed, request: Mapping[str, Any], validator: Validator
+    event: ResultReceived | ErrorReceived | CallFailed,
+    request: Mapping[str, Any],
+    validator: Validator,
+    dialect: Dialect,
 ) -> ReplyDecision:
-    """Decide a reply to our command whose request payload was ``request``."""
+    """Decide a reply to our command whose request payload was ``request``, in ``dialect``."""
     action, unique_id = event.action, event.unique_id
     if isinstance(event, ResultReceived):
         try:
@@ -101,7 +110,7 @@ def decide_reply(
                 invalid, [], None, CommandRejected(error.code.value, f"invalid reply: {error.description}")
             )
         completed = CommandCompleted(action=action, unique_id=unique_id, outcome="result", response=result)
-        return ReplyDecision(completed, command_events(event.action, request, result), result, None)
+        return ReplyDecision(completed, dialect.command_events(event.action, request, result), result, None)
     if isinstance(event, ErrorReceived):
         failed = CommandCompleted(
             action=action,

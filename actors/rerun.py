@@ -2,9 +2,10 @@
 
 Every recorded inbound frame (``FrameReceived``, with its recorded time and connection) goes through
 a fresh sans-I/O :class:`~actors.ocpp.Session` per recorded connection and the same pure steps the
-station actor takes (:mod:`actors.frame_decisions`, :mod:`actors.decisions`) under the given fleet
-policy. What this build would record for the frame (the FrameReceived itself, its domain events and
-the FrameSent answering it) is compared with what the log holds for it, event by event.
+station actor takes (:mod:`actors.frame_decisions` and the decisions of the connection's dialect,
+:mod:`actors.ocpp.dialect`) under the given fleet policy. What this build would record for the
+frame (the FrameReceived itself, its domain events and the FrameSent answering it) is compared with
+what the log holds for it, event by event.
 
 Each frame is decided in the state the *recorded* log had just before it (the recorded records are
 folded, not the re-run's), so a changed decision shows once, at the frame that made it, and does not
@@ -41,7 +42,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from actors.decisions import builtin_response, domain_events
 from actors.events import Event, decode, encode, events_of
 from actors.events.station import (
     CommandCompleted,
@@ -66,6 +66,8 @@ from actors.ocpp import (
     Session,
     Validator,
 )
+from actors.ocpp.dialect import Dialect
+from actors.ocpp.versions import V16, by_subprotocol
 from actors.policy import FleetPolicy
 from actors.station_state import StationState
 from core.codec import pack, unpack
@@ -144,13 +146,14 @@ class _Rerunner:
         self.fleet = policy
         self.state = StationState()
         self.session: Session | None = None
+        self.dialect: Dialect = V16  # the recorded connection's (StationConnected.subprotocol)
         self.commands: dict[str, dict[str, Any]] = {}  # our calls' unique id -> request payload
         self.outcome = StationRerun(station)
         self.group: list[_Recorded] = []  # an inbound frame and the events recorded with it so far
 
     def validator(self) -> Validator:
         policy = self.fleet.for_station(self.station, self.state.vendor)
-        return Validator("1.6", policy.validation, policy.aliases)
+        return self.dialect.validator(policy.validation, policy.aliases)
 
     def feed(self, record: EventRecord) -> None:
         """Take the station's next recorded record: a frame is decided once its commit's events are in."""
@@ -190,7 +193,10 @@ class _Rerunner:
         event = item.event
         if isinstance(event, StationConnected):
             timeout = self.fleet.for_station(self.station, self.state.vendor).call_timeout
-            self.session = Session(Role.CSMS, timeout=timeout, id_prefix=f"{event.conn}-")
+            self.dialect = by_subprotocol(event.subprotocol)
+            self.session = Session(
+                Role.CSMS, actions=self.dialect.actions, timeout=timeout, id_prefix=f"{event.conn}-"
+            )
             self.commands.clear()
         elif isinstance(event, StationDisconnected):
             self.session = None
@@ -204,7 +210,7 @@ class _Rerunner:
     def _frame(self, frame: FrameReceived, group: Sequence[_Recorded]) -> None:
         self.outcome.frames += 1
         if self.session is None:  # a log without its connection record: decide in a fresh session
-            self.session = Session(Role.CSMS, id_prefix=f"{frame.conn}-")
+            self.session = Session(Role.CSMS, actions=self.dialect.actions, id_prefix=f"{frame.conn}-")
         decided: Decided = []
         for event in self.session.receive(frame.text, group[0].record.time.timestamp()):
             decided.extend(self._decide(event, frame, group))
@@ -216,7 +222,8 @@ class _Rerunner:
         if isinstance(event, CallReceived):
             return self._call(event, frame, group)
         if isinstance(event, ResultReceived | ErrorReceived | CallFailed):
-            decision = decide_reply(event, self.commands.pop(event.unique_id, {}), self.validator())
+            request = self.commands.pop(event.unique_id, {})
+            decision = decide_reply(event, request, self.validator(), self.dialect)
             recorded = next((r.event for r in group if isinstance(r.event, CommandCompleted)), None)
             round_trip = recorded.round_trip if recorded is not None else None
             return [
@@ -250,7 +257,7 @@ class _Rerunner:
             if checked.repairs:
                 repairs = repairs_record(checked.repairs)
             response = self._respond(call.action, checked.payload, group)
-            domain = domain_events(call.action, checked.payload, response, self.state)
+            domain = self.dialect.domain_events(call.action, checked.payload, response, self.state)
             reply = self.session.answer(call.unique_id, response)
         except OcppError as error:
             refused = error.code.value
@@ -262,11 +269,11 @@ class _Rerunner:
 
     def _respond(self, action: str, request: dict[str, Any], group: Sequence[_Recorded]) -> dict[str, Any]:
         transaction_id = None
-        if action == "StartTransaction":
+        if action in self.dialect.allocates_transaction_id:
             transaction_id = _recorded_transaction_id(group)
             if transaction_id is None:
                 raise OcppError(ErrorCode.INTERNAL_ERROR, "no transaction id could be allocated")
-        response = builtin_response(
+        response = self.dialect.builtin_response(
             action,
             request,
             station_id=self.station,
@@ -276,7 +283,7 @@ class _Rerunner:
             transaction_id=transaction_id,
         )
         try:
-            return checked_response(action, response)
+            return checked_response(self.dialect, action, response)
         except OcppError as error:
             raise OcppError(ErrorCode.INTERNAL_ERROR, f"the {action} response was invalid") from error
 

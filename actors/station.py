@@ -34,7 +34,6 @@ from actors.commands import (
 )
 from actors.connector import Committed, ConnectorMessage
 from actors.connector_view import concerned
-from actors.decisions import builtin_response, domain_events
 from actors.events import Event, TransactionId, new_events
 from actors.events.station import (
     CommandCompleted,
@@ -43,7 +42,7 @@ from actors.events.station import (
     StationConnected,
     StationDisconnected,
 )
-from actors.frame_decisions import STRICT, admit_call, checked_response, decide_reply, repairs_record
+from actors.frame_decisions import admit_call, checked_response, decide_reply, repairs_record
 from actors.handlers import Handlers, IncomingCall
 from actors.ocpp import (
     BadFrame,
@@ -55,13 +54,14 @@ from actors.ocpp import (
     ErrorCode,
     ErrorReceived,
     OcppError,
-    Policy,
     ReplyDropped,
     ResultReceived,
     Role,
     Session,
     Validator,
 )
+from actors.ocpp.dialect import Dialect
+from actors.ocpp.versions import V16, by_subprotocol
 from actors.ocpp_stats import OcppStats
 from actors.outbox import Outbox, Pending
 from actors.policy import FleetPolicy, StationPolicy
@@ -141,6 +141,7 @@ class StationSnapshot:
     command_in_flight: str | None
     outbox: int
     open_transactions: list[TransactionId]  # in the order they started
+    ocpp_version: str  # of the current (or last) connection
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,16 +183,16 @@ class StationDeps:
     transaction_ids: ActorRef[Allocate]
     connectors: ConnectorLookup
     stats: OcppStats
-    validators: dict[tuple[Policy, tuple[tuple[str, str], ...]], Validator] = field(default_factory=dict)
     # The command path, for reconciliation after a boot; None: no reconciliation (bare deps in tests).
     call: CommandCall | None = None
+    # Each station's dialect (of its current or last connection), written by its actor: the API reads
+    # it to check a command without a round trip through a mailbox that may be busy.
+    dialects: dict[str, Dialect] = field(default_factory=dict)
 
-    def validator(self, policy: StationPolicy) -> Validator:
-        key = (policy.validation, tuple(sorted(policy.aliases.items())))
-        found = self.validators.get(key)
-        if found is None:
-            found = self.validators[key] = Validator("1.6", policy.validation, policy.aliases)
-        return found
+    @staticmethod
+    def validator(dialect: Dialect, policy: StationPolicy) -> Validator:
+        """The validator of ``dialect`` under the station's policy (shared by the dialect's stations)."""
+        return dialect.validator(policy.validation, policy.aliases)
 
 
 class StationActor(Actor[StationMessage]):
@@ -208,6 +209,7 @@ class StationActor(Actor[StationMessage]):
         )
         self.line: Line | None = None
         self.session: Session | None = None
+        self.dialect: Dialect = V16  # the current connection's, taken from its subprotocol at attach
         self.outbox = Outbox(deps.policy.outbox_capacity, deps.policy.outbox_bytes)
         deps.stats.outboxes[station_id] = self.outbox  # a restarted incarnation replaces it
         self.in_flight: Pending | None = None
@@ -227,6 +229,7 @@ class StationActor(Actor[StationMessage]):
         if restored is not None:
             self.state = restored[0]
         self.state.apply_all(await self.deps.store.read_stream(self.stream, after=self.state.version))
+        self.dialect = self.deps.dialects[self.station_id] = by_subprotocol(self.state.subprotocol)
         await self._snapshot_if_due()
         inherited = self.slot.line
         self.slot.line = None
@@ -357,7 +360,10 @@ class StationActor(Actor[StationMessage]):
             StationOffline(f"station {self.station_id}: connection replaced during the call")
         )
         self.line = self.slot.line = message.line
-        self.session = Session(Role.CSMS, timeout=self.policy.call_timeout, id_prefix=f"{conn}-")
+        self.dialect = self.deps.dialects[self.station_id] = by_subprotocol(message.line.subprotocol)
+        self.session = Session(
+            Role.CSMS, actions=self.dialect.actions, timeout=self.policy.call_timeout, id_prefix=f"{conn}-"
+        )
         message.reply.send(conn)
         if old is not None and self._nursery is not None:
             self._nursery.start_soon(old.close, f"replaced by a new connection ({conn})")
@@ -371,6 +377,10 @@ class StationActor(Actor[StationMessage]):
     def _reconcile(self, trigger: str) -> None:
         """Start re-applying the station's desired state as a follow-up task (replacing one still
         running), when the station is accepted, its policy lets us, and the server intends anything."""
+        if (
+            self.dialect is not V16
+        ):  # the desired state holds 1.6 commands (ChangeConfiguration, 1.6 profiles)
+            return
         if self.state.boot_status != "Accepted" or not self.policy.reconcile or self.state.desired.empty:
             return
         if self.deps.call is None or self._nursery is None or self._inbox is None:
@@ -467,17 +477,17 @@ class StationActor(Actor[StationMessage]):
                 call.action,
                 call.payload,
                 state=self.state,
-                validator=self.deps.validator(self.policy),
+                validator=self.deps.validator(self.dialect, self.policy),
                 max_connector_id=self.deps.policy.max_connector_id,
                 text=frame.text if isinstance(frame.text, str) else None,
             )
             if checked.repairs:
                 repairs = repairs_record(checked.repairs)
-                vendor = self.state.vendor or call.payload.get("chargePointVendor") or "unknown"
+                vendor = self.state.vendor or self.dialect.boot_vendor(call.payload) or "unknown"
                 for repair in checked.repairs:
                     self.deps.stats.repairs[(str(vendor), repair.path)] += 1
             response = await self._respond(call.action, checked.payload, frame)
-            domain = domain_events(call.action, checked.payload, response, self.state)
+            domain = self.dialect.domain_events(call.action, checked.payload, response, self.state)
             reply = self.session.answer(call.unique_id, response)
             outcome = "result"
         except OcppError as error:
@@ -520,9 +530,9 @@ class StationActor(Actor[StationMessage]):
             raise OcppError(ErrorCode.INTERNAL_ERROR, f"handler for {action} failed: {exc!r}") from exc
         if response is None:
             tx_id = None
-            if action == "StartTransaction":
+            if action in self.dialect.allocates_transaction_id:
                 tx_id = await self._allocate_transaction_id()
-            response = builtin_response(
+            response = self.dialect.builtin_response(
                 action,
                 request,
                 station_id=self.station_id,
@@ -532,7 +542,7 @@ class StationActor(Actor[StationMessage]):
                 transaction_id=tx_id,
             )
         try:
-            return checked_response(action, response)
+            return checked_response(self.dialect, action, response)
         except OcppError as error:
             logger.error("station %s: invalid %s response %r: %s", self.station_id, action, response, error)
             raise OcppError(ErrorCode.INTERNAL_ERROR, f"the {action} response was invalid") from error
@@ -553,7 +563,11 @@ class StationActor(Actor[StationMessage]):
             message.reply.fail(StationOffline(f"station {self.station_id} is not connected"))
             return
         try:
-            STRICT.validate_request(command.action, dict(command.payload))
+            if command.action in self.dialect.actions.station_initiated - self.dialect.actions.csms_initiated:
+                raise OcppError(
+                    ErrorCode.NOT_SUPPORTED, f"{command.action} is a station's action, not a command"
+                )
+            self.dialect.strict.validate_request(command.action, dict(command.payload))
             superseded = self.outbox.push(Pending(command, message.reply, message.send_by))
         except OcppError as error:
             message.reply.fail(InvalidCommand(f"{command.action}: {error.description}"))
@@ -602,7 +616,9 @@ class StationActor(Actor[StationMessage]):
     async def _on_reply(self, event: ResultReceived | ErrorReceived | CallFailed, frame: FrameIn) -> None:
         pending, self.in_flight = self.in_flight, None
         command = pending.command if pending is not None else Command(event.action, {})
-        decision = decide_reply(event, command.payload, self.deps.validator(self.policy))
+        decision = decide_reply(
+            event, command.payload, self.deps.validator(self.dialect, self.policy), self.dialect
+        )
         completed = replace(decision.completed, round_trip=round(event.received_at - event.sent_at, 6))
         domain, result = decision.domain, decision.result
         failure: Exception | None = decision.rejection
@@ -665,6 +681,7 @@ class StationActor(Actor[StationMessage]):
             command_in_flight=self.in_flight.command.action if self.in_flight else None,
             outbox=len(self.outbox),
             open_transactions=list(self.state.transactions),
+            ocpp_version=self.dialect.version,
         )
 
 

@@ -26,6 +26,7 @@ from actors.events.station import (
     StationBooted,
     StationConnected,
     StationDisconnected,
+    TransactionEventReported,
     TransactionStarted,
     TransactionStopped,
 )
@@ -53,6 +54,7 @@ class StationState:
     version: int = 0  # last sequence folded from the station's stream
     connections: int = 0  # connection numbers handed out so far
     current_connection: int | None = None
+    subprotocol: str | None = None  # the last connection's: its OCPP version
     boot_status: str | None = None
     vendor: str | None = None
     model: str | None = None
@@ -62,6 +64,10 @@ class StationState:
     recently_stopped: deque[TransactionId] = field(default_factory=lambda: deque(maxlen=RECENTLY_STOPPED))
     connectors: set[int] = field(default_factory=set)  # every connector > 0 an event has named
     desired: DesiredState = field(default_factory=DesiredState)  # what reconciliation restores
+    # 2.0.1: the seqNos recorded per transaction (open or recently stopped), so a retransmitted
+    # TransactionEvent is known for what it is and a gap can be seen; and the last energy register.
+    transaction_seq_nos: dict[TransactionId, list[int]] = field(default_factory=dict)
+    transaction_energy: dict[TransactionId, float] = field(default_factory=dict)
 
     def apply(self, record: EventRecord) -> tuple[Event, ...]:
         """Fold a record of the station's stream; the events it held."""
@@ -95,6 +101,7 @@ class StationState:
 def _connected(state: StationState, event: StationConnected) -> None:
     state.connections = max(state.connections, event.conn)
     state.current_connection = event.conn
+    state.subprotocol = event.subprotocol
 
 
 def _disconnected(state: StationState, event: StationDisconnected) -> None:
@@ -118,8 +125,21 @@ def _started(state: StationState, event: TransactionStarted) -> None:
 
 
 def _stopped(state: StationState, event: TransactionStopped) -> None:
-    if state.transactions.pop(event.transaction_id, None) is not None:
+    was_open = state.transactions.pop(event.transaction_id, None) is not None
+    if was_open or event.transaction_id in state.transaction_seq_nos:  # 2.0.1: even one never started
+        if len(state.recently_stopped) == state.recently_stopped.maxlen:
+            forgotten = state.recently_stopped[0]
+            state.transaction_seq_nos.pop(forgotten, None)
+            state.transaction_energy.pop(forgotten, None)
         state.recently_stopped.append(event.transaction_id)
+
+
+def _transaction_event(state: StationState, event: TransactionEventReported) -> None:
+    seen = state.transaction_seq_nos.setdefault(event.transaction_id, [])
+    if event.seq_no not in seen:
+        seen.append(event.seq_no)
+    if event.energy_wh is not None:
+        state.transaction_energy[event.transaction_id] = event.energy_wh
 
 
 _FOLDS: dict[type[Event], Callable[[StationState, Any], None]] = {
@@ -129,6 +149,7 @@ _FOLDS: dict[type[Event], Callable[[StationState, Any], None]] = {
     ConnectorStatusChanged: _status,
     TransactionStarted: _started,
     TransactionStopped: _stopped,
+    TransactionEventReported: _transaction_event,
 }
 
 

@@ -14,6 +14,7 @@ Example::
     ping_interval = 30
     ping_timeout = 15                  # a pong later than this drops the connection
     send_timeout = 10                  # a write to a station blocked this long drops its connection
+    subprotocols = ["ocpp2.0.1", "ocpp1.6"]   # offered OCPP versions, the server's preference first
 
     [api]                              # the operator HTTP API (chargeward serve always runs it)
     host = "127.0.0.1"                 # beyond loopback only with tokens
@@ -97,6 +98,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from actors.ocpp import Policy
+from actors.ocpp.versions import DIALECTS
 from actors.policy import BootDecision, FleetPolicy, IdTag, StationPolicy, check_id_tag_status
 from actors.sites import Site
 from adapters.api.options import ApiOptions, InsecureApiOptions
@@ -339,6 +341,24 @@ def _at_least_one(reader: TableReader, name: str, default: int) -> int:
     return value
 
 
+def _subprotocols(reader: TableReader, default: tuple[str, ...]) -> tuple[str, ...]:
+    """``[server] subprotocols``: OCPP subprotocols to accept, most preferred first."""
+    value = reader.get("subprotocols", list, None)
+    if value is None:
+        return default
+    known = list(DIALECTS)
+    if not value:
+        raise reader.fail("subprotocols", f"must name at least one of {known}")
+    for name in value:
+        if name not in DIALECTS:
+            raise reader.fail(
+                "subprotocols", f"{name!r} is not an OCPP subprotocol this server speaks {known}"
+            )
+    if len(set(value)) != len(value):
+        raise reader.fail("subprotocols", f"names a subprotocol twice: {value!r}")
+    return tuple(value)
+
+
 def parse_config(document: Mapping[str, Any], source: str, base: Config | None = None) -> Config:
     """Build a :class:`Config` from a parsed TOML document."""
     base = base or Config()
@@ -351,6 +371,7 @@ def parse_config(document: Mapping[str, Any], source: str, base: Config | None =
         ping_interval=float(server.positive("ping_interval", base.server.ping_interval)),
         ping_timeout=float(server.positive("ping_timeout", base.server.ping_timeout)),
         send_timeout=float(server.positive("send_timeout", base.server.send_timeout)),
+        subprotocols=_subprotocols(server, base.server.subprotocols),
     )
     server.finish()
     api = _api_options(root, base.api)

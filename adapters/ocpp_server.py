@@ -1,10 +1,12 @@
 """The OCPP-J WebSocket server: handshake rules, keepalive, and frames to station actors.
 
-Thin by design (the h11 idea): it checks the path and subprotocol, hands the connection to the
-station's actor, and forwards every text frame with its receive time. Everything OCPP happens in the
-actor. Backpressure is end to end: when a station actor's mailbox is full, this reader stops reading
-and TCP pushes back on the station. The WebSocket itself is ``adapters.websocket`` (one task per
-connection); ``ssl_context`` turns on TLS (wss://).
+Thin by design (the h11 idea): it checks the path, picks the subprotocol (``ocpp2.0.1`` and ``ocpp1.6``
+on the same port and path, the first of ``ServerOptions.subprotocols`` the station offers; the station
+actor takes its dialect from it), hands the connection to the station's actor, and forwards every text
+frame with its receive time. Everything OCPP happens in the actor. Backpressure is end to end: when a
+station actor's mailbox is full, this reader stops reading and TCP pushes back on the station. The
+WebSocket itself is ``adapters.websocket`` (one task per connection); ``ssl_context`` turns on TLS
+(wss://).
 """
 
 from __future__ import annotations
@@ -19,13 +21,13 @@ from urllib.parse import unquote
 import trio
 
 from actors.fleet import Fleet
+from actors.ocpp.versions import SUBPROTOCOLS
 from actors.station import Detach, FrameIn
 from adapters import websocket
 from core.clock import Clock
 
 logger = logging.getLogger("chargeward.ocpp_server")
 
-SUBPROTOCOLS = ("ocpp1.6",)
 _STATION_ID = re.compile(r"[A-Za-z0-9._~:@!$&'()*+,;=-]{1,64}")  # RFC 3986 pchar minus '%' and '/'
 
 
@@ -38,6 +40,7 @@ class ServerOptions:
     ping_timeout: float = 15.0  # a pong later than this drops the connection
     send_timeout: float = 10.0  # a write blocked this long (the station stopped reading) drops it
     ssl_context: ssl.SSLContext | None = None
+    subprotocols: tuple[str, ...] = SUBPROTOCOLS  # accepted, the server's preference first
 
 
 class BadStationPath(ValueError):
@@ -118,13 +121,14 @@ class OcppServer:
             )
             return
         offered = upgrade.offered_subprotocols
-        chosen = next((p for p in offered if p in SUBPROTOCOLS), None)
+        supported = self.options.subprotocols
+        chosen = next((p for p in supported if p in offered), None)
         if chosen is None:
             await self._reject(
                 upgrade,
                 400,
                 f"no supported OCPP subprotocol offered (got {list(offered)}); "
-                f"this server speaks {list(SUBPROTOCOLS)}\n",
+                f"this server speaks {list(supported)}\n",
             )
             return
         connection = await upgrade.accept(chosen, self._options)

@@ -6,7 +6,7 @@ connect, boot, report their connectors and then cycle through charging sessions 
 StartTransaction, StatusNotification Charging, MeterValues every 60 s with the simulated station's ten
 sampled values, StopTransaction, StatusNotification Available, a Heartbeat); stations interleave in
 time as on a real site. Every exchange is recorded as the server records it: ``FrameReceived``, the
-domain events this build's own decision code (``actors.decisions``) derives from the request and
+domain events this build's own decision code (``actors.ocpp.v16.decisions``) derives from the request and
 reply, then ``FrameSent``; transaction ids come from ``TransactionIdsReserved`` blocks in
 ``node/local``. Generating rather than recording keeps a 10^6-event log minutes, not days, away.
 """
@@ -22,10 +22,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from actors.decisions import builtin_response, domain_events, wire_time
 from actors.events import Event, encode
 from actors.events.node import TransactionIdsReserved
 from actors.events.station import FrameReceived, FrameSent, StationConnected
+from actors.ocpp.v16.decisions import builtin_response, domain_events, wire_time
 from actors.policy import FleetPolicy, IdTag
 from actors.station_state import StationState
 from bench.sim_station import SimStation

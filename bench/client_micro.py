@@ -58,8 +58,10 @@ async def measure(round_trips: int, idle: int) -> dict[str, Any]:
         station = SimStation("MICRO-1", 1, seed=1)
         for name, open_stack in STACKS.items():
             exchange, close = await open_stack(nursery, f"{floor.url}/MICRO-{name}")
-            frames = [encode([CALL, station.next_message_id(), "MeterValues", station.meter_values(0)])
-                      for _ in range(round_trips + 200)]
+            frames = [
+                encode([CALL, station.next_message_id(), "MeterValues", station.meter_values(0)])
+                for _ in range(round_trips + 200)
+            ]
             for frame in frames[:200]:  # warm up
                 await exchange(frame)
             frames = frames[200:]

@@ -176,8 +176,12 @@ class Worker:
                 return None
             self.progress.accepted_offsets.append(trio.current_time() - self.go)
             for connector in range(self.plan.connectors + 1):
-                await link.call("StatusNotification", station.status_notification(connector, "Available"),
-                                trio.current_time(), self.setup)
+                await link.call(
+                    "StatusNotification",
+                    station.status_notification(connector, "Available"),
+                    trio.current_time(),
+                    self.setup,
+                )
             if self.plan.charging:
                 await link.start_charging(self.setup)
             self.progress.ready_offsets.append(trio.current_time() - self.go)
@@ -273,8 +277,12 @@ async def _run(plan: WorkerPlan, commands: LineReader) -> None:
         for index, station_id in enumerate(plan.station_ids):
             nursery.start_soon(worker._station, index, station_id)
         await worker.progress.all_set_up.wait()
-        _say("connected", connected=worker.progress.connected, set_up=len(worker.progress.ready_offsets),
-             cpu_setup_s=_cpu() - cpu_go)
+        _say(
+            "connected",
+            connected=worker.progress.connected,
+            set_up=len(worker.progress.ready_offsets),
+            cpu_setup_s=_cpu() - cpu_go,
+        )
         worker.load_go = _trio_time_of(json.loads(await commands.readline())["go"])
         await trio.sleep_until(worker.load_go)
         cpu0 = _cpu()

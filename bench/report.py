@@ -37,8 +37,10 @@ def _saturation(run: dict[str, Any]) -> float | None:
 def knee(steps: list[dict[str, Any]], tolerance: float = 5.0) -> float | None:
     """The highest offered rate before the server fell behind: the last step (by rate) whose achieved rate
     is within 5% of offered and whose p99 is within ``tolerance`` times the lowest step's p99."""
-    points = sorted((s for s in steps if s.get("offered_rate") and s["all"].get("p99_ms")),
-                    key=lambda s: s["offered_rate"])
+    points = sorted(
+        (s for s in steps if s.get("offered_rate") and s["all"].get("p99_ms")),
+        key=lambda s: s["offered_rate"],
+    )
     if not points:
         return None
     floor_p99 = points[0]["all"]["p99_ms"]
@@ -83,13 +85,17 @@ def markdown(runs: list[dict[str, Any]], title: str) -> str:
         for r in load:
             m = r.get("server_process", {}).get("metrics", {})
             for name in sorted(k.removesuffix("_mean") for k in m if k.endswith("_mean")):
-                lines.append(f"- {r['server']} {r['scenario']}: `{name}` mean {m[name + '_mean']:.4g}"
-                             f" over {m[name + '_observations']:.0f} observations in the load phase")
+                lines.append(
+                    f"- {r['server']} {r['scenario']}: `{name}` mean {m[name + '_mean']:.4g}"
+                    f" over {m[name + '_observations']:.0f} observations in the load phase"
+                )
             if r["scenario"] == "ramp":
                 found = knee(r["steps"])
                 where = "below the first step" if found is None else f"{found:g} msg/s"
-                lines.append(f"- knee of {r['server']}: {where} (last step with achieved >= 95% of offered"
-                             " and p99 <= 5x the first step's)")
+                lines.append(
+                    f"- knee of {r['server']}: {where} (last step with achieved >= 95% of offered"
+                    " and p99 <= 5x the first step's)"
+                )
         lines.append("")
     storms = [r for r in ok if r["scenario"] == "storm"]
     if storms:

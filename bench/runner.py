@@ -56,8 +56,12 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=None, help="load-generator processes")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds a CALL may wait for its answer")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--setup-deadline", type=float, default=120.0,
-                        help="seconds for every station to connect and boot before it is given up")
+    parser.add_argument(
+        "--setup-deadline",
+        type=float,
+        default=120.0,
+        help="seconds for every station to connect and boot before it is given up",
+    )
 
 
 def _scenario(args: argparse.Namespace) -> Scenario:

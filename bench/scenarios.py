@@ -82,10 +82,17 @@ class Scenario:
         count = self.worker_count()
         return [
             WorkerPlan(
-                url=url, station_ids=ids[w::count], total_stations=self.stations, steps=self.steps(),
-                mix=self.mix, connectors=self.connectors, charging=self.name != "storm",
-                timeout=self.timeout, connect_timeout=self.connect_timeout,
-                setup_deadline=self.setup_deadline, seed=self.seed * 100 + w,
+                url=url,
+                station_ids=ids[w::count],
+                total_stations=self.stations,
+                steps=self.steps(),
+                mix=self.mix,
+                connectors=self.connectors,
+                charging=self.name != "storm",
+                timeout=self.timeout,
+                connect_timeout=self.connect_timeout,
+                setup_deadline=self.setup_deadline,
+                seed=self.seed * 100 + w,
             )
             for w in range(count)
         ]

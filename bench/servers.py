@@ -35,16 +35,31 @@ class ServerSpec:
     metrics_path: str | None = None
 
     def command(self, port: int, api_port: int, data_dir: str) -> list[str]:
-        values = {"python": sys.executable, "bindir": str(Path(sys.executable).parent), "port": str(port),
-                  "api_port": str(api_port), "data_dir": data_dir}
+        values = {
+            "python": sys.executable,
+            "bindir": str(Path(sys.executable).parent),
+            "port": str(port),
+            "api_port": str(api_port),
+            "data_dir": data_dir,
+        }
         return [part.format(**values) for part in self.argv]
 
 
 BUILTIN: dict[str, ServerSpec] = {
     "chargeward": ServerSpec(
         "chargeward",
-        ("{bindir}/chargeward", "serve", "--data-dir", "{data_dir}", "--host", "127.0.0.1",
-         "--ocpp-port", "{port}", "--api-port", "{api_port}"),
+        (
+            "{bindir}/chargeward",
+            "serve",
+            "--data-dir",
+            "{data_dir}",
+            "--host",
+            "127.0.0.1",
+            "--ocpp-port",
+            "{port}",
+            "--api-port",
+            "{api_port}",
+        ),
         metrics_path="/metrics",
     ),
     "floor": ServerSpec("floor", ("{python}", "-m", "bench.peers.floor", "--port", "{port}")),
@@ -140,8 +155,9 @@ class RunningServer:
 
     def _alive(self) -> int:
         if self.process.poll() is not None:
-            raise RuntimeError(f"{self.spec.name} exited with {self.process.returncode} during the run:\n"
-                               f"{self.log_tail()}")
+            raise RuntimeError(
+                f"{self.spec.name} exited with {self.process.returncode} during the run:\n{self.log_tail()}"
+            )
         return self.process.pid
 
     def cpu_seconds(self) -> float:
@@ -203,7 +219,9 @@ async def running(spec: ServerSpec, ready_within: float = 30.0) -> AsyncIterator
         port, api_port = free_ports(2)
         with _open_log(log_path) as log:
             process = await trio.lowlevel.open_process(
-                spec.command(port, api_port, str(data_dir)), stdout=log, stderr=log,
+                spec.command(port, api_port, str(data_dir)),
+                stdout=log,
+                stderr=log,
                 cwd=REPO,
             )
         server = RunningServer(spec, process, port, api_port, data_dir, log_path)

@@ -186,13 +186,17 @@ class SimStation:
         for phase, a in zip(("L1", "L2", "L3"), amps, strict=True):
             sampled.append({"value": f"{a:.2f}", "measurand": "Current.Import", "phase": phase, "unit": "A"})
         sampled.append({"value": f"{power_w:.0f}", "measurand": "Power.Active.Import", "unit": "W"})
-        sampled.append({"value": f"{self.energy_wh:.0f}", "measurand": "Energy.Active.Import.Register",
-                        "unit": "Wh"})
+        sampled.append(
+            {"value": f"{self.energy_wh:.0f}", "measurand": "Energy.Active.Import.Register", "unit": "Wh"}
+        )
         sampled.append({"value": f"{50.0 + rng.gauss(0.0, 0.02):.2f}", "measurand": "Frequency"})
-        sampled.append({"value": f"{35.0 + rng.gauss(0.0, 1.0):.1f}", "measurand": "Temperature",
-                        "unit": "Celsius"})
-        payload: dict[str, Any] = {"connectorId": 1, "meterValue": [{"timestamp": _timestamp(),
-                                                                     "sampledValue": sampled}]}
+        sampled.append(
+            {"value": f"{35.0 + rng.gauss(0.0, 1.0):.1f}", "measurand": "Temperature", "unit": "Celsius"}
+        )
+        payload: dict[str, Any] = {
+            "connectorId": 1,
+            "meterValue": [{"timestamp": _timestamp(), "sampledValue": sampled}],
+        }
         if self.transaction_id is not None:
             payload["transactionId"] = self.transaction_id
         return payload
@@ -296,28 +300,45 @@ class StationLink:
         now = trio.current_time()
         if await self.call("Authorize", self.station.authorize(), now, recorder) is None:
             return False
-        await self.call("StatusNotification", self.station.status_notification(1, "Preparing"),
-                        trio.current_time(), recorder)
-        result = await self.call("StartTransaction", self.station.start_transaction(), trio.current_time(),
-                                 recorder)
+        await self.call(
+            "StatusNotification",
+            self.station.status_notification(1, "Preparing"),
+            trio.current_time(),
+            recorder,
+        )
+        result = await self.call(
+            "StartTransaction", self.station.start_transaction(), trio.current_time(), recorder
+        )
         if result is None:
             return False
         tx = result.get("transactionId")
         self.station.transaction_id = tx if isinstance(tx, int) else 0
         self.station.meter_values(trio.current_time())  # starts the energy integration clock
-        await self.call("StatusNotification", self.station.status_notification(1, "Charging"),
-                        trio.current_time(), recorder)
+        await self.call(
+            "StatusNotification",
+            self.station.status_notification(1, "Charging"),
+            trio.current_time(),
+            recorder,
+        )
         return True
 
     async def stop_charging(self, recorder: Recorder) -> None:
         if self.station.transaction_id is None:
             return
-        await self.call("StatusNotification", self.station.status_notification(1, "Finishing"),
-                        trio.current_time(), recorder)
+        await self.call(
+            "StatusNotification",
+            self.station.status_notification(1, "Finishing"),
+            trio.current_time(),
+            recorder,
+        )
         await self.call("StopTransaction", self.station.stop_transaction(), trio.current_time(), recorder)
         self.station.transaction_id = None
-        await self.call("StatusNotification", self.station.status_notification(1, "Available"),
-                        trio.current_time(), recorder)
+        await self.call(
+            "StatusNotification",
+            self.station.status_notification(1, "Available"),
+            trio.current_time(),
+            recorder,
+        )
 
     async def open_loop(
         self,

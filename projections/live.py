@@ -43,9 +43,14 @@ from actors.events.station import (
     StationFailed,
     TransactionStarted,
     TransactionStopped,
+    VariablesRead,
+    VariablesReported,
+    VariablesSet,
 )
+from actors.ocpp.versions import DIALECTS, V16
 from core.events import EventRecord
 from core.state_codec import StateCodec
+from projections import device_model
 
 # Bump when the meaning of a checkpointed field changes without its module's source changing.
 STATE_VERSION = 1
@@ -57,6 +62,7 @@ class StationView:
     connected: bool = False
     connection: int | None = None
     remote: str | None = None
+    ocpp_version: str | None = None  # of the current (or last) connection
     boot: dict[str, Any] = field(default_factory=dict)
     status: str | None = None  # connector 0: the station itself
     error_code: str | None = None
@@ -70,9 +76,13 @@ class StationView:
     # The last reconciliation after a boot (actors.reconcile): state, trigger, times, counts.
     reconciliation: dict[str, Any] | None = None
     connectors: dict[int, ConnectorView] = field(default_factory=dict)
+    # 2.0.1 device model (projections.device_model), served apart: GET /api/stations/{id}/variables
+    variables: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        out = {name: getattr(self, name) for name in self.__slots__ if name != "connectors"}
+        out = {
+            name: getattr(self, name) for name in self.__slots__ if name not in ("connectors", "variables")
+        }
         out["connectors"] = [self.connectors[n].as_dict() for n in sorted(self.connectors)]
         return out
 
@@ -215,6 +225,7 @@ def _frame_received(state: LiveState, station: StationView, event: FrameReceived
 
 def _connected(state: LiveState, station: StationView, event: StationConnected, stamp: str) -> None:
     station.connected, station.connection, station.remote = True, event.conn, event.remote
+    station.ocpp_version = DIALECTS.get(event.subprotocol or "", V16).version
     station.failed = None
 
 
@@ -306,6 +317,18 @@ def _reconcile_finished(state: LiveState, station: StationView, event: Reconcile
     run.update(state=event.outcome, finished=stamp, applied=event.applied, failed=event.failed)
 
 
+def _reported(state: LiveState, station: StationView, event: VariablesReported, stamp: str) -> None:
+    device_model.fold_reported(station.variables, event)
+
+
+def _read(state: LiveState, station: StationView, event: VariablesRead, stamp: str) -> None:
+    device_model.fold_read(station.variables, event)
+
+
+def _set(state: LiveState, station: StationView, event: VariablesSet, stamp: str) -> None:
+    device_model.fold_set(station.variables, event)
+
+
 _RAW: frozenset[type[Event]] = frozenset({FrameReceived, FrameSent})
 _STATION_FOLDS: dict[type[Event], Callable[[LiveState, StationView, Any, str], None]] = {
     FrameReceived: _frame_received,
@@ -323,6 +346,9 @@ _STATION_FOLDS: dict[type[Event], Callable[[LiveState, StationView, Any, str], N
     ReconcileStarted: _reconcile_started,
     ReconcileStep: _reconcile_step,
     ReconcileFinished: _reconcile_finished,
+    VariablesReported: _reported,
+    VariablesRead: _read,
+    VariablesSet: _set,
 }
 
 
@@ -379,6 +405,7 @@ def state_codec(projection: LiveProjection) -> StateCodec[LiveState]:
             sys.modules[__name__],
             connector_view,
             installed_profiles,
+            device_model,
             station_events,
             modbus_events,
             event_registry,

@@ -390,3 +390,93 @@ def _stop_repeated_1(data: dict[str, Any]) -> dict[str, Any]:
 def _reservation_1(data: dict[str, Any]) -> dict[str, Any]:
     _token(data, "id_tag", "id_token")
     return data
+
+
+# -- OCPP 2.0.1: transactions' event sequence and the device model --------------------------------
+
+
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TransactionEventReported(Event):
+    """A 2.0.1 TransactionEvent recorded once (a repeated ``seq_no`` is answered, not recorded again):
+    its place in the transaction's sequence and why the station sent it. ``energy_wh``: the energy
+    register it carried, if any. The start, samples and end themselves are TransactionStarted,
+    MeterSampled and TransactionStopped beside it."""
+
+    TYPE: ClassVar[str] = "TransactionEventReported"
+    transaction_id: TransactionId
+    evse: int | None
+    event_type: str
+    seq_no: int
+    trigger_reason: str
+    offline: bool
+    charging_state: str | None = field(default=None, metadata=OMITTED_WHEN_NONE)
+    stopped_reason: str | None = field(default=None, metadata=OMITTED_WHEN_NONE)
+    energy_wh: float | None = field(default=None, metadata=OMITTED_WHEN_NONE)
+
+
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TransactionEventGap(Event):
+    """TransactionEvents of a transaction are missing: ``received`` came where ``expected`` was due."""
+
+    TYPE: ClassVar[str] = "TransactionEventGap"
+    transaction_id: TransactionId
+    expected: int
+    received: int
+
+
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VariablesReported(Event):
+    """Components and variables a station reported (2.0.1 NotifyReport, one part of a report).
+
+    Each entry: ``component`` (name), ``instance``, ``evse``/``connector`` of the component,
+    ``variable`` (name), ``variable_instance`` and ``attributes``: ``{type: value}`` (Actual, Target,
+    MinSet, MaxSet), plus ``mutability`` per type when reported."""
+
+    TYPE: ClassVar[str] = "VariablesReported"
+    request_id: int
+    seq_no: int
+    tbc: bool
+    variables: list[dict[str, Any]]
+
+
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VariablesRead(Event):
+    """A GetVariables result: per variable asked, its ``status`` and the ``value`` when Accepted."""
+
+    TYPE: ClassVar[str] = "VariablesRead"
+    results: list[dict[str, Any]]
+
+
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VariablesSet(Event):
+    """A SetVariables result: per variable, the ``value`` asked for and the station's ``status``."""
+
+    TYPE: ClassVar[str] = "VariablesSet"
+    results: list[dict[str, Any]]
+
+
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EVChargingNeedsNotified(Event):
+    """What an EV needs (2.0.1 NotifyEVChargingNeeds), handed to the registered schedule decider.
+
+    ``transfer_mode``: AC_single_phase, AC_three_phase, DC, ...; energy in Wh, current in A, power
+    in W as the station reported them; ``departure``: when the EV leaves (ISO 8601) if known;
+    ``status``: what the station was answered (Accepted, Processing, Rejected)."""
+
+    TYPE: ClassVar[str] = "EVChargingNeedsNotified"
+    evse: int
+    connector: int
+    transfer_mode: str
+    departure: str | None
+    energy_wh: float | None
+    min_current_a: float | None
+    max_current_a: float | None
+    min_power_w: float | None
+    max_power_w: float | None
+    status: str

@@ -1,62 +1,35 @@
-"""Which side may start which OCPP 1.6 action (core profiles plus the security extension).
+"""What a version of OCPP-J says about its actions: who may start which, and how errors are spelled.
 
-The session engine uses this to refuse a CALL the peer has no business sending: an action that
-is not OCPP 1.6 at all is NotImplemented ("not known by receiver"), a 1.6 action sent in the
-wrong direction is NotSupported ("recognized but not supported"), as OCPP 1.6 section 4.2.3 defines
-them. (The ``ocpp`` package's default descriptions for these two codes are swapped; the codes
-here follow the specification.) DataTransfer goes both ways.
+One :class:`ActionTable` per version (``actors.ocpp.v16.actions``, ``actors.ocpp.v201.actions``).
+The session engine refuses a CALL by it: an action the version does not have is NotImplemented
+("not known by receiver"), one the peer's role may not start is NotSupported ("recognized but not
+supported"), as both versions define them. Nothing here compares version strings: what differs
+between versions is data in the table.
 """
 
 from __future__ import annotations
 
-STATION_INITIATED_16 = frozenset(
-    {
-        "Authorize",
-        "BootNotification",
-        "DataTransfer",
-        "DiagnosticsStatusNotification",
-        "FirmwareStatusNotification",
-        "Heartbeat",
-        "LogStatusNotification",
-        "MeterValues",
-        "SecurityEventNotification",
-        "SignCertificate",
-        "SignedFirmwareStatusNotification",
-        "StartTransaction",
-        "StatusNotification",
-        "StopTransaction",
-    }
-)
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
-CSMS_INITIATED_16 = frozenset(
-    {
-        "CancelReservation",
-        "CertificateSigned",
-        "ChangeAvailability",
-        "ChangeConfiguration",
-        "ClearCache",
-        "ClearChargingProfile",
-        "DataTransfer",
-        "DeleteCertificate",
-        "ExtendedTriggerMessage",
-        "GetCompositeSchedule",
-        "GetConfiguration",
-        "GetDiagnostics",
-        "GetInstalledCertificateIds",
-        "GetLocalListVersion",
-        "GetLog",
-        "InstallCertificate",
-        "RemoteStartTransaction",
-        "RemoteStopTransaction",
-        "ReserveNow",
-        "Reset",
-        "SendLocalList",
-        "SetChargingProfile",
-        "SignedUpdateFirmware",
-        "TriggerMessage",
-        "UnlockConnector",
-        "UpdateFirmware",
-    }
-)
+from actors.ocpp.errors import ErrorCode
 
-ACTIONS_16 = STATION_INITIATED_16 | CSMS_INITIATED_16
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ActionTable:
+    """One OCPP version's actions by who may start them, its subprotocol and error spellings."""
+
+    version: str  # as the ``ocpp`` package and the docs name it: "1.6", "2.0.1"
+    subprotocol: str  # the WebSocket subprotocol: "ocpp1.6", "ocpp2.0.1"
+    station_initiated: frozenset[str]
+    csms_initiated: frozenset[str]
+    # CALLERROR codes whose wire spelling differs from :class:`ErrorCode`'s (1.6) one.
+    error_spellings: Mapping[ErrorCode, str] = field(default_factory=dict)
+
+    @property
+    def actions(self) -> frozenset[str]:
+        return self.station_initiated | self.csms_initiated
+
+    def spell(self, code: ErrorCode) -> str:
+        """The wire spelling of ``code`` in this version."""
+        return self.error_spellings.get(code, code.value)

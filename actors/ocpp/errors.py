@@ -8,7 +8,8 @@ CALLERROR can be sent and the frame can only be logged).
 
 The code names are the OCPP 1.6 ones, including the two spellings the 1.6 errata keeps
 (``FormationViolation``, ``OccurenceConstraintViolation``). OCPP 2.0.1 renamed the first to
-``FormatViolation``: :meth:`ErrorCode.spelled_for` gives the wire spelling for a version.
+``FormatViolation``: a version's action table (:meth:`actors.ocpp.actions.ActionTable.spell`) gives
+the wire spelling.
 """
 
 from __future__ import annotations
@@ -30,12 +31,6 @@ class ErrorCode(enum.StrEnum):
     OCCURENCE_CONSTRAINT_VIOLATION = "OccurenceConstraintViolation"
     TYPE_CONSTRAINT_VIOLATION = "TypeConstraintViolation"
     GENERIC_ERROR = "GenericError"
-
-    def spelled_for(self, version: str) -> str:
-        """The wire spelling of this code in OCPP ``version`` ("1.6" or "2.0.1")."""
-        if version != "1.6" and self is ErrorCode.FORMATION_VIOLATION:
-            return "FormatViolation"
-        return self.value
 
 
 class OcppError(Exception):

@@ -27,8 +27,9 @@ Rules it keeps:
   wrong rather than waiting for a timeout. A malformed reply is never answered (``reply`` is
   ``None``). A malformed reply whose id is our in-flight CALL fails that call (:class:`CallFailed`)
   at once rather than leaving it to time out.
-- With version "1.6", a CALL for an action that is not OCPP 1.6 is refused with NotImplemented and
-  one the peer's role may not start with NotSupported (:class:`CallRefused`, reply included).
+- A CALL for an action the session's version (its :class:`~actors.ocpp.actions.ActionTable`) does not
+  have is refused with NotImplemented and one the peer's role may not start with NotSupported
+  (:class:`CallRefused`, reply included); CALLERRORs use the version's spelling of the codes.
 
 The peer starting a CALL while an earlier CALL of its own is unanswered breaks the one-in-flight
 rule, but real chargers do it (typically after their own timeout gave up on the first). Decision:
@@ -49,7 +50,7 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
-from actors.ocpp.actions import ACTIONS_16, CSMS_INITIATED_16, STATION_INITIATED_16
+from actors.ocpp.actions import ActionTable
 from actors.ocpp.errors import ErrorCode, OcppError
 from actors.ocpp.frames import (
     CALL_ERROR,
@@ -60,6 +61,7 @@ from actors.ocpp.frames import (
     encode_frame,
     parse_frame,
 )
+from actors.ocpp.v16.actions import TABLE as V16_ACTIONS
 
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_PEER_CALLS = 8
@@ -210,13 +212,13 @@ class _InFlight:
 
 
 class Session:
-    """The OCPP-J state of one connection, for ``role`` speaking OCPP ``version``."""
+    """The OCPP-J state of one connection, for ``role`` speaking the version of ``actions``."""
 
     def __init__(
         self,
         role: Role,
         *,
-        version: str = "1.6",
+        actions: ActionTable = V16_ACTIONS,
         timeout: float = DEFAULT_TIMEOUT,
         max_peer_calls: int = DEFAULT_MAX_PEER_CALLS,
         id_prefix: str = "",
@@ -226,7 +228,8 @@ class Session:
         if max_peer_calls < 1:
             raise ValueError(f"max_peer_calls must be at least 1, got {max_peer_calls}")
         self.role = role
-        self.version = version
+        self.actions = actions
+        self.version = actions.version
         self.timeout = timeout
         self.max_peer_calls = max_peer_calls
         self.counters = SessionCounters()
@@ -236,12 +239,12 @@ class Session:
         self._peer_calls: dict[str, str] = {}
         self._expired: collections.deque[str] = collections.deque(maxlen=_REMEMBERED_EXPIRED)
         ours, theirs = (
-            (CSMS_INITIATED_16, STATION_INITIATED_16)
+            (actions.csms_initiated, actions.station_initiated)
             if role is Role.CSMS
-            else (STATION_INITIATED_16, CSMS_INITIATED_16)
+            else (actions.station_initiated, actions.csms_initiated)
         )
-        self._we_may_start = ours if version == "1.6" else None
-        self._peer_may_start = theirs if version == "1.6" else None
+        self._we_may_start = ours
+        self._peer_may_start = theirs
 
     # ---- what the application asks -------------------------------------------------------------
 
@@ -267,7 +270,7 @@ class Session:
                 f"cannot send {action}: {self._in_flight.action} ({self._in_flight.unique_id}) "
                 "is still in flight; queue it until the reply or the timeout"
             )
-        if self._we_may_start is not None and action not in self._we_may_start:
+        if action not in self._we_may_start:
             raise SessionError(f"a {self.role.value} may not start {action!r} in OCPP {self.version}")
         unique_id = f"{self._id_prefix}{self._next_id}"
         self._next_id += 1
@@ -354,8 +357,8 @@ class Session:
         return CallReceived(frame.unique_id, frame.action, frame.payload)
 
     def _refusal(self, action: str) -> OcppError | None:
-        if self._peer_may_start is not None and action not in self._peer_may_start:
-            if action in ACTIONS_16:
+        if action not in self._peer_may_start:
+            if action in self._we_may_start:
                 return OcppError(
                     ErrorCode.NOT_SUPPORTED, f"a {self.role.value} does not accept {action!r} calls"
                 )
@@ -403,5 +406,5 @@ class Session:
 
     def _error_text(self, unique_id: str, error: OcppError) -> str:
         return encode_frame(
-            CallError(unique_id, error.code.spelled_for(self.version), error.description, error.details)
+            CallError(unique_id, self.actions.spell(error.code), error.description, error.details)
         )

@@ -50,7 +50,10 @@ from actors.ocpp.errors import ErrorCode, OcppError
 from actors.ocpp.repairs import DEFAULT_ALIASES, Repair, SchemaWalk
 
 VERSIONS = ("1.6", "2.0.1")
+# Where the ``ocpp`` package keeps a version's schemas and how it names a request's file: 1.6
+# ``X.json``/``XResponse.json``, 2.0.1 ``XRequest.json``/``XResponse.json``.
 _SCHEMA_DIRS = {"1.6": "v16", "2.0.1": "v201"}
+_REQUEST_SUFFIX = {"1.6": "", "2.0.1": "Request"}
 _OCPP_DIR = pathlib.Path(ocpp.__file__).resolve().parent
 
 _RULE_CODES: Mapping[str, ErrorCode] = {
@@ -110,10 +113,8 @@ def schema_path(version: str, action: str, direction: Direction) -> pathlib.Path
     """Where the ``ocpp`` package keeps the schema (1.6: ``X.json``/``XResponse.json``)."""
     if version not in _SCHEMA_DIRS:
         raise ValueError(f"OCPP version must be one of {VERSIONS}, got {version!r}")
-    if direction is Direction.RESPONSE:
-        name = f"{action}Response"
-    else:
-        name = action if version == "1.6" else f"{action}Request"
+    suffix = "Response" if direction is Direction.RESPONSE else _REQUEST_SUFFIX[version]
+    name = f"{action}{suffix}"
     return _OCPP_DIR / _SCHEMA_DIRS[version] / "schemas" / f"{name}.json"
 
 
@@ -131,6 +132,7 @@ SPEC_MINIMUMS_16: Mapping[tuple[str, str], int] = {
     ("TriggerMessage", "connectorId"): 1,
     ("UnlockConnector", "connectorId"): 1,
 }
+_SPEC_MINIMUMS = {"1.6": SPEC_MINIMUMS_16}
 
 
 def load_schema(version: str, action: str, direction: Direction) -> dict[str, Any]:
@@ -139,8 +141,8 @@ def load_schema(version: str, action: str, direction: Direction) -> dict[str, An
     schema: dict[str, Any] = json.loads(
         schema_path(version, action, direction).read_text(encoding="utf-8-sig")
     )
-    if version == "1.6" and direction is Direction.REQUEST:
-        for (name, field), minimum in SPEC_MINIMUMS_16.items():
+    if direction is Direction.REQUEST:
+        for (name, field), minimum in _SPEC_MINIMUMS.get(version, {}).items():
             if name == action:
                 schema["properties"][field]["minimum"] = minimum
     return schema
@@ -150,7 +152,7 @@ def load_schema(version: str, action: str, direction: Direction) -> dict[str, An
 def actions(version: str) -> frozenset[str]:
     """The actions the ``ocpp`` package ships a request schema for in ``version``."""
     folder = schema_path(version, "Heartbeat", Direction.REQUEST).parent
-    suffix = "" if version == "1.6" else "Request"
+    suffix = _REQUEST_SUFFIX[version]
     return frozenset(
         path.stem.removesuffix(suffix)
         for path in folder.glob("*.json")

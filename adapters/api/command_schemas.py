@@ -1,4 +1,4 @@
-"""The OCPP 1.6 JSON schemas of each CSMS-initiated action, made fit for /openapi.json.
+"""The OCPP JSON schemas of each CSMS-initiated action (1.6 and 2.0.1), made fit for /openapi.json.
 
 The ``ocpp`` package ships draft-04/06 schemas; the security-extension ones keep shared types in
 ``definitions`` and point at them with ``#/definitions/...``, which inside an OpenAPI document would
@@ -46,11 +46,20 @@ def _inline(schema: Any, definitions: dict[str, Any]) -> Any:
 
 
 @functools.cache
-def openapi_schema(action: str, direction: Direction) -> dict[str, Any]:
-    """The self-contained schema of ``action``'s request or response payload."""
-    document = load_schema("1.6", action, direction)
+def openapi_schema(action: str, direction: Direction, version: str) -> dict[str, Any]:
+    """The self-contained schema of ``action``'s request or response payload in OCPP ``version``."""
+    document = load_schema(version, action, direction)
     inlined: dict[str, Any] = _inline(document, document.get("definitions", {}))
     return inlined
+
+
+@functools.cache
+def documented_schema(action: str, direction: Direction, versions: tuple[str, ...]) -> dict[str, Any]:
+    """What /openapi.json shows for ``action``: its schema, or ``anyOf`` the versions' that have it."""
+    schemas = [openapi_schema(action, direction, version) for version in versions]
+    if len(schemas) == 1:
+        return schemas[0]
+    return {"anyOf": schemas, "description": " | ".join(f"OCPP {v}" for v in versions)}
 
 
 def numbers_as_schema(value: Any, schema: dict[str, Any]) -> Any:

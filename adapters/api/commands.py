@@ -1,12 +1,15 @@
-"""POST /api/stations/{station_id}/commands/{Action}: one operation per CSMS-initiated 1.6 action.
+"""POST /api/stations/{station_id}/commands/{Action}: one operation per CSMS-initiated OCPP action.
 
 One route per action (rather than one route with an ``{action}`` parameter) lets /openapi.json
 carry each action's own request and reply schema, so the docs page shows operators exactly what
-to send and schemathesis generates payloads that reach the station. An action that is not a
-CSMS-initiated OCPP 1.6 action has no route: 404 ``not_found``.
+to send and schemathesis generates payloads that reach the station. There is one route for each
+action of either version (1.6 and 2.0.1; an action both have documents both schemas): an action that
+neither version has has no route, and one the station's own version (the dialect of its last
+connection) does not have answers 404 ``not_in_version``.
 
 The body is the OCPP payload, camelCase, exactly as it goes on the wire; it is checked with the
-strict validator (422 ``invalid_payload`` with the validator's message) before anything is sent.
+strict validator of the station's version (422 ``invalid_payload`` with the validator's message)
+before anything is sent.
 """
 
 from __future__ import annotations
@@ -28,9 +31,16 @@ from actors.commands import (
     StationOffline,
     UnknownStation,
 )
-from actors.ocpp import Direction, OcppError, Policy, Validator
-from actors.ocpp.actions import CSMS_INITIATED_16
-from adapters.api.command_schemas import INT64_MAX, INT64_MIN, numbers_as_schema, openapi_schema
+from actors.ocpp import Direction, OcppError
+from actors.ocpp.dialect import Dialect
+from actors.ocpp.versions import DIALECTS, V16, by_version
+from adapters.api.command_schemas import (
+    INT64_MAX,
+    INT64_MIN,
+    documented_schema,
+    numbers_as_schema,
+    openapi_schema,
+)
 from adapters.api.json_body import JSONBody
 from adapters.api.params import StationId, station_stream
 from adapters.api.problems import ApiProblem, problem
@@ -40,8 +50,6 @@ from core.actor import ActorBusy, ActorStopped
 if TYPE_CHECKING:
     from adapters.csms import Csms
 
-_strict = Validator("1.6", Policy.STRICT)
-
 MAX_BODY = 1 << 20  # bytes; a full SendLocalList of thousands of id tags fits, a runaway upload does not
 # Objects and arrays in objects: the deepest 1.6 payload (SetChargingProfile) nests 5 levels. A deeper
 # body is refused before the schema checks and the number walks, which recurse.
@@ -50,8 +58,14 @@ MAX_DEPTH = 32
 router = APIRouter(prefix="/api/stations/{station_id}/commands", tags=["commands"])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    404: problem("no station with this id has ever connected (unknown_station)"),
-    409: problem("station not connected (station_offline), or a newer command replaced it (superseded)"),
+    404: problem(
+        "no station with this id has ever connected (unknown_station), or the station's OCPP version "
+        "has no such command (not_in_version)"
+    ),
+    409: problem(
+        "station not connected (station_offline), a newer command replaced it (superseded), or the "
+        "payload is the other OCPP version's (wrong_version: the station speaks another)"
+    ),
     413: problem(f"the body is larger than {MAX_BODY} bytes (too_large)"),
     415: problem("the body is not declared as application/json"),
     422: problem(
@@ -119,17 +133,49 @@ def _out_of_range(value: Any, path: str = "$") -> str | None:
     return next((bad for sub, v in items if (bad := _out_of_range(v, sub)) is not None), None)
 
 
+def _dialect_of(csms: Csms, station_id: str) -> Dialect:
+    """The dialect of the station's current (or last) connection; 1.6 for a station never seen."""
+    found = csms.fleet.dialect_of(station_id)
+    if found is not None:
+        return found
+    view = csms.live.state.stations.get(station_id)
+    return by_version(view.ocpp_version) if view is not None and view.ocpp_version else V16
+
+
+def _version_it_fits(action: str, payload: dict[str, Any], station: Dialect) -> str | None:
+    """The other OCPP version whose ``action`` schema ``payload`` matches, if any."""
+    for dialect in DIALECTS.values():
+        if dialect is station or action not in dialect.actions.csms_initiated:
+            continue
+        try:
+            dialect.strict.validate_request(
+                action, numbers_as_schema(payload, openapi_schema(action, Direction.REQUEST, dialect.version))
+            )
+        except OcppError:
+            continue
+        return dialect.version
+    return None
+
+
 async def send_command(csms: Csms, station_id: str, action: str, payload: dict[str, Any]) -> dict[str, Any]:
     """Validate, send and wait for the committed reply; every failure as its :class:`ApiProblem`."""
-    payload = numbers_as_schema(payload, openapi_schema(action, Direction.REQUEST))
+    station_stream(station_id)  # 404 for an id no station can have, before anything is asked
+    dialect = _dialect_of(csms, station_id)
+    if action not in dialect.actions.csms_initiated:
+        message = f"{action} is not an OCPP {dialect.version} command (the version {station_id} speaks)"
+        raise ApiProblem(404, "not_in_version", message)
+    payload = numbers_as_schema(payload, openapi_schema(action, Direction.REQUEST, dialect.version))
     try:
-        _strict.validate_request(action, payload)
+        dialect.strict.validate_request(action, payload)
     except OcppError as error:
+        other = _version_it_fits(action, payload, dialect)
+        if other is not None:
+            message = f"this is an OCPP {other} {action}; station {station_id} speaks {dialect.version}"
+            raise ApiProblem(409, "wrong_version", message, details={"path": error.path}) from None
         raise ApiProblem(422, "invalid_payload", error.description, details={"path": error.path}) from None
     if (path := _out_of_range(payload)) is not None:
         message = f"{action} request: {path} is outside the 64-bit integer range"
         raise ApiProblem(422, "invalid_payload", message, details={"path": path})
-    station_stream(station_id)  # 404 for an id no station can have, before the fleet refuses it
     try:
         return await csms.station(station_id).call(Command(action, payload))
     except UnknownStation as error:
@@ -157,13 +203,17 @@ async def send_command(csms: Csms, station_id: str, action: str, payload: dict[s
         raise ApiProblem(504, "timeout", str(error) or "the station did not answer in time") from None
 
 
+def _versions(action: str) -> tuple[str, ...]:
+    return tuple(d.version for d in reversed(DIALECTS.values()) if action in d.actions.csms_initiated)
+
+
 def _reply_schema(action: str) -> dict[str, Any]:
     return {
         "type": "object",
         "properties": {
             "station_id": {"type": "string"},
             "action": {"type": "string", "enum": [action]},
-            "payload": openapi_schema(action, Direction.RESPONSE),
+            "payload": documented_schema(action, Direction.RESPONSE, _versions(action)),
         },
         "required": ["station_id", "action", "payload"],
     }
@@ -181,7 +231,10 @@ def _add_route(action: str) -> None:
         methods=["POST"],
         name=f"command_{action}",
         summary=f"Send {action} to a station",
-        description=f"Send OCPP 1.6 {action} and answer with the station's reply, once it is committed.",
+        description=(
+            f"Send {action} (OCPP {' or '.join(_versions(action))}, as the station speaks) and answer "
+            "with the station's reply, once it is committed."
+        ),
         response_class=JSONBody,
         responses={
             200: {
@@ -194,11 +247,15 @@ def _add_route(action: str) -> None:
             "requestBody": {
                 "required": True,
                 "description": f"the {action} payload, camelCase, as it goes on the wire",
-                "content": {"application/json": {"schema": openapi_schema(action, Direction.REQUEST)}},
+                "content": {
+                    "application/json": {
+                        "schema": documented_schema(action, Direction.REQUEST, _versions(action))
+                    }
+                },
             }
         },
     )
 
 
-for _action in sorted(CSMS_INITIATED_16):
+for _action in sorted(set().union(*(d.actions.csms_initiated for d in DIALECTS.values()))):
     _add_route(_action)

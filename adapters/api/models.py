@@ -28,7 +28,7 @@ class Connector(BaseModel):
     info: str | None
     vendor_error_code: str | None
     status_time: str | None
-    transaction_id: int | None = Field(description="the active transaction, if any")
+    transaction_id: int | str | None = Field(description="the active transaction, if any (2.0.1: a string)")
     id_tag: str | None
     reservation: dict[str, Any] | None
     power_w: float | None = Field(description="active power (W)")
@@ -50,6 +50,9 @@ class Station(BaseModel):
     connected: bool
     connection: int | None = Field(description="number of the current (or last) connection")
     remote: str | None = Field(description="peer address of that connection")
+    ocpp_version: str | None = Field(
+        default=None, description="OCPP version of that connection (1.6 or 2.0.1), from its subprotocol"
+    )
     boot: dict[str, Any] = Field(description="the last accepted BootNotification, as a domain event")
     status: str | None = Field(description="status of connector 0, the station itself")
     error_code: str | None
@@ -80,7 +83,7 @@ class StationPage(BaseModel):
 
 
 class Transaction(BaseModel):
-    transaction_id: int
+    transaction_id: int | str  # 1.6: the CSMS's integer; 2.0.1: the station's string
     station_id: str
     connector: int | None
     id_tag: str
@@ -156,4 +159,15 @@ class CompositeAnswer(BaseModel):
     )
     match: bool | None = Field(
         description="source=station: whether both agree at every instant within 0.1 in the unit"
+    )
+
+
+class StationVariables(BaseModel):
+    """The device model of a 2.0.1 station (empty for 1.6): NotifyReport, GetVariables, SetVariables."""
+
+    station_id: str
+    variables: dict[str, dict[str, Any]] = Field(
+        description="by 'Component[instance]@evse.connector/Variable[instance]': the address fields, "
+        "attributes {Actual|Target|MinSet|MaxSet: value}, mutability per type, and set: the last "
+        "SetVariables outcome per type {value, status}"
     )

@@ -9,11 +9,12 @@ response, and the work of rendering it on the trio thread, small.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import trio
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from actors.events import events_of
 from actors.events.station import MeterSampled, TransactionStopped
@@ -22,6 +23,7 @@ from adapters.api.models import (
     MeterSample,
     Station,
     StationPage,
+    StationVariables,
     TransactionDetail,
     TransactionPage,
 )
@@ -96,6 +98,21 @@ async def get_station(request: Request, station_id: StationId) -> dict[str, Any]
     if view is None:
         raise unknown_station(station_id)
     return view.as_dict()
+
+
+@router.get(
+    "/stations/{station_id}/variables",
+    response_model=StationVariables,
+    tags=["stations"],
+    responses={404: problem("no such station")},
+)
+async def get_station_variables(request: Request, station_id: StationId) -> dict[str, Any]:
+    """The components and variables a 2.0.1 station reported, with actual/target values and set results."""
+    state = await live_state(_csms(request))
+    view = state.stations.get(station_id)
+    if view is None:
+        raise unknown_station(station_id)
+    return {"station_id": station_id, "variables": view.variables}
 
 
 @router.get(
@@ -192,7 +209,13 @@ async def list_transactions(
 )
 async def get_transaction(
     request: Request,
-    transaction_id: int,
+    transaction_id: Annotated[
+        str,
+        Path(
+            max_length=36,
+            description="an OCPP 1.6 transaction's integer id, or an OCPP 2.0.1 station's string id",
+        ),
+    ],
     after: Annotated[
         int, Query(ge=0, le=SEQUENCE_MAX, description="position of the previous page's last sample")
     ] = 0,
@@ -200,7 +223,12 @@ async def get_transaction(
 ) -> dict[str, Any]:
     """One transaction with its meter samples (the MeterSampled events naming it), oldest first."""
     csms = _csms(request)
-    row = await (await _transactions(csms)).index.get_transaction(transaction_id)
+    index = (await _transactions(csms)).index
+    row = None
+    if re.fullmatch(r"-?[0-9]{1,19}", transaction_id):  # 1.6's integers (a 2.0.1 id may look alike)
+        row = await index.get_transaction(int(transaction_id))
+    if row is None:
+        row = await index.get_transaction(transaction_id)
     if row is None:
         raise ApiProblem(404, "unknown_transaction", f"no transaction {transaction_id}")
     tx = IndexedTransaction.from_row(row)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 
 import trio
 
-from actors.ocpp.actions import CSMS_INITIATED_16, STATION_INITIATED_16
+from actors.ocpp.versions import DIALECTS
 from actors.ocpp_stats import OcppStats
 from adapters.modbus_config import LineConfig, SerialLine
 from adapters.modbus_fleet import ModbusDevices
@@ -27,7 +27,7 @@ from core.stats import DepthSummary, RuntimeStats
 from core.writer import WriterStats
 from projections.live import LiveState
 
-ACTIONS = STATION_INITIATED_16 | CSMS_INITIATED_16 | {"invalid"}
+ACTIONS = frozenset().union(*(d.actions.actions for d in DIALECTS.values())) | {"invalid"}
 STATUSES = frozenset(
     {
         "Available",
@@ -39,6 +39,7 @@ STATUSES = frozenset(
         "Reserved",
         "Unavailable",
         "Faulted",
+        "Occupied",  # 2.0.1
     }
 )
 OTHER = "other"
@@ -46,7 +47,7 @@ _INDEX = re.compile(r"\[\d+\]")
 
 
 def action_label(action: str) -> str:
-    """The action as a label value: an OCPP 1.6 action name, ``invalid`` or ``other``."""
+    """The action as a label value: an OCPP 1.6 or 2.0.1 action name, ``invalid`` or ``other``."""
     return action if action in ACTIONS else OTHER
 
 

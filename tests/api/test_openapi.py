@@ -9,7 +9,8 @@ from pathlib import Path
 
 import trio
 
-from actors.ocpp.actions import CSMS_INITIATED_16
+from actors.ocpp.v16.actions import CSMS_INITIATED_16
+from actors.ocpp.v201.actions import CSMS_INITIATED_201
 from actors.policy import StationPolicy
 from adapters.csms import open_csms
 from tests.api.conftest import TOKEN, Api, api_config
@@ -26,15 +27,20 @@ expected-statuses = ["1XX", "2XX", "3XX", "4XX", "502", "504"]
 async def test_every_command_is_documented_with_its_ocpp_schema(api: Api) -> None:
     document = (await api.client.get("/openapi.json")).json()
     commands = {p.rsplit("/", 1)[1] for p in document["paths"] if "/commands/" in p}
-    assert commands == set(CSMS_INITIATED_16)
+    assert commands == CSMS_INITIATED_16 | CSMS_INITIATED_201
     reset = document["paths"]["/api/stations/{station_id}/commands/Reset"]["post"]
-    body = reset["requestBody"]["content"]["application/json"]["schema"]
-    assert body["properties"]["type"]["enum"] == ["Hard", "Soft"] and body["required"] == ["type"]
+    v16, v201 = reset["requestBody"]["content"]["application/json"]["schema"]["anyOf"]
+    assert v16["properties"]["type"]["enum"] == ["Hard", "Soft"] and v16["required"] == ["type"]
+    assert v201["properties"]["type"]["enum"] == ["Immediate", "OnIdle"]
     reply = reset["responses"]["200"]["content"]["application/json"]["schema"]
-    assert reply["properties"]["payload"]["properties"]["status"]["enum"] == ["Accepted", "Rejected"]
+    v16_reply = reply["properties"]["payload"]["anyOf"][0]
+    assert v16_reply["properties"]["status"]["enum"] == ["Accepted", "Rejected"]
+    get_variables = document["paths"]["/api/stations/{station_id}/commands/GetVariables"]["post"]
+    only_201 = get_variables["requestBody"]["content"]["application/json"]["schema"]
+    assert only_201["required"] == ["getVariableData"]
     assert {"401", "404", "409", "422", "429", "502", "504"} <= set(reset["responses"])
     get_log = document["paths"]["/api/stations/{station_id}/commands/GetLog"]["post"]
-    log = get_log["requestBody"]["content"]["application/json"]["schema"]["properties"]["log"]
+    log = get_log["requestBody"]["content"]["application/json"]["schema"]["anyOf"][0]["properties"]["log"]
     assert log["required"] == ["remoteLocation"], "security-extension refs are inlined"
 
 

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 import httpx
+import pytest
+import trio
+import trio_websocket
 
 from adapters.api import ApiOptions, hash_token
 from adapters.config import parse_config
@@ -49,3 +53,33 @@ async def test_serve_prints_the_api_address_and_stops_on_sigint(tmp_path: Path) 
             assert (await client.get("/api/stations", headers=authorized)).status_code == 200
             assert "chargeward_" in (await client.get("/metrics", headers=authorized)).text
         assert await served.stop() == 0
+
+
+async def test_serve_negotiates_the_subprotocols_the_config_file_prefers(tmp_path: Path) -> None:
+    """``[server] subprotocols`` through the real executable: its order is the server's preference,
+    and a version left out is refused at the handshake."""
+    config = tmp_path / "c.toml"
+    config.write_text('[server]\nsubprotocols = ["ocpp1.6"]\n')
+    args = ("--data-dir", str(tmp_path), "--config", str(config), "--ocpp-port", "0", "--api-port", "0")
+    async with serving(*args) as served:
+        found = re.search(r"OCPP on ws://127\.0\.0\.1:(\d+)/", served.banner)
+        assert found is not None, served.banner
+        url = f"ws://127.0.0.1:{found.group(1)}/ocpp/SUB-1"
+        async with trio_websocket.open_websocket_url(url, subprotocols=["ocpp2.0.1", "ocpp1.6"]) as ws:
+            assert ws.subprotocol == "ocpp1.6"
+        with pytest.raises(trio_websocket.HandshakeError):
+            async with trio_websocket.open_websocket_url(url, subprotocols=["ocpp2.0.1"]):
+                pass
+        assert await served.stop() == 0
+    config.write_text('[server]\nsubprotocols = ["ocpp1.7"]\n')
+    result = await trio.run_process(
+        [sys.executable, "-m", "adapters.cli", "serve", *args], cwd=ROOT, capture_stderr=True, check=False
+    )
+    error = result.stderr.decode()
+    assert result.returncode != 0 and "server.subprotocols" in error and "ocpp1.7" in error
+
+
+async def test_by_default_a_station_offering_both_versions_gets_201(api: Api) -> None:
+    url = f"{url_of(api.csms)}/BOTH-1"
+    async with trio_websocket.open_websocket_url(url, subprotocols=["ocpp1.6", "ocpp2.0.1"]) as ws:
+        assert ws.subprotocol == "ocpp2.0.1"

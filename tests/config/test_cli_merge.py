@@ -56,6 +56,7 @@ _TOKEN = "sha256:" + "ab" * 32
 #: Fields whose value needs a shape: path -> (TOML text, the value expected in the Config).
 SAMPLES: dict[str, tuple[str, Any]] = {
     "server.host": ('[server]\nhost = "::1"\n', "::1"),
+    "server.subprotocols": ('[server]\nsubprotocols = ["ocpp1.6"]\n', ("ocpp1.6",)),
     "api.host": ('[api]\nhost = "127.0.0.2"\n', "127.0.0.2"),
     "api.tokens": (f'[api]\ntokens = ["{_TOKEN}"]\n', (_TOKEN,)),
     "store_url": ('[store]\nurl = "memory://"\n', "memory://"),

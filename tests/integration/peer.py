@@ -1,4 +1,4 @@
-"""Drive the real-client peer (tests/peers/ocpp16_station.py) from trio tests."""
+"""Drive the real-client peers (tests/peers/ocpp16_station.py, ocpp201_station.py) from trio tests."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from typing import Any
 
 import trio
 
-PEER = Path(__file__).resolve().parent.parent / "peers" / "ocpp16_station.py"
+PEERS = Path(__file__).resolve().parent.parent / "peers"
+PEER = PEERS / "ocpp16_station.py"
+PEER_201 = PEERS / "ocpp201_station.py"
 
 
 class PeerStation:
@@ -72,10 +74,15 @@ class PeerCallFailed(Exception):
 
 
 @asynccontextmanager
-async def peer_station(url: str, station_id: str) -> AsyncIterator[PeerStation]:
-    """Start the peer process connected to ``url``/``station_id``; stop it (and its process) on exit."""
+async def peer_station(url: str, station_id: str, version: str = "1.6") -> AsyncIterator[PeerStation]:
+    """Start the peer process (an OCPP ``version`` station) connected to ``url``/``station_id``; stop it
+    (and its process) on exit."""
+    script = PEER_201 if version == "2.0.1" else PEER
     process = await trio.lowlevel.open_process(
-        [sys.executable, str(PEER), url, station_id], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        [sys.executable, "-m", f"tests.peers.{script.stem}", url, station_id],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        cwd=PEERS.parent.parent,
     )
     peer = PeerStation(process)
     try:

@@ -47,7 +47,7 @@ def test_station_ids_from_paths(path: str, station: str | None) -> None:
 
 async def test_a_client_without_a_supported_subprotocol_gets_a_clear_http_error(csms: Csms) -> None:
     with pytest.raises(trio_websocket.ConnectionRejected) as rejected:
-        async with trio_websocket.open_websocket_url(f"{url_of(csms)}/CP-1", subprotocols=["ocpp2.0.1"]):
+        async with trio_websocket.open_websocket_url(f"{url_of(csms)}/CP-1", subprotocols=["ocpp2.1"]):
             pass
     assert rejected.value.status_code == 400
     assert b"no supported OCPP subprotocol" in (rejected.value.body or b"")

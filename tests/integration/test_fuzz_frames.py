@@ -78,11 +78,18 @@ def test_fuzzed_frames_get_callerror_or_silence_and_the_station_lives(
     trio.run(scenario)
 
 
-async def fuzz(csms: Csms, batch: list[str | bytes]) -> None:
-    async with trio_websocket.open_websocket_url(f"{url_of(csms)}/FUZZ", subprotocols=["ocpp1.6"]) as ws:
-        await ws.send_message(
-            '[2,"boot","BootNotification",{"chargePointVendor":"V","chargePointModel":"M"}]'
-        )
+BOOT_16 = '[2,"boot","BootNotification",{"chargePointVendor":"V","chargePointModel":"M"}]'
+BOOT_201 = (
+    '[2,"boot","BootNotification",{"chargingStation":{"vendorName":"V","model":"M"},"reason":"PowerUp"}]'
+)
+
+
+async def fuzz(
+    csms: Csms, batch: list[str | bytes], subprotocol: str = "ocpp1.6", boot: str = BOOT_16
+) -> None:
+    async with trio_websocket.open_websocket_url(f"{url_of(csms)}/FUZZ", subprotocols=[subprotocol]) as ws:
+        assert ws.subprotocol == subprotocol
+        await ws.send_message(boot)
         await ws.get_message()
         acknowledged = await csms.store.read_stream("station/FUZZ")
         for text in batch:
@@ -99,7 +106,7 @@ async def fuzz(csms: Csms, batch: list[str | bytes]) -> None:
         for answer in answers:
             assert answer[0] in (3, 4), answer  # a CALLRESULT only for a valid call
             if answer[0] == 4:
-                assert answer[2] in ERROR_CODES, answer
+                assert answer[2] in (ERROR_CODES_201 if subprotocol == "ocpp2.0.1" else ERROR_CODES), answer
         unanswerable = [answer for answer in answers if answer[1] == "-1"]
         assert len(unanswerable) == sum(map(id_unreadable, batch)), (batch, answers)
     records = await csms.store.read_stream("station/FUZZ")
@@ -123,3 +130,44 @@ ERROR_CODES = {
     "SecurityError",
     "InternalError",
 }
+ERROR_CODES_201 = ERROR_CODES - {"FormationViolation"} | {"FormatViolation"}
+
+actions_201 = st.sampled_from(
+    [
+        "TransactionEvent",
+        "NotifyReport",
+        "StatusNotification",
+        "Authorize",
+        "StartTransaction",
+        "GetVariables",
+    ]
+)
+TX = {
+    "eventType": "Started",
+    "timestamp": "2026-11-27T08:00:00Z",
+    "triggerReason": "Authorized",
+    "seqNo": 0,
+    "transactionInfo": {"transactionId": "T"},
+}
+# Schema-valid TransactionEvents with one field replaced by anything: the decisions see odd but
+# valid payloads (and the validator the invalid ones).
+mutated_tx = st.tuples(st.sampled_from(sorted(TX)), json_values).map(lambda kv: {**TX, kv[0]: kv[1]})
+frames_201 = st.one_of(
+    frames,
+    st.tuples(st.just(2), ids, actions_201, json_values).map(lambda f: json.dumps(list(f))),
+    st.tuples(st.just(2), ids, st.just("TransactionEvent"), mutated_tx).map(lambda f: json.dumps(list(f))),
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(batch=st.lists(frames_201, min_size=1, max_size=5))
+def test_fuzzed_201_frames_get_callerror_or_silence_and_the_station_lives(
+    tmp_path_factory: Any, batch: list[str | bytes]
+) -> None:
+    config = replace(make_config(tmp_path_factory.mktemp("fuzz201")), store_url="memory://")
+
+    async def scenario() -> None:
+        async with open_csms(config) as csms:
+            await fuzz(csms, batch, "ocpp2.0.1", BOOT_201)
+
+    trio.run(scenario)

@@ -10,6 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from actors.ocpp import Call, CallError, CallResult, ErrorCode, OcppError, encode_frame, parse_frame
+from actors.ocpp.v16.actions import TABLE as V16_ACTIONS
+from actors.ocpp.v201.actions import TABLE as V201_ACTIONS
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
@@ -85,8 +87,8 @@ def test_error_codes_are_the_ocpp_16_names() -> None:
         "TypeConstraintViolation",
         "GenericError",
     }
-    assert ErrorCode.FORMATION_VIOLATION.spelled_for("2.0.1") == "FormatViolation"
-    assert ErrorCode.FORMATION_VIOLATION.spelled_for("1.6") == "FormationViolation"
+    assert V201_ACTIONS.spell(ErrorCode.FORMATION_VIOLATION) == "FormatViolation"
+    assert V16_ACTIONS.spell(ErrorCode.FORMATION_VIOLATION) == "FormationViolation"
 
 
 @settings(max_examples=300)

@@ -26,6 +26,7 @@ from actors.ocpp import (
     SessionError,
     parse_frame,
 )
+from actors.ocpp.v201.actions import TABLE as V201_ACTIONS
 
 BOOT = {"chargePointVendor": "Chargedot", "chargePointModel": "CDT_TACW7"}
 
@@ -124,10 +125,20 @@ def test_a_bad_call_gets_a_callerror_and_the_connection_carries_on() -> None:
 
 
 def test_201_spells_format_violation_its_way() -> None:
-    session = Session(Role.CSMS, version="2.0.1")
+    session = Session(Role.CSMS, actions=V201_ACTIONS)
     [bad] = session.receive('[2,"u1","Heartbeat",7]', now=0.0)
     assert isinstance(bad, BadFrame) and bad.reply is not None
     assert json.loads(bad.reply)[2] == "FormatViolation"
+
+
+def test_201_refuses_by_its_own_action_table() -> None:
+    session = Session(Role.CSMS, actions=V201_ACTIONS)
+    [ok] = session.receive('[2,"u1","TransactionEvent",{}]', now=0.0)
+    assert isinstance(ok, CallReceived)  # not a 1.6 action, but a 2.0.1 one
+    [old] = session.receive('[2,"u2","StartTransaction",{}]', now=0.0)
+    assert isinstance(old, CallRefused) and old.error.code is ErrorCode.NOT_IMPLEMENTED
+    [wrong] = session.receive('[2,"u3","GetVariables",{}]', now=0.0)
+    assert isinstance(wrong, CallRefused) and wrong.error.code is ErrorCode.NOT_SUPPORTED
 
 
 def test_a_malformed_reply_to_our_call_fails_it_at_once() -> None:

@@ -146,10 +146,18 @@ class Station(ChargePoint):
         )
 
 
-async def session(url: str, station_id: str, commands: asyncio.Queue[dict[str, Any]]) -> bool:
+async def session(
+    url: str,
+    station_id: str,
+    commands: asyncio.Queue[dict[str, Any]],
+    station_class: type[ChargePoint] = Station,
+    subprotocol: str = "ocpp1.6",
+    calls: Any = call,
+) -> bool:
     """One connection; returns True when asked to reconnect, False to quit."""
-    async with websockets.connect(f"{url}/{station_id}", subprotocols=["ocpp1.6"]) as ws:
-        station = Station(station_id, ws, response_timeout=10)
+    offered = [websockets.Subprotocol(subprotocol)]
+    async with websockets.connect(f"{url}/{station_id}", subprotocols=offered) as ws:
+        station = station_class(station_id, ws, response_timeout=10)
         listener = asyncio.create_task(station.start())
         emit({"connected": True})
         try:
@@ -161,7 +169,7 @@ async def session(url: str, station_id: str, commands: asyncio.Queue[dict[str, A
                     return True
                 action, payload = command["call"], command.get("payload", {})
                 try:
-                    result = await station.call(getattr(call, action)(**payload), suppress=False)
+                    result = await station.call(getattr(calls, action)(**payload), suppress=False)
                     emit({"result": dataclasses.asdict(result)})
                 except Exception as error:
                     emit({"error": f"{type(error).__name__}: {error}"})
@@ -169,7 +177,8 @@ async def session(url: str, station_id: str, commands: asyncio.Queue[dict[str, A
             listener.cancel()
 
 
-async def main(url: str, station_id: str) -> None:
+async def main(url: str, station_id: str, **station: Any) -> None:
+    """Run connections until stdin ends; ``station``: :func:`session`'s class, subprotocol and calls."""
     commands: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     loop = asyncio.get_running_loop()
 
@@ -181,7 +190,7 @@ async def main(url: str, station_id: str) -> None:
         await commands.put({"quit": True})
 
     stdin_task = asyncio.create_task(read_stdin())
-    while await session(url, station_id, commands):
+    while await session(url, station_id, commands, **station):
         pass
     stdin_task.cancel()
 

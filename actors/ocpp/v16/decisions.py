@@ -75,7 +75,8 @@ def builtin_response(
     return {}
 
 
-def _samples(readings: MeterReadings) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def meter_samples(readings: MeterReadings) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Normalised readings as the fields of a MeterSampled: its samples and its problems."""
     samples: list[dict[str, Any]] = []
     for s in readings.samples:
         sample: dict[str, Any] = {
@@ -105,7 +106,7 @@ def _samples(readings: MeterReadings) -> tuple[list[dict[str, Any]], list[dict[s
 
 
 def _meter_event(connector: int, transaction_id: int | None, meter_value: Any) -> MeterSampled:
-    samples, problems = _samples(normalise_meter_values(meter_value))
+    samples, problems = meter_samples(normalise_meter_values(meter_value))
     return MeterSampled(
         connector=connector, transaction_id=transaction_id, samples=samples, problems=problems or None
     )
