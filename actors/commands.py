@@ -16,13 +16,27 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+#: The configuration key that holds the station's HTTP Basic password (OCPP 1.6 security profiles).
+AUTHORIZATION_KEY = "AuthorizationKey"
+
 
 @dataclass(frozen=True, slots=True)
 class Command:
-    """One call to a station: the action and its payload as it goes on the wire."""
+    """One call to a station: the action and its payload as it goes on the wire.
+
+    ``logged``: the payload as the log keeps it (the frame and the events decided from the reply), when
+    the wire payload holds a secret; the password rotation (``adapters.password_rotation``) logs the
+    password's hash there.
+    """
 
     action: str
     payload: Mapping[str, Any]
+    logged: Mapping[str, Any] | None = None
+
+    @property
+    def carries_secret(self) -> bool:
+        """Whether the wire payload is a password (ChangeConfiguration AuthorizationKey)."""
+        return self.action == "ChangeConfiguration" and self.payload.get("key") == AUTHORIZATION_KEY
 
 
 class CommandError(Exception):

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from actors import installed_profiles
+from actors.commands import AUTHORIZATION_KEY
 from actors.events import Event
 from actors.events.station import (
     ChargingProfileCleared,
@@ -83,6 +84,8 @@ def _profiles(desired: DesiredState, event: ChargingProfileSet | ChargingProfile
 
 
 def _configuration(desired: DesiredState, event: ConfigurationChanged) -> None:
+    if event.key == AUTHORIZATION_KEY:
+        return  # the log holds the password's hash, not the password: nothing to re-apply
     desired.configuration[event.key] = event.value
 
 

@@ -11,7 +11,7 @@ first use. A station that keeps crashing stops alone; see ``actors.station_tree`
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import trio
 
@@ -35,14 +35,27 @@ from actors.station import (
 )
 from actors.station_tree import StationFailures, StationTree
 from actors.transaction_ids import Allocate, TransactionIds
-from core.actor import ActorRef
+from core.actor import ActorRef, ActorStopped, AskTimeout
 from core.events import check_stream
 from core.store import EventStore
 from core.supervisor import ChildSpec, Escalation, Restart, Runtime, Supervisor
 
 StationActorFactory = Callable[[str, StationDeps, LineSlot], StationActor]
 
+SERVICE_RESTART = 1012  # WebSocket close code: reconnect (here: to whichever node serves the station now)
 ASK_MARGIN = 5.0  # seconds an operator waits beyond the station's own call timeout
+
+
+class Route(Protocol):
+    """Where commands for stations served by another node go (several nodes sharing a store)."""
+
+    def owns(self, station_id: str) -> bool:
+        """Whether this node serves the station (holds its lease)."""
+        ...
+
+    async def call(self, station_id: str, command: Command, wait: float) -> dict[str, Any]:
+        """Run the command on the node serving the station; its reply, or its ``CommandError``."""
+        ...
 
 
 class Fleet:
@@ -65,6 +78,8 @@ class Fleet:
         self.handlers = Handlers()
         self.stats = OcppStats()
         self._node = node
+        self.route: Route | None = None
+        """Set when nodes share the store: commands for stations this node does not serve go there."""
         self.transaction_ids_supervisor, transaction_ids = self._new_transaction_ids()
         # Its children are temporary station subtrees: none is restarted, so none counts to its intensity.
         self.stations_supervisor = Supervisor("stations", runtime)
@@ -202,6 +217,25 @@ class Fleet:
             )
         return ref
 
+    async def retire(self, station_id: str, reason: str | None = None) -> None:
+        """Stop the station's actors (its node gave up or lost the station); with ``reason``, close
+        its connection first. Its next connection starts them afresh from the log."""
+        slot = self._slots.get(station_id)
+        if reason is not None and slot is not None and slot.line is not None:
+            line, slot.line = slot.line, None
+            await line.close(reason, code=SERVICE_RESTART)
+        if self._trees.pop(station_id, None) is not None:
+            await self.stations_supervisor.stop_child(f"station/{station_id}")
+
+    async def settle(self, station_id: str) -> None:
+        """Wait until the station actor has handled what is already in its mailbox."""
+        ref = self.station_ref(station_id)
+        if ref is not None:
+            try:
+                await ref.ask(InspectStation, timeout=10)
+            except (ActorStopped, AskTimeout):
+                pass
+
     def stations(self) -> list[str]:
         """Ids of the stations with a running actor (connected now or since the process started)."""
         return list(self._trees)
@@ -220,22 +254,27 @@ class Fleet:
         command: Command | Any,
         *,
         timeout: float | None = None,  # noqa: ASYNC109 - defaults to the station's call timeout
+        local: bool = False,
     ) -> dict[str, Any]:
         """Send a command to a station and return its reply payload once the reply is committed.
 
-        Raises a :class:`~actors.commands.CommandError` subclass when there is no result.
+        With a :attr:`route`, a station this node does not serve is reached through it, unless
+        ``local`` (a call another node forwarded here). Raises a
+        :class:`~actors.commands.CommandError` subclass when there is no result.
         """
         try:
             check_stream(f"station/{station_id}")
         except ValueError as error:
             raise UnknownStation(f"no station can have the id {station_id!r}") from error
+        call_timeout = self.policy.longest_call_timeout(station_id)
+        wait = timeout if timeout is not None else call_timeout + ASK_MARGIN
+        if self.route is not None and not local and not self.route.owns(station_id):
+            return await self.route.call(station_id, to_command(command), wait)
         ref = self.station_ref(station_id)
         if ref is None:
             if await self.store.stream_version(f"station/{station_id}") == 0:
                 raise UnknownStation(f"no station {station_id!r} has ever connected")
             raise StationOffline(f"station {station_id} is not connected")
-        call_timeout = self.policy.longest_call_timeout(station_id)
-        wait = timeout if timeout is not None else call_timeout + ASK_MARGIN
         # Never sent once this caller has given up; sent only while the station's whole reply window
         # still fits in the caller's wait, when it can (issue 10, defect 6).
         now = self.runtime.clock.monotonic()

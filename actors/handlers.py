@@ -26,6 +26,7 @@ class IncomingCall:
     action: str
     payload: Mapping[str, Any]
     connection: int
+    ocpp_version: str = "1.6"  # of the connection: the payload is that version's (camelCase, as sent)
 
 
 Handler = Callable[[IncomingCall], HandlerResult | Awaitable[HandlerResult]]

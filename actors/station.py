@@ -46,6 +46,7 @@ from actors.frame_decisions import admit_call, checked_response, decide_reply, r
 from actors.handlers import Handlers, IncomingCall
 from actors.ocpp import (
     BadFrame,
+    Call,
     CallFailed,
     CallReceived,
     CallRefused,
@@ -59,6 +60,7 @@ from actors.ocpp import (
     Role,
     Session,
     Validator,
+    encode_frame,
 )
 from actors.ocpp.dialect import Dialect
 from actors.ocpp.versions import V16, by_subprotocol
@@ -523,7 +525,7 @@ class StationActor(Actor[StationMessage]):
         """The response payload: the first handler that answers, else the built-in rule."""
         try:
             response = await self.deps.handlers.consult(
-                IncomingCall(self.station_id, action, request, frame.conn)
+                IncomingCall(self.station_id, action, request, frame.conn, self.dialect.version)
             )
         except Exception as exc:
             logger.exception("station %s: handler for %s failed", self.station_id, action)
@@ -561,6 +563,14 @@ class StationActor(Actor[StationMessage]):
         command = message.command
         if self.line is None:
             message.reply.fail(StationOffline(f"station {self.station_id} is not connected"))
+            return
+        if command.carries_secret and command.logged is None:
+            message.reply.fail(
+                InvalidCommand(
+                    f"{command.action}: {command.payload.get('key')} is a password and would be logged "
+                    "as sent; rotate it with POST /api/stations/<id>/password (adapters.password_rotation)"
+                )
+            )
             return
         try:
             if command.action in self.dialect.actions.station_initiated - self.dialect.actions.csms_initiated:
@@ -600,9 +610,12 @@ class StationActor(Actor[StationMessage]):
             pending.command.action, dict(pending.command.payload), self.deps.clock.monotonic()
         )
         self.in_flight = pending
+        logged = call.text
+        if pending.command.logged is not None:  # a secret on the wire: the log keeps its stand-in
+            logged = encode_frame(Call(call.unique_id, pending.command.action, dict(pending.command.logged)))
         try:
             await self._commit(
-                [FrameSent(conn=conn, text=call.text, action=pending.command.action)], self.deps.clock.wall()
+                [FrameSent(conn=conn, text=logged, action=pending.command.action)], self.deps.clock.wall()
             )
         except NotRecorded as error:
             self.session.withdraw(call.unique_id)
@@ -616,9 +629,8 @@ class StationActor(Actor[StationMessage]):
     async def _on_reply(self, event: ResultReceived | ErrorReceived | CallFailed, frame: FrameIn) -> None:
         pending, self.in_flight = self.in_flight, None
         command = pending.command if pending is not None else Command(event.action, {})
-        decision = decide_reply(
-            event, command.payload, self.deps.validator(self.dialect, self.policy), self.dialect
-        )
+        request = command.payload if command.logged is None else command.logged
+        decision = decide_reply(event, request, self.deps.validator(self.dialect, self.policy), self.dialect)
         completed = replace(decision.completed, round_trip=round(event.received_at - event.sent_at, 6))
         domain, result = decision.domain, decision.result
         failure: Exception | None = decision.rejection

@@ -4,6 +4,9 @@ Before handing out ids from a new block the allocator commits ``TransactionIdsRe
 node stream; after a restart it continues after the last reserved block. Ids of a block that was
 not used up before a crash are skipped, never reused, so uniqueness costs one append per block.
 
+Nodes sharing one store share the stream: a reservation that meets another node's (a version
+conflict) reads the stream again and reserves after it, so ids stay unique across nodes.
+
 A reservation that fails to commit fails only the request in hand (its StartTransaction gets a
 CALLERROR); the allocator keeps running and reads its stream again before the next reservation,
 because a commit whose outcome was unknown may have stored the block after all.
@@ -17,9 +20,10 @@ from actors.events import events_of, new_events
 from actors.events.node import TransactionIdsReserved
 from core.actor import Actor, Reply
 from core.clock import Clock
-from core.store import EventStore, StoreError
+from core.store import ConcurrencyConflict, EventStore, StoreError
 
 BLOCK = 100
+RESERVE_ATTEMPTS = 10  # reservations lost in a row to other nodes before the request fails
 MAX_ID = 2**31 - 1  # OCPP 1.6 transactionId is a JSON integer; chargers commonly store int32
 
 
@@ -70,13 +74,24 @@ class TransactionIds(Actor[Allocate]):
         """Commit the next block; ids after a block whose outcome was unknown are skipped, not reused."""
         if self.stale:
             await self.started()
-        if self.next_id > self.reserved_to:
+        for attempt in range(RESERVE_ATTEMPTS):
+            if self.next_id <= self.reserved_to:
+                return
             first, last = self.next_id, min(self.next_id + self.block - 1, MAX_ID)
             if first > MAX_ID:
                 raise OverflowError("transaction ids exhausted (int32)")
-            records = await self.store.append(
-                new_events(self.stream, [TransactionIdsReserved(first=first, last=last)], self.clock.wall()),
-                expected={self.stream: self.version},
-            )
+            try:
+                records = await self.store.append(
+                    new_events(
+                        self.stream, [TransactionIdsReserved(first=first, last=last)], self.clock.wall()
+                    ),
+                    expected={self.stream: self.version},
+                )
+            except ConcurrencyConflict:
+                if attempt == RESERVE_ATTEMPTS - 1:
+                    raise
+                await self.started()  # another node reserved a block: continue after it
+                continue
             self.version = records[-1].sequence
             self.reserved_to = last
+            return

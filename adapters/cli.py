@@ -1,7 +1,8 @@
-"""The ``chargeward`` command: serve, token, schedule, simulate, bench.
+"""The ``chargeward`` command: serve, token, station, schedule, simulate, bench.
 
 ``serve`` runs the CSMS core (OCPP server, event store, HTTP API) until interrupted. ``token``
-makes operator API tokens and the hashes that go in the config file. ``schedule`` computes a
+makes operator API tokens and the hashes that go in the config file; ``station password`` does the
+same for a station's HTTP Basic password (security profiles 1 and 2). ``schedule`` computes a
 connector's composite schedule from a file of charging profiles, offline. ``simulate`` and ``bench``
 belong to the load bench (``bench/``), which only this entry point may import.
 """
@@ -24,9 +25,13 @@ import trio
 from actors.policy import IdTag
 from adapters import log_tools, schedule
 from adapters.api import ApiOptions, InsecureApiOptions, hash_token, new_token
-from adapters.config import Config, ConfigError, load_config
+from adapters.api.options import TOKEN_LISTS
+from adapters.api.scopes import Scope
+from adapters.config import LEASE_SECONDS, Config, ConfigError, load_config, node_options
 from adapters.csms import open_csms
 from adapters.gc_policy import mmap_big_blocks, settle_heap
+from adapters.ocpp_server import BadStationPath, station_id_from_path
+from adapters.station_passwords import hash_password, new_password
 from core.store import StoreError
 
 
@@ -39,6 +44,11 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--ocpp-port", type=int, help="OCPP WebSocket port (default 9000)")
     p.add_argument("--store", help="event store URL (memory://, sqlite:///path); default DATA_DIR/events.db")
+    p.add_argument(
+        "--node",
+        metavar="NAME",
+        help="serve as node NAME of several sharing one postgresql:// store (see README, several nodes)",
+    )
     p.add_argument(
         "--api-host", help="HTTP API address (default 127.0.0.1; beyond loopback only with tokens)"
     )
@@ -56,7 +66,14 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 def _token_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("token", help="make operator API tokens and their hashes for [api] tokens")
     actions = p.add_subparsers(dest="token_command", required=True)
-    actions.add_parser("new", help="print a new random token and the hash to put in the config")
+    new = actions.add_parser("new", help="print a new random token and the hash to put in the config")
+    new.add_argument(
+        "--scope",
+        choices=[scope.name.lower() for scope in Scope],
+        default="admin",
+        help="what the token may do (default admin): read, command (read and commands), admin "
+        "(also password rotation) or metrics (only /metrics)",
+    )
     hash_ = actions.add_parser("hash", help="print the hash of a token (read from stdin when not given)")
     hash_.add_argument("token", nargs="?", help="the token (beware: arguments land in shell history)")
 
@@ -64,13 +81,40 @@ def _token_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 def token_main(args: argparse.Namespace) -> int:
     if args.token_command == "new":
         token = new_token()
-        print(f"token: {token}\nhash:  {hash_token(token)}  (add to [api] tokens)")
+        setting = next(name for name, scope in TOKEN_LISTS.items() if scope.name.lower() == args.scope)
+        print(f"token: {token}\nhash:  {hash_token(token)}  (add to [api] {setting})")
         return 0
     token = args.token if args.token is not None else sys.stdin.readline().strip()
     if not token:
         print("chargeward: token hash: no token given (pass it or pipe it on stdin)", file=sys.stderr)
         return 2
     print(hash_token(token))
+    return 0
+
+
+def _station_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("station", help="station credentials for the config file")
+    actions = p.add_subparsers(dest="station_command", required=True)
+    password = actions.add_parser(
+        "password", help="print a new random password for a station and the config lines with its hash"
+    )
+    password.add_argument("station_id")
+
+
+def station_main(args: argparse.Namespace) -> int:
+    try:
+        station_id_from_path(f"/ocpp/{args.station_id}")
+    except BadStationPath as error:
+        print(f"chargeward: station password: {error}", file=sys.stderr)
+        return 2
+    password = new_password()
+    print(
+        f"password: {password}  (set it on the station, e.g. as its AuthorizationKey)\n"
+        f"config:\n"
+        f'[stations."{args.station_id}"]\n'
+        f"security_profile = 1              # 2 over TLS\n"
+        f'password_hash = "{hash_password(password)}"'
+    )
     return 0
 
 
@@ -86,6 +130,7 @@ SERVE_FLAGS: dict[str, Callable[[Config, Any], Config]] = {
     "host": lambda c, v: replace(c, server=replace(c.server, host=v)),
     "ocpp_port": lambda c, v: replace(c, server=replace(c.server, port=v)),
     "store": lambda c, v: replace(c, store_url=v),
+    "node": lambda c, v: replace(c, node=node_options(v, c.node.lease_seconds if c.node else LEASE_SECONDS)),
     "api_host": lambda c, v: replace(c, api=replace(_api(c), host=v)),
     "api_port": lambda c, v: replace(c, api=replace(_api(c), port=v)),
 }
@@ -152,8 +197,10 @@ async def _serve_until_cancelled(config: Config, demo: int) -> None:
     async with open_csms(config) as csms, trio.open_nursery() as nursery:
         settle_heap()
         print(
-            f"chargeward: OCPP on ws://{config.server.host}:{csms.ocpp_port}/ocpp/<station_id>, "
-            f"API on http://{_host(config.api.host if config.api else '')}:{csms.api_port} (docs at /docs), "
+            f"chargeward: OCPP on {'ws' if config.server.ssl_context is None else 'wss'}://"
+            f"{config.server.host}:{csms.ocpp_port}/ocpp/<station_id>, "
+            f"API on {'https' if config.api and config.api.tls_cert else 'http'}://"
+            f"{_host(config.api.host if config.api else '')}:{csms.api_port} (docs at /docs), "
             f"store {config.resolved_store_url}",
             flush=True,
         )
@@ -176,6 +223,7 @@ def make_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _serve_parser(sub)
     _token_parser(sub)
+    _station_parser(sub)
     log_tools.add_parsers(sub)
     schedule.add_parser(sub)
     sub.add_parser("simulate", help="drive simulated OCPP 1.6 stations against any CSMS (see --help)")
@@ -192,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
     if args.command == "token":
         return token_main(args)
+    if args.command == "station":
+        return station_main(args)
     if args.command == "schedule":
         try:
             return schedule.run(args)

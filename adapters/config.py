@@ -15,11 +15,24 @@ Example::
     ping_timeout = 15                  # a pong later than this drops the connection
     send_timeout = 10                  # a write to a station blocked this long drops its connection
     subprotocols = ["ocpp2.0.1", "ocpp1.6"]   # offered OCPP versions, the server's preference first
+    tls_cert = "/etc/chargeward/server.pem"  # with it the OCPP port serves wss:// (see adapters.tls)
+    tls_key = "/etc/chargeward/server.key"
+    client_ca = "/etc/chargeward/stations-ca.pem"  # verifies client certificates (security profile 3)
+    ca_cert = "/etc/chargeward/stations-ca.pem"    # signs stations' SignCertificate requests, with ...
+    ca_key = "/etc/chargeward/stations-ca.key"     # ... its key (see adapters.certificate_signing)
+    station_cert_days = 365                        # validity of a certificate it signs
 
     [api]                              # the operator HTTP API (chargeward serve always runs it)
     host = "127.0.0.1"                 # beyond loopback only with tokens
     port = 8080
-    tokens = ["sha256:<hex>"]          # hashes only: `chargeward token hash`
+    tokens = ["sha256:<hex>"]          # admin tokens, hashes only: `chargeward token hash`
+    command_tokens = []                # may read and send commands
+    read_tokens = []                   # may only read (GET routes, /metrics)
+    metrics_tokens = []                # may only read /metrics
+    rate_limit = 20                    # requests per second per token ...
+    rate_burst = 100                   # ... after a burst of this many (more: 429, Retry-After)
+    tls_cert = "/etc/chargeward/api.pem"   # HTTPS (with tls_key)
+    tls_key = "/etc/chargeward/api.key"
 
     [metrics]                          # see adapters.metrics
     per_connector = true
@@ -44,6 +57,10 @@ Example::
     [store]
     url = "sqlite:///var/lib/chargeward/events.db"   # default: events.db in --data-dir
 
+    [node]                             # one of several nodes sharing a postgresql:// store
+    name = "node-a"                    # unique among them (serve --node NAME)
+    lease_seconds = 10                 # a paused or cut-off node's stations move after this long
+
     [state]                            # checkpoints of the live state, kept in the store
     checkpoint_every = 10000           # records folded between two checkpoints, at most ...
     checkpoint_interval = 60           # ... and seconds (while there is something new to save)
@@ -66,6 +83,9 @@ Example::
     station_retry_after = 60           # a stopped station is refused (HTTP 503) this long (s), ...
     station_retry_max = 900            # ... doubling on each further failure up to this
     station_shutdown = 5               # seconds a stopped station actor may finish its message
+    security_profile = 0               # 0-3, each station's unless it says (see adapters.station_gate)
+    auth_max_failures = 10             # refused upgrades from one address in a minute before ...
+    auth_block_seconds = 300           # ... that address is refused (429) this long
 
     [fleet.aliases]                    # extra enum spellings to repair (lenient only)
     "Celsius " = "Celsius"
@@ -77,6 +97,8 @@ Example::
     phases = 3                         # phases a schedule period uses when it does not say
     connector_max_a = 32               # a connector's limit where no profile applies (default none)
     reconcile = true                   # re-apply profiles, configuration, local list after each boot
+    security_profile = 2               # never accepted below this (no downgrade)
+    password_hash = "scrypt$14$8$1$..." # HTTP Basic password: `chargeward station password CP-1`
 
     [vendors."Chargedot"]
     validation = "lenient"
@@ -90,6 +112,8 @@ Example::
 from __future__ import annotations
 
 import os
+import re
+import ssl
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -101,8 +125,12 @@ from actors.ocpp import Policy
 from actors.ocpp.versions import DIALECTS
 from actors.policy import BootDecision, FleetPolicy, IdTag, StationPolicy, check_id_tag_status
 from actors.sites import Site
-from adapters.api.options import ApiOptions, InsecureApiOptions
+from adapters.api.options import TOKEN_LISTS, ApiOptions, InsecureApiOptions
+from adapters.certificate_signing import CaFileError, SigningCa
 from adapters.ocpp_server import ServerOptions
+from adapters.station_gate import PROFILES, SecurityOptions, StationCredentials
+from adapters.station_passwords import check_stored
+from adapters.tls import TlsFileError, server_context
 
 if TYPE_CHECKING:
     from adapters.metrics import MetricsOptions
@@ -129,6 +157,27 @@ class StateOptions:
     finished_transactions: int = 1000
 
 
+_NODE_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
+LEASE_SECONDS = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class NodeOptions:
+    """``[node]``: this process as one of several nodes sharing a PostgreSQL store (``adapters.cluster``)."""
+
+    name: str | None = None  # None: not a node (yet): ``--node NAME`` may name it
+    lease_seconds: float = LEASE_SECONDS
+
+
+def node_options(
+    name: str, lease_seconds: float = LEASE_SECONDS, *, source: str = "command line", key: str = "--node"
+) -> NodeOptions:
+    """Checked ``NodeOptions``; ``ConfigError`` naming ``source`` and ``key`` for a bad name."""
+    if not _NODE_NAME.fullmatch(name):
+        raise ConfigError(source, key, f"a node name is 1-64 letters, digits and ._-, got {name!r}")
+    return NodeOptions(name, lease_seconds)
+
+
 @dataclass(frozen=True, slots=True)
 class Config:
     data_dir: Path = Path("data")
@@ -140,6 +189,8 @@ class Config:
     modbus: tuple[DeviceConfig, ...] = ()  # [[modbus.devices]]: meters and EVSE controllers to poll
     sites: tuple[Site, ...] = ()  # [sites.<id>]: sites under load management (adapters.site_config)
     state: StateOptions = field(default_factory=StateOptions)
+    signing_ca: SigningCa | None = None  # [server] ca_cert, ca_key: signs SignCertificate requests
+    node: NodeOptions | None = None  # [node]: one of several nodes sharing a postgresql:// store
 
     @property
     def resolved_store_url(self) -> str:
@@ -228,14 +279,106 @@ def _station_policy(reader: TableReader, base: StationPolicy) -> StationPolicy:
     return policy
 
 
-def _station_policies(reader: TableReader, default: StationPolicy) -> dict[str, StationPolicy]:
-    """One policy per sub-table (``[stations.<id>]`` or ``[vendors.<name>]``), each over ``default``."""
+def _station_policies(
+    reader: TableReader, default: StationPolicy, credentials: dict[str, StationCredentials] | None = None
+) -> dict[str, StationPolicy]:
+    """One policy per sub-table (``[stations.<id>]`` or ``[vendors.<name>]``), each over ``default``;
+    with ``credentials``, each station's security keys go there."""
     policies = {}
     for name in reader.table:
         sub = reader.table_of(name)
         policies[name] = _station_policy(sub, default)
+        if credentials is not None:
+            own = StationCredentials(_profile(sub, None), _password_hash(sub))
+            if own != StationCredentials():
+                credentials[name] = own
         sub.finish()
     return policies
+
+
+def _profile(reader: TableReader, default: int | None) -> int | None:
+    profile: int | None = reader.get("security_profile", int, default)
+    if profile is not None and profile not in PROFILES:
+        raise reader.fail("security_profile", f"must be 0, 1, 2 or 3, got {profile}")
+    return profile
+
+
+def _password_hash(reader: TableReader) -> str | None:
+    stored: str | None = reader.get("password_hash", str, None)
+    if stored is not None:
+        try:
+            check_stored(stored)
+        except ValueError as error:
+            raise reader.fail("password_hash", str(error)) from None
+    return stored
+
+
+def _tls(server: TableReader, base: ServerOptions) -> Any:
+    """The ``[server]`` TLS keys as an ``ssl.SSLContext`` (or the base's); None without ``tls_cert``."""
+    cert, key, ca = (server.get(name, str, None) for name in ("tls_cert", "tls_key", "client_ca"))
+    if cert is None:
+        for name, value in (("tls_key", key), ("client_ca", ca)):
+            if value is not None:
+                raise server.fail(name, "needs tls_cert too")
+        return base.ssl_context
+    if key is None:
+        raise server.fail("tls_key", "is required with tls_cert")
+    try:
+        return server_context(Path(cert), Path(key), Path(ca) if ca is not None else None)
+    except TlsFileError as error:
+        raise server.fail(error.setting, error.reason) from None
+
+
+def _signing_ca(server: TableReader, base: SigningCa | None) -> SigningCa | None:
+    """The CA of ``[server] ca_cert`` and ``ca_key`` (or the base's)."""
+    cert, key = server.get("ca_cert", str, None), server.get("ca_key", str, None)
+    days = server.get("station_cert_days", int, base.days if base is not None else 365)
+    if days < 1:
+        raise server.fail("station_cert_days", f"must be at least 1, got {days}")
+    if cert is None and key is None:
+        return base
+    if cert is None or key is None:
+        raise server.fail("ca_cert" if cert is None else "ca_key", "set ca_cert and ca_key together")
+    try:
+        return SigningCa.load(Path(cert), Path(key), days)
+    except CaFileError as error:
+        raise server.fail(error.setting, error.reason) from None
+
+
+def _security(
+    fleet: TableReader,
+    base: SecurityOptions,
+    stations: Mapping[str, StationCredentials],
+    server: ServerOptions,
+    source: str,
+) -> SecurityOptions:
+    """The fleet's security rules, checked against what the server can offer."""
+    profile = _profile(fleet, base.profile)
+    assert profile is not None
+    security = SecurityOptions(
+        profile=profile,
+        stations=stations,
+        max_failures=_at_least_one(fleet, "auth_max_failures", base.max_failures),
+        block_seconds=float(fleet.positive("auth_block_seconds", base.block_seconds)),
+    )
+    where = [("fleet.security_profile", profile)] + [
+        (f"stations.{name}.security_profile", own.profile)
+        for name, own in stations.items()
+        if own.profile is not None
+    ]
+    for key, needed in where:
+        if needed >= 2 and server.ssl_context is None:
+            raise ConfigError(source, key, f"profile {needed} needs TLS: set [server] tls_cert and tls_key")
+        if needed == 3 and server.ssl_context.verify_mode == ssl.CERT_NONE:  # type: ignore[union-attr]
+            raise ConfigError(source, key, "profile 3 needs client certificates: set [server] client_ca")
+    for name, own in stations.items():
+        if own.profile in (1, 2) and own.password_hash is None:
+            raise ConfigError(
+                source,
+                f"stations.{name}.password_hash",
+                f"is required at security profile {own.profile} (`chargeward station password {name}`)",
+            )
+    return security
 
 
 def _station_supervision(fleet: TableReader, base: FleetPolicy) -> dict[str, Any]:
@@ -285,17 +428,38 @@ def _api_options(root: TableReader, base: ApiOptions | None) -> ApiOptions | Non
         return base
     reader = root.table_of("api")
     default = base or ApiOptions()
-    tokens = reader.get("tokens", list, list(default.tokens))
+    lists = {name: tuple(reader.get(name, list, list(getattr(default, name)))) for name in TOKEN_LISTS}
+    cert, key = reader.get("tls_cert", str, default.tls_cert), reader.get("tls_key", str, default.tls_key)
     try:
         api = ApiOptions(
             host=reader.get("host", str, default.host),
             port=reader.get("port", int, default.port),
-            tokens=tuple(tokens),
+            rate_limit=float(reader.get("rate_limit", (int, float), default.rate_limit)),
+            rate_burst=reader.get("rate_burst", int, default.rate_burst),
+            tls_cert=cert,
+            tls_key=key,
+            **lists,
         )
+        if cert is not None and key is not None:
+            server_context(Path(cert), Path(key))  # a file that cannot serve HTTPS stops the start here
     except InsecureApiOptions as error:
+        raise reader.fail(error.setting, error.reason) from None
+    except TlsFileError as error:
         raise reader.fail(error.setting, error.reason) from None
     reader.finish()
     return api
+
+
+def _node_options(root: TableReader, base: NodeOptions | None) -> NodeOptions | None:
+    reader = root.table_of("node")
+    name = reader.get("name", str, base.name if base else None)
+    lease = reader.positive("lease_seconds", base.lease_seconds if base else LEASE_SECONDS)
+    reader.finish()
+    if name is None:
+        # No name, no node (the flag --node may name it); a lease period alone waits for one.
+        keep = base is not None or "lease_seconds" in reader.table
+        return NodeOptions(None, float(lease)) if keep else None
+    return node_options(name, float(lease), source=reader.source, key=reader.key("name"))
 
 
 def _modbus_devices(
@@ -372,7 +536,9 @@ def parse_config(document: Mapping[str, Any], source: str, base: Config | None =
         ping_timeout=float(server.positive("ping_timeout", base.server.ping_timeout)),
         send_timeout=float(server.positive("send_timeout", base.server.send_timeout)),
         subprotocols=_subprotocols(server, base.server.subprotocols),
+        ssl_context=_tls(server, base.server),
     )
+    signing_ca = _signing_ca(server, base.signing_ca)
     server.finish()
     api = _api_options(root, base.api)
     metrics = _metrics_options(root, base.metrics)
@@ -381,6 +547,7 @@ def parse_config(document: Mapping[str, Any], source: str, base: Config | None =
     store = root.table_of("store")
     store_url = store.get("url", str, base.store_url)
     store.finish()
+    node = _node_options(root, base.node)
     state_table = root.table_of("state")
     state = StateOptions(
         checkpoint_every=_at_least_one(state_table, "checkpoint_every", base.state.checkpoint_every),
@@ -405,10 +572,13 @@ def parse_config(document: Mapping[str, Any], source: str, base: Config | None =
     outbox_bytes = _at_least_one(fleet, "outbox_bytes", base.fleet.outbox_bytes)
     mailbox_capacity = _at_least_one(fleet, "mailbox_capacity", base.fleet.mailbox_capacity)
     supervision = _station_supervision(fleet, base.fleet)
-    fleet.finish()
 
     # The file's stations, vendors and id tags are added to the base's (an embedder's own list).
-    stations = {**base.fleet.stations, **_station_policies(root.table_of("stations"), default)}
+    credentials = dict(base.server.security.stations)
+    stations = {**base.fleet.stations, **_station_policies(root.table_of("stations"), default, credentials)}
+    security = _security(fleet, base.server.security, credentials, options, source)
+    options = replace(options, security=security)
+    fleet.finish()
     vendors = {**base.fleet.vendors, **_station_policies(root.table_of("vendors"), default)}
     tags_reader = root.table_of("id_tags")
     id_tags = {**base.fleet.id_tags, **{tag: _id_tag(tags_reader.table_of(tag)) for tag in tags_reader.table}}
@@ -422,6 +592,8 @@ def parse_config(document: Mapping[str, Any], source: str, base: Config | None =
         modbus=modbus,
         sites=sites,
         state=state,
+        signing_ca=signing_ca,
+        node=node,
         fleet=FleetPolicy(
             heartbeat_interval=heartbeat,
             unknown_stations=unknown_stations,
@@ -440,7 +612,7 @@ def parse_config(document: Mapping[str, Any], source: str, base: Config | None =
 
 
 ENV_PREFIX = "CHARGEWARD_"
-ENV_TABLES = ("server", "api", "store", "state", "fleet", "metrics")
+ENV_TABLES = ("server", "api", "store", "state", "fleet", "metrics", "node")
 
 
 def _environment(environ: Mapping[str, str]) -> dict[tuple[str, str], tuple[Any, str]]:

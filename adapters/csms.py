@@ -36,11 +36,14 @@ from actors.handlers import Handler
 from actors.meter import ModbusStats
 from actors.station import StationActor, StationSnapshot
 from adapters.api import serve_api
+from adapters.certificate_signing import CertificateSigner
+from adapters.cluster import ClusterNode, check_node_store, cluster_node
 from adapters.config import Config
 from adapters.metrics import attach_metrics
 from adapters.modbus_fleet import ModbusDevices, run_modbus
 from adapters.ocpp_server import OcppServer
 from adapters.stale_connections import close_stale_connections
+from adapters.station_gate import StationGate
 from adapters.stores import open_store
 from core.projection import ProjectionRunner, StoredCheckpoint
 from core.service import Service
@@ -106,6 +109,9 @@ class Csms:
         self.modbus: ModbusDevices | None = None  # None: no [[modbus.devices]] configured
         self.modbus_stats = ModbusStats()  # exists before the devices start, so metrics can hook in first
         self.root: Supervisor | None = None  # the supervision tree's root, once running
+        # Who may connect as which station (adapters.station_gate); its refusals feed /metrics.
+        self.gate = StationGate(config.server.security, fleet.policy, store, runtime.clock)
+        self.cluster: ClusterNode | None = None  # [node]: one of several nodes sharing the store
 
     def station(self, station_id: str) -> StationHandle:
         return StationHandle(self.fleet, station_id)
@@ -130,11 +136,20 @@ async def open_csms(
     runtime = runtime or Runtime()
     if config.store_url is None:
         config.data_dir.mkdir(parents=True, exist_ok=True)
+    if config.node is not None and config.node.name is not None:
+        check_node_store(config.node, config.resolved_store_url)
     async with open_store(config.resolved_store_url) as store, trio.open_nursery() as nursery:
         fleet = Fleet(runtime, store, config.fleet, station_actor=station_actor)
         live = live_runner(store, config)
         transactions = transaction_index(store, config)
         csms = Csms(config, store, runtime, fleet, live, transactions)
+        if config.node is not None and config.node.name is not None:
+            # Before anything appends: the node is the store's fence (it outlives the tree, so it
+            # releases its leases after the stations stopped).
+            csms.cluster = await nursery.start(
+                cluster_node(config.node, store, config.resolved_store_url, fleet).run
+            )
+            fleet.route = csms.cluster
         root = Supervisor(
             "root", runtime, strategy=Strategy.REST_FOR_ONE, intensity=ROOT_INTENSITY, period=ROOT_PERIOD
         )
@@ -164,9 +179,13 @@ async def open_csms(
             await start("modbus-devices", modbus, partial(setattr, csms, "modbus"))
         await start("projections", live.run, _ignore)
         await start("transaction-index", transactions.run, _ignore)
-        await close_stale_connections(store, live, runtime.clock)  # before the OCPP port opens
+        if csms.cluster is None:  # with several nodes, the next owner of a station records it
+            await close_stale_connections(store, live, runtime.clock)  # before the OCPP port opens
+        if config.signing_ca is not None:
+            signer = CertificateSigner(config.signing_ca, fleet)
+            await start("certificate-signer", signer.run, _ignore)
         if serve_ocpp:
-            server = OcppServer(fleet, runtime.clock, config.server)
+            server = OcppServer(fleet, runtime.clock, config.server, csms.cluster, csms.gate)
             await start("ocpp-listener", server.serve, partial(setattr, csms, "ocpp_port"))
         if config.api is not None:
             await start("api", partial(serve_api, csms, config.api), partial(setattr, csms, "api_port"))

@@ -6,7 +6,8 @@ actor takes its dialect from it), hands the connection to the station's actor, a
 frame with its receive time. Everything OCPP happens in the actor. Backpressure is end to end: when a
 station actor's mailbox is full, this reader stops reading and TCP pushes back on the station. The
 WebSocket itself is ``adapters.websocket`` (one task per connection); ``ssl_context`` turns on TLS
-(wss://).
+(wss://). Who may connect as which station (security profiles, passwords, client certificates, failure
+limits) is decided at the upgrade by ``adapters.station_gate``, before the connection is accepted.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from __future__ import annotations
 import logging
 import re
 import ssl
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 from urllib.parse import unquote
 
 import trio
@@ -23,7 +24,9 @@ import trio
 from actors.fleet import Fleet
 from actors.ocpp.versions import SUBPROTOCOLS
 from actors.station import Detach, FrameIn
+from actors.station_tree import TRY_AGAIN_LATER
 from adapters import websocket
+from adapters.station_gate import Presented, Refused, SecurityOptions, StationGate
 from core.clock import Clock
 
 logger = logging.getLogger("chargeward.ocpp_server")
@@ -41,6 +44,19 @@ class ServerOptions:
     send_timeout: float = 10.0  # a write blocked this long (the station stopped reading) drops it
     ssl_context: ssl.SSLContext | None = None
     subprotocols: tuple[str, ...] = SUBPROTOCOLS  # accepted, the server's preference first
+    security: SecurityOptions = field(default_factory=SecurityOptions)
+
+
+class Ownership(Protocol):
+    """Which node serves a station, when several share a store (``adapters.cluster.ClusterNode``)."""
+
+    async def open(self, station_id: str) -> str | None:
+        """Make this node the station's server for a new connection; None if it is, else why not."""
+        ...
+
+    async def close(self, station_id: str) -> None:
+        """A connection that ``open`` accepted ended."""
+        ...
 
 
 class BadStationPath(ValueError):
@@ -81,10 +97,19 @@ class WebSocketLine:
 class OcppServer:
     """Serves ``ws://host:port/ocpp/<station_id>``; run :meth:`serve` in a nursery."""
 
-    def __init__(self, fleet: Fleet, clock: Clock, options: ServerOptions) -> None:
+    def __init__(
+        self,
+        fleet: Fleet,
+        clock: Clock,
+        options: ServerOptions,
+        ownership: Ownership | None = None,
+        gate: StationGate | None = None,
+    ) -> None:
         self.fleet = fleet
+        self.ownership = ownership
         self.clock = clock
         self.options = options
+        self.gate = gate or StationGate(options.security, fleet.policy, fleet.store, clock)
         self.port: int | None = None
         self.rejected_handshakes = 0
         self._options = websocket.Options(
@@ -100,19 +125,33 @@ class OcppServer:
             self.port = await nursery.start(
                 websocket.serve, self._handle, self.options.host, self.options.port, self._options
             )
-            logger.info("OCPP server listening on ws://%s:%s/ocpp/<station_id>", self.options.host, self.port)
+            scheme = "ws" if self.options.ssl_context is None else "wss"
+            logger.info(
+                "OCPP server listening on %s://%s:%s/ocpp/<station_id>", scheme, self.options.host, self.port
+            )
             task_status.started(self.port)
 
-    async def _reject(self, upgrade: websocket.Upgrade, status: int, message: str) -> None:
+    async def _reject(
+        self, upgrade: websocket.Upgrade, status: int, message: str, headers: dict[str, str] | None = None
+    ) -> None:
         self.rejected_handshakes += 1
         logger.info("rejected handshake from %s for %r: %s", upgrade.remote, upgrade.path, message.strip())
-        await upgrade.reject(status, message)
+        await upgrade.reject(status, message, headers)
 
     async def _handle(self, upgrade: websocket.Upgrade) -> None:
         try:
             station_id = station_id_from_path(upgrade.path)
         except (BadStationPath, UnicodeDecodeError) as error:
             await self._reject(upgrade, 404, f"{error}\n")
+            return
+        presented = Presented(
+            upgrade.remote, station_id, upgrade.tls, upgrade.authorization, upgrade.certificate
+        )
+        try:
+            profile = await self.gate.admit(presented)
+        except Refused as refusal:
+            await self.gate.refused(presented, refusal)
+            await self._reject(upgrade, refusal.status, refusal.detail + "\n", refusal.headers)
             return
         refused = self.fleet.refused_for(station_id)
         if refused is not None:
@@ -131,9 +170,38 @@ class OcppServer:
                 f"this server speaks {list(supported)}\n",
             )
             return
-        connection = await upgrade.accept(chosen, self._options)
+        try:
+            claim = self.gate.claim(station_id, profile)
+        except Refused as refusal:
+            await self.gate.refused(presented, refusal)
+            await self._reject(upgrade, refusal.status, refusal.detail + "\n", refusal.headers)
+            return
+        try:
+            await self._run(upgrade, station_id, chosen)
+        finally:
+            self.gate.release(station_id, claim)
+
+    async def _run(self, upgrade: websocket.Upgrade, station_id: str, subprotocol: str) -> None:
+        connection = await upgrade.accept(subprotocol, self._options)
         if connection is None:
             return
+        if self.ownership is None:
+            await self._serve(station_id, connection)
+            return
+        # Accepted first: the station's frames wait in TCP while the lease is taken (up to a lease period).
+        elsewhere = await self.ownership.open(station_id)
+        if elsewhere is not None:
+            logger.info("station %s refused: %s", station_id, elsewhere)
+            await connection.aclose(TRY_AGAIN_LATER, elsewhere[:120])
+            return
+        try:
+            await self._serve(station_id, connection)
+        finally:
+            with trio.move_on_after(15) as cleanup:
+                cleanup.shield = True
+                await self.ownership.close(station_id)
+
+    async def _serve(self, station_id: str, connection: websocket.Connection) -> None:
         conn = await self.fleet.attach(station_id, WebSocketLine(connection))
         ref = self.fleet.ensure_station(station_id)
         reason = "server shutting down"

@@ -14,7 +14,8 @@ queued while a write is in progress is sent by the writer after its data, so the
 reading and the keepalive deadline still fires (and drops the connection) while a write is blocked.
 
 The surface is what the OCPP server needs and no more: :func:`serve` calls a handler with an
-:class:`Upgrade` (path, offered subprotocols, remote address) that it accepts or rejects, and a
+:class:`Upgrade` (path, offered subprotocols, remote address, Authorization header, the verified
+client certificate) that it accepts or rejects, and a
 :class:`Connection` to ``receive``, ``send`` and ``aclose`` text messages.
 """
 
@@ -24,7 +25,7 @@ import logging
 import math
 import os
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -211,6 +212,12 @@ class Upgrade:
             for part in header.split(",")
             if part.strip()
         )
+        self.authorization: str | None = request.headers.get("Authorization")
+        self.tls = isinstance(stream, trio.SSLStream)
+        # The client certificate, already verified by the TLS layer against the server's client CA.
+        self.certificate: dict[str, Any] | None = None
+        if isinstance(stream, trio.SSLStream):
+            self.certificate = stream.getpeercert() or None
         self.answered = False
 
     async def accept(self, subprotocol: str, options: Options) -> Connection | None:
@@ -226,9 +233,12 @@ class Upgrade:
             return None
         return connection
 
-    async def reject(self, status: int, text: str) -> None:
+    async def reject(self, status: int, text: str, headers: Mapping[str, str] | None = None) -> None:
         self.answered = True
-        self._protocol.send_response(self._protocol.reject(status, text))
+        response = self._protocol.reject(status, text)
+        for name, value in (headers or {}).items():
+            response.headers[name] = value
+        self._protocol.send_response(response)
         for chunk in self._protocol.data_to_send():
             if chunk:
                 await self._stream.send_all(chunk)

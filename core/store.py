@@ -19,6 +19,7 @@ __all__ = [
     "ConcurrencyConflict",
     "CorruptEvent",
     "EventStore",
+    "NotOwner",
     "SnapshotStore",
     "StoreClosed",
     "StoreError",
@@ -66,6 +67,11 @@ class CommitFailed(StoreError):
     Nothing was appended, unless the message says the append may be stored (the commit was
     interrupted, as by a lost committer process): then only reading the stream tells.
     """
+
+
+class NotOwner(CommitFailed):
+    """This node does not hold the lease of the stream's station (another node of a shared store
+    owns it, or took it over); nothing was appended."""
 
 
 class StoreClosed(StoreError):

@@ -223,6 +223,11 @@ class BatchingWriter:
         if was_empty or self._queued_events >= self._max_batch:
             self._wake.set()
 
+    def forget(self, stream: str) -> None:
+        """Drop the cached head of ``stream``: another process appended to it (a node of a shared
+        store took over the stream's station), so the next append primes it from the log."""
+        self._heads.pop(stream, None)
+
     def close(self) -> None:
         """Take no more appends; :meth:`run` commits what is queued, then returns."""
         self._closed = True
@@ -302,12 +307,18 @@ class BatchingWriter:
             return
         heads: dict[str, int] = {}
         accepted: list[tuple[_Request, list[Row]]] = []
+        conflicts: list[str] = []
         for request in batch:
             tentative = dict(heads)
             rows = self._assign(request, tentative)
             if rows is not None:
                 heads = tentative
                 accepted.append((request, rows))
+            elif isinstance(request.error, ConcurrencyConflict):
+                conflicts.append(request.error.stream)
+        # A conflict's cached head may be what is stale (another process appended): read it next time.
+        for stream in conflicts:
+            self._heads.pop(stream, None)
         if not accepted:
             return
         try:

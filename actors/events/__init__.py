@@ -2,15 +2,15 @@
 
 - :mod:`actors.events.refs`: the version-neutral value types (transaction id, id token; EVSE beside
   connector).
-- :mod:`actors.events.station`, :mod:`actors.events.modbus`, :mod:`actors.events.node`: the event
-  classes of each kind of stream.
+- :mod:`actors.events.station`, :mod:`actors.events.modbus`, :mod:`actors.events.node`,
+  :mod:`actors.events.security`: the event classes of each kind of stream.
 - :mod:`actors.events.registry`: the base class, the registry, :func:`encode`, :func:`decode`,
   :func:`events_of` (the one way a committed record becomes events) and the upcasters' machinery.
 
 Importing this package registers every class.
 """
 
-from actors.events import modbus, node, station
+from actors.events import modbus, node, security, station
 from actors.events.refs import IdToken, TransactionId
 from actors.events.registry import (
     Event,
@@ -39,5 +39,6 @@ __all__ = [
     "new_events",
     "node",
     "registered",
+    "security",
     "station",
 ]

@@ -480,3 +480,37 @@ class EVChargingNeedsNotified(Event):
     min_power_w: float | None
     max_power_w: float | None
     status: str
+
+
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StationEventsNotified(Event):
+    """2.0.1 NotifyEvent (one part of it): what the station's monitors raised or cleared. Each entry:
+    ``event_id``, ``timestamp``, ``trigger``, ``component``/``evse``/``connector``/``variable``,
+    ``actual_value``, ``cleared``, ``tech_code``, ``tech_info``, ``cause``, ``notification_type``."""
+
+    TYPE: ClassVar[str] = "StationEventsNotified"
+    seq_no: int
+    tbc: bool
+    events: list[dict[str, Any]]
+
+
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SecurityEventNotified(Event):
+    """A SecurityEventNotification: the security event's ``kind`` (its type), when, and detail."""
+
+    TYPE: ClassVar[str] = "SecurityEventNotified"
+    kind: str
+    timestamp: str
+    tech_info: str | None
+
+
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LogStatusChanged(Event):
+    """A LogStatusNotification: how an upload asked for with GetLog is going."""
+
+    TYPE: ClassVar[str] = "LogStatusChanged"
+    status: str
+    request_id: int | None

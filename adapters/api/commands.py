@@ -15,6 +15,8 @@ before anything is sent.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -57,7 +59,7 @@ MAX_DEPTH = 32
 
 router = APIRouter(prefix="/api/stations/{station_id}/commands", tags=["commands"])
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
+ERRORS: dict[int | str, dict[str, Any]] = {
     404: problem(
         "no station with this id has ever connected (unknown_station), or the station's OCPP version "
         "has no such command (not_in_version)"
@@ -176,8 +178,16 @@ async def send_command(csms: Csms, station_id: str, action: str, payload: dict[s
     if (path := _out_of_range(payload)) is not None:
         message = f"{action} request: {path} is outside the 64-bit integer range"
         raise ApiProblem(422, "invalid_payload", message, details={"path": path})
+    with command_problems():
+        reply = await csms.station(station_id).call(Command(action, payload))
+    return reply
+
+
+@contextmanager
+def command_problems() -> Iterator[None]:
+    """Every way a command can fail, as its :class:`ApiProblem` (see the module doc's table)."""
     try:
-        return await csms.station(station_id).call(Command(action, payload))
+        yield
     except UnknownStation as error:
         raise ApiProblem(404, "unknown_station", str(error)) from None
     except (StationOffline, ActorStopped) as error:
@@ -241,7 +251,7 @@ def _add_route(action: str) -> None:
                 "description": f"the station's {action} reply",
                 "content": {"application/json": {"schema": _reply_schema(action)}},
             },
-            **_ERRORS,
+            **ERRORS,
         },
         openapi_extra={
             "requestBody": {

@@ -171,3 +171,24 @@ class StationVariables(BaseModel):
         "attributes {Actual|Target|MinSet|MaxSet: value}, mutability per type, and set: the last "
         "SetVariables outcome per type {value, status}"
     )
+
+
+class Lease(BaseModel):
+    station: str
+    epoch: int = Field(description="raised by every change of the station's node; appends check it")
+    expires: str = Field(description="when the lease runs out unless the node's heartbeat renews it")
+
+
+class Node(BaseModel):
+    node: str
+    alive: bool = Field(description="the node's process still holds its PostgreSQL connection")
+    started: str
+    heartbeat: str = Field(description="the node's last heartbeat (PostgreSQL's clock)")
+    stopped: str | None = Field(description="when it stopped cleanly, releasing its leases")
+    leases: list[Lease] = Field(description="the stations it serves")
+
+
+class NodeList(BaseModel):
+    cluster: bool = Field(description="whether this server runs as one of several nodes (serve --node)")
+    node: str | None = Field(description="this server's node name")
+    nodes: list[Node]

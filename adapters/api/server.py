@@ -37,6 +37,8 @@ async def serve_api(
     config.bind = [_bind(options)]
     config.accesslog = None
     config.errorlog = logger
+    if options.tls_cert is not None and options.tls_key is not None:
+        config.certfile, config.keyfile = options.tls_cert, options.tls_key  # TLS 1.2+, ECDHE+AESGCM
     async with trio.open_nursery() as nursery:
         binds: list[str] = await nursery.start(
             partial(
@@ -47,5 +49,6 @@ async def serve_api(
             )
         )
         port = int(binds[0].rsplit(":", 1)[1])
-        logger.info("API on http://%s:%d (docs at /docs)", options.host, port)
+        scheme = "https" if options.tls_cert is not None else "http"
+        logger.info("API on %s://%s:%d (docs at /docs)", scheme, options.host, port)
         task_status.started(port)

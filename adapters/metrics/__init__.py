@@ -44,6 +44,7 @@ tests check this list against it):
 - ``chargeward_actor_escalations_total{supervisor}`` (counter): supervisors
 - ``chargeward_station_failures_total`` (counter): 1 (stations whose own supervisor gave up)
 - ``chargeward_dead_letters_total{kind,reason}`` (counter): actor kinds x 4 reasons
+- ``chargeward_station_connections_refused_total{reason}`` (counter): ~10 reasons (adapters.station_gate)
 - ``chargeward_store_commits_total``, ``chargeward_store_events_total``,
   ``chargeward_store_conflicts_total``, ``chargeward_store_failed_commits_total`` (counters),
   ``chargeward_store_last_batch_size``, ``chargeward_store_head_position`` (gauges): 1
@@ -62,6 +63,11 @@ tests check this list against it):
   current/enabled x verified/mismatched/failed
 - ``chargeward_modbus_line_events_total{line,event}`` (counter): configured lines x 7 events
 - ``chargeward_modbus_poll_seconds`` (histogram, 14 buckets, no device label): 1
+- with ``serve --node NAME`` only, one series each labelled with the node's name:
+  ``chargeward_node_leases{node}`` (gauge), ``chargeward_node_takeovers_total{node}``,
+  ``chargeward_node_leases_lost_total{node}``, ``chargeward_node_commands_forwarded_total{node}``,
+  ``chargeward_node_commands_served_total{node}``, ``chargeward_node_heartbeat_failures_total{node}``
+  (counters): 1 per node
 """
 
 from adapters.metrics.catalog import MODBUS_DEVICE_STALE, SPECS, MetricSpec, markdown

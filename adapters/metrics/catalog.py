@@ -57,7 +57,7 @@ SPECS: tuple[MetricSpec, ...] = (
         "gauge",
         ("status",),
         "Connectors by current status (unknown: none reported yet).",
-        "10 (the 9 OCPP 1.6 statuses + unknown)",
+        "11 (the 9 OCPP 1.6 statuses, 2.0.1's Occupied, unknown)",
     ),
     MetricSpec(
         "chargeward_connector_status",
@@ -91,7 +91,7 @@ SPECS: tuple[MetricSpec, ...] = (
         ("action", "outcome"),
         "Station-initiated calls answered, by action and outcome (result or error); "
         "action=invalid for frames that were not a valid call.",
-        "OCPP 1.6 actions (~40, others as `other`) x 2",
+        "OCPP 1.6 and 2.0.1 actions (~100, others as `other`) x 2",
     ),
     MetricSpec(
         "chargeward_ocpp_frames_out_total",
@@ -179,6 +179,14 @@ SPECS: tuple[MetricSpec, ...] = (
         ("kind", "reason"),
         "Messages that reached no actor, by actor kind and reason.",
         "actor kinds x 4 reasons",
+    ),
+    MetricSpec(
+        "chargeward_station_connections_refused_total",
+        "counter",
+        ("reason",),
+        "WebSocket upgrades refused by the station security rules, by reason (each but rate_limited "
+        "also logs ConnectionRefused in security/<station id>).",
+        "~10 reasons (adapters.station_gate)",
     ),
     # event store and projections
     MetricSpec("chargeward_store_commits_total", "counter", (), "Group commits of the batching writer.", "1"),
@@ -293,7 +301,43 @@ MODBUS_SPECS: tuple[MetricSpec, ...] = (
         "lines (bounded by the config) x 7",
     ),
 )
-SPECS = (*SPECS, *MODBUS_SPECS)
+# Several nodes sharing a store (serve --node): each node's own figures, labelled with its name, so
+# series scraped from every node can be summed or told apart.
+NODE_SPECS: tuple[MetricSpec, ...] = (
+    MetricSpec("chargeward_node_leases", "gauge", ("node",), "Stations whose lease this node holds.", "1"),
+    MetricSpec(
+        "chargeward_node_takeovers_total",
+        "counter",
+        ("node",),
+        "Leases this node took from another node (released, expired, or its process gone).",
+        "1",
+    ),
+    MetricSpec(
+        "chargeward_node_leases_lost_total",
+        "counter",
+        ("node",),
+        "Leases this node found taken by another node at a heartbeat (it was paused or cut off).",
+        "1",
+    ),
+    MetricSpec(
+        "chargeward_node_commands_forwarded_total",
+        "counter",
+        ("node",),
+        "Commands this node's API sent to the node serving their station.",
+        "1",
+    ),
+    MetricSpec(
+        "chargeward_node_commands_served_total", "counter", ("node",), "Commands other nodes sent here.", "1"
+    ),
+    MetricSpec(
+        "chargeward_node_heartbeat_failures_total",
+        "counter",
+        ("node",),
+        "Heartbeats (lease renewals) that could not reach PostgreSQL.",
+        "1",
+    ),
+)
+SPECS = (*SPECS, *MODBUS_SPECS, *NODE_SPECS)
 MODBUS_DEVICE_STALE = MODBUS_SPECS[0]  # the alert rules name it
 
 BY_NAME: dict[str, MetricSpec] = {spec.name: spec for spec in SPECS}

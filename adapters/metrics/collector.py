@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from adapters.metrics.catalog import BY_NAME, SPECS
-from adapters.metrics.snapshot import ModbusSnapshot, Snapshot
+from adapters.metrics.snapshot import ModbusSnapshot, NodeSnapshot, Snapshot
 
 Family = CounterMetricFamily | GaugeMetricFamily
 
@@ -102,6 +102,10 @@ class SnapshotCollector:
         yield labelled("chargeward_actor_escalations_total", (((k,), n) for k, n in s.escalations.items()))
         yield scalar("chargeward_station_failures_total", s.station_failures)
         yield labelled("chargeward_dead_letters_total", s.dead_letters.items())
+        yield labelled(
+            "chargeward_station_connections_refused_total",
+            (((k,), n) for k, n in sorted(s.connections_refused.items())),
+        )
         if s.writer is not None:
             yield scalar("chargeward_store_commits_total", s.writer.batches)
             yield scalar("chargeward_store_events_total", s.writer.events)
@@ -114,6 +118,18 @@ class SnapshotCollector:
         yield labelled("chargeward_projection_lag_positions", [(("live",), max(0, s.head - s.live_position))])
         if s.modbus is not None:
             yield from _modbus(s.modbus)
+        if s.node is not None:
+            yield from _node(s.node)
+
+
+def _node(n: NodeSnapshot) -> Iterator[Metric]:
+    label = (n.name,)
+    yield labelled("chargeward_node_leases", [(label, n.leases)])
+    yield labelled("chargeward_node_takeovers_total", [(label, n.takeovers)])
+    yield labelled("chargeward_node_leases_lost_total", [(label, n.lost)])
+    yield labelled("chargeward_node_commands_forwarded_total", [(label, n.forwarded)])
+    yield labelled("chargeward_node_commands_served_total", [(label, n.served)])
+    yield labelled("chargeward_node_heartbeat_failures_total", [(label, n.heartbeat_failures)])
 
 
 def _modbus(m: ModbusSnapshot) -> Iterator[Metric]:

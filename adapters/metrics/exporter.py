@@ -100,6 +100,8 @@ class CsmsMetrics:
                     writer,
                     self.csms.live.state,
                     self.csms.modbus,
+                    self.csms.cluster,
+                    refusals=self.csms.gate.refusals,
                 ),
                 head=head,
                 live_position=self.csms.live.position,

@@ -21,6 +21,7 @@ import trio
 
 from actors.ocpp.versions import DIALECTS
 from actors.ocpp_stats import OcppStats
+from adapters.cluster import ClusterNode
 from adapters.modbus_config import LineConfig, SerialLine
 from adapters.modbus_fleet import ModbusDevices
 from core.stats import DepthSummary, RuntimeStats
@@ -123,11 +124,26 @@ class Snapshot:
     restarts: dict[str, int]
     escalations: dict[str, int]
     dead_letters: dict[tuple[str, str], int]
+    connections_refused: dict[str, int]
     writer: WriterStats | None
     head: int
     live_position: int
     live_checkpoint: int
     modbus: ModbusSnapshot | None = None
+    node: NodeSnapshot | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NodeSnapshot:
+    """This node's lease and call counters (``serve --node``)."""
+
+    name: str
+    leases: int
+    takeovers: int
+    lost: int
+    forwarded: int
+    served: int
+    heartbeat_failures: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +224,8 @@ class Sources:
     writer: WriterStats | None
     live: LiveState
     modbus: ModbusDevices | None = None
+    node: ClusterNode | None = None
+    refusals: Mapping[str, int] | None = None  # refused upgrades by reason (adapters.station_gate)
 
 
 # Stations folded between two trio checkpoints: a few milliseconds of work (bench/results/README.md),
@@ -292,9 +310,24 @@ async def take(
         restarts=dict(sources.runtime.restarts),
         escalations=dict(sources.runtime.escalations),
         dead_letters=sources.runtime.dead_letters_by_kind(),
+        connections_refused=dict(sources.refusals or {}),
         writer=None if writer is None else replace(writer),
         head=head,
         live_position=live_position,
         live_checkpoint=live_checkpoint,
         modbus=None if sources.modbus is None else modbus_snapshot(sources.modbus, per_connector),
+        node=None if sources.node is None else _node_snapshot(sources.node),
+    )
+
+
+def _node_snapshot(node: ClusterNode) -> NodeSnapshot:
+    stats = node.stats
+    return NodeSnapshot(
+        node.node,
+        len(node.held),
+        stats.takeovers,
+        stats.lost,
+        stats.forwarded,
+        stats.served,
+        stats.heartbeat_failures,
     )

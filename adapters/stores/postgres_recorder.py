@@ -28,13 +28,20 @@ from psycopg.sql import SQL, Identifier, Literal
 
 from core.writer import OutcomeUnknown
 
-__all__ = ["RECORDER_TOPIC", "CommitInterrupted", "NotStored", "PostgresStreamRecorder"]
+__all__ = ["RECORDER_TOPIC", "CommitInterrupted", "LeaseLost", "NotStored", "PostgresStreamRecorder"]
+
+LEASES_TABLE = "chargeward_leases"
+"""Station leases of the nodes sharing a store (created and kept by ``adapters.cluster``)."""
 
 _INT64_MAX = 2**63 - 1  # PostgreSQL's bigint: no sequence is above it
 
 
 class NotStored(Exception):
     """The insert failed before its transaction could commit (no connection, a statement failed)."""
+
+
+class LeaseLost(NotStored):
+    """A commit's station stream is leased to another node, or under a newer epoch: nothing stored."""
 
 
 class CommitInterrupted(OutcomeUnknown):
@@ -46,7 +53,11 @@ class PostgresStreamRecorder(PostgresApplicationRecorder):
 
     ``insert_events`` takes ``sizes`` (events per row; without them every row is one event).
     ``select_stream`` reads one stream with notification ids as positions, from the row holding
-    ``gt + 1``. Commits notify ``channel_name`` (the schema and table, so stores in other schemas of
+    ``gt + 1``. With ``leases`` (originator id and epoch of each station stream of the batch) and
+    ``node``, the insert first locks those streams' lease rows (``FOR SHARE``, so a takeover waits
+    for the commit and the commit sees a takeover that came first) and stores nothing, raising
+    ``LeaseLost``, unless ``node`` holds each of them under that epoch: the fencing of several nodes.
+    Commits notify ``channel_name`` (the schema and table, so stores in other schemas of
     one database are not woken) with ``writer_id`` as the payload (``PostgresNotifier`` listens).
     """
 
@@ -71,6 +82,10 @@ class PostgresStreamRecorder(PostgresApplicationRecorder):
             "WITH ORDINALITY AS r(originator_id, originator_version, topic, state, size, ord) "
             "RETURNING notification_id"
         ).format(schema=schema, table=table)
+        self._leases = SQL(
+            "SELECT originator, node, epoch FROM {schema}.{leases} WHERE originator = ANY(%s::uuid[]) "
+            "FOR SHARE"
+        ).format(schema=schema, leases=Identifier(LEASES_TABLE))
         self._select_stream = SQL(
             "SELECT * FROM {schema}.{table} WHERE originator_id = %s AND originator_version >= coalesce(("
             "SELECT max(originator_version) FROM {schema}.{table} "
@@ -79,7 +94,13 @@ class PostgresStreamRecorder(PostgresApplicationRecorder):
         ).format(schema=schema, table=table)
 
     def insert_events(
-        self, stored_events: Sequence[StoredEvent], *, sizes: Sequence[int] | None = None, **kwargs: Any
+        self,
+        stored_events: Sequence[StoredEvent],
+        *,
+        sizes: Sequence[int] | None = None,
+        leases: Sequence[tuple[UUID, int]] = (),
+        node: str = "",
+        **kwargs: Any,
     ) -> Sequence[int] | None:
         if not stored_events:
             return []
@@ -95,18 +116,33 @@ class PostgresStreamRecorder(PostgresApplicationRecorder):
         )
         try:
             with self.datastore.pool.connection() as conn:
-                return self._insert(conn, columns)
+                return self._insert(conn, columns, dict(leases), node)
         except (IntegrityError, OutcomeUnknown, NotStored):
             raise
         except psycopg.Error as e:  # no connection to be had (pool timeout, server down)
             raise NotStored(f"{type(e).__name__}: {e}") from e
 
-    def _insert(self, conn: psycopg.Connection[Any], columns: tuple[list[Any], ...]) -> list[int]:
+    def _insert(
+        self,
+        conn: psycopg.Connection[Any],
+        columns: tuple[list[Any], ...],
+        leases: dict[UUID, int],
+        node: str,
+    ) -> list[int]:
         committing = False
         try:
             with conn.transaction():
                 with conn.cursor() as cursor:
                     cursor.execute(self._lock_and_notify)
+                    if leases:
+                        cursor.execute(self._leases, (list(leases),))
+                        held = {row["originator"]: (row["node"], row["epoch"]) for row in cursor.fetchall()}
+                        lost = [o for o, epoch in leases.items() if held.get(o) != (node, epoch)]
+                        if lost:
+                            raise LeaseLost(
+                                f"node {node!r} no longer holds the lease of {len(lost)} station stream(s) "
+                                f"of this batch (first: originator {lost[0]}, held as {held.get(lost[0])})"
+                            )
                     cursor.execute(self._insert_runs, columns, prepare=True)
                     ids = sorted(row["notification_id"] for row in cursor.fetchall())
                 committing = True  # leaving the block sends COMMIT

@@ -46,6 +46,9 @@ class RecordedStore:
     async def append(
         self, events: Sequence[NewEvent], expected: Mapping[str, int] | None = None
     ) -> list[EventRecord]:
+        fence = self.log.fence
+        if fence is not None:  # several nodes share the store: only a station's owner appends to it
+            fence.check({event.stream for event in events})
         return await self.writer.append(events, expected)
 
     async def read_stream(self, stream: str, after: int = 0, limit: int | None = None) -> list[EventRecord]:

@@ -26,7 +26,7 @@ never blocks (the in-memory one).
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 from uuid import UUID, uuid5
@@ -42,6 +42,7 @@ from projections.transactions import TRANSACTION_FIELDS, TransactionQuery
 __all__ = [
     "STREAM_NAMESPACE",
     "Committer",
+    "Fence",
     "MemorySideTables",
     "RecordMapper",
     "RecordedLog",
@@ -114,6 +115,26 @@ class Notifier(Protocol):
     async def run(self, heard: Callable[[], None], *, task_status: trio.TaskStatus[None]) -> None:
         """Call ``heard`` after each commit of another process, and once after each (re)connect, for
         what was committed while nobody listened; never returns."""
+        ...
+
+
+class Fence(Protocol):
+    """Which streams this process may append to, when several nodes share one store.
+
+    Set on a log by ``adapters.cluster``: a station's stream takes appends only from the node that
+    holds the station's lease. ``check`` refuses, before anything is queued, a stream whose lease
+    this node does not hold; ``claims`` names, for the commit, each fenced stream's originator id
+    and the lease epoch held, so the recorder checks them in the commit's own transaction.
+    """
+
+    node: str
+
+    def check(self, streams: Iterable[str]) -> None:
+        """``core.store.NotOwner`` naming the first stream this node may not append to."""
+        ...
+
+    def claims(self, streams: Iterable[str]) -> list[tuple[UUID, int]]:
+        """(originator id, lease epoch) of each fenced stream among ``streams``; NotOwner as ``check``."""
         ...
 
 
@@ -309,6 +330,8 @@ class RecordedLog:
         self.side: SideTables = side if side is not None else MemorySideTables()
         self.notifier = notifier
         """Set: run by the store for its lifetime, waking followers on other processes' commits."""
+        self.fence: Fence | None = None
+        """Set (by ``adapters.cluster``): each commit proves in its transaction the leases it needs."""
 
     async def run(self, fn: Callable[[], T], limiter: trio.CapacityLimiter | None = None) -> T:
         """Run a blocking call: in a worker thread (under ``limiter`` if given), or inline for a
@@ -334,8 +357,15 @@ class RecordedLog:
         ``SequenceTaken`` if a (stream, sequence) is already stored: another writer got there first.
         """
         stored = [self.mapper.to_stored(events, sequence, state) for events, sequence, state in rows]
+        sizes = [len(events) for events, _, _ in rows]
         try:
-            positions = self.recorder.insert_events(stored, sizes=[len(events) for events, _, _ in rows])
+            if self.fence is None:
+                positions = self.recorder.insert_events(stored, sizes=sizes)
+            else:
+                leases = self.fence.claims({events[0].stream for events, _, _ in rows})
+                positions = self.recorder.insert_events(
+                    stored, sizes=sizes, leases=leases, node=self.fence.node
+                )
         except IntegrityError as e:
             raise SequenceTaken(str(e)) from e
         if positions is None or len(positions) != len(stored):

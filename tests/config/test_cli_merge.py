@@ -32,13 +32,20 @@ from adapters.cli import SERVE_FLAGS, build_config, make_parser
 from adapters.config import Config, parse_config
 from adapters.metrics import MetricsOptions
 from adapters.modbus_config import DeviceConfig
+from adapters.station_gate import StationCredentials
+from adapters.station_passwords import hash_password
 
 ROOT = Path(__file__).resolve().parents[2]
 
 #: Fields a file cannot set, and why.
 NOT_IN_THE_FILE = {
     "data_dir": "the --data-dir flag: the file's [store] url names the store itself",
-    "server.ssl_context": "an ssl.SSLContext object, given by embedders (README: wss://)",
+    "api.tls_cert": "a real certificate file: tests/security/test_api_security.py sets it through serve",
+    "api.tls_key": "a real key file: tests/security/test_api_security.py sets it through serve",
+    "signing_ca.certificate": "[server] ca_cert, a real file: tests/security/test_certificate_signing.py",
+    "signing_ca.key": "[server] ca_key, a real file: tests/security/test_certificate_signing.py",
+    "signing_ca.days": "[server] station_cert_days, used with ca_cert: tests/security/ (certificates)",
+    "server.ssl_context": "built from [server] tls_cert, tls_key, client_ca (tests/security test them)",
 }
 
 #: Where a field's key is not ``[<first part>] <last part>``: field path prefix -> file key prefix.
@@ -49,7 +56,12 @@ RENAMES = {
     "fleet.stations": "stations",
     "fleet.vendors": "vendors",
     "fleet.id_tags": "id_tags",
+    "server.security.profile": "fleet.security_profile",
+    "server.security.max_failures": "fleet.auth_max_failures",
+    "server.security.block_seconds": "fleet.auth_block_seconds",
+    "server.security.stations": "stations",
 }
+_HASH = hash_password("a-password-for-the-config-test")
 
 _TOKEN = "sha256:" + "ab" * 32
 
@@ -59,7 +71,11 @@ SAMPLES: dict[str, tuple[str, Any]] = {
     "server.subprotocols": ('[server]\nsubprotocols = ["ocpp1.6"]\n', ("ocpp1.6",)),
     "api.host": ('[api]\nhost = "127.0.0.2"\n', "127.0.0.2"),
     "api.tokens": (f'[api]\ntokens = ["{_TOKEN}"]\n', (_TOKEN,)),
+    "api.command_tokens": (f'[api]\ncommand_tokens = ["{_TOKEN}"]\n', (_TOKEN,)),
+    "api.read_tokens": (f'[api]\nread_tokens = ["{_TOKEN}"]\n', (_TOKEN,)),
+    "api.metrics_tokens": (f'[api]\nmetrics_tokens = ["{_TOKEN}"]\n', (_TOKEN,)),
     "store_url": ('[store]\nurl = "memory://"\n', "memory://"),
+    "node.name": ('[node]\nname = "node-x"\n', "node-x"),
     "fleet.default.phases": ("[fleet]\nphases = 1\n", 1),
     "fleet.unknown_id_tags": ('[fleet]\nunknown_id_tags = "Blocked"\n', "Blocked"),
     "fleet.default.aliases": ('[fleet.aliases]\n"Celcius" = "Celsius"\n', {"Celcius": "Celsius"}),
@@ -74,6 +90,11 @@ SAMPLES: dict[str, tuple[str, Any]] = {
     "fleet.id_tags": (
         '[id_tags."T-1"]\nstatus = "Blocked"\nparent = "P-1"\n',
         {"T-1": IdTag(status="Blocked", parent="P-1")},
+    ),
+    "server.security.profile": ("[fleet]\nsecurity_profile = 1\n", 1),
+    "server.security.stations": (
+        f'[stations."CP-9"]\nsecurity_profile = 1\npassword_hash = "{_HASH}"\n',
+        {"CP-9": StationCredentials(1, _HASH)},
     ),
     "modbus": (
         '[[modbus.devices]]\nid = "m-1"\ntransport = "tcp"\nhost = "127.0.0.1"\nport = 5020\n'
@@ -219,13 +240,21 @@ def test_all_values_together_survive_and_flags_change_only_what_they_name(tmp_pa
 
 
 def test_every_flag_overrides_its_setting(tmp_path: Path) -> None:
-    given = {"host": "::1", "ocpp_port": "7001", "store": "memory://", "api_host": "::1", "api_port": "7002"}
+    given = {
+        "host": "::1",
+        "ocpp_port": "7001",
+        "store": "memory://",
+        "node": "node-x",
+        "api_host": "::1",
+        "api_port": "7002",
+    }
     assert set(given) == set(SERVE_FLAGS), "a new flag needs a value here"
     config = serve_config(
         tmp_path, "", *[x for n, v in given.items() for x in ("--" + n.replace("_", "-"), v)]
     )
     assert config.server.host == "::1" and config.server.port == 7001 and config.store_url == "memory://"
     assert config.api is not None and (config.api.host, config.api.port) == ("::1", 7002)
+    assert config.node is not None and config.node.name == "node-x"
 
 
 def test_the_exceptions_name_real_fields() -> None:

@@ -57,7 +57,14 @@ def test_flags_win_over_the_environment(tmp_path: Path, monkeypatch: pytest.Monk
 
     monkeypatch.setenv("CHARGEWARD_SERVER_OCPP_PORT", "9100")
     args = argparse.Namespace(
-        data_dir=tmp_path, config=None, host=None, ocpp_port=9200, store=None, api_host=None, api_port=None
+        data_dir=tmp_path,
+        config=None,
+        host=None,
+        ocpp_port=9200,
+        store=None,
+        node=None,
+        api_host=None,
+        api_port=None,
     )
     assert build_config(args).server.port == 9200
     args.ocpp_port = None

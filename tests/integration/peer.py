@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -36,7 +37,7 @@ class PeerStation:
                 message = json.loads(line)
                 if "received" in message:
                     await self._received_send.send(message)
-                elif "connected" in message:
+                elif "connected" in message or "refused" in message:
                     await self._connected_send.send(message)
                 else:
                     await self._results_send.send(message)
@@ -62,7 +63,9 @@ class PeerStation:
 
     async def wait_connected(self) -> None:
         with trio.fail_after(20):
-            await self.connected.receive()
+            message = await self.connected.receive()
+        if "refused" in message:
+            raise PeerRefused(message["refused"])
 
     async def reconnect(self) -> None:
         await self._write({"reconnect": True})
@@ -73,16 +76,27 @@ class PeerCallFailed(Exception):
     """The CSMS answered the peer's call with a CALLERROR (or the call failed)."""
 
 
+class PeerRefused(Exception):
+    """The CSMS refused the peer's WebSocket upgrade; ``args[0]`` is the HTTP status."""
+
+
 @asynccontextmanager
-async def peer_station(url: str, station_id: str, version: str = "1.6") -> AsyncIterator[PeerStation]:
+async def peer_station(
+    url: str, station_id: str, version: str = "1.6", env: dict[str, str] | None = None
+) -> AsyncIterator[PeerStation]:
     """Start the peer process (an OCPP ``version`` station) connected to ``url``/``station_id``; stop it
-    (and its process) on exit."""
+    (and its process) on exit.
+
+    ``env``: ``PEER_PASSWORD``, ``PEER_CA``, ``PEER_CERT`` (see the 1.6 peer's docstring); a refused
+    connection raises :class:`PeerRefused`.
+    """
     script = PEER_201 if version == "2.0.1" else PEER
     process = await trio.lowlevel.open_process(
         [sys.executable, "-m", f"tests.peers.{script.stem}", url, station_id],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         cwd=PEERS.parent.parent,
+        env={**os.environ, **(env or {})},
     )
     peer = PeerStation(process)
     try:

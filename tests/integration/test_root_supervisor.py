@@ -59,12 +59,18 @@ async def test_root_children_start_in_order_and_a_failed_child_restarts_those_af
 
         allocator = csms.fleet.transaction_ids_supervisor.child("transaction-ids")
         assert allocator is not None
+        port = csms.ocpp_port
+        csms.ocpp_port = None  # set again by the listener the root restarts
         for _ in range(6):  # intensity 5: the sixth crash makes its supervisor give up
             allocator.try_send(None)  # type: ignore[arg-type]  # the injected fault: not an Allocate
         with trio.fail_after(30):
             while csms.runtime.stats.escalations["transaction-ids"] == 0:  # noqa: ASYNC110 - a counter
                 await trio.sleep(0.05)
-
+            # The station reconnects once the restarted listener is up: reconnecting while the old
+            # one is going down and the new one not yet up would be refused.
+            while csms.ocpp_port is None:  # noqa: ASYNC110 - set by the listener's start-up
+                await trio.sleep(0.05)
+        assert csms.ocpp_port == port
         await station.reconnect()  # the restarted listener dropped the connection
         second = await station.call(
             "StartTransaction", connector_id=2, id_tag="TAG-OK", meter_start=0, timestamp=NOW

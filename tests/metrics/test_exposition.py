@@ -13,7 +13,7 @@ import trio_websocket
 from actors.commands import Command
 from adapters.csms import Csms, open_csms
 from adapters.metrics import CONTENT_TYPE, SPECS, MetricsOptions, attach_metrics, render_metrics
-from adapters.metrics.catalog import MODBUS_SPECS
+from adapters.metrics.catalog import MODBUS_SPECS, NODE_SPECS
 from tests.integration.conftest import live, make_config, url_of
 from tests.integration.peer import peer_station
 from tests.metrics.scrape import family_of, names, parse, value
@@ -90,12 +90,15 @@ async def charging_session(csms: Csms, station_id: str) -> None:
         "chargeward_actor_restarts_total",
         "chargeward_actor_escalations_total",
         "chargeward_dead_letters_total",
+        "chargeward_station_connections_refused_total",  # tests/security/test_station_auth.py
         "chargeward_reconciliation_state",  # per station, once one ran (tests/integration/test_reconcile.py)
     }
     assert value(s, "chargeward_reconciliation_stations", state="none") == 1, "nothing intended: none ran"
     # Modbus series appear only with configured devices (tests/modbus_actors/test_wiring.py has them);
     # the poll histogram is registered up front like the others.
     never_happened |= {spec.name for spec in MODBUS_SPECS if spec.kind != "histogram"}
+    # Node series appear only with serve --node (tests/integration/test_nodes.py has them).
+    never_happened |= {spec.name for spec in NODE_SPECS}
     assert catalogued - exposed == never_happened
 
 

@@ -6,7 +6,12 @@ Runs in its own process (asyncio stays out of the server). Driven by JSON lines 
     {"reconnect": true}                                                          -> drop and reconnect
     {"quit": true}
 
-and reports JSON lines on stdout: ``{"connected": true}``, ``{"result": {...}}`` / ``{"error": "..."}``
+``PEER_PASSWORD`` makes it send HTTP Basic credentials (user = station id), ``PEER_CA`` (a CA file)
+makes it verify a ``wss://`` server against that CA, and ``PEER_CERT`` (certificate and key in one
+file) makes it present a client certificate. A refused connection reports ``{"refused": status}``
+and ends the process.
+
+It reports JSON lines on stdout: ``{"connected": true}``, ``{"result": {...}}`` / ``{"error": "..."}``
 for each call, and ``{"received": "Reset", "payload": {...}}`` for every CSMS-initiated command it
 answered. Every CSMS-initiated 1.6 Core, Firmware, Local list, Reservation, Remote trigger and Smart
 charging action has a handler that answers like a cooperative charger.
@@ -15,8 +20,11 @@ charging action has a handler that answers like a cooperative charger.
 from __future__ import annotations
 
 import asyncio
+import base64
 import dataclasses
 import json
+import os
+import ssl
 import sys
 from typing import Any
 
@@ -42,6 +50,10 @@ class Station(ChargePoint):
     @on("ChangeConfiguration")
     def change_configuration(self, **kw: Any) -> Any:
         self.seen("ChangeConfiguration", kw)
+        if kw.get("key") == "AuthorizationKey":  # PEER_AUTHORIZATION_KEY: the answer to a new password
+            return call_result.ChangeConfiguration(
+                status=os.environ.get("PEER_AUTHORIZATION_KEY", "Accepted")
+            )
         return call_result.ChangeConfiguration(status="Accepted")
 
     @on("GetConfiguration")
@@ -56,6 +68,11 @@ class Station(ChargePoint):
                 k for k in kw.get("key", []) if k not in ("HeartbeatInterval", "NumberOfConnectors")
             ],
         )
+
+    @on("CertificateSigned")
+    def certificate_signed(self, **kw: Any) -> Any:
+        self.seen("CertificateSigned", kw)
+        return call_result.CertificateSigned(status="Accepted")
 
     @on("ClearCache")
     def clear_cache(self, **kw: Any) -> Any:
@@ -155,8 +172,19 @@ async def session(
     calls: Any = call,
 ) -> bool:
     """One connection; returns True when asked to reconnect, False to quit."""
+    headers = {}
+    if "PEER_PASSWORD" in os.environ:
+        basic = base64.b64encode(f"{station_id}:{os.environ['PEER_PASSWORD']}".encode()).decode()
+        headers["Authorization"] = f"Basic {basic}"
+    context = None
+    if url.startswith("wss:"):
+        context = ssl.create_default_context(cafile=os.environ.get("PEER_CA"))
+        if "PEER_CERT" in os.environ:
+            context.load_cert_chain(os.environ["PEER_CERT"])
     offered = [websockets.Subprotocol(subprotocol)]
-    async with websockets.connect(f"{url}/{station_id}", subprotocols=offered) as ws:
+    async with websockets.connect(
+        f"{url}/{station_id}", subprotocols=offered, ssl=context, additional_headers=headers
+    ) as ws:
         station = station_class(station_id, ws, response_timeout=10)
         listener = asyncio.create_task(station.start())
         emit({"connected": True})
@@ -190,8 +218,11 @@ async def main(url: str, station_id: str, **station: Any) -> None:
         await commands.put({"quit": True})
 
     stdin_task = asyncio.create_task(read_stdin())
-    while await session(url, station_id, commands, **station):
-        pass
+    try:
+        while await session(url, station_id, commands, **station):
+            pass
+    except websockets.InvalidStatus as refused:
+        emit({"refused": refused.response.status_code})
     stdin_task.cancel()
 
 

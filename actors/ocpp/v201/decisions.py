@@ -38,8 +38,11 @@ from actors.events.station import (
     DataTransferred,
     EVChargingNeedsNotified,
     FirmwareStatusChanged,
+    LogStatusChanged,
     MeterSampled,
+    SecurityEventNotified,
     StationBooted,
+    StationEventsNotified,
     TransactionEventGap,
     TransactionEventReported,
     TransactionStarted,
@@ -106,7 +109,7 @@ def builtin_response(
     if action == "SignCertificate":
         return {"status": "Rejected"}
     # StatusNotification, MeterValues, NotifyReport, NotifyEvent, SecurityEventNotification, the
-    # firmware/log status notifications, charging-limit and schedule notifications: an empty answer.
+    # firmware/log status notifications, charging-limit notifications: an empty answer.
     return {}
 
 
@@ -229,7 +232,39 @@ def domain_events(
         return [FirmwareStatusChanged(status=request["status"])]
     if action == "NotifyEVChargingNeeds":
         return [_charging_needs(request, response)]
+    if action == "NotifyEvent":
+        return [
+            StationEventsNotified(
+                seq_no=request["seqNo"],
+                tbc=bool(request.get("tbc", False)),
+                events=[_event_data(entry) for entry in request["eventData"]],
+            )
+        ]
+    if action == "SecurityEventNotification":
+        return [
+            SecurityEventNotified(
+                kind=request["type"], timestamp=request["timestamp"], tech_info=request.get("techInfo")
+            )
+        ]
+    if action == "LogStatusNotification":
+        return [LogStatusChanged(status=request["status"], request_id=request.get("requestId"))]
     return []
+
+
+def _event_data(entry: Mapping[str, Any]) -> dict[str, Any]:
+    out = _component(entry)
+    out.update(
+        event_id=entry["eventId"],
+        timestamp=entry["timestamp"],
+        trigger=entry["trigger"],
+        actual_value=entry["actualValue"],
+        cleared=entry.get("cleared"),
+        tech_code=entry.get("techCode"),
+        tech_info=entry.get("techInfo"),
+        cause=entry.get("cause"),
+        notification_type=entry["eventNotificationType"],
+    )
+    return out
 
 
 def _component(data: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,152 @@
+"""Station leases on the real PostgreSQL, without servers: the fencing of each commit, the rules for
+taking a lease, and transaction-id blocks shared by two stores (two nodes) of one schema."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from uuid import UUID
+
+import psycopg
+import pytest
+import trio
+
+from actors.transaction_ids import Allocate, TransactionIds
+from adapters.cluster.tables import ClusterTables, NodeNameTaken
+from adapters.stores import open_store
+from adapters.stores.postgres import postgres_target
+from adapters.stores.recorded import RecordedStore
+from adapters.stores.recording import stream_uuid
+from core.actor import Reply
+from core.clock import TrioClock
+from core.dead_letters import DeadLetters
+from core.events import NewEvent
+from core.store import CommitFailed, NotOwner
+from tests import pg
+
+T0 = datetime(2026, 11, 27, tzinfo=UTC)
+
+
+class FixedFence:
+    """A fence holding given epochs, as a node that does not know it lost a lease would."""
+
+    def __init__(self, node: str, held: dict[str, int]) -> None:
+        self.node = node
+        self.held = held
+
+    def check(self, streams: Iterable[str]) -> None:
+        for stream in streams:
+            if stream.startswith("station/") and stream.removeprefix("station/") not in self.held:
+                raise NotOwner(stream)
+
+    def claims(self, streams: Iterable[str]) -> list[tuple[UUID, int]]:
+        self.check(streams)
+        return [
+            (stream_uuid(s), self.held[s.removeprefix("station/")])
+            for s in streams
+            if s.startswith("station/")
+        ]
+
+
+@pytest.fixture
+def store_url() -> object:
+    with pg.schemas() as schemas:
+        yield schemas.url()
+
+
+@asynccontextmanager
+async def node_store(
+    url: str, lease_seconds: float = 30
+) -> AsyncIterator[tuple[RecordedStore, ClusterTables]]:
+    async with open_store(url) as store:
+        assert isinstance(store, RecordedStore)
+        tables = ClusterTables(store.log.recorder.datastore, lease_seconds)  # type: ignore[attr-defined]
+        await trio.to_thread.run_sync(tables.create)
+        yield store, tables
+
+
+def _event(station: str, n: int) -> list[NewEvent]:
+    return [NewEvent(f"station/{station}", "Noted", {"n": n}, T0)]
+
+
+async def test_a_commit_under_a_lost_lease_stores_nothing(store_url: str) -> None:
+    async with node_store(store_url) as (a, tables), node_store(store_url) as (b, _):
+        taken = await trio.to_thread.run_sync(tables.acquire, "CP-1", "node-a", None)
+        assert (taken.epoch, taken.fresh) == (1, True)
+        a.log.fence = FixedFence("node-a", {"CP-1": 1})
+        await a.append(_event("CP-1", 1), expected={"station/CP-1": 0})
+        # node-a is not a live node (no row in chargeward_nodes): node-b takes the lease at once.
+        taken = await trio.to_thread.run_sync(tables.acquire, "CP-1", "node-b", None)
+        assert (taken.epoch, taken.fresh) == (2, True)
+        b.log.fence = FixedFence("node-b", {"CP-1": 2})
+        # node-a still believes it holds epoch 1 and appends at the right version: refused in the commit.
+        with pytest.raises(CommitFailed, match="LeaseLost"):
+            await a.append(_event("CP-1", 2), expected={"station/CP-1": 1})
+        # Without expectations too (the version check alone would let it through).
+        with pytest.raises(CommitFailed, match="LeaseLost"):
+            await a.append(_event("CP-1", 3))
+        await b.append(_event("CP-1", 4), expected={"station/CP-1": 1})
+        # A station this node holds no lease of is refused before anything is queued.
+        with pytest.raises(NotOwner):
+            await b.append(_event("CP-2", 1))
+        # Streams that are not stations' are not fenced.
+        await a.append([NewEvent("node/local", "Noted", {}, T0)])
+        assert [r.data["n"] for r in await b.read_stream("station/CP-1")] == [1, 4]
+
+
+async def test_lease_rules(store_url: str) -> None:
+    target = postgres_target(store_url)
+    async with node_store(store_url, lease_seconds=0.5) as (_, tables):
+        conn = psycopg.connect(**target.connect_kwargs(), autocommit=True)
+        try:
+            await trio.to_thread.run_sync(tables.register, conn, "node-a")
+            taken = await trio.to_thread.run_sync(tables.acquire, "CP-1", "node-a", None)
+            assert taken.epoch == 1
+            # Held again by its node under the same epoch: kept, not a new epoch.
+            again = await trio.to_thread.run_sync(tables.acquire, "CP-1", "node-a", 1)
+            assert (again.epoch, again.fresh) == (1, False)
+            # A live node's unexpired lease is not taken ...
+            refused = await trio.to_thread.run_sync(tables.acquire, "CP-1", "node-b", None)
+            assert (refused.epoch, refused.holder) == (None, "node-a")
+            # ... nor is its name.
+            other = psycopg.connect(**target.connect_kwargs(), autocommit=True)
+            with pytest.raises(NodeNameTaken):
+                await trio.to_thread.run_sync(tables.register, other, "node-a")
+            other.close()
+            # An expired one is, with the next epoch; the renewal of the loser no longer finds it.
+            await trio.sleep(0.6)
+            taken = await trio.to_thread.run_sync(tables.acquire, "CP-1", "node-b", None)
+            assert (taken.epoch, taken.fresh) == (2, True)
+            assert await trio.to_thread.run_sync(tables.renew, "node-a", ["CP-1"]) == {}
+            # Released: the next node takes it at once, epochs never go back.
+            await trio.to_thread.run_sync(tables.release, "CP-1", "node-b", 2)
+            long = ClusterTables(tables.datastore, 30)  # node-a's lease now lasts 30 s ...
+            taken = await trio.to_thread.run_sync(long.acquire, "CP-1", "node-a", None)
+            assert taken.epoch == 3
+        finally:
+            conn.close()
+        # ... but its connection closed (its process died): the lease is taken well before.
+        with trio.fail_after(10):
+            while True:  # the server notices the closed connection within moments
+                taken = await trio.to_thread.run_sync(tables.acquire, "CP-1", "node-b", None)
+                if taken.epoch is not None:
+                    break
+                await trio.sleep(0.1)
+        assert taken.epoch == 4
+
+
+async def _allocate(ids: TransactionIds) -> int:
+    reply: Reply[int] = Reply(DeadLetters(), "transaction_ids", "test")
+    await ids.receive(Allocate(reply))
+    return await reply._wait()
+
+
+async def test_transaction_ids_stay_unique_across_two_nodes(store_url: str) -> None:
+    async with node_store(store_url) as (a, _), node_store(store_url) as (b, _):
+        first = TransactionIds(a, TrioClock(), block=3)
+        second = TransactionIds(b, TrioClock(), block=3)
+        await first.started()
+        await second.started()
+        got = [await _allocate(first if n % 3 else second) for n in range(20)]
+    assert len(got) == len(set(got))
