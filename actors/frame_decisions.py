@@ -32,12 +32,21 @@ Events = list[Event]
 
 
 def admit_call(
-    action: str, payload: dict[str, Any], *, state: StationState, validator: Validator, max_connector_id: int
+    action: str,
+    payload: dict[str, Any],
+    *,
+    state: StationState,
+    validator: Validator,
+    max_connector_id: int,
+    text: str | None = None,
 ) -> Validated:
-    """The station's CALL validated (and, if lenient, repaired); raises the OcppError that refuses it."""
+    """The station's CALL validated (and, if lenient, repaired); raises the OcppError that refuses it.
+
+    ``text``: the frame the payload came from, when known (it spares a valid payload the alias walk).
+    """
     if state.boot_status == "Rejected" and action != "BootNotification":
         raise OcppError(ErrorCode.SECURITY_ERROR, "the station was rejected at boot; boot again first")
-    checked = validator.validate_request(action, payload)
+    checked = validator.validate_request(action, payload, text)
     # 1.6 numbers connectors by connectorId, 2.0.1 by evseId (and evse.id): one actor each.
     evse = checked.payload.get("evse")
     for name, number in (

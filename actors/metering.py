@@ -37,7 +37,7 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 DEFAULT_MEASURAND = "Energy.Active.Import.Register"
 DEFAULT_CONTEXT = "Sample.Periodic"
@@ -106,9 +106,12 @@ _UNITS: dict[str, tuple[str, Callable[[float], float]]] = {
 _DECIMAL = re.compile(r"^\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*$")
 
 
-@dataclass(frozen=True, slots=True)
-class Sample:
-    """One measured value in its canonical unit (see the module table)."""
+class Sample(NamedTuple):
+    """One measured value in its canonical unit (see the module table).
+
+    A named tuple, not a frozen dataclass: ten of these are built for every MeterValues, and a frozen
+    dataclass sets each field through ``object.__setattr__`` (a noticeable share of the hot path).
+    """
 
     timestamp: str
     measurand: str
@@ -119,8 +122,7 @@ class Sample:
     value: float
 
 
-@dataclass(frozen=True, slots=True)
-class SignedSample:
+class SignedSample(NamedTuple):
     """A ``SignedData`` value, kept as the raw text the meter signed."""
 
     timestamp: str

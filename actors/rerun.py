@@ -35,9 +35,10 @@ the re-run's after a trip through the store's codec, so they compare as they wou
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -118,21 +119,13 @@ class StationRerun:
     differences: list[Difference] = field(default_factory=list)
 
 
-def _group_end(items: Sequence[_Recorded], start: int) -> int:
-    """The index after the events one inbound frame at ``start`` was committed with."""
-    end = start + 1
-    while end < len(items):
-        event = items[end].event
-        if isinstance(event, FrameReceived | StationConnected | StationDisconnected | StationFailed):
-            break
-        if isinstance(event, FrameSent) and event.action is not None:
-            break  # one of our commands going out
-        if isinstance(event, CommandCompleted) and end > start + 1:
-            break  # a later timeout, not this reply's completion
-        end += 1
-        if isinstance(event, FrameSent):
-            break  # the answer closes the frame's commit
-    return end
+def _closes_before(group: Sequence[_Recorded], event: Event) -> bool:
+    """Whether ``event``, recorded after ``group`` (a frame's events so far), belongs to a later commit."""
+    if isinstance(event, FrameReceived | StationConnected | StationDisconnected | StationFailed):
+        return True
+    if isinstance(event, FrameSent) and event.action is not None:
+        return True  # one of our commands going out
+    return isinstance(event, CommandCompleted) and len(group) > 1  # a later timeout, not this reply's
 
 
 def _as_stored(event: Event) -> Event:
@@ -156,26 +149,40 @@ class _Rerunner:
         self.dialect: Dialect = V16  # the recorded connection's (StationConnected.subprotocol)
         self.commands: dict[str, dict[str, Any]] = {}  # our calls' unique id -> request payload
         self.outcome = StationRerun(station)
+        self.group: list[_Recorded] = []  # an inbound frame and the events recorded with it so far
 
     def validator(self) -> Validator:
         policy = self.fleet.for_station(self.station, self.state.vendor)
         return self.dialect.validator(policy.validation, policy.aliases)
 
-    def run(self, records: Sequence[EventRecord]) -> StationRerun:
-        items = [_Recorded(record, event) for record in records for event in events_of(record)]
-        i = 0
-        while i < len(items):
-            item = items[i]
-            if isinstance(item.event, FrameReceived):
-                end = _group_end(items, i)
-                self._frame(item.event, items[i:end])
-                self._fold(items[i:end])
-                i = end
-                continue
-            self._other(item)
-            self._fold([item])
-            i += 1
+    def feed(self, record: EventRecord) -> None:
+        """Take the station's next recorded record: a frame is decided once its commit's events are in."""
+        for event in events_of(record):
+            item = _Recorded(record, event)
+            if self.group and _closes_before(self.group, event):
+                self._decide_group()
+            if self.group:
+                self.group.append(item)
+                if isinstance(event, FrameSent):
+                    self._decide_group()  # the answer closes the frame's commit
+            elif isinstance(event, FrameReceived):
+                self.group.append(item)
+            else:
+                self._other(item)
+                self._fold([item])
+
+    def finish(self) -> StationRerun:
+        """The outcome, once every record is fed."""
+        if self.group:
+            self._decide_group()
         return self.outcome
+
+    def _decide_group(self) -> None:
+        group, self.group = self.group, []
+        first = group[0].event
+        assert isinstance(first, FrameReceived)
+        self._frame(first, group)
+        self._fold(group)
 
     def _fold(self, items: Sequence[_Recorded]) -> None:
         for item in items:
@@ -245,6 +252,7 @@ class _Rerunner:
                 state=self.state,
                 validator=self.validator(),
                 max_connector_id=self.fleet.max_connector_id,
+                text=frame.text if isinstance(frame.text, str) else None,
             )
             if checked.repairs:
                 repairs = repairs_record(checked.repairs)
@@ -310,10 +318,36 @@ def _recorded_transaction_id(group: Sequence[_Recorded]) -> int | None:
     return None
 
 
-def rerun_station(station: str, records: Sequence[EventRecord], policy: FleetPolicy) -> StationRerun:
+class StationRerunner:
+    """Re-runs one station's recorded stream record by record, holding only the frame in hand (and the
+    differences found), so a long log is re-run as it is read."""
+
+    def __init__(self, station: str, policy: FleetPolicy) -> None:
+        self.station = station
+        self._rerunner = _Rerunner(station, policy)
+
+    def feed(self, record: EventRecord) -> None:
+        """The station's next record, in stream order; RerunError when it lacks what its type promises."""
+        with self._errors():
+            self._rerunner.feed(record)
+
+    def finish(self) -> StationRerun:
+        """Decide the frame still in hand and return the outcome."""
+        with self._errors():
+            return self._rerunner.finish()
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except (KeyError, IndexError, TypeError, ValueError) as error:  # EventDataError is a ValueError
+            raise RerunError(f"station {self.station}: a record cannot be re-run: {error!r}") from error
+
+
+def rerun_station(station: str, records: Iterable[EventRecord], policy: FleetPolicy) -> StationRerun:
     """Re-run ``station``'s recorded stream (in order) under ``policy``; raises RerunError when a
     record lacks what its type promises."""
-    try:
-        return _Rerunner(station, policy).run(records)
-    except (KeyError, IndexError, TypeError, ValueError) as error:  # EventDataError is a ValueError
-        raise RerunError(f"station {station}: a record cannot be re-run: {error!r}") from error
+    rerunner = StationRerunner(station, policy)
+    for record in records:
+        rerunner.feed(record)
+    return rerunner.finish()

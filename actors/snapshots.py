@@ -14,6 +14,8 @@ from __future__ import annotations
 import logging
 from typing import Generic, TypeVar
 
+import trio
+
 from core.codec import pack, unpack
 from core.state_codec import StateCodec
 from core.store import EventStore, SnapshotStore
@@ -73,14 +75,40 @@ class StreamSnapshots(Generic[T]):
 
     async def save(self, state: T, sequence: int) -> None:
         """Save ``state`` (folded up to ``sequence``); a failure is logged, not raised."""
+        blob = self._encode(state, sequence)
+        if blob is not None and await self._write(blob):
+            self.sequence = sequence
+
+    def save_soon(self, nursery: trio.Nursery, state: T, sequence: int) -> None:
+        """Encode ``state`` (folded up to ``sequence``) now and write it in a task of ``nursery``.
+
+        The station actor answers its station after this, so the answer does not wait for a store
+        write (a transaction of its own, and an fsync, for one message in ``SNAPSHOT_EVERY``). The
+        next snapshot is due ``SNAPSHOT_EVERY`` records on even if this write fails: a snapshot only
+        saves work. Two writes of one key in flight may land out of order; the older snapshot left
+        is still a correct one, of an earlier sequence.
+        """
+        blob = self._encode(state, sequence)
+        if blob is not None:
+            self.sequence = sequence
+            nursery.start_soon(self._write, blob)
+
+    def _encode(self, state: T, sequence: int) -> bytes | None:
         if self.store is None:
-            return
+            return None
         try:
-            blob = pack(
+            return pack(
                 {"format": self.codec.fingerprint, "sequence": sequence, "state": self.codec.encode(state)}
             )
+        except Exception as e:  # a snapshot only saves work; the actor goes on without it
+            logger.warning("%s: snapshot not saved (%r)", self.key, e)
+            return None
+
+    async def _write(self, blob: bytes) -> bool:
+        assert self.store is not None
+        try:
             await self.store.save_snapshot(self.key, blob)
         except Exception as e:  # a snapshot only saves work; the actor goes on without it
             logger.warning("%s: snapshot not saved (%r)", self.key, e)
-            return
-        self.sequence = sequence
+            return False
+        return True

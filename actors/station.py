@@ -326,7 +326,10 @@ class StationActor(Actor[StationMessage]):
 
     async def _snapshot_if_due(self) -> None:
         if self.snapshots.due(self.state.version):
-            await self.snapshots.save(self.state, self.state.version)
+            if self._nursery is None:  # starting: nothing is waiting for an answer yet
+                await self.snapshots.save(self.state, self.state.version)
+            else:
+                self.snapshots.save_soon(self._nursery, self.state, self.state.version)
 
     async def _send(self, text: str) -> None:
         line = self.line
@@ -478,6 +481,7 @@ class StationActor(Actor[StationMessage]):
                 state=self.state,
                 validator=self.deps.validator(self.dialect, self.policy),
                 max_connector_id=self.deps.policy.max_connector_id,
+                text=frame.text if isinstance(frame.text, str) else None,
             )
             if checked.repairs:
                 repairs = repairs_record(checked.repairs)

@@ -2,11 +2,11 @@
 live projection, the OCPP server and (with ``config.api`` set) the HTTP API.
 
 Everything but the store runs under one root supervisor, ``rest_for_one``, children in start order
-(each is ready before the next starts): transaction ids, stations, Modbus devices, projections, the
-transaction index, OCPP listener, API. A child that fails restarts with everything after it, which
-depends on it. A single station cannot get here: its own subtree stops it alone
-(``actors.station_tree``). More than
-``ROOT_INTENSITY`` restarts in ``ROOT_PERIOD`` seconds ends ``open_csms`` with the error.
+(each is ready before the next starts): transaction ids, stations, Modbus devices, sites (one
+load-management actor per ``[sites.<id>]``), projections, the transaction index, OCPP listener, API.
+A child that fails restarts with everything after it, which depends on it. A single station cannot
+get here: its own subtree stops it alone (``actors.station_tree``). More than ``ROOT_INTENSITY``
+restarts in ``ROOT_PERIOD`` seconds ends ``open_csms`` with the error.
 
 The store (its batching writer and committer) is not a child: it is the scope the tree runs in.
 Every actor holds the store object and appends through it, so restarting it would orphan every
@@ -31,9 +31,12 @@ import trio
 
 from actors.commands import Command
 from actors.connector_view import ConnectorView
+from actors.device_profile import DeviceKind
 from actors.fleet import Fleet, StationActorFactory
 from actors.handlers import Handler
 from actors.meter import ModbusStats
+from actors.site import SiteActor, SiteMessage, SiteStats
+from actors.sites import ConnectorId
 from actors.station import StationActor, StationSnapshot
 from adapters.api import serve_api
 from adapters.certificate_signing import CertificateSigner
@@ -42,13 +45,15 @@ from adapters.config import Config
 from adapters.metrics import attach_metrics
 from adapters.modbus_fleet import ModbusDevices, run_modbus
 from adapters.ocpp_server import OcppServer
+from adapters.site_control import FleetControl
 from adapters.stale_connections import close_stale_connections
 from adapters.station_gate import StationGate
 from adapters.stores import open_store
+from core.actor import ActorRef
 from core.projection import ProjectionRunner, StoredCheckpoint
 from core.service import Service
 from core.store import EventStore, SnapshotStore
-from core.supervisor import ChildSpec, Runtime, Strategy, Supervisor
+from core.supervisor import Backoff, ChildSpec, Runtime, Strategy, Supervisor
 from projections.live import LiveProjection, LiveState, state_codec
 from projections.transactions import TransactionIndexRunner, TransactionIndexStore
 
@@ -58,6 +63,11 @@ logger = logging.getLogger("chargeward")
 # (with an error, for systemd or the container runtime to restart it from the log).
 ROOT_INTENSITY = 3
 ROOT_PERIOD = 60.0
+
+# A site actor failing more than 10 times in 60 s takes its siblings down with it and the root
+# restarts the sites subtree with everything after it.
+SITE_INTENSITY = 10
+SITE_PERIOD = 60.0
 
 LIVE_CHECKPOINT = "projection/live"
 """The snapshot key of the live projection's checkpoint."""
@@ -112,6 +122,8 @@ class Csms:
         # Who may connect as which station (adapters.station_gate); its refusals feed /metrics.
         self.gate = StationGate(config.server.security, fleet.policy, store, runtime.clock)
         self.cluster: ClusterNode | None = None  # [node]: one of several nodes sharing the store
+        self.sites: dict[str, ActorRef[SiteMessage]] = {}  # site actors by site id ([sites.<id>])
+        self.site_stats: dict[str, SiteStats] = {site.id: SiteStats() for site in config.sites}
 
     def station(self, station_id: str) -> StationHandle:
         return StationHandle(self.fleet, station_id)
@@ -177,6 +189,8 @@ async def open_csms(
                 run_modbus, config.modbus, runtime, store, connectors=fleet.connector, stats=csms.modbus_stats
             )
             await start("modbus-devices", modbus, partial(setattr, csms, "modbus"))
+        if config.sites:
+            root.start_child(ChildSpec(id="sites", factory=partial(sites_tree, csms), kind="supervisor"))
         await start("projections", live.run, _ignore)
         await start("transaction-index", transactions.run, _ignore)
         if csms.cluster is None:  # with several nodes, the next owner of a station records it
@@ -193,6 +207,39 @@ async def open_csms(
             yield csms
         finally:
             nursery.cancel_scope.cancel()
+
+
+def sites_tree(csms: Csms) -> Supervisor:
+    """One site actor per configured site, acting through SetChargingProfile and EVSE setpoints.
+
+    A connector bound to a Modbus EVSE controller is driven through that controller. Called again on
+    each restart of the sites subtree, so :attr:`Csms.sites` always holds the running actors.
+    """
+    config = csms.config
+    controllers = {
+        ConnectorId(device.binding.station, device.binding.connector): device.id
+        for device in config.modbus
+        if device.kind is DeviceKind.EVSE
+        and device.binding.station is not None
+        and device.binding.connector is not None
+    }
+    control = FleetControl(csms.fleet, controllers, lambda: csms.modbus)
+    supervisor = Supervisor(
+        "sites",
+        csms.runtime,
+        intensity=SITE_INTENSITY,
+        period=SITE_PERIOD,
+        backoff=Backoff(first=0.5, ceiling=10.0),
+    )
+    for site in config.sites:
+        own = frozenset(key for key in controllers if key.station in site.stations)
+        actor = partial(
+            SiteActor, site, csms.store, csms.runtime.clock, control, csms.site_stats[site.id], own
+        )
+        csms.sites[site.id] = supervisor.start_child(
+            ChildSpec(id=f"site/{site.id}", factory=actor, kind="site", capacity=16)
+        )
+    return supervisor
 
 
 def live_runner(store: EventStore, config: Config) -> ProjectionRunner[LiveState]:

@@ -1,23 +1,23 @@
 """``chargeward replay --rerun``: this build's decisions over a stored log, compared with the recorded ones.
 
-Reads every station's stream (or one, ``--station``), re-runs it with :func:`actors.rerun.rerun_station`
-under the given fleet policy, and prints per station its first differences (event index, recorded,
-re-run) and a summary; ``--json`` writes one object instead. The exit code says the verdict: 0 when the
-build decides as recorded, 1 when it does not, 2 when the log cannot be re-run.
+Reads the log once, in pages, and feeds each station's records (or one station's, ``--station``) to
+its own :class:`actors.rerun.StationRerunner` under the given fleet policy as they come: only each
+station's frame in hand and the differences are held, not the log. Prints per station its first
+differences (event index, recorded, re-run) and a summary; ``--json`` writes one object instead. The
+exit code says the verdict: 0 when the build decides as recorded, 1 when it does not, 2 when the log
+cannot be re-run.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from collections import defaultdict
 from typing import Any, TextIO
 
 from actors.policy import FleetPolicy
-from actors.rerun import Difference, RerunError, StationRerun, rerun_station
+from actors.rerun import Difference, RerunError, StationRerun, StationRerunner
 from adapters.event_json import to_json
 from adapters.replay import ReplayBound, stored_records
-from core.events import EventRecord
 from core.store import EventStore
 
 #: Differences shown per station (all are counted).
@@ -50,15 +50,19 @@ async def run_rerun(
     store: EventStore, station: str | None, policy: FleetPolicy, as_json: bool, out: TextIO = sys.stdout
 ) -> int:
     """Re-run the stored log; prints the differences and returns a process exit code."""
-    streams: dict[str, list[EventRecord]] = defaultdict(list)
-    async for record in stored_records(store, station, ReplayBound(), progress=None):
-        if record.stream.startswith(_PREFIX):
-            streams[record.stream[len(_PREFIX) :]].append(record)
-    if station is not None and station not in streams:
-        print(f"chargeward: no events for station {station!r} in this store", file=sys.stderr)
-        return 2
+    rerunners: dict[str, StationRerunner] = {}
     try:
-        outcomes = [rerun_station(name, records, policy) for name, records in sorted(streams.items())]
+        async for record in stored_records(store, station, ReplayBound(), progress=None):
+            if record.stream.startswith(_PREFIX):
+                name = record.stream[len(_PREFIX) :]
+                rerunner = rerunners.get(name)
+                if rerunner is None:
+                    rerunner = rerunners[name] = StationRerunner(name, policy)
+                rerunner.feed(record)
+        if station is not None and station not in rerunners:
+            print(f"chargeward: no events for station {station!r} in this store", file=sys.stderr)
+            return 2
+        outcomes = [rerunners[name].finish() for name in sorted(rerunners)]
     except RerunError as error:
         print(f"chargeward: cannot re-run this log: {error}", file=sys.stderr)
         return 2

@@ -11,6 +11,12 @@ Example::
     policy = "equal"              # equal | priority | fifo
     stations = ["CP-1", "CP-2", "CP-3", "CP-4"]
     failsafe_current = 6          # A per connector while the site is not managed (default min_current)
+    round_interval = 15           # s: a round at least this often (and whenever an input changes, ...
+    debounce = 0.5                # s: ... once this long has passed without another change)
+    deadband = 1                  # A: a rise smaller than this is held back, ...
+    min_interval = 10             # s: ... and so is one sooner than this after the connector's last send
+    meter_timeout = 10            # s: a grid meter silent this long is stale: failsafe currents
+    profile_validity = 300        # s: a sent limit lapses to the failsafe unless renewed (>= 2 rounds)
 
     [[sites.depot.circuits]]
     name = "row-a"
@@ -38,12 +44,13 @@ must fit under.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
 from actors.device_profile import DeviceKind
-from actors.sites import Circuit, ConnectorSettings, Member, Policy, Site
+from actors.sites import Circuit, ConnectorSettings, Member, Pacing, Policy, Site
 from adapters.config import ConfigError, TableReader
 from adapters.modbus_config import DeviceConfig
 
@@ -159,6 +166,25 @@ def _connectors(table: _Table, site: Site) -> dict[Member, ConnectorSettings]:
     return settings
 
 
+def _pacing(table: _Table) -> Pacing:
+    """The site actor's timing keys; each a number of seconds (A for ``deadband``)."""
+    default = Pacing()
+    values: dict[str, float] = {}
+    for name in (f.name for f in dataclasses.fields(Pacing)):
+        value = table.get(name, (int, float), getattr(default, name))
+        least = 0.0 if name in ("debounce", "deadband", "min_interval") else 0.1
+        if not least <= value < float("inf"):
+            raise table.fail(name, f"must be a number >= {least:g}, got {value!r}")
+        values[name] = float(value)
+    if values["profile_validity"] < 2 * values["round_interval"]:
+        raise table.fail(
+            "profile_validity",
+            f"must be at least twice round_interval ({values['round_interval']:g} s), or a sent limit "
+            "would lapse before the round that renews it",
+        )
+    return Pacing(**values)
+
+
 def _site(table: _Table, ident: str, taken: dict[str, str]) -> Site:
     stations = table.get("stations", list, required=True)
     if not stations or not all(isinstance(s, str) and s for s in stations):
@@ -202,7 +228,9 @@ def _site(table: _Table, ident: str, taken: dict[str, str]) -> Site:
         policy=table.choice("policy", Policy, Policy.EQUAL),
         failsafe_current=failsafe,
     )
-    site = replace(site, circuits=_circuits(table, site), connectors=_connectors(table, site))
+    site = replace(
+        site, circuits=_circuits(table, site), connectors=_connectors(table, site), pacing=_pacing(table)
+    )
     table.finish()
     return site
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import trio
 
-from bench import report
+from bench import report, site_sim
 from bench.loadgen import raise_open_file_limit
 from bench.scenarios import DEFAULT_MIX, SCENARIOS, Scenario, drive
 from bench.servers import BUILTIN, running, server_spec
@@ -98,7 +98,9 @@ def bench_main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="chargeward bench", description=__doc__)
     _common(parser)
     parser.add_argument(
-        "--suite", choices=["standard"], help="run the standard suite instead of one scenario"
+        "--suite",
+        choices=["standard", "site"],
+        help="the standard suite, or the simulated site (bench/site_sim.py), instead of one scenario",
     )
     parser.add_argument(
         "--servers",
@@ -115,6 +117,9 @@ def bench_main(argv: list[str]) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--label", help="result file name (default: suite or scenario and size)")
     args = parser.parse_args(argv)
+    if args.suite == "site":
+        site_sim.main()
+        return 0
     try:
         custom = dict(item.split("=", 1) for item in args.server_cmd)
         specs = [server_spec(name, custom.get(name)) for name in args.servers.split(",") if name]

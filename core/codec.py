@@ -17,6 +17,7 @@ actor every time). Valid text is encoded byte for byte as before, so old logs re
 from __future__ import annotations
 
 import struct
+import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -76,6 +77,18 @@ def _decode_ext(code: int, data: bytes) -> object:
     raise ValueError(f"unknown msgpack extension type {code}")
 
 
+class _Packers(threading.local):
+    """One reusable packer per thread: ``msgpack.packb`` builds a new ``Packer`` (and its buffer) per
+    call, which cost about as much as packing a small event; a packer is not safe to share between
+    threads, and resets itself when a pack fails."""
+
+    def __init__(self) -> None:
+        self.strict = msgpack.Packer(default=_default, use_bin_type=True, datetime=False)
+
+
+_PACKERS = _Packers()
+
+
 def pack(obj: Any) -> bytes:
     """Encode ``obj`` to msgpack bytes; TypeError for unsupported types.
 
@@ -83,7 +96,7 @@ def pack(obj: Any) -> bytes:
     handler is used only for the rare payload that strict UTF-8 refuses (same bytes either way).
     """
     try:
-        return msgpack.packb(obj, default=_default, use_bin_type=True, datetime=False)  # type: ignore[no-any-return]
+        return _PACKERS.strict.pack(obj)  # type: ignore[no-any-return]
     except UnicodeEncodeError:
         return msgpack.packb(  # type: ignore[no-any-return]
             obj, default=_default, use_bin_type=True, datetime=False, unicode_errors=_TEXT_ERRORS

@@ -58,12 +58,16 @@ class RecentCommits:
         """The highest position this process has committed (0: none yet)."""
 
     def add(self, records: list[EventRecord]) -> None:
-        for record in records:
-            self._by_position[record.position] = record
-            self._order.append(record.position)
-            self.newest = max(self.newest, record.position)
-        while len(self._order) > self._keep:
-            del self._by_position[self._order.popleft()]
+        """Keep ``records`` (one commit's, in position order) and drop the oldest beyond ``keep``."""
+        if not records:
+            return
+        by_position = {record.position: record for record in records}
+        self._by_position.update(by_position)
+        self._order.extend(by_position)
+        self.newest = max(self.newest, records[-1].position)
+        order, kept = self._order, self._by_position
+        for _ in range(len(order) - self._keep):
+            del kept[order.popleft()]
 
     def after(self, position: int, limit: int) -> list[EventRecord]:
         """Records ``position + 1``, ``position + 2``, ... while present, at most ``limit``."""

@@ -3,14 +3,15 @@
 - :mod:`actors.events.refs`: the version-neutral value types (transaction id, id token; EVSE beside
   connector).
 - :mod:`actors.events.station`, :mod:`actors.events.modbus`, :mod:`actors.events.node`,
-  :mod:`actors.events.security`, :mod:`actors.events.needs`: the event classes of each kind of stream.
+  :mod:`actors.events.security`, :mod:`actors.events.site`, :mod:`actors.events.needs`: the event
+  classes of each kind of stream.
 - :mod:`actors.events.registry`: the base class, the registry, :func:`encode`, :func:`decode`,
   :func:`events_of` (the one way a committed record becomes events) and the upcasters' machinery.
 
 Importing this package registers every class.
 """
 
-from actors.events import modbus, needs, node, security, station
+from actors.events import modbus, needs, node, security, site, station
 from actors.events.refs import IdToken, TransactionId
 from actors.events.registry import (
     Event,
@@ -41,5 +42,6 @@ __all__ = [
     "node",
     "registered",
     "security",
+    "site",
     "station",
 ]

@@ -201,28 +201,48 @@ class Validator:
         self.policy = Policy(policy)
         self.aliases: Mapping[str, str] = table
         self._walks: dict[tuple[str, Direction], SchemaWalk] = {}
+        # The compiled schemas this validator has used: one dict lookup per payload on the hot path.
+        self._schemas: dict[tuple[str, Direction], CompiledSchema] = {}
+        # Each alias source as it would appear in JSON text without escapes: see _may_hold_alias.
+        self._quoted_aliases = tuple(json.dumps(source, ensure_ascii=False) for source in table)
 
     def knows(self, action: str) -> bool:
         """Whether this version has a request schema for ``action``."""
         return compiled(self.version, action, Direction.REQUEST) is not None
 
-    def validate_request(self, action: str, payload: dict[str, Any]) -> Validated:
-        """Check a CALL payload for ``action``; raise :class:`OcppError` if it is not acceptable."""
-        return self.validate(action, Direction.REQUEST, payload)
+    def validate_request(self, action: str, payload: dict[str, Any], text: str | None = None) -> Validated:
+        """Check a CALL payload for ``action``; raise :class:`OcppError` if it is not acceptable.
+
+        ``text``: the JSON text the payload was parsed from (or a text holding it, such as the whole
+        frame), when known; it lets a valid payload skip the alias walk (see :meth:`validate`).
+        """
+        return self.validate(action, Direction.REQUEST, payload, text)
 
     def validate_response(self, action: str, payload: dict[str, Any]) -> Validated:
         """Check the CALLRESULT payload answering ``action``."""
         return self.validate(action, Direction.RESPONSE, payload)
 
-    def validate(self, action: str, direction: Direction, payload: dict[str, Any]) -> Validated:
-        """Check ``payload`` of ``action`` in ``direction`` under this validator's policy."""
-        schema = compiled(self.version, action, direction)
+    def validate(
+        self, action: str, direction: Direction, payload: dict[str, Any], text: str | None = None
+    ) -> Validated:
+        """Check ``payload`` of ``action`` in ``direction`` under this validator's policy.
+
+        A valid payload is only walked for alias spellings when ``text`` (the JSON it came from) is
+        unknown or may hold one: on the hot path most frames hold none, and the walk cost about as
+        much as the schema check.
+        """
+        schema = self._schemas.get((action, direction))
         if schema is None:
-            raise OcppError(ErrorCode.NOT_IMPLEMENTED, f"{action!r} is not an OCPP {self.version} action")
+            schema = compiled(self.version, action, direction)
+            if schema is None:
+                raise OcppError(ErrorCode.NOT_IMPLEMENTED, f"{action!r} is not an OCPP {self.version} action")
+            self._schemas[(action, Direction(direction))] = schema  # only actions the version has
         failure = _failure(schema, payload)
         if self.policy is Policy.STRICT:
             if failure is not None:
                 raise self._error(action, direction, failure)
+            return Validated(payload, ())
+        if failure is None and text is not None and not self._may_hold_alias(text):
             return Validated(payload, ())
         walk = self._walk(action, direction, schema)
         if failure is None:
@@ -234,6 +254,14 @@ class Validator:
         if failure is not None:
             raise self._error(action, direction, failure)
         return Validated(repaired, tuple(repairs))
+
+    def _may_hold_alias(self, text: str) -> bool:
+        """Whether a JSON string in ``text`` may equal an alias source.
+
+        Without a backslash, every string in JSON text stands in it as it decodes, between quotes,
+        so a quoted alias source that does not occur in the text is in no string of the payload.
+        """
+        return "\\" in text or any(quoted in text for quoted in self._quoted_aliases)
 
     def _walk(self, action: str, direction: Direction, schema: CompiledSchema) -> SchemaWalk:
         walk = self._walks.get((action, direction))

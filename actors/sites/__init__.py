@@ -3,13 +3,14 @@
 ``model`` holds a site as configured (its circuits, stations and per-connector settings);
 ``allocation`` computes the current each connector may draw so that every level stays within its
 limits; ``pacing`` holds back small or frequent rises (never a decrease); ``limits`` says which
-source's limit is in force. Nothing here does I/O, knows trio or the store: the site actor (not built
-yet), the tests and the bench run the same code.
+source's limit is in force; ``view`` folds the log into what a round needs, ``decide`` makes a round's
+decision and ``control`` is the port decisions go out through. Nothing here does I/O, knows trio or
+the store: the site actor (``actors.site``), the tests and the bench run the same code.
 """
 
 from actors.sites.allocation import Allocation, Demand, Level, Overload, allocate, levels_of
 from actors.sites.limits import Bound, LimitError, LimitsInForce, Source, SourceLimit, limits_in_force
-from actors.sites.model import Circuit, ConnectorId, ConnectorSettings, Member, Policy, Site
+from actors.sites.model import Circuit, ConnectorId, ConnectorSettings, Member, Pacing, Policy, Site
 from actors.sites.pacing import Paced, Sent, pace
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "Member",
     "Overload",
     "Paced",
+    "Pacing",
     "Policy",
     "Sent",
     "Site",

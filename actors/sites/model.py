@@ -51,6 +51,18 @@ class ConnectorSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class Pacing:
+    """How often the site actor decides and how it spares the stations (seconds, A)."""
+
+    round_interval: float = 15.0  # a round at least this often, inputs changed or not
+    debounce: float = 0.5  # after an input changes, wait this long for others before the round
+    deadband: float = 1.0  # a rise smaller than this is held back ...
+    min_interval: float = 10.0  # ... and so is one sooner than this after the connector's last send
+    meter_timeout: float = 10.0  # a grid meter silent this long is stale: failsafe currents
+    profile_validity: float = 300.0  # a sent limit lapses after this (to the failsafe) unless renewed
+
+
+@dataclass(frozen=True, slots=True)
 class Circuit:
     name: str
     parent: str | None = None  # another circuit's name; None: directly under the site
@@ -72,6 +84,7 @@ class Site:
     failsafe_current: float = 6.0  # A per connector while the site is not managed
     circuits: tuple[Circuit, ...] = ()
     connectors: Mapping[Member, ConnectorSettings] = field(default_factory=dict)
+    pacing: Pacing = field(default_factory=Pacing)
 
     def circuit_of(self, connector: ConnectorId) -> str | None:
         """The deepest level naming ``connector`` (its circuit's name), None for the site itself."""

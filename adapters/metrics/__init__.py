@@ -63,6 +63,14 @@ tests check this list against it):
   current/enabled x verified/mismatched/failed
 - ``chargeward_modbus_line_events_total{line,event}`` (counter): configured lines x 7 events
 - ``chargeward_modbus_poll_seconds`` (histogram, 14 buckets, no device label): 1
+- ``chargeward_site_load_amperes{site,phase}``, ``chargeward_site_headroom_amperes{site,phase}`` (gauges):
+  sites x 3; ``chargeward_site_limit_amperes{site}``, ``chargeward_site_over_limit{site}``,
+  ``chargeward_site_failsafe{site}`` (gauges), ``chargeward_site_over_limit_seconds_total{site}``
+  (counter): configured sites
+- ``chargeward_site_rounds_total{site,reason}`` (counter): sites x 3 reasons;
+  ``chargeward_site_profile_sends_total{site,kind,outcome}`` (counter): sites x 2 x 2
+- ``chargeward_site_allocation_amperes{site,station,connector}`` (gauge): connectors of sites; off with
+  ``per_connector = false``
 - with ``serve --node NAME`` only, one series each labelled with the node's name:
   ``chargeward_node_leases{node}`` (gauge), ``chargeward_node_takeovers_total{node}``,
   ``chargeward_node_leases_lost_total{node}``, ``chargeward_node_commands_forwarded_total{node}``,

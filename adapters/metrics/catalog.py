@@ -301,6 +301,74 @@ MODBUS_SPECS: tuple[MetricSpec, ...] = (
         "lines (bounded by the config) x 7",
     ),
 )
+SITES = "configured sites (bounded by the config)"
+
+SITE_SPECS: tuple[MetricSpec, ...] = (
+    MetricSpec(
+        "chargeward_site_load_amperes",
+        "gauge",
+        ("site", "phase"),
+        "Current the site's grid meter read at the last round, per phase (absent while it is stale).",
+        "sites x 3",
+    ),
+    MetricSpec(
+        "chargeward_site_headroom_amperes",
+        "gauge",
+        ("site", "phase"),
+        "Limit in force less the measured load, per phase (negative: over the limit).",
+        "sites x 3",
+    ),
+    MetricSpec(
+        "chargeward_site_limit_amperes",
+        "gauge",
+        ("site",),
+        "The binding limit in force at the last round, in A per phase (W read on three phases).",
+        SITES,
+    ),
+    MetricSpec(
+        "chargeward_site_over_limit",
+        "gauge",
+        ("site",),
+        "1 while the load measured at the last round was above the limit in force, else 0.",
+        SITES,
+    ),
+    MetricSpec(
+        "chargeward_site_over_limit_seconds_total",
+        "counter",
+        ("site",),
+        "Time the measured load was above the limit in force (between rounds that found it so).",
+        SITES,
+    ),
+    MetricSpec(
+        "chargeward_site_failsafe",
+        "gauge",
+        ("site",),
+        "1 while the site runs on failsafe currents (its grid meter is stale), else 0.",
+        SITES,
+    ),
+    MetricSpec(
+        "chargeward_site_rounds_total",
+        "counter",
+        ("site", "reason"),
+        "Allocation rounds by reason: start, change, interval.",
+        "sites x 3",
+    ),
+    MetricSpec(
+        "chargeward_site_profile_sends_total",
+        "counter",
+        ("site", "kind", "outcome"),
+        "Limits sent to chargers by kind (allocation, failsafe) and outcome (accepted, failed).",
+        "sites x 2 x 2",
+    ),
+    MetricSpec(
+        "chargeward_site_allocation_amperes",
+        "gauge",
+        ("site", "station", "connector"),
+        "Current each connector that wants power may draw now (after pacing), A per phase.",
+        "connectors of sites; off with `[metrics] per_connector = false`",
+    ),
+)
+SPECS = (*SPECS, *MODBUS_SPECS, *SITE_SPECS)
 # Several nodes sharing a store (serve --node): each node's own figures, labelled with its name, so
 # series scraped from every node can be summed or told apart.
 NODE_SPECS: tuple[MetricSpec, ...] = (
@@ -337,8 +405,9 @@ NODE_SPECS: tuple[MetricSpec, ...] = (
         "1",
     ),
 )
-SPECS = (*SPECS, *MODBUS_SPECS, *NODE_SPECS)
+SPECS = (*SPECS, *NODE_SPECS)
 MODBUS_DEVICE_STALE = MODBUS_SPECS[0]  # the alert rules name it
+SITE_OVER_LIMIT = SITE_SPECS[3]  # the alert rules name it
 
 BY_NAME: dict[str, MetricSpec] = {spec.name: spec for spec in SPECS}
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from adapters.metrics.catalog import BY_NAME, SPECS
-from adapters.metrics.snapshot import ModbusSnapshot, NodeSnapshot, Snapshot
+from adapters.metrics.snapshot import ModbusSnapshot, NodeSnapshot, SiteSample, Snapshot
 
 Family = CounterMetricFamily | GaugeMetricFamily
 
@@ -118,8 +118,43 @@ class SnapshotCollector:
         yield labelled("chargeward_projection_lag_positions", [(("live",), max(0, s.head - s.live_position))])
         if s.modbus is not None:
             yield from _modbus(s.modbus)
+        if s.sites:
+            yield from _sites(s.sites)
         if s.node is not None:
             yield from _node(s.node)
+
+
+def _sites(sites: tuple[SiteSample, ...]) -> Iterator[Metric]:
+    phases = ("L1", "L2", "L3")
+    yield labelled(
+        "chargeward_site_load_amperes",
+        (((x.site, p), a) for x in sites for p, a in zip(phases, x.load, strict=True) if a is not None),
+    )
+    yield labelled(
+        "chargeward_site_headroom_amperes",
+        (
+            ((x.site, p), x.limit - a)
+            for x in sites
+            for p, a in zip(phases, x.load, strict=True)
+            if a is not None and x.limit is not None
+        ),
+    )
+    limits = (((x.site,), x.limit) for x in sites if x.limit is not None)
+    yield labelled("chargeward_site_limit_amperes", limits)
+    yield labelled("chargeward_site_over_limit", (((x.site,), float(x.over)) for x in sites))
+    yield labelled("chargeward_site_over_limit_seconds_total", (((x.site,), x.over_seconds) for x in sites))
+    yield labelled("chargeward_site_failsafe", (((x.site,), float(x.failsafe)) for x in sites))
+    yield labelled(
+        "chargeward_site_rounds_total", (((x.site, r), n) for x in sites for r, n in sorted(x.rounds.items()))
+    )
+    yield labelled(
+        "chargeward_site_profile_sends_total",
+        (((x.site, k, o), n) for x in sites for (k, o), n in sorted(x.sends.items())),
+    )
+    yield labelled(
+        "chargeward_site_allocation_amperes",
+        (((x.site, station, c), a) for x in sites for station, c, a in x.allocation),
+    )
 
 
 def _node(n: NodeSnapshot) -> Iterator[Metric]:

@@ -102,6 +102,7 @@ class CsmsMetrics:
                     self.csms.modbus,
                     self.csms.cluster,
                     refusals=self.csms.gate.refusals,
+                    sites=tuple((site, self.csms.site_stats[site.id]) for site in self.csms.config.sites),
                 ),
                 head=head,
                 live_position=self.csms.live.position,

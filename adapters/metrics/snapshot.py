@@ -19,8 +19,11 @@ from dataclasses import dataclass, replace
 
 import trio
 
+from actors.charging import Unit
 from actors.ocpp.versions import DIALECTS
 from actors.ocpp_stats import OcppStats
+from actors.site import SiteStats
+from actors.sites import Site
 from adapters.cluster import ClusterNode
 from adapters.modbus_config import LineConfig, SerialLine
 from adapters.modbus_fleet import ModbusDevices
@@ -130,7 +133,47 @@ class Snapshot:
     live_position: int
     live_checkpoint: int
     modbus: ModbusSnapshot | None = None
+    sites: tuple[SiteSample, ...] = ()
     node: NodeSnapshot | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SiteSample:
+    """One site at a scrape, from its actor's :class:`~actors.site.SiteStats`."""
+
+    site: str
+    load: tuple[float | None, ...]
+    limit: float | None  # the binding limit, A per phase
+    over: bool
+    over_seconds: float
+    failsafe: bool
+    rounds: dict[str, int]
+    sends: dict[tuple[str, str], int]  # (kind, outcome)
+    allocation: tuple[tuple[str, str, float], ...]  # (station, connector, A); empty when switched off
+
+
+def site_sample(site: Site, stats: SiteStats, per_connector: bool) -> SiteSample:
+    last = stats.last
+    limit = None
+    if last is not None and last.in_force.binding is not None:
+        bound = last.in_force.binding
+        limit = bound.value if bound.unit is Unit.A else bound.value / (3 * site.voltage)
+    sends = {("allocation", k): n for k, n in stats.sends.items()}
+    sends.update({("failsafe", k): n for k, n in stats.failsafe_sends.items()})
+    allocation = tuple(
+        (key.station, str(key.connector), amps) for key, amps in sorted(stats.in_force.items())
+    )
+    return SiteSample(
+        site=site.id,
+        load=stats.load,
+        limit=limit,
+        over=last is not None and last.over > 0,
+        over_seconds=stats.seconds_over,
+        failsafe=last is not None and last.failsafe,
+        rounds=dict(stats.rounds),
+        sends=sends,
+        allocation=allocation if per_connector else (),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +269,7 @@ class Sources:
     modbus: ModbusDevices | None = None
     node: ClusterNode | None = None
     refusals: Mapping[str, int] | None = None  # refused upgrades by reason (adapters.station_gate)
+    sites: tuple[tuple[Site, SiteStats], ...] = ()
 
 
 # Stations folded between two trio checkpoints: a few milliseconds of work (bench/results/README.md),
@@ -316,6 +360,7 @@ async def take(
         live_position=live_position,
         live_checkpoint=live_checkpoint,
         modbus=None if sources.modbus is None else modbus_snapshot(sources.modbus, per_connector),
+        sites=tuple(site_sample(site, stats, per_connector) for site, stats in sources.sites),
         node=None if sources.node is None else _node_snapshot(sources.node),
     )
 

@@ -19,6 +19,7 @@ from actors.sites import (
     ConnectorSettings,
     Demand,
     Member,
+    Pacing,
     Policy,
     Site,
     allocate,
@@ -190,6 +191,9 @@ BAD = [
         "below the site's min",
     ),
     (SITE + '[sites.s.connectors."A"]\nweight = 5\n', "sites.s.connectors.A.weight", "unknown key"),
+    (SITE + "round_interval = 0\n", "sites.s.round_interval", "must be a number >= 0.1"),
+    (SITE + "deadband = -1\n", "sites.s.deadband", "must be a number >= 0"),
+    (SITE + "round_interval = 200\n", "sites.s.profile_validity", "at least twice round_interval"),
     (
         SITE
         + 'meter = "wb"\n[[modbus.devices]]\nid = "wb"\ntransport = "tcp"\nhost = "127.0.0.1"\nunit = 1\n'
@@ -212,6 +216,12 @@ def test_a_bad_site_names_the_file_the_key_and_the_reason(text: str, key: str, r
         parse(text)
     assert (error.value.source, error.value.key) == ("site.toml", key)
     assert reason in error.value.reason
+
+
+def test_the_pacing_keys_parse() -> None:
+    (site,) = parse(SITE + "round_interval = 2\ndebounce = 0\nmin_interval = 5\nprofile_validity = 4\n")
+    assert site.pacing == Pacing(round_interval=2.0, debounce=0.0, min_interval=5.0, profile_validity=4.0)
+    assert parse(SITE)[0].pacing == Pacing()
 
 
 def test_the_module_example_parses() -> None:
@@ -252,7 +262,7 @@ def test_serve_refuses_a_bad_site_with_one_line_and_exit_2(tmp_path: Path) -> No
 
 def _readme_section() -> str:
     readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index("## Sites (in progress)") :]
+    section = readme[readme.index("## Sites: load management") :]
     return section[: section.index("\n## ", 1)]
 
 
@@ -261,16 +271,24 @@ def test_every_site_key_is_in_the_readme() -> None:
     readme = (ROOT / "README.md").read_text()
     section = readme[readme.index("## Configuration") :]
     section = section[: section.index("\n## ", 1)]
-    renamed = {"id": None, "members": "stations"}
-    keys = {renamed.get(f.name, f.name) for cls in (Site, Circuit, ConnectorSettings) for f in fields(cls)}
+    renamed = {"id": None, "members": "stations", "pacing": None}  # pacing: its keys sit in the site's table
+    classes = (Site, Circuit, ConnectorSettings, Pacing)
+    keys = {renamed.get(f.name, f.name) for cls in classes for f in fields(cls)}
     written = set(re.findall(r"^(\w+) = ", section, re.M)) | set(re.findall(r"\[sites\.\w+\.(\w+)", section))
     assert sorted(k for k in keys if k is not None and k not in written) == []
 
 
+def test_the_readme_grid_meter_example_parses() -> None:
+    blocks = re.findall(r"```toml\n(.*?)```", _readme_section(), re.S)
+    [example] = [block for block in blocks if "[[modbus.devices]]" in block]
+    [depot] = parse(example)
+    assert depot.meter == "grid" and depot.pacing.min_interval == 10.0
+
+
 def test_the_readme_worked_example_parses_and_allocates_as_it_says() -> None:
-    block = re.search(r"```toml\n(.*?)```", _readme_section(), re.S)
-    assert block is not None
-    [depot] = parse(block.group(1))
+    blocks = re.findall(r"```toml\n(.*?)```", _readme_section(), re.S)
+    [circuits] = [block for block in blocks if "[[sites.depot.circuits]]" in block]
+    [depot] = parse(circuits)
     non_ev = {"depot": (10.0, 12.0, 8.0)}
     figures = {}
     for policy in (Policy.EQUAL, Policy.PRIORITY):

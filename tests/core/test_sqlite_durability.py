@@ -21,3 +21,16 @@ def test_wal_and_synchronous_full(tmp_path: Path) -> None:
             assert tuple(cursor.fetchone()) == (2,), "2 is FULL: every commit is fsynced"
     finally:
         log.close()
+
+
+def test_side_tables_skip_the_fsync_the_log_keeps(tmp_path: Path) -> None:
+    """Snapshots, checkpoints and the transaction index only save work: their connection commits
+    without an fsync (NORMAL, safe from corruption in WAL), while the log's stays FULL above."""
+    log = open_log(f"sqlite:///{tmp_path}/events.db", 0.1)
+    try:
+        assert log.side is not None
+        assert tuple(log.side._db.execute("PRAGMA synchronous").fetchone()) == (1,)  # type: ignore[attr-defined]
+        log.side.save("k", b"blob")
+        assert log.side.load("k") == b"blob"
+    finally:
+        log.close()

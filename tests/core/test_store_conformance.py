@@ -25,7 +25,7 @@ from eventsourcing.persistence import InfrastructureFactory, StoredEvent
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.stores import open_store
+from adapters.stores import open_store, recording
 from adapters.stores.recording import stream_uuid
 from adapters.stores.sqlite import sqlite_path
 from core.codec import pack
@@ -297,6 +297,20 @@ async def test_a_follower_wakes_on_commit_without_waiting_for_a_poll(store_url: 
             nursery.start_soon(store.append, [event("station/CP-1", 2)])
             with trio.fail_after(5):
                 assert (await follower.__anext__()).position == 2
+
+
+async def test_pages_go_on_over_rows_longer_than_the_reader_expects(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """read_all asks only for rows up to a bound that assumes at most MAX_RUN events a row; a row
+    beyond it (more events than the reader assumes) still comes, so a follower never stalls."""
+    monkeypatch.setattr(recording, "MAX_RUN", 1)
+    async with open_store(store_url) as store:
+        written = await store.append([event("station/CP-1", n) for n in range(40)])
+        read: list[EventRecord] = []
+        while page := await store.read_all(after=read[-1].position if read else 0, limit=5):
+            read.extend(page)
+        assert read == written
 
 
 async def test_runs_of_one_stream_read_back_event_by_event(store_url: str) -> None:

@@ -39,7 +39,7 @@ def test_promtool_accepts_the_alert_rules() -> None:
         [promtool(), "check", "rules", str(ALERTS)], capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "SUCCESS: 8 rules found" in done.stdout + done.stderr
+    assert "SUCCESS: 9 rules found" in done.stdout + done.stderr
 
 
 def test_alert_rules_fire_as_their_unit_tests_expect() -> None:
@@ -57,7 +57,7 @@ def test_dashboard_panels_query_exported_metrics() -> None:
     dashboard = json.loads(DASHBOARD.read_text())
     panels = [p for p in dashboard["panels"] if p["type"] != "row"]
     titles = {p["title"] for p in dashboard["panels"] if p["type"] == "row"}
-    assert {"Fleet", "Connector status", "Power and energy", "Latency", "Errors"} <= titles
+    assert {"Fleet", "Connector status", "Power and energy", "Latency", "Errors", "Sites"} <= titles
     assert len({p["id"] for p in dashboard["panels"]}) == len(dashboard["panels"]), "panel ids are unique"
     used: set[str] = set()
     for panel in panels:
@@ -79,6 +79,12 @@ def test_dashboard_panels_query_exported_metrics() -> None:
         "chargeward_connector_energy_watt_hours",
         "chargeward_ocpp_latency_seconds",
         "chargeward_ocpp_call_errors_total",
+        "chargeward_site_load_amperes",
+        "chargeward_site_headroom_amperes",
+        "chargeward_site_allocation_amperes",
+        "chargeward_site_rounds_total",
+        "chargeward_site_over_limit_seconds_total",
+        "chargeward_site_profile_sends_total",
     }
     assert wanted <= used
 

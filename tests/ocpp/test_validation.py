@@ -202,6 +202,25 @@ def test_a_valid_alias_spelling_is_still_canonicalised() -> None:
     assert meter["meterValue"][0]["sampledValue"][0]["unit"] == "Celcius"  # the input is not mutated
 
 
+def test_the_frame_text_spares_the_alias_walk_only_when_no_alias_can_be_in_it() -> None:
+    sampled = [{"value": "21", "unit": "Celcius", "measurand": "Temperature"}]
+    meter: dict[str, Any] = {"connectorId": 1, "meterValue": [{**SAMPLE, "sampledValue": sampled}]}
+    wanted = (Repair("$.meterValue[0].sampledValue[0].unit", "enum_alias", "Celcius", "Celsius"),)
+    frame = f'[2,"1","MeterValues",{json.dumps(meter)}]'
+    assert LENIENT.validate_request("MeterValues", meter, frame).repairs == wanted
+    escaped = frame.replace('"Celcius"', '"\\u0043elcius"')  # the same string, spelt with an escape
+    assert json.loads(escaped)[3] == meter
+    assert LENIENT.validate_request("MeterValues", meter, escaped).repairs == wanted
+    clean = {"connectorId": 1, "meterValue": [{**SAMPLE, "sampledValue": [{"value": "1", "unit": "Wh"}]}]}
+    accepted = LENIENT.validate_request("MeterValues", clean, json.dumps(clean))
+    assert accepted.repairs == () and accepted.payload is clean
+    vendor = Validator("1.6", Policy.LENIENT, aliases={"Amp": "A"})
+    amps = {"connectorId": 1, "meterValue": [{**SAMPLE, "sampledValue": [{"value": "1", "unit": "Amp"}]}]}
+    assert vendor.validate_request("MeterValues", amps, json.dumps(amps)).repairs == (
+        Repair("$.meterValue[0].sampledValue[0].unit", "enum_alias", "Amp", "A"),
+    )
+
+
 def test_an_integral_float_is_an_integer_only_where_the_schema_draft_says_so() -> None:
     draft04 = LENIENT.validate_request("CancelReservation", {"reservationId": 7.0})
     assert draft04.repairs == (Repair("$.reservationId", "number_coerced", 7.0, 7),)
@@ -280,6 +299,8 @@ def test_a_valid_payload_is_never_changed(drawn: Drawn) -> None:
     VALIDATORS[version, Policy.STRICT].validate(action, direction, payload)
     accepted = VALIDATORS[version, Policy.LENIENT].validate(action, direction, payload)
     assert accepted.repairs == () and accepted.payload is payload
+    for text in (json.dumps(payload), json.dumps(payload, ensure_ascii=False)):  # as the station gives it
+        assert VALIDATORS[version, Policy.LENIENT].validate(action, direction, payload, text) == accepted
     again, repairs = SchemaWalk(_schema(version, action, direction), LENIENT.aliases).repair(payload)
     assert repairs == [] and again is payload  # the full walk agrees: nothing to repair
 
@@ -291,6 +312,8 @@ def test_quirks_are_repaired_to_valid_and_repairs_are_idempotent(drawn: Drawn) -
     before = copy.deepcopy(payload)
     accepted = VALIDATORS[version, Policy.LENIENT].validate(action, direction, payload)
     assert payload == before
+    with_text = VALIDATORS[version, Policy.LENIENT].validate(action, direction, payload, json.dumps(payload))
+    assert with_text == accepted  # the frame's text changes nothing about what is repaired
     VALIDATORS[version, Policy.STRICT].validate(action, direction, accepted.payload)
     again = VALIDATORS[version, Policy.LENIENT].validate(action, direction, accepted.payload)
     assert again.repairs == () and again.payload is accepted.payload

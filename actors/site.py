@@ -1,0 +1,362 @@
+"""The site actor: one per site, keeping its connectors within the site's limits, round after round.
+
+It follows the committed log (a :class:`~core.follow.Follower`) and folds what concerns its site into
+a :class:`~actors.sites.view.SiteView`: its stations' connector status, transactions and measured
+currents, its grid meter's readings, and the limits each source set. An **allocation round** runs
+when an input changed (after ``debounce`` seconds, so a burst of events makes one round) and at least
+every ``round_interval`` seconds. Each round
+
+1. decides the targets (:func:`actors.sites.decide.decide`: the allocation, or the failsafe current
+   when the grid meter is stale),
+2. paces them (:func:`actors.sites.pacing.pace`: a decrease goes at once, a small or too early rise
+   waits) and renews allocations before they lapse (half their ``profile_validity``),
+3. appends one :class:`~actors.events.site.SiteRound` to ``site/<id>`` with its inputs, outputs and
+   the view it decided from, and only then
+4. sends what changed through the :class:`~actors.sites.control.ChargingControl` port, one send per
+   connector at a time, in order (a failed send is forgotten, so the next round sends again).
+
+Before the site is managed, every connected station of the site gets the failsafe profile (at the
+actor's start, and each time a station boots). A restarted actor resumes from its last round: the view
+it carries and the log after that round's position.
+
+Limits by source are set through the actor (:class:`SetSiteLimit`), which appends them to the site's
+stream, so the stream has one writer; the actor applies them when its follower reads them back.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import trio
+
+from actors.events import events_of, new_events
+from actors.events.site import SiteLimitCleared, SiteLimitSet, SiteRound
+from actors.events.station import StationBooted
+from actors.sites.control import ChargingControl, ControlFailed, Setpoint
+from actors.sites.decide import Decision, decide
+from actors.sites.limits import Bound
+from actors.sites.model import ConnectorId, Site
+from actors.sites.pacing import Sent, pace
+from actors.sites.view import SiteView, limit_data, limit_of
+from core.actor import Actor, Reply
+from core.clock import Clock
+from core.mailbox import Mailbox
+from core.store import EventStore
+
+#: How far back from its stream's end the actor looks for its last round before reading it all.
+RESUME_TAIL = 64
+
+
+@dataclass(slots=True)
+class SiteStats:
+    """One site's counters and last decision, as the metrics exporter and the API read them."""
+
+    rounds: Counter[str] = field(default_factory=Counter)  # by reason
+    sends: Counter[str] = field(default_factory=Counter)  # "accepted" / "failed"
+    failsafe_sends: Counter[str] = field(default_factory=Counter)
+    seconds_over: float = 0.0  # time the measured load was above the limit in force
+    last: Decision | None = None
+    last_at: datetime | None = None
+    last_reason: str | None = None
+    in_force: dict[ConnectorId, float] = field(default_factory=dict)  # what each connector was sent
+    load: tuple[float | None, ...] = (None, None, None)  # A per phase the grid meter read (None: unknown)
+
+
+@dataclass(frozen=True, slots=True)
+class InspectSite:
+    reply: Reply[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class SetSiteLimit:
+    """Set (``SiteLimitSet``) or lift (``SiteLimitCleared``) one source's limit; answered once committed."""
+
+    event: SiteLimitSet | SiteLimitCleared
+    reply: Reply[int]
+
+
+SiteMessage = InspectSite | SetSiteLimit
+
+
+class SiteActor(Actor[SiteMessage]):
+    def __init__(
+        self,
+        site: Site,
+        store: EventStore,
+        clock: Clock,
+        control: ChargingControl,
+        stats: SiteStats,
+        controllers: frozenset[ConnectorId] = frozenset(),
+    ) -> None:
+        self.site = site
+        self.store = store
+        self.clock = clock
+        self.control = control
+        self.stats = stats
+        self.stream = f"site/{site.id}"
+        self.view = SiteView(site)
+        self.position = 0
+        self.sent: dict[ConnectorId, Sent] = {}
+        self._changed = trio.Event()
+        self._locks: dict[ConnectorId, trio.Lock] = {}
+        self._last_round = 0.0
+        self._nursery: trio.Nursery | None = None
+        self.controllers = controllers
+
+    async def run(self, inbox: Mailbox[SiteMessage]) -> None:
+        await self._resume()
+        self.view.control(self.controllers, self.clock.wall())
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            await nursery.start(self._follow)
+            for station in sorted(self.view.connected):
+                nursery.start_soon(self._secure, station)
+            await self._round("start")
+            nursery.start_soon(self._rounds)
+            while True:
+                await self._receive(await inbox.get())
+
+    async def _resume(self) -> None:
+        """The view and sends of the last round in the stream, if any."""
+        version = await self.store.stream_version(self.stream)
+        last: SiteRound | None = None
+        for after in (max(0, version - RESUME_TAIL), 0):
+            for record in await self.store.read_stream(self.stream, after=after):
+                for event in events_of(record):
+                    if isinstance(event, SiteRound):
+                        last = event
+            if last is not None or after == 0:
+                break
+        if last is None:
+            return
+        self.view = SiteView.from_data(self.site, last.state)
+        self.position = last.position
+        now = self.clock.monotonic()
+        for item in last.connectors:
+            if item["in_force"] is not None:
+                self.sent[ConnectorId(item["station"], item["connector"])] = Sent(item["in_force"], now)
+
+    async def _follow(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Fold the log into the view; ready once caught up with the head at start."""
+        head = await self.store.head()
+        streams = self.view.streams()
+        follower = self.store.follow(self.position)
+        caught_up = self.position >= head
+        if caught_up:
+            task_status.started()
+        while True:
+            for record in await follower.next_batch():
+                if record.stream not in streams:
+                    continue
+                for event in events_of(record):
+                    if self.view.apply(record.stream, event, record.time):
+                        self._changed.set()
+                    if caught_up and isinstance(event, StationBooted) and event.status == "Accepted":
+                        assert self._nursery is not None
+                        self._nursery.start_soon(self._secure, record.stream.partition("/")[2])
+            self.position = follower.position
+            if not caught_up and self.position >= head:
+                caught_up = True
+                task_status.started()
+
+    async def _rounds(self) -> None:
+        pacing = self.site.pacing
+        while True:
+            with trio.move_on_after(pacing.round_interval):
+                await self._changed.wait()
+            reason = "interval"
+            if self._changed.is_set():
+                reason = "change"
+                await trio.sleep(pacing.debounce)
+            await self._round(reason)
+
+    async def _round(self, reason: str) -> None:
+        self._changed = trio.Event()
+        pacing = self.site.pacing
+        now = self.clock.wall().replace(microsecond=0)
+        mono = self.clock.monotonic()
+        decision = decide(self.view, now, {k: s.current for k, s in self.sent.items()})
+        paced = pace(
+            decision.targets, self.sent, mono, deadband=pacing.deadband, min_interval=pacing.min_interval
+        )
+        send = dict(paced.send)
+        for key, last in self.sent.items():
+            if (
+                key not in send
+                and paced.in_force.get(key) == last.current
+                and mono - last.at >= pacing.profile_validity / 2
+            ):
+                send[key] = last.current  # renewed before it lapses to the failsafe
+        for key in [k for k in self.sent if k not in decision.targets]:
+            del self.sent[key]  # no longer wants power: its TxProfile ended with its transaction
+        event = self._event(reason, decision, paced.in_force, send)
+        await self.store.append(new_events(self.stream, [event], now))
+        if self.stats.last is not None and self.stats.last.over > 0:
+            self.stats.seconds_over += mono - self._last_round
+        self._last_round = mono
+        self.stats.rounds[reason] += 1
+        self.stats.last, self.stats.last_at, self.stats.last_reason = decision, now, reason
+        self.stats.in_force = dict(paced.in_force)
+        trusted = self.site.meter is not None and not decision.failsafe
+        self.stats.load = self.view.meter.current if trusted else (None, None, None)
+        assert self._nursery is not None
+        for key, amps in send.items():
+            sent = self.sent[key] = Sent(amps, mono)
+            state = self.view.connectors[key]
+            phases = len(self.site.settings_of(key).phases)
+            setpoint = Setpoint(key, amps, phases, state.transaction, now, pacing.profile_validity)
+            self._nursery.start_soon(self._apply, setpoint, sent)
+
+    def _event(
+        self,
+        reason: str,
+        decision: Decision,
+        in_force: Mapping[ConnectorId, float],
+        send: Mapping[ConnectorId, float],
+    ) -> SiteRound:
+        allocation = decision.allocation
+        connectors = []
+        for demand in decision.demands:
+            key = demand.connector
+            state = self.view.connectors[key]
+            connectors.append(
+                {
+                    "station": key.station,
+                    "connector": key.connector,
+                    "transaction": state.transaction,
+                    "status": state.status,
+                    "phases": list(demand.phases),
+                    "measured": list(state.measured),
+                    "target": decision.targets[key],
+                    "in_force": in_force.get(key),
+                    "sent": key in send,
+                }
+            )
+        meter = None
+        if self.site.meter is not None:
+            reading = self.view.meter
+            meter = {
+                "current": list(reading.current),
+                "at": None if reading.at is None else reading.at.isoformat(),
+                "stale": reading.stale,
+            }
+        return SiteRound(
+            reason=reason,
+            position=self.position,
+            failsafe=decision.failsafe,
+            meter=meter,
+            non_ev=None if decision.non_ev is None else list(decision.non_ev),
+            limits={
+                "current": _bound(decision.in_force.current),
+                "power": _bound(decision.in_force.power),
+                "binding": _bound(decision.in_force.binding),
+            },
+            connectors=connectors,
+            overloads=[
+                {"level": o.level, "phase": o.phase, "excess": o.excess}
+                for o in (allocation.overloads if allocation is not None else ())
+            ],
+            state=self.view.as_data(),
+        )
+
+    async def _apply(self, setpoint: Setpoint, sent: Sent) -> None:
+        lock = self._locks.setdefault(setpoint.connector, trio.Lock())
+        async with lock:
+            if self.sent.get(setpoint.connector) is not sent:
+                return  # a newer decision for this connector replaced this one before it went out
+            try:
+                await self.control.apply(setpoint)
+            except ControlFailed:
+                self.stats.sends["failed"] += 1
+                if self.sent.get(setpoint.connector) is sent:
+                    del self.sent[setpoint.connector]  # unknown what is in force: send again next round
+                return
+            self.stats.sends["accepted"] += 1
+
+    async def _secure(self, station: str) -> None:
+        try:
+            await self.control.secure(station, self.site.failsafe_current)
+        except ControlFailed:
+            self.stats.failsafe_sends["failed"] += 1
+            return
+        self.stats.failsafe_sends["accepted"] += 1
+
+    async def _receive(self, message: SiteMessage) -> None:
+        if isinstance(message, InspectSite):
+            message.reply.send(self.snapshot())
+            return
+        if isinstance(message, SetSiteLimit):
+            if isinstance(message.event, SiteLimitSet):
+                try:
+                    limit_of(message.event)
+                except ValueError as error:
+                    message.reply.fail(error)
+                    return
+            records = await self.store.append(new_events(self.stream, [message.event], self.clock.wall()))
+            message.reply.send(records[-1].position)
+
+    def snapshot(self) -> dict[str, Any]:
+        """What ``GET /api/sites/{id}`` shows."""
+        stats = self.stats
+        decision = stats.last
+        meter = self.view.meter
+        by_source = {
+            source.value: limit_data(limit)
+            for source, limit in sorted(self.view.limits.items(), key=lambda item: item[0].rank)
+        }
+        connectors = []
+        if decision is not None:
+            for demand in decision.demands:
+                key = demand.connector
+                connectors.append(
+                    {
+                        "station": key.station,
+                        "connector": key.connector,
+                        "target": decision.targets[key],
+                        "in_force": stats.in_force.get(key),
+                        "phases": list(demand.phases),
+                        "measured": list(self.view.connectors[key].measured),
+                    }
+                )
+        return {
+            "id": self.site.id,
+            "stations": list(self.site.stations),
+            "connected": sorted(self.view.connected),
+            "policy": self.site.policy.value,
+            "limits": {
+                "configured": {"max_current": self.site.max_current, "max_power": self.site.max_power},
+                "sources": by_source,
+                "current": None if decision is None else _bound(decision.in_force.current),
+                "power": None if decision is None else _bound(decision.in_force.power),
+                "binding": None if decision is None else _bound(decision.in_force.binding),
+            },
+            "meter": None
+            if self.site.meter is None
+            else {
+                "id": self.site.meter,
+                "current": list(meter.current),
+                "at": None if meter.at is None else meter.at.isoformat(),
+                "stale": meter.stale,
+            },
+            "non_ev": None if decision is None or decision.non_ev is None else list(decision.non_ev),
+            "failsafe": None if decision is None else decision.failsafe,
+            "over": None if decision is None else decision.over,
+            "connectors": connectors,
+            "last_round": None
+            if stats.last_at is None
+            else {"at": stats.last_at.isoformat(), "reason": stats.last_reason},
+        }
+
+
+def _bound(bound: Bound | None) -> dict[str, Any] | None:
+    if bound is None:
+        return None
+    return {
+        "value": bound.value,
+        "unit": bound.unit.value,
+        "source": None if bound.source is None else bound.source.value,
+    }

@@ -1,0 +1,113 @@
+"""One round's decision from a site's view, sans I/O: who wants power, the limits, the non-EV load.
+
+:func:`decide` turns a :class:`~actors.sites.view.SiteView` at an instant into the targets of a round:
+
+- **limits**: the site's configured limits and each source's (:func:`~actors.sites.limits.limits_in_force`);
+- **non-EV load** per phase at the site: the grid meter's current less the EVs' own. An EV's current
+  is what its station last measured, capped by what it was last sent (it cannot draw more), or what
+  it was last sent when it measures nothing. Stations that sample rarely make this estimate lag; a
+  meter that reads the EVs separately would do better.
+- **failsafe**: a site whose meter is stale (its actor says so, or its last reading is older than
+  ``meter_timeout``, or it has not read at all) gives every connector that wants power its
+  ``failsafe_current``: with no measurement there is nothing to share safely.
+
+Without a ``meter`` the site's EVs share its limits alone (no non-EV load is assumed).
+``over`` is how far the measured load is above the limit in force (A on the worst phase, or the
+power excess read as A on three phases), 0 when within: it feeds the "seconds over the limit" metric.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from actors.sites.allocation import Allocation, Demand, allocate, levels_of
+from actors.sites.limits import LimitsInForce, limits_in_force
+from actors.sites.model import PHASES, ConnectorId
+from actors.sites.view import PhaseCurrents, SiteView
+
+DEFAULT_MAX_CURRENT = 32.0
+"""A per phase a connector may draw when its settings give no ``max_current`` (a common cable)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    targets: Mapping[ConnectorId, float]  # A per phase for every connector that wants power
+    demands: tuple[Demand, ...]
+    allocation: Allocation | None  # None under failsafe
+    in_force: LimitsInForce
+    non_ev: PhaseCurrents | None  # A per phase at the site; None: not measured
+    failsafe: bool
+    over: float  # A above the limit in force, 0 when within (or not measured)
+
+
+def meter_stale(view: SiteView, now: datetime) -> bool:
+    """True when the site has a meter and it cannot be trusted now."""
+    if view.site.meter is None:
+        return False
+    meter = view.meter
+    if meter.stale or meter.at is None or None in meter.current:
+        return True
+    return (now - meter.at).total_seconds() > view.site.pacing.meter_timeout
+
+
+def decide(view: SiteView, now: datetime, sent: Mapping[ConnectorId, float]) -> Decision:
+    """The round at ``now``; ``sent`` is the current each connector was last sent (what it may draw)."""
+    site = view.site
+    demands = []
+    for key, state in sorted(view.connectors.items()):
+        if not state.wants_power:
+            continue
+        settings = site.settings_of(key)
+        since = state.since or now
+        demands.append(
+            Demand(
+                key,
+                site.circuit_of(key) or site.id,
+                settings.max_current if settings.max_current is not None else DEFAULT_MAX_CURRENT,
+                site.min_current,
+                settings.phases,
+                settings.priority,
+                since.timestamp(),
+            )
+        )
+    in_force = limits_in_force(
+        view.limits.values(),
+        now,
+        max_current=site.max_current,
+        max_power=site.max_power,
+        voltage=site.voltage,
+    )
+    if meter_stale(view, now):
+        targets = {d.connector: min(site.failsafe_current, d.max_current) for d in demands}
+        return Decision(targets, tuple(demands), None, in_force, None, True, 0.0)
+    non_ev: PhaseCurrents | None = None
+    over = 0.0
+    if site.meter is not None:
+        grid = [value or 0.0 for value in view.meter.current]
+        ev = [0.0, 0.0, 0.0]
+        for d in demands:
+            measured = view.connectors[d.connector].measured
+            limit = sent.get(d.connector, 0.0)
+            for phase in d.phases:
+                value = measured[phase - 1]
+                ev[phase - 1] += limit if value is None else min(value, limit)
+        non_ev = (
+            max(0.0, grid[0] - ev[0]),
+            max(0.0, grid[1] - ev[1]),
+            max(0.0, grid[2] - ev[2]),
+        )
+        over = _over(grid, in_force, site.voltage)
+    levels = levels_of(site, non_ev={site.id: non_ev} if non_ev else None, in_force=in_force)
+    allocation = allocate(levels, demands, site.policy, voltage=site.voltage)
+    return Decision(dict(allocation.currents), tuple(demands), allocation, in_force, non_ev, False, over)
+
+
+def _over(grid: list[float], in_force: LimitsInForce, voltage: float) -> float:
+    excess = 0.0
+    if in_force.current is not None:
+        excess = max(excess, max(grid[p - 1] for p in PHASES) - in_force.current.value)
+    if in_force.power is not None:
+        excess = max(excess, (sum(grid) * voltage - in_force.power.value) / (3 * voltage))
+    return excess if excess > 1e-9 else 0.0

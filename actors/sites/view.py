@@ -1,0 +1,303 @@
+"""What a site actor knows, folded from the committed log: its stations, connectors, grid meter, limits.
+
+:class:`SiteView` is a plain fold, sans I/O: :meth:`SiteView.apply` takes one typed event of a stream
+and says whether it changed an input of the allocation (so the actor knows when to decide again).
+It reads
+
+- ``station/<id>`` of the site's stations: connection and boot, connector status, transactions
+  starting and stopping, and each connector's measured current per phase (``Current.Import`` in
+  MeterSampled; a value without a phase counts on every phase the connector uses);
+- ``meter/<meter>``: the grid meter's current per phase (``Current.Import`` on L1..L3), and its
+  stale and recovered events (a reading is a change when a phase moved by the deadband or more);
+- ``site/<id>``: the limits each source set or cleared.
+
+A connector **wants power** while a transaction runs on it, or while it reports ``Charging`` without a
+transaction the CSMS knows of; one behind a Modbus EVSE controller (:meth:`SiteView.control`) always
+does, as its vehicle's state is not read yet. Its arrival (for ``fifo``) is when that began. The view
+round-trips through :meth:`as_data` / :meth:`from_data` so each round event carries it and a restarted actor
+resumes from the last round instead of the whole log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from actors.charging import Unit, parse_time, wire_time
+from actors.events import Event
+from actors.events.modbus import ModbusDeviceRecovered, ModbusDeviceStale, ModbusReading
+from actors.events.refs import TransactionId
+from actors.events.site import SiteLimitCleared, SiteLimitSet
+from actors.events.station import (
+    ConnectorStatusChanged,
+    MeterSampled,
+    StationBooted,
+    StationConnected,
+    StationDisconnected,
+    TransactionStarted,
+    TransactionStopped,
+)
+from actors.sites.limits import LimitError, Source, SourceLimit
+from actors.sites.model import ConnectorId, Site
+
+PhaseCurrents = tuple[float | None, float | None, float | None]
+NONE3: PhaseCurrents = (None, None, None)
+CURRENT = "Current.Import"
+PHASE_INDEX = {"L1": 0, "L2": 1, "L3": 2}
+
+
+@dataclass(slots=True)
+class ConnectorState:
+    status: str | None = None
+    transaction: TransactionId | None = None
+    measured: PhaseCurrents = NONE3  # A on L1..L3 as last sampled (None: not measured)
+    since: datetime | None = None  # when it began wanting power
+    controlled: bool = False  # behind a Modbus EVSE controller: counted as wanting power always
+
+    @property
+    def wants_power(self) -> bool:
+        return self.controlled or self.transaction is not None or self.status == "Charging"
+
+
+@dataclass(slots=True)
+class GridMeter:
+    current: PhaseCurrents = NONE3
+    at: datetime | None = None  # when the last reading was taken
+    stale: bool = False  # the meter's own actor says it missed its polls
+
+
+@dataclass(slots=True)
+class SiteView:
+    site: Site
+    connected: set[str] = field(default_factory=set)
+    connectors: dict[ConnectorId, ConnectorState] = field(default_factory=dict)
+    meter: GridMeter = field(default_factory=GridMeter)
+    limits: dict[Source, SourceLimit] = field(default_factory=dict)
+
+    def control(self, connectors: Iterable[ConnectorId], at: datetime) -> None:
+        """Mark ``connectors`` as behind EVSE controllers."""
+        for key in connectors:
+            state = self._connector(key.station, key.connector)
+            if not state.controlled:
+                state.controlled = True
+                state.since = state.since or at
+
+    def streams(self) -> set[str]:
+        """The streams this view reads."""
+        wanted = {f"station/{s}" for s in self.site.stations} | {f"site/{self.site.id}"}
+        if self.site.meter is not None:
+            wanted.add(f"meter/{self.site.meter}")
+        return wanted
+
+    def apply(self, stream: str, event: Event, at: datetime) -> bool:
+        """Fold ``event`` of ``stream`` (committed at ``at``); True when an allocation input changed."""
+        kind, _, ident = stream.partition("/")
+        if kind == "station":
+            return self._station(ident, event, at)
+        if kind == "meter":
+            return self._meter(event, at)
+        if isinstance(event, SiteLimitSet):
+            self.limits[Source(event.source)] = limit_of(event)
+            return True
+        if isinstance(event, SiteLimitCleared):
+            return self.limits.pop(Source(event.source), None) is not None
+        return False
+
+    def _connector(self, station: str, number: int) -> ConnectorState:
+        key = ConnectorId(station, number)
+        found = self.connectors.get(key)
+        if found is None:
+            found = self.connectors[key] = ConnectorState()
+        return found
+
+    def _station(self, station: str, event: Event, at: datetime) -> bool:
+        if isinstance(event, StationConnected | StationBooted):
+            self.connected.add(station)
+            return False
+        if isinstance(event, StationDisconnected):
+            self.connected.discard(station)
+            return False
+        if isinstance(event, ConnectorStatusChanged):
+            if event.connector < 1:
+                return False
+            state = self._connector(station, event.connector)
+            wanted = state.wants_power
+            state.status = event.status
+            if event.status in ("Available", "Unavailable", "Faulted", "Finishing"):
+                state.measured = NONE3
+            return self._began(state, wanted, at)
+        if isinstance(event, TransactionStarted):
+            state = self._connector(station, event.connector)
+            wanted = state.wants_power
+            state.transaction = event.transaction_id
+            return self._began(state, wanted, at) or True
+        if isinstance(event, TransactionStopped):
+            if event.connector is None:
+                return False
+            state = self._connector(station, event.connector)
+            if state.transaction != event.transaction_id:
+                return False
+            state.transaction = None
+            state.measured = NONE3
+            self._began(state, True, at)
+            return True
+        if isinstance(event, MeterSampled):
+            return self._sampled(station, event)
+        return False
+
+    @staticmethod
+    def _began(state: ConnectorState, wanted: bool, at: datetime) -> bool:
+        """Keep ``since`` in step with ``wants_power``; True when that changed."""
+        if state.wants_power and not wanted:
+            state.since = at
+            return True
+        if wanted and not state.wants_power:
+            state.since = None
+            return True
+        return False
+
+    def _sampled(self, station: str, event: MeterSampled) -> bool:
+        if event.connector < 1:
+            return False
+        values: list[float | None] = [None, None, None]
+        for sample in event.samples:
+            if sample.get("measurand") != CURRENT or not isinstance(sample.get("value"), int | float):
+                continue
+            phase = (sample.get("phase") or "")[:2]
+            if phase in PHASE_INDEX:
+                values[PHASE_INDEX[phase]] = float(sample["value"])
+            elif not phase:
+                used = self.site.settings_of(ConnectorId(station, event.connector)).phases
+                for p in used:
+                    values[p - 1] = float(sample["value"])
+        if values == [None, None, None]:
+            return False
+        state = self._connector(station, event.connector)
+        state.measured = (values[0], values[1], values[2])
+        return True
+
+    def _meter(self, event: Event, at: datetime) -> bool:
+        if isinstance(event, ModbusReading):
+            values: list[float | None] = [None, None, None]
+            for sample in event.samples:
+                phase = (sample.get("phase") or "")[:2]
+                if sample.get("measurand") == CURRENT and phase in PHASE_INDEX:
+                    values[PHASE_INDEX[phase]] = float(sample["value"])
+            before = self.meter
+            self.meter = GridMeter((values[0], values[1], values[2]), at, False)
+            return before.stale or before.at is None or self._moved(before.current, self.meter.current)
+        if isinstance(event, ModbusDeviceStale):
+            self.meter.stale = True
+            return True
+        if isinstance(event, ModbusDeviceRecovered):
+            self.meter.stale = False
+            return True
+        return False
+
+    def _moved(self, before: PhaseCurrents, now: PhaseCurrents) -> bool:
+        """True when a phase changed by the deadband or more (a smaller change waits for the next
+        periodic round: it could not change a send, and a meter polled every second would otherwise
+        make a round each time)."""
+        least = max(self.site.pacing.deadband, 0.1)
+        for old, new in zip(before, now, strict=True):
+            if old is None or new is None:
+                if old is not new:
+                    return True
+            elif abs(new - old) >= least:
+                return True
+        return False
+
+    # -- the view as a round event carries it ---------------------------------------------------
+
+    def as_data(self) -> dict[str, Any]:
+        return {
+            "connected": sorted(self.connected),
+            "connectors": [
+                {
+                    "station": key.station,
+                    "connector": key.connector,
+                    "status": state.status,
+                    "transaction": state.transaction,
+                    "measured": list(state.measured),
+                    "since": None if state.since is None else wire_time(state.since),
+                    "controlled": state.controlled,
+                }
+                for key, state in sorted(self.connectors.items())
+            ],
+            "meter": {
+                "current": list(self.meter.current),
+                "at": None if self.meter.at is None else wire_time(self.meter.at),
+                "stale": self.meter.stale,
+            },
+            "limits": [limit_data(limit) for limit in self.limits.values()],
+        }
+
+    @classmethod
+    def from_data(cls, site: Site, data: dict[str, Any]) -> SiteView:
+        view = cls(site, connected=set(data["connected"]))
+        for item in data["connectors"]:
+            measured = item["measured"]
+            view.connectors[ConnectorId(item["station"], item["connector"])] = ConnectorState(
+                item["status"],
+                item["transaction"],
+                (measured[0], measured[1], measured[2]),
+                None if item["since"] is None else parse_time(item["since"]),
+                item["controlled"],
+            )
+        meter = data["meter"]
+        current = meter["current"]
+        at = None if meter["at"] is None else parse_time(meter["at"])
+        view.meter = GridMeter((current[0], current[1], current[2]), at, meter["stale"])
+        for item in data["limits"]:
+            limit = limit_of(SiteLimitSet(**item))
+            view.limits[limit.source] = limit
+        return view
+
+
+def limit_of(event: SiteLimitSet) -> SourceLimit:
+    """The :class:`SourceLimit` an event sets; :class:`LimitError` when it does not hold one."""
+
+    def moment(text: str | None, what: str) -> datetime | None:
+        if text is None:
+            return None
+        found = parse_time(text)
+        if found is None or found.utcoffset() is None:
+            raise LimitError(f"{what}: not an RFC 3339 date-time with an offset: {text!r}")
+        return found
+
+    try:
+        source, unit = Source(event.source), Unit(event.unit)
+    except ValueError as error:
+        raise LimitError(str(error)) from None
+    steps: list[tuple[datetime, float]] = []
+    for index, step in enumerate(event.schedule or ()):
+        if not (isinstance(step, list | tuple) and len(step) == 2 and isinstance(step[1], int | float)):
+            raise LimitError(f"schedule[{index}]: must be [start, value]")
+        start = moment(step[0] if isinstance(step[0], str) else None, f"schedule[{index}]")
+        if start is None:
+            raise LimitError(f"schedule[{index}]: the start must be an RFC 3339 date-time")
+        steps.append((start, float(step[1])))
+    return SourceLimit(
+        source,
+        unit,
+        event.value,
+        tuple(steps),
+        moment(event.valid_from, "valid_from"),
+        moment(event.valid_until, "valid_until"),
+    )
+
+
+def limit_data(limit: SourceLimit) -> dict[str, Any]:
+    """The fields of the :class:`SiteLimitSet` that sets ``limit``."""
+    data: dict[str, Any] = {"source": limit.source.value, "unit": limit.unit.value}
+    if limit.value is not None:
+        data["value"] = limit.value
+    if limit.schedule:
+        data["schedule"] = [[wire_time(start), value] for start, value in limit.schedule]
+    if limit.valid_from is not None:
+        data["valid_from"] = wire_time(limit.valid_from)
+    if limit.valid_until is not None:
+        data["valid_until"] = wire_time(limit.valid_until)
+    return data
