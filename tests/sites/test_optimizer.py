@@ -254,12 +254,20 @@ def problems(draw: st.DrawFn, min_current: float | None = None) -> Problem:
 
 
 def in_force(supply: Supply, t: int) -> tuple[float, float]:
-    """The lowest A and W limits at any second of slot ``t`` (inf: none), found by brute force."""
+    """The lowest A and W limits at any second of slot ``t`` (inf: none), found by brute force: every
+    30 s of the slot and every instant inside it where a limit starts, ends or steps."""
     amps = watts = float("inf")
-    for second in range(t * 900, (t + 1) * 900, 30):
+    begin, end = T0 + timedelta(seconds=t * 900), T0 + timedelta(seconds=(t + 1) * 900)
+    changes = {
+        at
+        for limit in supply.limits
+        for at in (limit.valid_from, limit.valid_until, *(start for start, _ in limit.schedule or ()))
+        if at is not None and begin <= at < end
+    }
+    for instant in sorted({begin + timedelta(seconds=s) for s in range(0, 900, 30)} | changes):
         force = limits_in_force(
             supply.limits,
-            T0 + timedelta(seconds=second),
+            instant,
             max_current=supply.max_current,
             max_power=supply.max_power,
         )
