@@ -331,7 +331,10 @@ def _solve(problem: Problem, slots: _Slots, cols: _Columns) -> Array:
         rows.append(row_of[cols.slot[on], p])
         colix.append(np.nonzero(on)[0])
         vals.append(np.ones(int(on.sum())))
-    rhs.append(np.maximum(0.0, slots.phase_room[limited] - _MARGIN))
+    # A forced minimum may use the whole room: `_round` placed it there, within the real limits.
+    floor = np.zeros((horizon.slots, 3))
+    np.add.at(floor, cols.slot, cols.lower[:, None] * mask[cols.need])
+    rhs.append(np.maximum(slots.phase_room[limited] - _MARGIN, floor[limited]).clip(min=0.0))
     offset += int(limited.sum())
     # Power limits: one row per slot with one, in kW.
     powered = np.isfinite(slots.power_room)
@@ -341,7 +344,9 @@ def _solve(problem: Problem, slots: _Slots, cols: _Columns) -> Array:
     rows.append(prow[cols.slot[on]])
     colix.append(np.nonzero(on)[0])
     vals.append(cols.kw[on])
-    rhs.append(np.maximum(0.0, slots.power_room[powered] / 1000 - _MARGIN))
+    floor_kw = np.zeros(horizon.slots)
+    np.add.at(floor_kw, cols.slot, cols.lower * cols.kw)
+    rhs.append(np.maximum(slots.power_room[powered] / 1000 - _MARGIN, floor_kw[powered]).clip(min=0.0))
     offset += int(powered.sum())
     # Delivered energy: d_c - sum of its kWh <= 0, d_c bounded by the need.
     erow = {int(c): offset + i for i, c in enumerate(needs)}
@@ -452,9 +457,9 @@ def _round(
 
     def short(c: int, t: int) -> float:
         """How far slot ``t`` is over its rooms, in A of connector ``c`` (<= 0: it fits)."""
-        # Within the LP's tightened rows, so the next solve can hold every forced minimum.
-        over = [on_phase[t, p] - (slots.phase_room[t, p] - _MARGIN) for p in range(3) if mask[c, p]]
-        return float(max([*over, (watts[t] - (room_w[t] - _MARGIN * 1000)) / per_ampere[c]]))
+        # Against the real limits: the next solve relaxes its tightened rows up to the forced minima.
+        over = [on_phase[t, p] - slots.phase_room[t, p] for p in range(3) if mask[c, p]]
+        return float(max([*over, (watts[t] - room_w[t]) / per_ampere[c]]))
 
     def move(c: int, t: int, amount: float) -> None:
         currents[c, t] += amount

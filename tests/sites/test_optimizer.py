@@ -139,6 +139,15 @@ def test_below_min_current_a_slot_is_raised_where_it_fits_and_paused_where_not()
     assert tight.connectors[0].unmet_wh == 500
 
 
+def test_a_minimum_equal_to_the_limit_is_raised_to_it():
+    # The solver's rows are tightened by a hair below each limit; a minimum that fills the limit
+    # exactly must still be raised to, not paused (hypothesis found 6 A of 6 A paused).
+    need = Need(CP1, 2, T0 + timedelta(seconds=3), 6, min_current=6)
+    result = plan(Problem(HOUR, (need,), Supply(max_current=6)))
+    assert currents(result, CP1) == [6, 0, 0, 0]
+    assert result.connectors[0].unmet_wh == 0
+
+
 def test_single_phase_cars_on_different_phases_do_not_share_a_phase_limit():
     a = Need(CP1, 16 * 230 * 1.0, hours(1), 16, phases=(1,))
     b = Need(CP2, 16 * 230 * 1.0, hours(1), 16, phases=(2,))
