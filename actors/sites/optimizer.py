@@ -43,8 +43,6 @@ from decimal import Decimal
 from typing import Any
 
 import numpy as np
-from scipy.optimize import linprog
-from scipy.sparse import coo_matrix
 
 from actors.charging import CompositePeriod, CompositeSchedule, Unit, trim, wire_time
 from actors.charging.model import TENTH
@@ -310,6 +308,11 @@ def _columns(
 
 def _solve(problem: Problem, slots: _Slots, cols: _Columns) -> Array:
     """The LP's currents (A) for ``cols``."""
+    # Imported here, not at the top: scipy takes most of a second to import, and the API and the
+    # server load this module (for the needs' types) whether or not a site ever plans.
+    from scipy.optimize import linprog
+    from scipy.sparse import coo_matrix
+
     horizon, voltage = problem.horizon, problem.supply.voltage
     n = len(cols.slot)
     needs = np.unique(cols.need)
