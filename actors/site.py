@@ -35,7 +35,7 @@ import trio
 
 from actors.events import events_of, new_events
 from actors.events.site import SiteLimitCleared, SiteLimitSet, SiteRound
-from actors.events.station import StationBooted
+from actors.events.station import StationBooted, TransactionStarted, TransactionStopped
 from actors.sites.control import ChargingControl, ControlFailed, Setpoint
 from actors.sites.decide import Decision, decide
 from actors.sites.limits import Bound
@@ -155,6 +155,10 @@ class SiteActor(Actor[SiteMessage]):
                 for event in events_of(record):
                     if self.view.apply(record.stream, event, record.time):
                         self._changed.set()
+                    if isinstance(event, TransactionStarted | TransactionStopped) and event.connector:
+                        # A TxProfile ends with its transaction: nothing sent before is in force now
+                        station = record.stream.partition("/")[2]
+                        self.sent.pop(ConnectorId(station, event.connector), None)
                     if caught_up and isinstance(event, StationBooted) and event.status == "Accepted":
                         assert self._nursery is not None
                         self._nursery.start_soon(self._secure, record.stream.partition("/")[2])

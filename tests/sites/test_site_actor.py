@@ -20,7 +20,7 @@ from actors.events.refs import IdToken
 from actors.events.site import SiteLimitCleared, SiteLimitSet, SiteRound
 from actors.events.station import StationBooted, StationConnected, TransactionStarted, TransactionStopped
 from actors.site import InspectSite, SetSiteLimit, SiteActor, SiteStats
-from actors.sites import ConnectorId, Pacing, Site
+from actors.sites import ConnectorId, ConnectorSettings, Member, Pacing, Site
 from actors.sites.control import ControlFailed, Setpoint
 from adapters.stores import open_store
 from core.actor import ActorRef
@@ -158,6 +158,26 @@ async def test_a_car_that_stops_leaves_its_share_to_the_other(store: EventStore)
     assert [(c["station"], c["target"]) for c in last.connectors] == [("CP-2", 28.0)]
     assert last.non_ev == [4.0, 4.0, 4.0] and last.limits["binding"]["value"] == 32.0
     assert last.position > 0 and not last.failsafe
+
+
+async def test_a_new_transaction_in_the_same_append_gets_its_own_profile(store: EventStore) -> None:
+    """What was sent for a stopped transaction is not in force for the next one on that connector,
+    even when the stop and the new start arrive together and the target does not change (here both
+    cars are held at their cable's 10 A, far below the site's room)."""
+    control = Recorded()
+    cables = {Member(station): ConnectorSettings(max_current=10.0) for station in ("CP-1", "CP-2")}
+    site = replace(SITE, connectors=cables)
+    await append(store, "meter/grid", grid(4.0))
+    for station, tx in (("CP-1", 1), ("CP-2", 2)):
+        connected = StationConnected(conn=1, subprotocol="ocpp1.6", remote=None)
+        await append(store, f"station/{station}", connected)
+        await append(store, f"station/{station}", started(tx))
+    async with site_actor(store, control, site):
+        await until(lambda: control.last("CP-1") == 10.0 and control.last("CP-2") == 10.0)
+        await append(store, "station/CP-1", stopped(1), started(3))
+        await until(lambda: any(s.transaction == 3 for s in control.setpoints), limit=10.0)
+    new = [s for s in control.setpoints if s.transaction == 3]
+    assert new[0].connector == ConnectorId("CP-1", 1) and new[0].amps == 10.0
 
 
 async def test_other_load_rises_and_the_cars_are_cut(store: EventStore) -> None:
