@@ -104,9 +104,11 @@ def build_app(csms: Csms, options: ApiOptions) -> FastAPI:
     app.include_router(router, **guard(Scope.READ))
     app.include_router(charging.router, **guard(Scope.READ))
     app.include_router(commands.router, **guard(Scope.COMMAND))
-    app.include_router(needs.router, **guard(Scope.COMMAND))  # its writes change what stations are sent
+    app.include_router(needs.router, **guard(Scope.READ))
+    app.include_router(needs.writes, **guard(Scope.COMMAND))
     app.include_router(nodes.router, **guard(Scope.READ))
     app.include_router(security.router, **guard(Scope.ADMIN))
-    app.include_router(sites.router, **guard(Scope.COMMAND))
+    app.include_router(sites.router, **guard(Scope.READ))
+    app.include_router(sites.writes, **guard(Scope.COMMAND))
     app.include_router(metrics_router, **guard(Scope.METRICS))
     return app

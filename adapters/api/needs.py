@@ -49,6 +49,8 @@ MAX_PRICE_STEPS = 2000  # three weeks of quarter-hours
 SOURCE = "api"
 
 router = APIRouter(prefix="/api", tags=["charging needs"])
+# The writes take the command scope: they change what stations are sent.
+writes = APIRouter(prefix="/api", tags=["charging needs"])
 
 Connector = Annotated[int, Path(ge=1, le=SEQUENCE_MAX, description="the connector (1 and up)")]
 SiteId = Annotated[
@@ -182,7 +184,7 @@ def _need(event: ChargingNeedsSet) -> dict[str, Any]:
 NEEDS = "/stations/{station_id}/connectors/{connector}/charging-needs"
 
 
-@router.post(
+@writes.post(
     NEEDS,
     status_code=201,
     response_model=Need,
@@ -241,7 +243,7 @@ async def get_charging_needs(request: Request, station_id: StationId, connector:
     return _need(held)
 
 
-@router.delete(
+@writes.delete(
     NEEDS,
     status_code=204,
     response_class=Response,
@@ -265,7 +267,7 @@ async def clear_charging_needs(request: Request, station_id: StationId, connecto
     return Response(status_code=204)
 
 
-@router.put(
+@writes.put(
     "/sites/{site_id}/prices",
     response_model=Prices,
     responses={

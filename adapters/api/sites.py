@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 ASK_TIMEOUT = 10.0
 
 router = APIRouter(prefix="/api/sites", tags=["sites"])
+# The writes take the command scope: they change what stations are sent.
+writes = APIRouter(prefix="/api/sites", tags=["sites"])
 
 SiteId = Annotated[str, Path(description="a site's id, as in [sites.<id>]", max_length=200)]
 SourceName = Annotated[
@@ -98,7 +100,7 @@ async def site(request: Request, site_id: SiteId) -> dict[str, Any]:
     return found
 
 
-@router.put(
+@writes.put(
     "/{site_id}/limits/{source}",
     summary="Set one source's limit on the site",
     responses={
@@ -128,7 +130,7 @@ async def put_limit(request: Request, site_id: SiteId, source: SourceName, body:
     return LimitAnswer(site=site_id, source=source, position=position)
 
 
-@router.delete(
+@writes.delete(
     "/{site_id}/limits/{source}",
     summary="Lift one source's limit",
     responses={404: problem("no such site"), 503: problem("the site actor did not answer")},

@@ -51,6 +51,14 @@ tls_key = "{pki.server_key}"
             assert refused.status_code == 403 and refused.json()["error"] == "forbidden", refused.text
             assert "command" in refused.json()["message"]
             assert (await client.get("/metrics", headers=bearer("reader"))).status_code == 200
+            # sites and charging needs: read with a read token, changed only with a command token
+            assert (await client.get("/api/sites", headers=bearer("reader"))).status_code == 200
+            limit = {"value": 10, "unit": "A"}
+            grid = "/api/sites/NOPE/limits/grid_operator"
+            put = await client.put(grid, json=limit, headers=bearer("reader"))
+            assert put.status_code == 403, put.text
+            put = await client.put(grid, json=limit, headers=bearer("commander"))
+            assert put.status_code == 404, put.text
             # command: past the scope check (the station is unknown); not admin
             assert (
                 await client.post(reset, json={"type": "Soft"}, headers=bearer("commander"))
