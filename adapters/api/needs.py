@@ -189,6 +189,7 @@ NEEDS = "/stations/{station_id}/connectors/{connector}/charging-needs"
     status_code=201,
     response_model=Need,
     responses={
+        400: problem("the body is not JSON"),
         404: problem("no such station (unknown_station)"),
         409: problem("changed by a request at the same time (conflict)"),
         422: problem("values that cannot make a need (invalid_need, every reason in details)"),
@@ -271,6 +272,7 @@ async def clear_charging_needs(request: Request, station_id: StationId, connecto
     "/sites/{site_id}/prices",
     response_model=Prices,
     responses={
+        400: problem("the body is not JSON"),
         404: problem("no such site in the configuration (unknown_site)"),
         409: problem("changed by a request at the same time (conflict)"),
         422: problem("a curve that cannot be used (invalid_prices, every reason in details)"),
