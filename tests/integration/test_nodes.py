@@ -74,7 +74,9 @@ async def _wait_for_lease(api: httpx.AsyncClient, holder: str | None) -> dict[st
 
 async def _wait_for_connected(api: httpx.AsyncClient, connected: bool) -> None:
     with trio.fail_after(20):
-        while (await api.get(f"/api/stations/{STATION}")).json()["connected"] is not connected:
+        while True:
+            if (await api.get(f"/api/stations/{STATION}")).json()["connected"] is connected:
+                return
             await trio.sleep(0.1)
 
 
