@@ -6,7 +6,8 @@ Runs in its own process (asyncio stays out of the server). Driven by JSON lines 
     {"reconnect": true}                                                          -> drop and reconnect
     {"quit": true}
 
-``PEER_PASSWORD`` makes it send HTTP Basic credentials (user = station id), ``PEER_CA`` (a CA file)
+``PEER_PASSWORD`` makes it send HTTP Basic credentials (user = station id; a new password it accepts,
+``PEER_AUTHORIZATION_KEY`` says whether, replaces it for the next connection), ``PEER_CA`` (a CA file)
 makes it verify a ``wss://`` server against that CA, and ``PEER_CERT`` (certificate and key in one
 file) makes it present a client certificate. A refused connection reports ``{"refused": status}``
 and ends the process.
@@ -38,6 +39,15 @@ def emit(obj: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
+def take_password(password: str) -> str:
+    """The answer to a new password (``PEER_AUTHORIZATION_KEY``, default Accepted); an accepted one is
+    what the next connection authenticates with, as a real station does."""
+    status = os.environ.get("PEER_AUTHORIZATION_KEY", "Accepted")
+    if status in ("Accepted", "RebootRequired"):
+        os.environ["PEER_PASSWORD"] = password
+    return status
+
+
 class Station(ChargePoint):
     def seen(self, action: str, payload: dict[str, Any]) -> None:
         emit({"received": action, "payload": payload})
@@ -51,9 +61,7 @@ class Station(ChargePoint):
     def change_configuration(self, **kw: Any) -> Any:
         self.seen("ChangeConfiguration", kw)
         if kw.get("key") == "AuthorizationKey":  # PEER_AUTHORIZATION_KEY: the answer to a new password
-            return call_result.ChangeConfiguration(
-                status=os.environ.get("PEER_AUTHORIZATION_KEY", "Accepted")
-            )
+            return call_result.ChangeConfiguration(status=take_password(kw["value"]))
         return call_result.ChangeConfiguration(status="Accepted")
 
     @on("GetConfiguration")

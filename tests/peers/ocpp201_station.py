@@ -3,6 +3,7 @@
 Driven exactly like ``ocpp16_station`` (JSON lines on stdin and stdout, same messages), connecting with
 subprotocol ``ocpp2.0.1``. Every CSMS-initiated action the 2.0.1 tests send has a handler that answers
 like a cooperative charger; GetVariables answers from a small device model that SetVariables changes.
+SetVariables of SecurityCtrlr.BasicAuthPassword is answered like the 1.6 peer's AuthorizationKey.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 from ocpp.routing import on
 from ocpp.v201 import ChargePoint, call, call_result
 
-from tests.peers.ocpp16_station import emit, main
+from tests.peers.ocpp16_station import emit, main, take_password
 
 
 class Station201(ChargePoint):
@@ -59,11 +60,16 @@ class Station201(ChargePoint):
         for item in kw["set_variable_data"]:
             key = (item["component"]["name"], item["variable"]["name"])
             known = key in self.variables
-            if known:
+            if key == ("SecurityCtrlr", "BasicAuthPassword"):  # write-only: never in GetVariables
+                status = take_password(item["attribute_value"])
+            elif known:
                 self.variables[key] = item["attribute_value"]
+                status = "Accepted"
+            else:
+                status = "UnknownComponent"
             results.append(
                 {
-                    "attribute_status": "Accepted" if known else "UnknownComponent",
+                    "attribute_status": status,
                     "component": item["component"],
                     "variable": item["variable"],
                 }
