@@ -15,13 +15,14 @@ from typing import Any
 from ocpp.routing import on
 from ocpp.v201 import ChargePoint, call, call_result
 
-from tests.peers.ocpp16_station import emit, main, take_password
+from tests.peers.ocpp16_station import Certificates, emit, main, take_password
 
 
 class Station201(ChargePoint):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.variables = {("OCPPCommCtrlr", "HeartbeatInterval"): "300"}
+        self.certificates = Certificates()
 
     def seen(self, action: str, payload: dict[str, Any]) -> None:
         emit({"received": action, "payload": payload})
@@ -75,6 +76,31 @@ class Station201(ChargePoint):
                 }
             )
         return call_result.SetVariables(set_variable_result=results)
+
+    @on("InstallCertificate")
+    def install_certificate(self, **kw: Any) -> Any:
+        self.seen("InstallCertificate", kw)
+        status = self.certificates.install(kw["certificate_type"], kw["certificate"])
+        return call_result.InstallCertificate(status=status)
+
+    @on("GetInstalledCertificateIds")
+    def installed_certificates(self, **kw: Any) -> Any:
+        self.seen("GetInstalledCertificateIds", kw)
+        held = self.certificates.of(kw.get("certificate_type"))
+        if not held:
+            return call_result.GetInstalledCertificateIds(status="NotFound")
+        chains = [{"certificate_type": kind, "certificate_hash_data": data} for kind, data in held]
+        return call_result.GetInstalledCertificateIds(status="Accepted", certificate_hash_data_chain=chains)
+
+    @on("DeleteCertificate")
+    def delete_certificate(self, **kw: Any) -> Any:
+        self.seen("DeleteCertificate", kw)
+        return call_result.DeleteCertificate(status=self.certificates.delete(kw["certificate_hash_data"]))
+
+    @on("CertificateSigned")
+    def certificate_signed(self, **kw: Any) -> Any:
+        self.seen("CertificateSigned", kw)
+        return call_result.CertificateSigned(status="Accepted")
 
     @on("Reset")
     def reset(self, **kw: Any) -> Any:
