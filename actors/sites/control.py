@@ -14,7 +14,9 @@ Profiles, as OCPP 1.6 ``SetChargingProfile.req`` payloads (:func:`allocation_req
 - an **allocation**: a ``TxProfile`` for the running transaction (a ``TxDefaultProfile`` on the
   connector when it charges without a transaction the CSMS knows), stack level 1, ``Absolute`` from
   the round's time for ``valid_for`` seconds: unless the actor renews it, the connector falls back to
-  the failsafe, so no allocation outlives the site actor for long.
+  the failsafe, so no allocation outlives the site actor for long. A connector the optimizer plans
+  for (``actors.sites.planning``) gets the same profile with the plan's periods over that time (its
+  present current, then lower steps where the plan goes down; never higher).
 
 Profile ids are per connector (``ALLOCATION_PROFILE_ID + connector``), so each send replaces the last.
 """
@@ -49,6 +51,7 @@ class Setpoint:
     transaction: TransactionId | None  # the running transaction, when the CSMS knows one
     start: datetime
     valid_for: float
+    periods: tuple[tuple[int, float], ...] = ()  # (s from start, A) when planned; () one period at amps
 
 
 class ChargingControl(Protocol):
@@ -95,6 +98,11 @@ def allocation_request(setpoint: Setpoint) -> dict[str, Any]:
             **_schedule(setpoint.amps, setpoint.phases),
         },
     }
+    if setpoint.periods:
+        profile["chargingSchedule"]["chargingSchedulePeriod"] = [
+            {"startPeriod": offset, "limit": round(amps, 1), "numberPhases": setpoint.phases}
+            for offset, amps in setpoint.periods
+        ]
     if setpoint.transaction is not None:
         profile["transactionId"] = setpoint.transaction
     return {"connectorId": number, "csChargingProfiles": profile}
