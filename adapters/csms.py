@@ -162,7 +162,7 @@ async def open_csms(
             # Before anything appends: the node is the store's fence (it outlives the tree, so it
             # releases its leases after the stations stopped).
             csms.cluster = await nursery.start(
-                cluster_node(config.node, store, config.resolved_store_url, fleet).run
+                cluster_node(config.node, store, config.resolved_store_url, fleet, live, runtime.clock).run
             )
             fleet.route = csms.cluster
         root = Supervisor(

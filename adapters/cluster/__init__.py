@@ -15,7 +15,10 @@ from adapters.config import ConfigError, NodeOptions
 from adapters.stores.postgres import postgres_target
 from adapters.stores.postgres_recorder import PostgresStreamRecorder
 from adapters.stores.recorded import RecordedStore
+from core.clock import Clock
+from core.projection import ProjectionRunner
 from core.store import EventStore
+from projections.live import LiveState
 
 __all__ = ["ClusterNode", "NodeNameTaken", "NodeRow", "NodeStats", "check_node_store", "cluster_node"]
 
@@ -30,8 +33,16 @@ def check_node_store(options: NodeOptions, url: str) -> None:
         )
 
 
-def cluster_node(options: NodeOptions, store: EventStore, url: str, fleet: Fleet) -> ClusterNode:
-    """The node named by ``options`` on ``store``, opened from ``url`` (see :func:`check_node_store`)."""
+def cluster_node(
+    options: NodeOptions,
+    store: EventStore,
+    url: str,
+    fleet: Fleet,
+    live: ProjectionRunner[LiveState],
+    clock: Clock,
+) -> ClusterNode:
+    """The node named by ``options`` on ``store``, opened from ``url`` (see :func:`check_node_store`);
+    ``live`` is the live projection it closes orphaned stations' connections against."""
     assert options.name is not None
     recorder = store.log.recorder if isinstance(store, RecordedStore) else None
     assert isinstance(store, RecordedStore) and isinstance(recorder, PostgresStreamRecorder)
@@ -42,4 +53,6 @@ def cluster_node(options: NodeOptions, store: EventStore, url: str, fleet: Fleet
         tables=ClusterTables(recorder.datastore, options.lease_seconds),
         fleet=fleet,
         lease_seconds=options.lease_seconds,
+        live=live,
+        clock=clock,
     )

@@ -16,6 +16,8 @@
 - **Heartbeat.** Every third of the lease period the node renews its leases and its row in
   ``chargeward_nodes``. A lease found taken by another node is dropped: the station's connection is
   closed (1012) and its actors stopped; the station reconnects to whichever node it reaches.
+- **Orphans.** With the same period the node marks disconnected, in the log, the stations that no live
+  node serves any more (``adapters.cluster.orphans``), so every node's view drops them.
 - **Calls.** A command for a station another node holds goes through ``chargeward_calls``: a row,
   a NOTIFY on the owner's channel, which runs it and writes the reply, and a NOTIFY back. The waiting
   node also looks at the row every ``_REPLY_CHECK`` seconds, in case a notification was lost.
@@ -51,13 +53,17 @@ from actors.commands import (
     UnknownStation,
 )
 from actors.fleet import Fleet
+from adapters.cluster.orphans import close_orphans
 from adapters.cluster.tables import ClusterTables, NodeNameTaken, NodeRow
 from adapters.stores.postgres import PostgresTarget
 from adapters.stores.recorded import RecordedStore
 from adapters.stores.recording import stream_uuid
 from core.actor import ActorBusy, ActorStopped
+from core.clock import Clock
 from core.codec import pack, unpack
-from core.store import NotOwner
+from core.projection import ProjectionRunner
+from core.store import NotOwner, StoreError
+from projections.live import LiveState
 
 __all__ = ["ClusterNode", "NodeStats"]
 
@@ -95,6 +101,8 @@ class NodeStats:
     served: int = 0
     """Commands other nodes sent here."""
     heartbeat_failures: int = 0
+    orphans_closed: int = 0
+    """Stations marked disconnected here because no live node served them (``adapters.cluster.orphans``)."""
 
 
 def channel(schema: str, node: str) -> str:
@@ -114,6 +122,8 @@ class ClusterNode:
         tables: ClusterTables,
         fleet: Fleet,
         lease_seconds: float,
+        live: ProjectionRunner[LiveState] | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.node = name
         self.store = store
@@ -121,6 +131,9 @@ class ClusterNode:
         self.tables = tables
         self.fleet = fleet
         self.lease_seconds = lease_seconds
+        self.live = live
+        """The live projection: with it (and ``clock``) the node closes orphaned stations' connections."""
+        self.clock = clock
         self.held: dict[str, int] = {}
         """Station id -> epoch of each lease this node holds."""
         self.stats = NodeStats()
@@ -151,15 +164,20 @@ class ClusterNode:
 
     # -- connections (the OCPP server's ownership hooks) -----------------------------------------
 
-    def _lock(self, station: str) -> trio.Lock:
+    def station_lock(self, station: str) -> trio.Lock:
+        """Held while the station's lease changes hands on this node."""
         return self._locks.setdefault(station, trio.Lock())
+
+    def connected(self, station: str) -> bool:
+        """Whether the station has a connection to this node."""
+        return self._connections.get(station, 0) > 0
 
     def owns(self, station: str) -> bool:
         return station in self.held
 
     async def open(self, station: str) -> str | None:
         """Take the station's lease for a new connection; None when taken, else why not."""
-        async with self._lock(station):
+        async with self.station_lock(station):
             count = self._connections.get(station, 0)
             if count == 0 or station not in self.held:
                 deadline = trio.current_time() + self.lease_seconds + 2.0
@@ -185,7 +203,7 @@ class ClusterNode:
 
     async def close(self, station: str) -> None:
         """A connection ended; the last one stops the station's actors and releases the lease."""
-        async with self._lock(station):
+        async with self.station_lock(station):
             count = self._connections.get(station, 0) - 1
             if count > 0:
                 self._connections[station] = count
@@ -203,7 +221,7 @@ class ClusterNode:
                 log.warning("node %s: cannot release station %s: %s", self.node, station, error)
 
     async def _lost(self, station: str, epoch: int) -> None:
-        async with self._lock(station):
+        async with self.station_lock(station):
             if self.held.get(station) != epoch:
                 return
             self.held.pop(station)
@@ -221,6 +239,8 @@ class ClusterNode:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
                 nursery.start_soon(self._heartbeat)
+                if self.live is not None and self.clock is not None:
+                    nursery.start_soon(self._close_orphans, self.live, self.clock)
                 task_status.started(self)
                 await self._listen(conn)
         finally:
@@ -273,6 +293,18 @@ class ClusterNode:
                 if still.get(station) != epoch and self.held.get(station) == epoch:
                     assert self._nursery is not None
                     self._nursery.start_soon(self._lost, station, epoch)
+
+    async def _close_orphans(self, live: ProjectionRunner[LiveState], clock: Clock) -> None:
+        while True:
+            await trio.sleep(self.lease_seconds / 3)
+            try:
+                await close_orphans(self, live, clock)
+            except (psycopg.Error, StoreError) as error:
+                log.warning(
+                    "node %s: cannot close orphaned stations: %s",
+                    self.node,
+                    str(error).strip().splitlines()[0],
+                )
 
     async def _listen(self, conn: psycopg.Connection[Any]) -> None:
         backoff = 0.1

@@ -219,6 +219,39 @@ class ClusterTables:
                 (station, node, epoch),
             )
 
+    def release_all(self, leases: list[tuple[str, int]], node: str) -> None:
+        """Release each (station, epoch) ``node`` still holds, in one transaction."""
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(
+                self._sql(
+                    "UPDATE {schema}.{leases} l SET node = NULL, expires = now() "
+                    "FROM unnest(%s::text[], %s::bigint[]) AS r(station, epoch) "
+                    "WHERE l.station = r.station AND l.epoch = r.epoch AND l.node = %s"
+                ),
+                ([s for s, _ in leases], [e for _, e in leases], node),
+            )
+
+    def orphans(self, stations: list[str]) -> list[tuple[str, str | None, bool]]:
+        """Those of ``stations`` no live node holds an unexpired lease of: (station, the node that
+        last held it or None, whether that node's process is alive)."""
+        with self.datastore.transaction() as cursor:
+            cursor.execute(
+                self._sql(
+                    "SELECT s.station, l.node, coalesce((SELECT "
+                    f"{_ALIVE} FROM {{schema}}.chargeward_nodes n WHERE n.node = l.node), false) AS alive, "
+                    "l.expires > now() AS unexpired "
+                    "FROM unnest(%s::text[]) AS s(station) "
+                    "LEFT JOIN {schema}.{leases} l ON l.station = s.station"
+                ),
+                (stations,),
+            )
+            rows = cursor.fetchall()
+        return [
+            (row["station"], row["node"], bool(row["alive"]))
+            for row in rows
+            if row["node"] is None or not row["alive"] or not row["unexpired"]
+        ]
+
     def stop(self, node: str) -> None:
         """A clean stop: every lease of ``node`` released, its row marked stopped."""
         with self.datastore.transaction(commit=True) as cursor:

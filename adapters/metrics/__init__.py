@@ -74,8 +74,8 @@ tests check this list against it):
 - with ``serve --node NAME`` only, one series each labelled with the node's name:
   ``chargeward_node_leases{node}`` (gauge), ``chargeward_node_takeovers_total{node}``,
   ``chargeward_node_leases_lost_total{node}``, ``chargeward_node_commands_forwarded_total{node}``,
-  ``chargeward_node_commands_served_total{node}``, ``chargeward_node_heartbeat_failures_total{node}``
-  (counters): 1 per node
+  ``chargeward_node_commands_served_total{node}``, ``chargeward_node_heartbeat_failures_total{node}``,
+  ``chargeward_node_orphans_closed_total{node}`` (counters): 1 per node
 """
 
 from adapters.metrics.catalog import MODBUS_DEVICE_STALE, SPECS, MetricSpec, markdown

@@ -404,6 +404,13 @@ NODE_SPECS: tuple[MetricSpec, ...] = (
         "Heartbeats (lease renewals) that could not reach PostgreSQL.",
         "1",
     ),
+    MetricSpec(
+        "chargeward_node_orphans_closed_total",
+        "counter",
+        ("node",),
+        "Stations this node marked disconnected because no live node served them any more.",
+        "1",
+    ),
 )
 SPECS = (*SPECS, *NODE_SPECS)
 MODBUS_DEVICE_STALE = MODBUS_SPECS[0]  # the alert rules name it

@@ -165,6 +165,7 @@ def _node(n: NodeSnapshot) -> Iterator[Metric]:
     yield labelled("chargeward_node_commands_forwarded_total", [(label, n.forwarded)])
     yield labelled("chargeward_node_commands_served_total", [(label, n.served)])
     yield labelled("chargeward_node_heartbeat_failures_total", [(label, n.heartbeat_failures)])
+    yield labelled("chargeward_node_orphans_closed_total", [(label, n.orphans_closed)])
 
 
 def _modbus(m: ModbusSnapshot) -> Iterator[Metric]:

@@ -187,6 +187,7 @@ class NodeSnapshot:
     forwarded: int
     served: int
     heartbeat_failures: int
+    orphans_closed: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -375,4 +376,5 @@ def _node_snapshot(node: ClusterNode) -> NodeSnapshot:
         stats.forwarded,
         stats.served,
         stats.heartbeat_failures,
+        stats.orphans_closed,
     )

@@ -72,6 +72,14 @@ async def _wait_for_lease(api: httpx.AsyncClient, holder: str | None) -> dict[st
             await trio.sleep(0.2)
 
 
+async def _wait_for_connected(api: httpx.AsyncClient, connected: bool) -> None:
+    with trio.fail_after(20):
+        while True:
+            if (await api.get(f"/api/stations/{STATION}")).json()["connected"] is connected:
+                return
+            await trio.sleep(0.1)
+
+
 async def test_command_through_b_then_kill_9_of_a_moves_the_station_to_b(
     tmp_path: Path, store_url: str
 ) -> None:
@@ -123,6 +131,11 @@ async def test_command_through_b_then_kill_9_of_a_moves_the_station_to_b(
             with trio.fail_after(20):
                 await a.process.wait()
             killed_at = trio.current_time()
+            # Node B marks the station disconnected in the log: its API no longer shows it connected.
+            await _wait_for_connected(api_b, False)
+            print(f"node B showed the station disconnected {trio.current_time() - killed_at:.2f} s after")
+            on_b = (await api_b.get("/metrics")).text
+            assert 'chargeward_node_orphans_closed_total{node="node-b"} 1.0' in on_b
 
         async with peer_station(ocpp_url(b.banner), STATION) as station:
             boot = await station.call("BootNotification", charge_point_model="M", charge_point_vendor="V")
@@ -153,6 +166,8 @@ async def test_command_through_b_then_kill_9_of_a_moves_the_station_to_b(
     assert received[len(answered) :] == after_a  # the command's reply, then the station on node B
     starts = [d["transaction_id"] for t, d in frames if t == "TransactionStarted"]
     assert len(starts) == len(set(starts)) == 2
+    closes = [d["reason"] for t, d in frames if t == "StationDisconnected"]
+    assert closes[0] == "node node-a is gone"  # written by node B, before the station came back
 
 
 async def test_a_paused_node_that_lost_its_lease_cannot_write(tmp_path: Path, store_url: str) -> None:
@@ -167,6 +182,8 @@ async def test_a_paused_node_that_lost_its_lease_cannot_write(tmp_path: Path, st
         await _wait_for_lease(api_b, "node-a")
         a.process.send_signal(signal.SIGSTOP)
         try:
+            # Node A's lease runs out (its process lives): node B marks the station disconnected.
+            await _wait_for_connected(api_b, False)
             async with peer_station(ocpp_url(b.banner), STATION) as new:
                 # Node B waits for node A's lease to run out (A's process lives: no immediate take).
                 boot = await new.call("BootNotification", charge_point_model="N", charge_point_vendor="V")
@@ -186,6 +203,8 @@ async def test_a_paused_node_that_lost_its_lease_cannot_write(tmp_path: Path, st
     received = [d["action"] for t, d in frames if t == "FrameReceived"]
     assert "Heartbeat" not in received  # node A stored nothing after it lost the lease
     assert received == ["BootNotification", "BootNotification", "StatusNotification"]
+    closes = [d["reason"] for t, d in frames if t == "StationDisconnected"]
+    assert closes[0] == "node node-a let its lease expire"
 
 
 def test_node_settings_and_their_errors(tmp_path: Path) -> None:

@@ -100,6 +100,11 @@ class Station201(ChargePoint):
         self.seen("ChangeAvailability", kw)
         return call_result.ChangeAvailability(status="Accepted")
 
+    @on("SetChargingProfile")
+    def set_charging_profile(self, **kw: Any) -> Any:
+        self.seen("SetChargingProfile", kw)
+        return call_result.SetChargingProfile(status="Accepted")
+
 
 if __name__ == "__main__":
     asyncio.run(main(sys.argv[1], sys.argv[2], station_class=Station201, subprotocol="ocpp2.0.1", calls=call))
