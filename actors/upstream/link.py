@@ -540,10 +540,11 @@ class UpstreamLink(Actor[LinkMessage]):
     async def _count_backlog(self) -> None:
         """While down: how much waits in the log (for the API and metrics)."""
         try:
-            items, _ = await self._scan()
+            items, head = await self._scan()
         except StoreError:
             return
-        self.backlog_count = len(items)
+        # A call refused while the scan read may not be in the log yet (a station has one at a time).
+        self.backlog_count = len(items) + (1 if self._refused_up_to > head else 0)
         self.oldest = items[0].recorded if items else None
 
     # -- commands from the upstream -------------------------------------------------------------
