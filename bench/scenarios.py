@@ -51,6 +51,8 @@ class Scenario:
     connectors: int = 1
     seed: int = 1
     setup_deadline: float = 120.0
+    ca_file: str | None = None  # for a wss:// server: the CA its certificate is checked against
+    password: str | None = None  # every station's HTTP Basic password (security profiles 1 and 2)
 
     def __post_init__(self) -> None:
         if self.name not in SCENARIOS:
@@ -93,6 +95,8 @@ class Scenario:
                 connect_timeout=self.connect_timeout,
                 setup_deadline=self.setup_deadline,
                 seed=self.seed * 100 + w,
+                ca_file=self.ca_file,
+                password=self.password,
             )
             for w in range(count)
         ]
