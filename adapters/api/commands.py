@@ -135,7 +135,7 @@ def _out_of_range(value: Any, path: str = "$") -> str | None:
     return next((bad for sub, v in items if (bad := _out_of_range(v, sub)) is not None), None)
 
 
-def _dialect_of(csms: Csms, station_id: str) -> Dialect:
+def dialect_of(csms: Csms, station_id: str) -> Dialect:
     """The dialect of the station's current (or last) connection; 1.6 for a station never seen."""
     found = csms.fleet.dialect_of(station_id)
     if found is not None:
@@ -162,7 +162,7 @@ def _version_it_fits(action: str, payload: dict[str, Any], station: Dialect) -> 
 async def send_command(csms: Csms, station_id: str, action: str, payload: dict[str, Any]) -> dict[str, Any]:
     """Validate, send and wait for the committed reply; every failure as its :class:`ApiProblem`."""
     station_stream(station_id)  # 404 for an id no station can have, before anything is asked
-    dialect = _dialect_of(csms, station_id)
+    dialect = dialect_of(csms, station_id)
     if action not in dialect.actions.csms_initiated:
         message = f"{action} is not an OCPP {dialect.version} command (the version {station_id} speaks)"
         raise ApiProblem(404, "not_in_version", message)
