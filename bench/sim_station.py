@@ -133,7 +133,7 @@ class SimStation:
         self.station_id = station_id
         self.connectors = connectors
         self.rng = random.Random(seed)
-        self.transaction_id: int | None = None
+        self.transaction_id: int | str | None = None  # 2.0.1 (bench.sim_station201): a string
         self.energy_wh = float(self.rng.randrange(0, 5_000_000))
         self._next_id = 0
         self._last_sample: float | None = None
