@@ -563,8 +563,8 @@ class StationActor(Actor[StationMessage]):
         if command.carries_secret and command.logged is None:
             message.reply.fail(
                 InvalidCommand(
-                    f"{command.action}: {command.payload.get('key')} is a password and would be logged "
-                    "as sent; rotate it with POST /api/stations/<id>/password (adapters.password_rotation)"
+                    f"{command.action}: the station's password would be logged as sent; rotate it "
+                    "with POST /api/stations/<id>/password (adapters.password_rotation)"
                 )
             )
             return

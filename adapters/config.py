@@ -18,6 +18,8 @@ Example::
     tls_cert = "/etc/chargeward/server.pem"  # with it the OCPP port serves wss:// (see adapters.tls)
     tls_key = "/etc/chargeward/server.key"
     client_ca = "/etc/chargeward/stations-ca.pem"  # verifies client certificates (security profile 3)
+    client_id_field = "CN"             # the certificate field that must be the station id: CN,
+                                       # serialNumber, OU, UID (subject) or SAN:DNS, SAN:URI
     ca_cert = "/etc/chargeward/stations-ca.pem"    # signs stations' SignCertificate requests, with ...
     ca_key = "/etc/chargeward/stations-ca.key"     # ... its key (see adapters.certificate_signing)
     station_cert_days = 365                        # validity of a certificate it signs
@@ -128,7 +130,7 @@ from actors.sites import Site
 from adapters.api.options import TOKEN_LISTS, ApiOptions, InsecureApiOptions
 from adapters.certificate_signing import CaFileError, SigningCa
 from adapters.ocpp_server import ServerOptions
-from adapters.station_gate import PROFILES, SecurityOptions, StationCredentials
+from adapters.station_gate import CLIENT_ID_FIELDS, PROFILES, SecurityOptions, StationCredentials
 from adapters.station_passwords import check_stored
 from adapters.tls import TlsFileError, server_context
 
@@ -327,6 +329,18 @@ def _tls(server: TableReader, base: ServerOptions) -> Any:
         return server_context(Path(cert), Path(key), Path(ca) if ca is not None else None)
     except TlsFileError as error:
         raise server.fail(error.setting, error.reason) from None
+
+
+def _client_id_field(server: TableReader, default: str) -> str:
+    """``[server] client_id_field``: one of :data:`adapters.station_gate.CLIENT_ID_FIELDS`, with client_ca."""
+    value: str | None = server.get("client_id_field", str, None)
+    if value is None:
+        return default
+    if value not in CLIENT_ID_FIELDS:
+        raise server.fail("client_id_field", f"must be one of {', '.join(CLIENT_ID_FIELDS)}, got {value!r}")
+    if server.get("client_ca", str, None) is None:
+        raise server.fail("client_id_field", "needs client_ca too (it names a field of client certificates)")
+    return value
 
 
 def _signing_ca(server: TableReader, base: SigningCa | None) -> SigningCa | None:
@@ -539,6 +553,7 @@ def parse_config(document: Mapping[str, Any], source: str, base: Config | None =
         ssl_context=_tls(server, base.server),
     )
     signing_ca = _signing_ca(server, base.signing_ca)
+    client_id_field = _client_id_field(server, base.server.security.client_id_field)
     server.finish()
     api = _api_options(root, base.api)
     metrics = _metrics_options(root, base.metrics)
@@ -577,6 +592,7 @@ def parse_config(document: Mapping[str, Any], source: str, base: Config | None =
     credentials = dict(base.server.security.stations)
     stations = {**base.fleet.stations, **_station_policies(root.table_of("stations"), default, credentials)}
     security = _security(fleet, base.server.security, credentials, options, source)
+    security = replace(security, client_id_field=client_id_field)
     options = replace(options, security=security)
     fleet.finish()
     vendors = {**base.fleet.vendors, **_station_policies(root.table_of("vendors"), default)}

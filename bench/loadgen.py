@@ -18,6 +18,7 @@ import json
 import math
 import os
 import resource
+import ssl
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -29,7 +30,7 @@ import trio
 from bench.sim_station import Recorder, SimStation, StationLink, parse_mix
 from bench.sim_station201 import SimStation201
 from bench.stats import poisson_arrivals
-from bench.ws_transport import TransportClosed, WsTransport
+from bench.ws_transport import TransportClosed, WsTransport, basic_authorization
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,12 @@ class WorkerPlan:
     setup_deadline: float = 120.0
     retry_cap: float = 5.0
     seed: int = 1
+<<<<<<< HEAD
     ocpp201_ids: list[str] = field(default_factory=list)  # these stations speak 2.0.1, the rest 1.6
+=======
+    ca_file: str | None = None  # wss://: the CA that signed the server's certificate
+    password: str | None = None  # HTTP Basic password of every station (security profiles 1 and 2)
+>>>>>>> main
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -151,6 +157,7 @@ class Worker:
         self.teardown_gate = Gate()
         self.go = 0.0
         self.load_go = 0.0
+        self.ssl_context = ssl.create_default_context(cafile=plan.ca_file) if plan.ca_file else None
 
     async def _connect(self, station: SimStation, deadline: float) -> StationLink | None:
         backoff = 0.5
@@ -158,10 +165,22 @@ class Worker:
         while trio.current_time() < deadline:
             try:
                 transport = await WsTransport.connect(
+<<<<<<< HEAD
                     url, station.subprotocol, within=self.plan.connect_timeout
+=======
+                    url,
+                    SUBPROTOCOL,
+                    within=self.plan.connect_timeout,
+                    ssl_context=self.ssl_context,
+                    authorization=(
+                        basic_authorization(station.station_id, self.plan.password)
+                        if self.plan.password is not None
+                        else None
+                    ),
+>>>>>>> main
                 )
                 return StationLink(station, transport, self.plan.timeout)
-            except (OSError, TransportClosed, trio.TooSlowError) as exc:
+            except (OSError, TransportClosed, trio.TooSlowError, trio.BrokenResourceError) as exc:
                 self.setup.errors[f"connect:{type(exc).__name__}"] += 1
             await trio.sleep(min(backoff, max(0.0, deadline - trio.current_time())))
             backoff = min(backoff * 2, self.plan.retry_cap)

@@ -218,8 +218,12 @@ class DiagnosticsStatusChanged(Event):
 @register
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FirmwareStatusChanged(Event):
+    """A firmware status notification; ``request_id`` names the update it reports on (1.6
+    SignedFirmwareStatusNotification, 2.0.1 FirmwareStatusNotification), None where there is none."""
+
     TYPE: ClassVar[str] = "FirmwareStatusChanged"
     status: str
+    request_id: int | None = field(default=None, metadata=OMITTED_WHEN_NONE)
 
 
 # -- decided from the replies to our commands ------------------------------------------------------

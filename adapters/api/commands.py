@@ -9,7 +9,8 @@ connection) does not have answers 404 ``not_in_version``.
 
 The body is the OCPP payload, camelCase, exactly as it goes on the wire; it is checked with the
 strict validator of the station's version (422 ``invalid_payload`` with the validator's message)
-before anything is sent.
+before anything is sent; a certificate in InstallCertificate or CertificateSigned must parse as one
+(``adapters.api.certificate_payloads``).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from actors.commands import (
 from actors.ocpp import Direction, OcppError
 from actors.ocpp.dialect import Dialect
 from actors.ocpp.versions import DIALECTS, V16, by_version
+from adapters.api.certificate_payloads import certificate_problem
 from adapters.api.command_schemas import (
     INT64_MAX,
     INT64_MIN,
@@ -175,6 +177,8 @@ async def send_command(csms: Csms, station_id: str, action: str, payload: dict[s
             message = f"this is an OCPP {other} {action}; station {station_id} speaks {dialect.version}"
             raise ApiProblem(409, "wrong_version", message, details={"path": error.path}) from None
         raise ApiProblem(422, "invalid_payload", error.description, details={"path": error.path}) from None
+    if (found := certificate_problem(action, payload)) is not None:
+        raise ApiProblem(422, "invalid_payload", f"{action} request: {found[1]}", details={"path": found[0]})
     if (path := _out_of_range(payload)) is not None:
         message = f"{action} request: {path} is outside the 64-bit integer range"
         raise ApiProblem(422, "invalid_payload", message, details={"path": path})

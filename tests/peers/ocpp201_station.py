@@ -5,6 +5,7 @@ subprotocol ``ocpp2.0.1``. Every CSMS-initiated action the 2.0.1 tests send has 
 like a cooperative charger; GetVariables answers from a small device model that SetVariables changes.
 It keeps the profiles set (GetChargingProfiles answers with a ReportChargingProfiles of them) and the
 local list's version, for one connection: a reconnect is a reboot that loses them.
+SetVariables of SecurityCtrlr.BasicAuthPassword is answered like the 1.6 peer's AuthorizationKey.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 from ocpp.routing import after, on
 from ocpp.v201 import ChargePoint, call, call_result
 
-from tests.peers.ocpp16_station import emit, main
+from tests.peers.ocpp16_station import Certificates, emit, main, take_password
 
 
 class Station201(ChargePoint):
@@ -25,6 +26,7 @@ class Station201(ChargePoint):
         self.variables = {("OCPPCommCtrlr", "HeartbeatInterval"): "300"}
         self.profiles: dict[int, tuple[int, dict[str, Any]]] = {}  # id -> (evse, profile)
         self.list_version = 0
+        self.certificates = Certificates()
 
     def seen(self, action: str, payload: dict[str, Any]) -> None:
         emit({"received": action, "payload": payload})
@@ -63,16 +65,46 @@ class Station201(ChargePoint):
         for item in kw["set_variable_data"]:
             key = (item["component"]["name"], item["variable"]["name"])
             known = key in self.variables
-            if known:
+            if key == ("SecurityCtrlr", "BasicAuthPassword"):  # write-only: never in GetVariables
+                status = take_password(item["attribute_value"])
+            elif known:
                 self.variables[key] = item["attribute_value"]
+                status = "Accepted"
+            else:
+                status = "UnknownComponent"
             results.append(
                 {
-                    "attribute_status": "Accepted" if known else "UnknownComponent",
+                    "attribute_status": status,
                     "component": item["component"],
                     "variable": item["variable"],
                 }
             )
         return call_result.SetVariables(set_variable_result=results)
+
+    @on("InstallCertificate")
+    def install_certificate(self, **kw: Any) -> Any:
+        self.seen("InstallCertificate", kw)
+        status = self.certificates.install(kw["certificate_type"], kw["certificate"])
+        return call_result.InstallCertificate(status=status)
+
+    @on("GetInstalledCertificateIds")
+    def installed_certificates(self, **kw: Any) -> Any:
+        self.seen("GetInstalledCertificateIds", kw)
+        held = self.certificates.of(kw.get("certificate_type"))
+        if not held:
+            return call_result.GetInstalledCertificateIds(status="NotFound")
+        chains = [{"certificate_type": kind, "certificate_hash_data": data} for kind, data in held]
+        return call_result.GetInstalledCertificateIds(status="Accepted", certificate_hash_data_chain=chains)
+
+    @on("DeleteCertificate")
+    def delete_certificate(self, **kw: Any) -> Any:
+        self.seen("DeleteCertificate", kw)
+        return call_result.DeleteCertificate(status=self.certificates.delete(kw["certificate_hash_data"]))
+
+    @on("CertificateSigned")
+    def certificate_signed(self, **kw: Any) -> Any:
+        self.seen("CertificateSigned", kw)
+        return call_result.CertificateSigned(status="Accepted")
 
     @on("Reset")
     def reset(self, **kw: Any) -> Any:

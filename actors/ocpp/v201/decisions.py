@@ -65,6 +65,7 @@ from actors.events.station import (
     VariablesSet,
 )
 from actors.metering import normalise_meter_values
+from actors.ocpp import security_messages
 from actors.ocpp.v16.decisions import meter_samples, wire_time
 from actors.ocpp.v201.profiles import (
     neutral_clear_criteria,
@@ -266,6 +267,7 @@ def domain_events(
         ]
     if action == "LogStatusNotification":
         return [LogStatusChanged(status=request["status"], request_id=request.get("requestId"))]
+<<<<<<< HEAD
     if action == "ReportChargingProfiles":
         return [
             ChargingProfilesReported(
@@ -298,6 +300,9 @@ def domain_events(
             )
         ]
     return []
+=======
+    return security_messages.station_events(action, request, response)
+>>>>>>> main
 
 
 def _event_data(entry: Mapping[str, Any]) -> dict[str, Any]:
@@ -475,6 +480,8 @@ def command_events(action: str, request: Mapping[str, Any], response: Mapping[st
             entry["value"] = asked.get((_key(entry), entry["type"]))
             results.append(entry)
         return [VariablesSet(results=results)]
+    if action in security_messages.COMMANDS:
+        return security_messages.command_events(action, request, response)
     return []
 
 
