@@ -57,12 +57,9 @@ class WorkerPlan:
     setup_deadline: float = 120.0
     retry_cap: float = 5.0
     seed: int = 1
-<<<<<<< HEAD
     ocpp201_ids: list[str] = field(default_factory=list)  # these stations speak 2.0.1, the rest 1.6
-=======
     ca_file: str | None = None  # wss://: the CA that signed the server's certificate
     password: str | None = None  # HTTP Basic password of every station (security profiles 1 and 2)
->>>>>>> main
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -165,11 +162,8 @@ class Worker:
         while trio.current_time() < deadline:
             try:
                 transport = await WsTransport.connect(
-<<<<<<< HEAD
-                    url, station.subprotocol, within=self.plan.connect_timeout
-=======
                     url,
-                    SUBPROTOCOL,
+                    station.subprotocol,
                     within=self.plan.connect_timeout,
                     ssl_context=self.ssl_context,
                     authorization=(
@@ -177,7 +171,6 @@ class Worker:
                         if self.plan.password is not None
                         else None
                     ),
->>>>>>> main
                 )
                 return StationLink(station, transport, self.plan.timeout)
             except (OSError, TransportClosed, trio.TooSlowError, trio.BrokenResourceError) as exc:

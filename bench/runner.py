@@ -66,7 +66,6 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=None, help="load-generator processes")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds a CALL may wait for its answer")
     parser.add_argument("--seed", type=int, default=1)
-<<<<<<< HEAD
     versions = parser.add_mutually_exclusive_group()
     versions.add_argument(
         "--ocpp",
@@ -80,10 +79,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
         metavar="SHARE",
         help="mix versions: this share of the stations (0 to 1) speaks 2.0.1, the rest 1.6",
     )
-=======
     parser.add_argument("--ca-file", help="for a wss:// CSMS: the CA file its certificate is checked against")
     parser.add_argument("--password", help="every station's HTTP Basic password (security profiles 1, 2)")
->>>>>>> main
     parser.add_argument(
         "--setup-deadline",
         type=float,
@@ -103,12 +100,9 @@ def _scenario(args: argparse.Namespace) -> Scenario:
         timeout=args.timeout,
         seed=args.seed,
         setup_deadline=args.setup_deadline,
-<<<<<<< HEAD
         ocpp201_share=args.ocpp_mix if args.ocpp_mix is not None else float(args.ocpp == "2.0.1"),
-=======
         ca_file=args.ca_file,
         password=args.password,
->>>>>>> main
     )
 
 

@@ -51,12 +51,9 @@ class Scenario:
     connectors: int = 1
     seed: int = 1
     setup_deadline: float = 120.0
-<<<<<<< HEAD
     ocpp201_share: float = 0.0  # the share of stations speaking OCPP 2.0.1 (the rest 1.6)
-=======
     ca_file: str | None = None  # for a wss:// server: the CA its certificate is checked against
     password: str | None = None  # every station's HTTP Basic password (security profiles 1 and 2)
->>>>>>> main
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.ocpp201_share <= 1.0:
@@ -104,12 +101,9 @@ class Scenario:
                 connect_timeout=self.connect_timeout,
                 setup_deadline=self.setup_deadline,
                 seed=self.seed * 100 + w,
-<<<<<<< HEAD
                 ocpp201_ids=[ids[i] for i in speak_201 if i % count == w],
-=======
                 ca_file=self.ca_file,
                 password=self.password,
->>>>>>> main
             )
             for w in range(count)
         ]

@@ -267,7 +267,6 @@ def domain_events(
         ]
     if action == "LogStatusNotification":
         return [LogStatusChanged(status=request["status"], request_id=request.get("requestId"))]
-<<<<<<< HEAD
     if action == "ReportChargingProfiles":
         return [
             ChargingProfilesReported(
@@ -299,10 +298,7 @@ def domain_events(
                 status=str(response.get("status", "Accepted")),
             )
         ]
-    return []
-=======
     return security_messages.station_events(action, request, response)
->>>>>>> main
 
 
 def _event_data(entry: Mapping[str, Any]) -> dict[str, Any]:
