@@ -231,10 +231,11 @@ class SiteActor(Actor[SiteMessage]):
         trusted = self.site.meter is not None and not decision.failsafe
         self.stats.load = self.view.meter.current if trusted else (None, None, None)
         assert self._nursery is not None
+        phases_of = {demand.connector: len(demand.phases) for demand in decision.demands}
         for key, amps in send.items():
             sent = self.sent[key] = Sent(amps, mono)
             state = self.view.connectors[key]
-            phases = len(self.site.settings_of(key).phases)
+            phases = phases_of.get(key, len(self.site.settings_of(key).phases))
             periods = tuple((offset, min(value, amps)) for offset, value in planned.periods.get(key, ()))
             setpoint = Setpoint(key, amps, phases, state.transaction, now, pacing.profile_validity, periods)
             self._nursery.start_soon(self._apply, setpoint, sent)

@@ -379,10 +379,6 @@ class StationActor(Actor[StationMessage]):
     def _reconcile(self, trigger: str) -> None:
         """Start re-applying the station's desired state as a follow-up task (replacing one still
         running), when the station is accepted, its policy lets us, and the server intends anything."""
-        if (
-            self.dialect is not V16
-        ):  # the desired state holds 1.6 commands (ChangeConfiguration, 1.6 profiles)
-            return
         if self.state.boot_status != "Accepted" or not self.policy.reconcile or self.state.desired.empty:
             return
         if self.deps.call is None or self._nursery is None or self._inbox is None:
@@ -404,7 +400,7 @@ class StationActor(Actor[StationMessage]):
 
         with scope:
             try:
-                await reconcile(self.state.desired, trigger, ask, record)
+                await reconcile(self.state.desired, trigger, ask, record, self.dialect.requests)
             except Exception:  # a follow-up must never take the station actor down with it
                 logger.exception("station %s: reconciliation failed", self.station_id)
         if self._reconciling is scope:

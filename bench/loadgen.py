@@ -28,10 +28,9 @@ import msgpack
 import trio
 
 from bench.sim_station import Recorder, SimStation, StationLink, parse_mix
+from bench.sim_station201 import SimStation201
 from bench.stats import poisson_arrivals
 from bench.ws_transport import TransportClosed, WsTransport, basic_authorization
-
-SUBPROTOCOL = "ocpp1.6"
 
 
 @dataclass(frozen=True)
@@ -58,6 +57,7 @@ class WorkerPlan:
     setup_deadline: float = 120.0
     retry_cap: float = 5.0
     seed: int = 1
+    ocpp201_ids: list[str] = field(default_factory=list)  # these stations speak 2.0.1, the rest 1.6
     ca_file: str | None = None  # wss://: the CA that signed the server's certificate
     password: str | None = None  # HTTP Basic password of every station (security profiles 1 and 2)
 
@@ -145,6 +145,7 @@ class Worker:
     def __init__(self, plan: WorkerPlan) -> None:
         self.plan = plan
         self.mix = parse_mix(plan.mix)
+        self._speak_201 = frozenset(plan.ocpp201_ids)
         self.setup = Recorder()
         self.steps = [Recorder() for _ in plan.steps]
         self.teardown = Recorder()
@@ -162,7 +163,7 @@ class Worker:
             try:
                 transport = await WsTransport.connect(
                     url,
-                    SUBPROTOCOL,
+                    station.subprotocol,
                     within=self.plan.connect_timeout,
                     ssl_context=self.ssl_context,
                     authorization=(
@@ -224,7 +225,8 @@ class Worker:
         return True
 
     async def _station(self, index: int, station_id: str) -> None:
-        station = SimStation(station_id, self.plan.connectors, seed=self.plan.seed * 1_000_003 + index)
+        kind = SimStation201 if station_id in self._speak_201 else SimStation
+        station = kind(station_id, self.plan.connectors, seed=self.plan.seed * 1_000_003 + index)
         await trio.sleep_until(self.go)
         link = await self._set_up(station)
         self.progress.set_up()

@@ -75,7 +75,7 @@ def _floor(value: float) -> float:
 def active_needs(view: SiteView, decision: Decision, now: datetime) -> tuple[Need, ...]:
     """The needs of connectors wanting power now, with energy left and a departure ahead, as the
     optimizer takes them: the energy still to deliver, at least the site's ``min_current``, at most
-    what the connector may draw."""
+    what the connector may draw, on the phases the round counts it on."""
     site = view.site
     found = []
     for demand in decision.demands:
@@ -88,7 +88,9 @@ def active_needs(view: SiteView, decision: Decision, now: datetime) -> tuple[Nee
         cap = min(need.max_current, demand.max_current)
         if need.departure <= now or left < 1.0 or cap < minimum:
             continue
-        found.append(replace(need, energy_wh=left, max_current=cap, min_current=minimum))
+        found.append(
+            replace(need, energy_wh=left, max_current=cap, min_current=minimum, phases=demand.phases)
+        )
     return tuple(found)
 
 

@@ -16,7 +16,15 @@ It reads
   :class:`~actors.events.station.EVChargingNeedsNotified`) is a need too, from the EV itself, until
   its transaction ends (:func:`ev_need`);
 - each connector's energy register (``Energy.Active.Import.Register``, Wh), so a need's energy
-  counts what the car took since it was set.
+  counts what the car took since it was set;
+- the phases each vehicle draws on, learned from its per-phase ``Current.Import`` (L1, L2, L3): a
+  phase where it drew :data:`DRAWING` A or more during its transaction counts from then until the
+  transaction ends. A connector configured on all three phases is allocated on the phases its
+  vehicle was seen on once it has drawn (a single-phase car on L1 only is counted on L1 only,
+  leaving L2 and L3 to others); before that, and for a connector configured on fewer phases, the
+  configured phases hold. Phases are learned, never unlearned, within a transaction: a car that
+  switches from one phase to three is counted on three from its first sample there. The station's
+  L1..L3 are taken as the site's (no phase rotation).
 
 A connector **wants power** while a transaction runs on it, or while it reports ``Charging`` without a
 transaction the CSMS knows of; one behind a Modbus EVSE controller (:meth:`SiteView.control`) always
@@ -50,11 +58,12 @@ from actors.events.station import (
     TransactionStopped,
 )
 from actors.sites.limits import LimitError, Source, SourceLimit
-from actors.sites.model import ConnectorId, Site
+from actors.sites.model import PHASES, ConnectorId, Site
 
 PhaseCurrents = tuple[float | None, float | None, float | None]
 NONE3: PhaseCurrents = (None, None, None)
 CURRENT = "Current.Import"
+DRAWING = 1.0  # A: a vehicle drawing at least this on a phase draws on it
 ENERGY = "Energy.Active.Import.Register"
 EV_SOURCE = "ocpp"  # a need's source when the EV stated it (2.0.1 NotifyEVChargingNeeds)
 PHASE_INDEX = {"L1": 0, "L2": 1, "L3": 2}
@@ -68,6 +77,14 @@ class ConnectorState:
     since: datetime | None = None  # when it began wanting power
     controlled: bool = False  # behind a Modbus EVSE controller: counted as wanting power always
     energy: float | None = None  # Wh: the energy register as last sampled
+    drawn: tuple[int, ...] = ()  # the phases its vehicle was seen drawing on in this transaction
+
+    def phases(self, configured: tuple[int, ...]) -> tuple[int, ...]:
+        """The site's phases this connector's vehicle draws on: the configured ones, narrowed to those
+        it was seen drawing on (:data:`DRAWING`) when it is configured on all three."""
+        if len(configured) < len(PHASES) or not self.drawn:
+            return configured
+        return self.drawn
 
     @property
     def wants_power(self) -> bool:
@@ -177,6 +194,7 @@ class SiteView:
             state = self._connector(station, event.connector)
             wanted = state.wants_power
             state.transaction = event.transaction_id
+            state.drawn = ()
             return self._began(state, wanted, at) or True
         if isinstance(event, TransactionStopped):
             if event.connector is None:
@@ -186,6 +204,7 @@ class SiteView:
                 return False
             state.transaction = None
             state.measured = NONE3
+            state.drawn = ()
             key = ConnectorId(station, event.connector)
             found = self.needs.get(key)
             if found is not None and found.source == EV_SOURCE:
@@ -218,6 +237,7 @@ class SiteView:
         if event.connector < 1:
             return False
         values: list[float | None] = [None, None, None]
+        tagged: set[int] = set()  # phases a phase-tagged sample shows it drawing on
         energy: float | None = None
         for sample in event.samples:
             if not isinstance(sample.get("value"), int | float):
@@ -229,6 +249,8 @@ class SiteView:
             phase = (sample.get("phase") or "")[:2]
             if phase in PHASE_INDEX:
                 values[PHASE_INDEX[phase]] = float(sample["value"])
+                if sample["value"] >= DRAWING:
+                    tagged.add(PHASE_INDEX[phase] + 1)
             elif not phase:
                 used = self.site.settings_of(ConnectorId(station, event.connector)).phases
                 for p in used:
@@ -242,6 +264,9 @@ class SiteView:
             return False
         state = self._connector(station, event.connector)
         state.measured = (values[0], values[1], values[2])
+        drawn = set(state.drawn) | tagged
+        if len(drawn) > len(state.drawn):
+            state.drawn = tuple(sorted(drawn))
         return True
 
     def _meter(self, event: Event, at: datetime) -> bool:
@@ -290,6 +315,7 @@ class SiteView:
                     "since": None if state.since is None else wire_time(state.since),
                     "controlled": state.controlled,
                     "energy": state.energy,
+                    "drawn": list(state.drawn),
                 }
                 for key, state in sorted(self.connectors.items())
             ],
@@ -318,6 +344,7 @@ class SiteView:
                 None if item["since"] is None else parse_time(item["since"]),
                 item["controlled"],
                 item.get("energy"),
+                tuple(item.get("drawn", ())),
             )
         meter = data["meter"]
         current = meter["current"]

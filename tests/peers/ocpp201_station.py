@@ -3,6 +3,8 @@
 Driven exactly like ``ocpp16_station`` (JSON lines on stdin and stdout, same messages), connecting with
 subprotocol ``ocpp2.0.1``. Every CSMS-initiated action the 2.0.1 tests send has a handler that answers
 like a cooperative charger; GetVariables answers from a small device model that SetVariables changes.
+It keeps the profiles set (GetChargingProfiles answers with a ReportChargingProfiles of them) and the
+local list's version, for one connection: a reconnect is a reboot that loses them.
 SetVariables of SecurityCtrlr.BasicAuthPassword is answered like the 1.6 peer's AuthorizationKey.
 """
 
@@ -12,7 +14,7 @@ import asyncio
 import sys
 from typing import Any
 
-from ocpp.routing import on
+from ocpp.routing import after, on
 from ocpp.v201 import ChargePoint, call, call_result
 
 from tests.peers.ocpp16_station import Certificates, emit, main, take_password
@@ -22,6 +24,8 @@ class Station201(ChargePoint):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.variables = {("OCPPCommCtrlr", "HeartbeatInterval"): "300"}
+        self.profiles: dict[int, tuple[int, dict[str, Any]]] = {}  # id -> (evse, profile)
+        self.list_version = 0
         self.certificates = Certificates()
 
     def seen(self, action: str, payload: dict[str, Any]) -> None:
@@ -135,7 +139,79 @@ class Station201(ChargePoint):
     @on("SetChargingProfile")
     def set_charging_profile(self, **kw: Any) -> Any:
         self.seen("SetChargingProfile", kw)
+        profile = kw["charging_profile"]
+        self.profiles[profile["id"]] = (kw["evse_id"], profile)
         return call_result.SetChargingProfile(status="Accepted")
+
+    @on("ClearChargingProfile")
+    def clear_charging_profile(self, **kw: Any) -> Any:
+        self.seen("ClearChargingProfile", kw)
+        found = self.profiles.pop(kw.get("charging_profile_id"), None)
+        return call_result.ClearChargingProfile(status="Accepted" if found else "Unknown")
+
+    @on("GetChargingProfiles")
+    def get_charging_profiles(self, **kw: Any) -> Any:
+        self.seen("GetChargingProfiles", kw)
+        return call_result.GetChargingProfiles(status="Accepted" if self.profiles else "NoProfiles")
+
+    @after("GetChargingProfiles")
+    async def report_charging_profiles(self, **kw: Any) -> None:
+        by_evse: dict[int, list[dict[str, Any]]] = {}
+        for evse, profile in self.profiles.values():
+            by_evse.setdefault(evse, []).append(profile)
+        for n, (evse, profiles) in enumerate(sorted(by_evse.items())):
+            await self.call(
+                call.ReportChargingProfiles(
+                    request_id=kw["request_id"],
+                    charging_limit_source="CSO",
+                    evse_id=evse,
+                    charging_profile=profiles,
+                    tbc=n < len(by_evse) - 1,
+                )
+            )
+
+    @on("GetCompositeSchedule")
+    def get_composite_schedule(self, **kw: Any) -> Any:
+        self.seen("GetCompositeSchedule", kw)
+        schedule = {
+            "evse_id": kw["evse_id"],
+            "duration": kw["duration"],
+            "schedule_start": "2026-11-27T08:00:00Z",
+            "charging_rate_unit": kw.get("charging_rate_unit", "A"),
+            "charging_schedule_period": [{"start_period": 0, "limit": 16.0}],
+        }
+        return call_result.GetCompositeSchedule(status="Accepted", schedule=schedule)
+
+    @on("SendLocalList")
+    def send_local_list(self, **kw: Any) -> Any:
+        self.seen("SendLocalList", kw)
+        self.list_version = kw["version_number"]
+        return call_result.SendLocalList(status="Accepted")
+
+    @on("GetLocalListVersion")
+    def get_local_list_version(self, **kw: Any) -> Any:
+        self.seen("GetLocalListVersion", kw)
+        return call_result.GetLocalListVersion(version_number=self.list_version)
+
+    @on("ClearCache")
+    def clear_cache(self, **kw: Any) -> Any:
+        self.seen("ClearCache", kw)
+        return call_result.ClearCache(status="Accepted")
+
+    @on("UpdateFirmware")
+    def update_firmware(self, **kw: Any) -> Any:
+        self.seen("UpdateFirmware", kw)
+        return call_result.UpdateFirmware(status="Accepted")
+
+    @on("GetLog")
+    def get_log(self, **kw: Any) -> Any:
+        self.seen("GetLog", kw)
+        return call_result.GetLog(status="Accepted", filename="diagnostics.zip")
+
+    @on("DataTransfer")
+    def data_transfer(self, **kw: Any) -> Any:
+        self.seen("DataTransfer", kw)
+        return call_result.DataTransfer(status="Accepted", data={"echo": kw.get("data")})
 
 
 if __name__ == "__main__":
