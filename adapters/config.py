@@ -59,6 +59,9 @@ Example::
     [store]
     url = "sqlite:///var/lib/chargeward/events.db"   # default: events.db in --data-dir
 
+    [upstream]                         # a local controller: see adapters.upstream_config
+    url = "wss://csms.example/ocpp"
+
     [node]                             # one of several nodes sharing a postgresql:// store
     name = "node-a"                    # unique among them (serve --node NAME)
     lease_seconds = 10                 # a paused or cut-off node's stations move after this long
@@ -137,6 +140,7 @@ from adapters.tls import TlsFileError, server_context
 if TYPE_CHECKING:
     from adapters.metrics import MetricsOptions
     from adapters.modbus_config import DeviceConfig
+    from adapters.upstream_config import UpstreamOptions
 
 
 class ConfigError(ValueError):
@@ -193,6 +197,7 @@ class Config:
     state: StateOptions = field(default_factory=StateOptions)
     signing_ca: SigningCa | None = None  # [server] ca_cert, ca_key: signs SignCertificate requests
     node: NodeOptions | None = None  # [node]: one of several nodes sharing a postgresql:// store
+    upstream: UpstreamOptions | None = None  # [upstream]: a local controller forwarding to a CSMS
 
     @property
     def resolved_store_url(self) -> str:
@@ -502,6 +507,17 @@ def _sites(
     return sites
 
 
+def _upstream(root: TableReader, base: UpstreamOptions | None) -> UpstreamOptions | None:
+    root.seen.add("upstream")
+    if "upstream" not in root.table:
+        return base
+    table = root.get("upstream", dict)
+    # Imported here: adapters.upstream_config raises this module's ConfigError, so it imports it first.
+    from adapters.upstream_config import parse_upstream
+
+    return parse_upstream(table, root.source)
+
+
 def _metrics_options(root: TableReader, base: MetricsOptions | None) -> MetricsOptions | None:
     if "metrics" not in root.table:
         root.seen.add("metrics")
@@ -563,6 +579,7 @@ def parse_config(document: Mapping[str, Any], source: str, base: Config | None =
     store_url = store.get("url", str, base.store_url)
     store.finish()
     node = _node_options(root, base.node)
+    upstream = _upstream(root, base.upstream)
     state_table = root.table_of("state")
     state = StateOptions(
         checkpoint_every=_at_least_one(state_table, "checkpoint_every", base.state.checkpoint_every),
@@ -610,6 +627,7 @@ def parse_config(document: Mapping[str, Any], source: str, base: Config | None =
         state=state,
         signing_ca=signing_ca,
         node=node,
+        upstream=upstream,
         fleet=FleetPolicy(
             heartbeat_interval=heartbeat,
             unknown_stations=unknown_stations,
@@ -628,7 +646,7 @@ def parse_config(document: Mapping[str, Any], source: str, base: Config | None =
 
 
 ENV_PREFIX = "CHARGEWARD_"
-ENV_TABLES = ("server", "api", "store", "state", "fleet", "metrics", "node")
+ENV_TABLES = ("server", "api", "store", "state", "fleet", "metrics", "node", "upstream")
 
 
 def _environment(environ: Mapping[str, str]) -> dict[tuple[str, str], tuple[Any, str]]:

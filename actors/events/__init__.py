@@ -4,7 +4,7 @@
   connector).
 - :mod:`actors.events.station`, :mod:`actors.events.modbus`, :mod:`actors.events.node`,
   :mod:`actors.events.security`, :mod:`actors.events.site`, :mod:`actors.events.needs`,
-  :mod:`actors.events.certificates`: the event
+  :mod:`actors.events.certificates`, :mod:`actors.events.upstream`: the event
   classes of each kind of stream.
 - :mod:`actors.events.registry`: the base class, the registry, :func:`encode`, :func:`decode`,
   :func:`events_of` (the one way a committed record becomes events) and the upcasters' machinery.
@@ -12,7 +12,7 @@
 Importing this package registers every class.
 """
 
-from actors.events import certificates, modbus, needs, node, security, site, station
+from actors.events import certificates, modbus, needs, node, security, site, station, upstream
 from actors.events.refs import IdToken, TransactionId
 from actors.events.registry import (
     Event,
@@ -46,4 +46,5 @@ __all__ = [
     "security",
     "site",
     "station",
+    "upstream",
 ]
