@@ -18,6 +18,9 @@ from typing import Any
 
 #: The configuration key that holds the station's HTTP Basic password (OCPP 1.6 security profiles).
 AUTHORIZATION_KEY = "AuthorizationKey"
+#: The component and variable that hold it in OCPP 2.0.1's device model.
+SECURITY_CTRLR = "SecurityCtrlr"
+BASIC_AUTH_PASSWORD = "BasicAuthPassword"
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,8 +38,25 @@ class Command:
 
     @property
     def carries_secret(self) -> bool:
-        """Whether the wire payload is a password (ChangeConfiguration AuthorizationKey)."""
-        return self.action == "ChangeConfiguration" and self.payload.get("key") == AUTHORIZATION_KEY
+        """Whether the wire payload holds a password: ChangeConfiguration AuthorizationKey (1.6), or
+        SetVariables of SecurityCtrlr.BasicAuthPassword (2.0.1)."""
+        if self.action == "ChangeConfiguration":
+            return self.payload.get("key") == AUTHORIZATION_KEY
+        if self.action == "SetVariables":
+            return any(_is_password(item) for item in self.payload.get("setVariableData") or ())
+        return False
+
+
+def _is_password(item: Any) -> bool:
+    if not isinstance(item, Mapping):
+        return False
+    component, variable = item.get("component"), item.get("variable")
+    return (
+        isinstance(component, Mapping)
+        and isinstance(variable, Mapping)
+        and component.get("name") == SECURITY_CTRLR
+        and variable.get("name") == BASIC_AUTH_PASSWORD
+    )
 
 
 class CommandError(Exception):

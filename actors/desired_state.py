@@ -7,7 +7,11 @@ Three things an operator sets through chargeward and a station may lose when it 
   not kept: they belong to a transaction, which a reboot ends;
 - configuration keys set with an accepted ChangeConfiguration (the last value per key);
 - the local authorisation list: the version of the last accepted SendLocalList and the entries a
-  ``Full`` list set and ``Differential`` ones updated (an entry without ``idTagInfo`` is removed).
+  ``Full`` list set and ``Differential`` ones updated (an entry without ``idTagInfo``, or 2.0.1's
+  ``idTokenInfo``, is removed).
+
+Profiles and the list are kept in 1.6's shapes; a 2.0.1 list entry is kept whole (its id token has a
+type 1.6 has no field for). The dialect's ``Requests`` turn them into the station's version's requests.
 
 Pure and small, so the station actor keeps it in its state (and its snapshots) at no cost per frame.
 """
@@ -36,7 +40,8 @@ class DesiredState:
     profiles: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # by connector, in order set
     configuration: dict[str, str] = field(default_factory=dict)
     local_list_version: int | None = None
-    local_list: dict[str, dict[str, Any]] = field(default_factory=dict)  # idTag -> idTagInfo
+    # id token -> 1.6's idTagInfo, or a 2.0.1 entry whole ({"idToken": {...}, "idTokenInfo": {...}})
+    local_list: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def empty(self) -> bool:
@@ -55,7 +60,10 @@ class DesiredState:
         """The SendLocalList request that sets the whole intended list, or None when none was sent."""
         if self.local_list_version is None:
             return None
-        entries = [{"idTag": tag, "idTagInfo": info} for tag, info in sorted(self.local_list.items())]
+        entries = [
+            info if "idToken" in info else {"idTag": tag, "idTagInfo": info}
+            for tag, info in sorted(self.local_list.items())
+        ]
         return {
             "listVersion": self.local_list_version,
             "updateType": "Full",
@@ -93,10 +101,13 @@ def _local_list(desired: DesiredState, event: LocalListSent) -> None:
     if event.update_type == "Full":
         desired.local_list = {}
     for entry in event.entries:
-        tag = entry.get("idTag")
+        token = entry.get("idToken")
+        if isinstance(token, dict):  # 2.0.1
+            tag, info = token.get("idToken"), dict(entry) if entry.get("idTokenInfo") else None
+        else:
+            tag, info = entry.get("idTag"), entry.get("idTagInfo")
         if not isinstance(tag, str):
             continue
-        info = entry.get("idTagInfo")
         if info is None:
             desired.local_list.pop(tag, None)
         else:

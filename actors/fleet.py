@@ -35,6 +35,7 @@ from actors.station import (
 )
 from actors.station_tree import StationFailures, StationTree
 from actors.transaction_ids import Allocate, TransactionIds
+from actors.upstream import UpstreamPort
 from core.actor import ActorRef, ActorStopped, AskTimeout
 from core.events import check_stream
 from core.store import EventStore
@@ -280,6 +281,10 @@ class Fleet:
         now = self.runtime.clock.monotonic()
         send_by = now + (wait - call_timeout if wait > call_timeout else wait)
         return await ref.ask(lambda reply: SendCommand(to_command(command), reply, send_by), timeout=wait)
+
+    def forward_upstream(self, upstream: UpstreamPort) -> None:
+        """Make every station actor forward its station's calls to ``upstream`` (a local controller)."""
+        self._deps.upstream = upstream
 
     def dialect_of(self, station_id: str) -> Dialect | None:
         """The dialect of the station's current (or last) connection, if its actor ever ran here."""

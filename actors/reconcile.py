@@ -13,6 +13,10 @@ path (so every command and reply is logged, and accepted ones fold into the reco
 3. the local list's version is read with GetLocalListVersion and, when it differs, the whole intended
    list is sent again (``Full``, at the intended version).
 
+The same steps serve OCPP 2.0.1 stations in their version's payloads (the dialect's ``Requests``):
+SetChargingProfile with the profile's 2.0.1 shape, GetLocalListVersion's ``versionNumber``. A 2.0.1
+station has no ChangeConfiguration, so its record holds no configuration keys and step 2 never runs.
+
 Each step is a ``ReconcileStep`` event between ``ReconcileStarted`` and ``ReconcileFinished``. A step
 that fails (no answer, a CALLERROR) is recorded and the others still run; once the station is offline
 the rest is not tried.
@@ -27,6 +31,8 @@ from actors.commands import StationOffline
 from actors.desired_state import DesiredState
 from actors.events import Event
 from actors.events.station import ReconcileFinished, ReconcileStarted, ReconcileStep
+from actors.ocpp.dialect import Requests
+from actors.ocpp.v16.dialect import REQUESTS as V16_REQUESTS
 
 Call = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
 Record = Callable[[list[Event]], Awaitable[None]]
@@ -72,8 +78,11 @@ class _Run:
             await self.step(kind, target, "rejected", f"{action}: {status}")
 
 
-async def reconcile(desired: DesiredState, trigger: str, call: Call, record: Record) -> None:
-    """Compare and re-apply ``desired`` (taken as it is now) through ``call``; events through ``record``."""
+async def reconcile(
+    desired: DesiredState, trigger: str, call: Call, record: Record, requests: Requests = V16_REQUESTS
+) -> None:
+    """Compare and re-apply ``desired`` (taken as it is now) through ``call``, in the payloads of the
+    station's version (``requests``); events through ``record``."""
     profiles = desired.set_charging_profiles()
     configuration = dict(desired.configuration)
     local_list = desired.send_local_list()
@@ -81,13 +90,13 @@ async def reconcile(desired: DesiredState, trigger: str, call: Call, record: Rec
     run = _Run(call, record)
     for request in profiles:
         target = str(request["csChargingProfiles"].get("chargingProfileId"))
-        reply = await run.ask("profile", target, "SetChargingProfile", request)
+        reply = await run.ask("profile", target, "SetChargingProfile", requests.set_profile(request))
         if reply is not None:
             await run.applied_or_rejected("profile", target, "SetChargingProfile", reply)
     if configuration:
         await _configuration(run, configuration)
     if local_list is not None:
-        await _local_list(run, local_list)
+        await _local_list(run, local_list, requests)
     outcome = "failed" if run.failed or run.offline else "done"
     await record([ReconcileFinished(outcome=outcome, applied=run.applied, failed=run.failed)])
 
@@ -112,14 +121,14 @@ async def _configuration(run: _Run, configuration: dict[str, str]) -> None:
             await run.applied_or_rejected("configuration", key, "ChangeConfiguration", reply)
 
 
-async def _local_list(run: _Run, request: dict[str, Any]) -> None:
+async def _local_list(run: _Run, request: dict[str, Any], requests: Requests) -> None:
     version = request["listVersion"]
     reported = await run.ask("local_list", str(version), "GetLocalListVersion", {})
     if reported is None:
         return
-    if reported.get("listVersion") == version:
+    if requests.local_list_version(reported) == version:
         await run.step("local_list", str(version), "in_sync")
         return
-    reply = await run.ask("local_list", str(version), "SendLocalList", request)
+    reply = await run.ask("local_list", str(version), "SendLocalList", requests.local_list(request))
     if reply is not None:
         await run.applied_or_rejected("local_list", str(version), "SendLocalList", reply)

@@ -7,13 +7,18 @@ when an input changed (after ``debounce`` seconds, so a burst of events makes on
 every ``round_interval`` seconds. Each round
 
 1. decides the targets (:func:`actors.sites.decide.decide`: the allocation, or the failsafe current
-   when the grid meter is stale),
+   when the grid meter is stale) and, when the site has an optimizer and connectors with charging
+   needs, plans them (:mod:`actors.sites.planning`: the plan, fitted under the allocation, in a worker
+   thread as the solver takes tens of milliseconds and more),
 2. paces them (:func:`actors.sites.pacing.pace`: a decrease goes at once, a small or too early rise
    waits) and renews allocations before they lapse (half their ``profile_validity``),
-3. appends one :class:`~actors.events.site.SiteRound` to ``site/<id>`` with its inputs, outputs and
-   the view it decided from, and only then
+3. appends one :class:`~actors.events.site.SiteRound` to ``site/<id>`` with its inputs, outputs,
+   the plan and the view it decided from, and only then
 4. sends what changed through the :class:`~actors.sites.control.ChargingControl` port, one send per
    connector at a time, in order (a failed send is forgotten, so the next round sends again).
+
+While a plan is in force the actor also wakes at the start of each of its slots, where a planned
+connector's current may rise (a profile never rises by itself).
 
 Before the site is managed, every connected station of the site gets the failsafe profile (at the
 actor's start, and each time a station boots). A restarted actor resumes from its last round: the view
@@ -29,6 +34,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import trio
@@ -41,6 +47,7 @@ from actors.sites.decide import Decision, decide
 from actors.sites.limits import Bound
 from actors.sites.model import ConnectorId, Site
 from actors.sites.pacing import Sent, pace
+from actors.sites.planning import Planned, apply_plan, plan_inputs
 from actors.sites.view import SiteView, limit_data, limit_of
 from core.actor import Actor, Reply
 from core.clock import Clock
@@ -64,6 +71,8 @@ class SiteStats:
     last_reason: str | None = None
     in_force: dict[ConnectorId, float] = field(default_factory=dict)  # what each connector was sent
     load: tuple[float | None, ...] = (None, None, None)  # A per phase the grid meter read (None: unknown)
+    plan: dict[str, Any] | None = None  # the last round's plan, as its event records it
+    plans: Counter[str] = field(default_factory=Counter)  # "planned" / "failed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,9 +179,14 @@ class SiteActor(Actor[SiteMessage]):
     async def _rounds(self) -> None:
         pacing = self.site.pacing
         while True:
-            with trio.move_on_after(pacing.round_interval):
+            wait, reason = pacing.round_interval, "interval"
+            if self.stats.plan is not None and "error" not in self.stats.plan:
+                slot = self.site.planning.slot
+                to_slot = slot - self.clock.wall().timestamp() % slot + 0.5
+                if to_slot < wait:
+                    wait, reason = to_slot, "slot"
+            with trio.move_on_after(wait):
                 await self._changed.wait()
-            reason = "interval"
             if self._changed.is_set():
                 reason = "change"
                 await trio.sleep(pacing.debounce)
@@ -184,6 +198,14 @@ class SiteActor(Actor[SiteMessage]):
         now = self.clock.wall().replace(microsecond=0)
         mono = self.clock.monotonic()
         decision = decide(self.view, now, {k: s.current for k, s in self.sent.items()})
+        planned = Planned(decision, {}, None)
+        inputs = plan_inputs(self.view, decision, now)
+        if inputs is not None:
+            planned = await trio.to_thread.run_sync(
+                partial(apply_plan, self.site, now, decision, inputs, valid_for=pacing.profile_validity)
+            )
+            self.stats.plans["failed" if "error" in (planned.record or {}) else "planned"] += 1
+        decision = planned.decision
         paced = pace(
             decision.targets, self.sent, mono, deadband=pacing.deadband, min_interval=pacing.min_interval
         )
@@ -197,7 +219,7 @@ class SiteActor(Actor[SiteMessage]):
                 send[key] = last.current  # renewed before it lapses to the failsafe
         for key in [k for k in self.sent if k not in decision.targets]:
             del self.sent[key]  # no longer wants power: its TxProfile ended with its transaction
-        event = self._event(reason, decision, paced.in_force, send)
+        event = self._event(reason, decision, paced.in_force, send, planned.record)
         await self.store.append(new_events(self.stream, [event], now))
         if self.stats.last is not None and self.stats.last.over > 0:
             self.stats.seconds_over += mono - self._last_round
@@ -205,14 +227,17 @@ class SiteActor(Actor[SiteMessage]):
         self.stats.rounds[reason] += 1
         self.stats.last, self.stats.last_at, self.stats.last_reason = decision, now, reason
         self.stats.in_force = dict(paced.in_force)
+        self.stats.plan = planned.record
         trusted = self.site.meter is not None and not decision.failsafe
         self.stats.load = self.view.meter.current if trusted else (None, None, None)
         assert self._nursery is not None
+        phases_of = {demand.connector: len(demand.phases) for demand in decision.demands}
         for key, amps in send.items():
             sent = self.sent[key] = Sent(amps, mono)
             state = self.view.connectors[key]
-            phases = len(self.site.settings_of(key).phases)
-            setpoint = Setpoint(key, amps, phases, state.transaction, now, pacing.profile_validity)
+            phases = phases_of.get(key, len(self.site.settings_of(key).phases))
+            periods = tuple((offset, min(value, amps)) for offset, value in planned.periods.get(key, ()))
+            setpoint = Setpoint(key, amps, phases, state.transaction, now, pacing.profile_validity, periods)
             self._nursery.start_soon(self._apply, setpoint, sent)
 
     def _event(
@@ -221,6 +246,7 @@ class SiteActor(Actor[SiteMessage]):
         decision: Decision,
         in_force: Mapping[ConnectorId, float],
         send: Mapping[ConnectorId, float],
+        plan: dict[str, Any] | None,
     ) -> SiteRound:
         allocation = decision.allocation
         connectors = []
@@ -265,6 +291,7 @@ class SiteActor(Actor[SiteMessage]):
                 for o in (allocation.overloads if allocation is not None else ())
             ],
             state=self.view.as_data(),
+            plan=plan,
         )
 
     async def _apply(self, setpoint: Setpoint, sent: Sent) -> None:
@@ -350,6 +377,7 @@ class SiteActor(Actor[SiteMessage]):
             "failsafe": None if decision is None else decision.failsafe,
             "over": None if decision is None else decision.over,
             "connectors": connectors,
+            "plan": stats.plan,
             "last_round": None
             if stats.last_at is None
             else {"at": stats.last_at.isoformat(), "reason": stats.last_reason},

@@ -72,6 +72,7 @@ from actors.snapshots import StreamSnapshots
 from actors.station_state import StationState
 from actors.station_state import state_codec as station_state_codec
 from actors.transaction_ids import Allocate
+from actors.upstream import Forward, UpstreamPort
 from core.actor import Actor, ActorBusy, ActorRef, ActorStopped, Reply
 from core.clock import Clock
 from core.events import EventRecord, NewEvent
@@ -190,6 +191,8 @@ class StationDeps:
     # Each station's dialect (of its current or last connection), written by its actor: the API reads
     # it to check a command without a round trip through a mailbox that may be busy.
     dialects: dict[str, Dialect] = field(default_factory=dict)
+    # A local controller's upstream links (``[upstream]``): station calls are forwarded there first.
+    upstream: UpstreamPort | None = None
 
     @staticmethod
     def validator(dialect: Dialect, policy: StationPolicy) -> Validator:
@@ -367,6 +370,8 @@ class StationActor(Actor[StationMessage]):
             Role.CSMS, actions=self.dialect.actions, timeout=self.policy.call_timeout, id_prefix=f"{conn}-"
         )
         message.reply.send(conn)
+        if self.deps.upstream is not None:  # before the station's first call, which it forwards
+            self.deps.upstream.link(self.station_id, self.dialect)
         if old is not None and self._nursery is not None:
             self._nursery.start_soon(old.close, f"replaced by a new connection ({conn})")
         if self._first_connection:
@@ -379,10 +384,6 @@ class StationActor(Actor[StationMessage]):
     def _reconcile(self, trigger: str) -> None:
         """Start re-applying the station's desired state as a follow-up task (replacing one still
         running), when the station is accepted, its policy lets us, and the server intends anything."""
-        if (
-            self.dialect is not V16
-        ):  # the desired state holds 1.6 commands (ChangeConfiguration, 1.6 profiles)
-            return
         if self.state.boot_status != "Accepted" or not self.policy.reconcile or self.state.desired.empty:
             return
         if self.deps.call is None or self._nursery is None or self._inbox is None:
@@ -404,7 +405,7 @@ class StationActor(Actor[StationMessage]):
 
         with scope:
             try:
-                await reconcile(self.state.desired, trigger, ask, record)
+                await reconcile(self.state.desired, trigger, ask, record, self.dialect.requests)
             except Exception:  # a follow-up must never take the station actor down with it
                 logger.exception("station %s: reconciliation failed", self.station_id)
         if self._reconciling is scope:
@@ -488,7 +489,7 @@ class StationActor(Actor[StationMessage]):
                 vendor = self.state.vendor or self.dialect.boot_vendor(call.payload) or "unknown"
                 for repair in checked.repairs:
                     self.deps.stats.repairs[(str(vendor), repair.path)] += 1
-            response = await self._respond(call.action, checked.payload, frame)
+            response = await self._respond(call.action, checked.payload, frame, call)
             domain = self.dialect.domain_events(call.action, checked.payload, response, self.state)
             reply = self.session.answer(call.unique_id, response)
             outcome = "result"
@@ -521,8 +522,28 @@ class StationActor(Actor[StationMessage]):
         handled = (self.deps.clock.wall() - frame.received).total_seconds()
         self.deps.stats.observe_handling(call.action, handled)
 
-    async def _respond(self, action: str, request: dict[str, Any], frame: FrameIn) -> dict[str, Any]:
-        """The response payload: the first handler that answers, else the built-in rule."""
+    async def _respond(
+        self, action: str, request: dict[str, Any], frame: FrameIn, call: CallReceived
+    ) -> dict[str, Any]:
+        """The response payload: the upstream's when it answers in time (a local controller), else
+        the first handler that answers, else the built-in rule."""
+        tx_id = None
+        if self.deps.upstream is not None:
+            if action in self.dialect.allocates_transaction_id:
+                tx_id = await self._allocate_transaction_id()
+            upstream = await self._ask_upstream(self.deps.upstream, call, tx_id)
+            if upstream is not None:
+                if tx_id is not None:  # the station knows its transactions by local ids (the link maps them)
+                    upstream = {**upstream, "transactionId": tx_id}
+                try:
+                    return checked_response(self.dialect, action, upstream)
+                except OcppError as error:
+                    logger.warning(
+                        "station %s: the upstream's %s answer is invalid (%s); answered locally",
+                        self.station_id,
+                        action,
+                        error.description,
+                    )
         try:
             response = await self.deps.handlers.consult(
                 IncomingCall(self.station_id, action, request, frame.conn, self.dialect.version)
@@ -531,8 +552,7 @@ class StationActor(Actor[StationMessage]):
             logger.exception("station %s: handler for %s failed", self.station_id, action)
             raise OcppError(ErrorCode.INTERNAL_ERROR, f"handler for {action} failed: {exc!r}") from exc
         if response is None:
-            tx_id = None
-            if action in self.dialect.allocates_transaction_id:
+            if tx_id is None and action in self.dialect.allocates_transaction_id:
                 tx_id = await self._allocate_transaction_id()
             response = self.dialect.builtin_response(
                 action,
@@ -548,6 +568,24 @@ class StationActor(Actor[StationMessage]):
         except OcppError as error:
             logger.error("station %s: invalid %s response %r: %s", self.station_id, action, response, error)
             raise OcppError(ErrorCode.INTERNAL_ERROR, f"the {action} response was invalid") from error
+
+    async def _ask_upstream(
+        self, upstream: UpstreamPort, call: CallReceived, tx_id: int | None
+    ) -> dict[str, Any] | None:
+        """The upstream's answer to the station's ``call`` if it comes within the reply timeout.
+
+        The call's FrameReceived will be the next event of the stream (this actor is its only
+        writer), so its sequence names it for the link's cursor.
+        """
+        link = upstream.link(self.station_id, self.dialect)
+        seq = self.state.version + 1
+        try:
+            return await link.ask(
+                lambda reply: Forward(seq, call.unique_id, call.action, call.payload, tx_id, reply),
+                timeout=upstream.reply_timeout,
+            )
+        except (trio.TooSlowError, ActorStopped, ActorBusy):
+            return None
 
     async def _allocate_transaction_id(self) -> int:
         """A fresh transaction id; a slow or failed allocation fails only this StartTransaction."""
@@ -567,8 +605,8 @@ class StationActor(Actor[StationMessage]):
         if command.carries_secret and command.logged is None:
             message.reply.fail(
                 InvalidCommand(
-                    f"{command.action}: {command.payload.get('key')} is a password and would be logged "
-                    "as sent; rotate it with POST /api/stations/<id>/password (adapters.password_rotation)"
+                    f"{command.action}: the station's password would be logged as sent; rotate it "
+                    "with POST /api/stations/<id>/password (adapters.password_rotation)"
                 )
             )
             return

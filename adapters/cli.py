@@ -226,7 +226,7 @@ def make_parser() -> argparse.ArgumentParser:
     _station_parser(sub)
     log_tools.add_parsers(sub)
     schedule.add_parser(sub)
-    sub.add_parser("simulate", help="drive simulated OCPP 1.6 stations against any CSMS (see --help)")
+    sub.add_parser("simulate", help="drive simulated OCPP 1.6 or 2.0.1 stations at any CSMS (see --help)")
     sub.add_parser("bench", help="run the latency benchmark (see --help)")
     return parser
 

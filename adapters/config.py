@@ -18,6 +18,8 @@ Example::
     tls_cert = "/etc/chargeward/server.pem"  # with it the OCPP port serves wss:// (see adapters.tls)
     tls_key = "/etc/chargeward/server.key"
     client_ca = "/etc/chargeward/stations-ca.pem"  # verifies client certificates (security profile 3)
+    client_id_field = "CN"             # the certificate field that must be the station id: CN,
+                                       # serialNumber, OU, UID (subject) or SAN:DNS, SAN:URI
     ca_cert = "/etc/chargeward/stations-ca.pem"    # signs stations' SignCertificate requests, with ...
     ca_key = "/etc/chargeward/stations-ca.key"     # ... its key (see adapters.certificate_signing)
     station_cert_days = 365                        # validity of a certificate it signs
@@ -56,6 +58,9 @@ Example::
 
     [store]
     url = "sqlite:///var/lib/chargeward/events.db"   # default: events.db in --data-dir
+
+    [upstream]                         # a local controller: see adapters.upstream_config
+    url = "wss://csms.example/ocpp"
 
     [node]                             # one of several nodes sharing a postgresql:// store
     name = "node-a"                    # unique among them (serve --node NAME)
@@ -128,13 +133,14 @@ from actors.sites import Site
 from adapters.api.options import TOKEN_LISTS, ApiOptions, InsecureApiOptions
 from adapters.certificate_signing import CaFileError, SigningCa
 from adapters.ocpp_server import ServerOptions
-from adapters.station_gate import PROFILES, SecurityOptions, StationCredentials
+from adapters.station_gate import CLIENT_ID_FIELDS, PROFILES, SecurityOptions, StationCredentials
 from adapters.station_passwords import check_stored
 from adapters.tls import TlsFileError, server_context
 
 if TYPE_CHECKING:
     from adapters.metrics import MetricsOptions
     from adapters.modbus_config import DeviceConfig
+    from adapters.upstream_config import UpstreamOptions
 
 
 class ConfigError(ValueError):
@@ -191,6 +197,7 @@ class Config:
     state: StateOptions = field(default_factory=StateOptions)
     signing_ca: SigningCa | None = None  # [server] ca_cert, ca_key: signs SignCertificate requests
     node: NodeOptions | None = None  # [node]: one of several nodes sharing a postgresql:// store
+    upstream: UpstreamOptions | None = None  # [upstream]: a local controller forwarding to a CSMS
 
     @property
     def resolved_store_url(self) -> str:
@@ -327,6 +334,18 @@ def _tls(server: TableReader, base: ServerOptions) -> Any:
         return server_context(Path(cert), Path(key), Path(ca) if ca is not None else None)
     except TlsFileError as error:
         raise server.fail(error.setting, error.reason) from None
+
+
+def _client_id_field(server: TableReader, default: str) -> str:
+    """``[server] client_id_field``: one of :data:`adapters.station_gate.CLIENT_ID_FIELDS`, with client_ca."""
+    value: str | None = server.get("client_id_field", str, None)
+    if value is None:
+        return default
+    if value not in CLIENT_ID_FIELDS:
+        raise server.fail("client_id_field", f"must be one of {', '.join(CLIENT_ID_FIELDS)}, got {value!r}")
+    if server.get("client_ca", str, None) is None:
+        raise server.fail("client_id_field", "needs client_ca too (it names a field of client certificates)")
+    return value
 
 
 def _signing_ca(server: TableReader, base: SigningCa | None) -> SigningCa | None:
@@ -488,6 +507,17 @@ def _sites(
     return sites
 
 
+def _upstream(root: TableReader, base: UpstreamOptions | None) -> UpstreamOptions | None:
+    root.seen.add("upstream")
+    if "upstream" not in root.table:
+        return base
+    table = root.get("upstream", dict)
+    # Imported here: adapters.upstream_config raises this module's ConfigError, so it imports it first.
+    from adapters.upstream_config import parse_upstream
+
+    return parse_upstream(table, root.source)
+
+
 def _metrics_options(root: TableReader, base: MetricsOptions | None) -> MetricsOptions | None:
     if "metrics" not in root.table:
         root.seen.add("metrics")
@@ -539,6 +569,7 @@ def parse_config(document: Mapping[str, Any], source: str, base: Config | None =
         ssl_context=_tls(server, base.server),
     )
     signing_ca = _signing_ca(server, base.signing_ca)
+    client_id_field = _client_id_field(server, base.server.security.client_id_field)
     server.finish()
     api = _api_options(root, base.api)
     metrics = _metrics_options(root, base.metrics)
@@ -548,6 +579,7 @@ def parse_config(document: Mapping[str, Any], source: str, base: Config | None =
     store_url = store.get("url", str, base.store_url)
     store.finish()
     node = _node_options(root, base.node)
+    upstream = _upstream(root, base.upstream)
     state_table = root.table_of("state")
     state = StateOptions(
         checkpoint_every=_at_least_one(state_table, "checkpoint_every", base.state.checkpoint_every),
@@ -577,6 +609,7 @@ def parse_config(document: Mapping[str, Any], source: str, base: Config | None =
     credentials = dict(base.server.security.stations)
     stations = {**base.fleet.stations, **_station_policies(root.table_of("stations"), default, credentials)}
     security = _security(fleet, base.server.security, credentials, options, source)
+    security = replace(security, client_id_field=client_id_field)
     options = replace(options, security=security)
     fleet.finish()
     vendors = {**base.fleet.vendors, **_station_policies(root.table_of("vendors"), default)}
@@ -594,6 +627,7 @@ def parse_config(document: Mapping[str, Any], source: str, base: Config | None =
         state=state,
         signing_ca=signing_ca,
         node=node,
+        upstream=upstream,
         fleet=FleetPolicy(
             heartbeat_interval=heartbeat,
             unknown_stations=unknown_stations,
@@ -612,7 +646,7 @@ def parse_config(document: Mapping[str, Any], source: str, base: Config | None =
 
 
 ENV_PREFIX = "CHARGEWARD_"
-ENV_TABLES = ("server", "api", "store", "state", "fleet", "metrics", "node")
+ENV_TABLES = ("server", "api", "store", "state", "fleet", "metrics", "node", "upstream")
 
 
 def _environment(environ: Mapping[str, str]) -> dict[tuple[str, str], tuple[Any, str]]:

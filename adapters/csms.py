@@ -3,7 +3,8 @@ live projection, the OCPP server and (with ``config.api`` set) the HTTP API.
 
 Everything but the store runs under one root supervisor, ``rest_for_one``, children in start order
 (each is ready before the next starts): transaction ids, stations, Modbus devices, sites (one
-load-management actor per ``[sites.<id>]``), projections, the transaction index, OCPP listener, API.
+load-management actor per ``[sites.<id>]``), upstream links (``[upstream]``: one per station, see
+``adapters.upstream_link``), projections, the transaction index, OCPP listener, API.
 A child that fails restarts with everything after it, which depends on it. A single station cannot
 get here: its own subtree stops it alone (``actors.station_tree``). More than ``ROOT_INTENSITY``
 restarts in ``ROOT_PERIOD`` seconds ends ``open_csms`` with the error.
@@ -49,6 +50,7 @@ from adapters.site_control import FleetControl
 from adapters.stale_connections import close_stale_connections
 from adapters.station_gate import StationGate
 from adapters.stores import open_store
+from adapters.upstream_link import UpstreamLinks
 from core.actor import ActorRef
 from core.projection import ProjectionRunner, StoredCheckpoint
 from core.service import Service
@@ -124,6 +126,7 @@ class Csms:
         self.cluster: ClusterNode | None = None  # [node]: one of several nodes sharing the store
         self.sites: dict[str, ActorRef[SiteMessage]] = {}  # site actors by site id ([sites.<id>])
         self.site_stats: dict[str, SiteStats] = {site.id: SiteStats() for site in config.sites}
+        self.upstream: UpstreamLinks | None = None  # [upstream]: each station's link to the upstream CSMS
 
     def station(self, station_id: str) -> StationHandle:
         return StationHandle(self.fleet, station_id)
@@ -191,6 +194,10 @@ async def open_csms(
             await start("modbus-devices", modbus, partial(setattr, csms, "modbus"))
         if config.sites:
             root.start_child(ChildSpec(id="sites", factory=partial(sites_tree, csms), kind="supervisor"))
+        if config.upstream is not None:
+            csms.upstream = UpstreamLinks(config.upstream, runtime, store, fleet.call)
+            fleet.forward_upstream(csms.upstream)
+            root.start_child(ChildSpec(id="upstream", factory=csms.upstream.tree, kind="supervisor"))
         await start("projections", live.run, _ignore)
         await start("transaction-index", transactions.run, _ignore)
         if csms.cluster is None:  # with several nodes, the next owner of a station records it

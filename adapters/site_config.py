@@ -17,6 +17,10 @@ Example::
     min_interval = 10             # s: ... and so is one sooner than this after the connector's last send
     meter_timeout = 10            # s: a grid meter silent this long is stale: failsafe currents
     profile_validity = 300        # s: a sent limit lapses to the failsafe unless renewed (>= 2 rounds)
+    optimizer = "fastest"         # off | fastest | cheapest: plan for charging needs (default off)
+    peak_target = 18000           # W: keep the site's load under this where needs allow (optional)
+    plan_slot = 900               # s: the plan's resolution (default 900)
+    plan_horizon = 86400          # s: how far it plans ahead, a multiple of plan_slot (default 86400)
 
     [[sites.depot.circuits]]
     name = "row-a"
@@ -39,7 +43,8 @@ Every mistake raises :class:`adapters.config.ConfigError` naming the file, the k
 (``sites.depot.circuits[1].parent``) and the reason: a parent that does not exist, circuits whose
 parents form a cycle, a station in two sites or two circuits, a member that is not one of the site's
 stations, a limit that is not positive, a ``min_current`` or ``failsafe_current`` above a limit it
-must fit under.
+must fit under, failsafe currents that together exceed a limit (see :func:`_check_failsafe`), an
+optimizer setting out of range.
 """
 
 from __future__ import annotations
@@ -50,7 +55,18 @@ from dataclasses import replace
 from typing import Any
 
 from actors.device_profile import DeviceKind
-from actors.sites import Circuit, ConnectorSettings, Member, Pacing, Policy, Site
+from actors.sites import (
+    Circuit,
+    ConnectorId,
+    ConnectorSettings,
+    Member,
+    Optimizer,
+    Pacing,
+    Planning,
+    Policy,
+    Site,
+)
+from actors.sites.model import PHASES
 from adapters.config import ConfigError, TableReader
 from adapters.modbus_config import DeviceConfig
 
@@ -185,6 +201,94 @@ def _pacing(table: _Table) -> Pacing:
     return Pacing(**values)
 
 
+MAX_PLAN_SLOTS = 2016  # a week of 5-minute slots: the LP grows with connectors x slots
+
+
+def _planning(table: _Table) -> Planning:
+    """The optimizer's keys: ``optimizer``, ``peak_target`` (W), ``plan_slot`` and ``plan_horizon`` (s)."""
+    mode = table.choice("optimizer", Optimizer, Optimizer.OFF)
+    peak_target = table.get("peak_target", (int, float), None)
+    if peak_target is not None and not 0 < peak_target < float("inf"):
+        raise table.fail("peak_target", f"must be a positive number of W, got {peak_target!r}")
+    slot = table.get("plan_slot", int, 900)
+    if not 60 <= slot <= 86400:
+        raise table.fail("plan_slot", f"must be a whole number of seconds from 60 to 86400, got {slot!r}")
+    horizon = table.get("plan_horizon", int, 86400)
+    if horizon < slot or horizon % slot:
+        raise table.fail("plan_horizon", f"must be a whole multiple of plan_slot ({slot} s), got {horizon!r}")
+    if horizon // slot > MAX_PLAN_SLOTS:
+        raise table.fail(
+            "plan_horizon",
+            f"{horizon // slot} slots of {slot} s: at most {MAX_PLAN_SLOTS} (a longer plan_slot?)",
+        )
+    if mode is Optimizer.OFF and peak_target is not None:
+        raise table.fail("peak_target", 'is for the optimizer: set optimizer = "fastest" or "cheapest"')
+    return Planning(mode, None if peak_target is None else float(peak_target), slot, horizon // slot)
+
+
+def _least_connectors(site: Site) -> dict[str, int]:
+    """How many connectors each station has at least: 1, or the highest the configuration names."""
+    counts = {station: 1 for station in site.stations}
+    named = [*site.connectors, *(m for c in site.circuits for m in c.members)]
+    for member in named:
+        if member.connector is not None:
+            counts[member.station] = max(counts[member.station], member.connector)
+    return counts
+
+
+def _check_failsafe(table: _Table, site: Site) -> None:
+    """The failsafe currents of all the connectors under a level must fit its limits: they are what
+    the chargers draw when the site actor cannot act (a stale meter, a lost connection, a stopped
+    actor), so a sum above a limit would break the very guarantee the failsafe is for. Connectors are
+    counted as the configuration knows them (at least one per station; more where it names them);
+    the non-EV load is not: it is unknown then."""
+    amps = site.failsafe_current
+    if amps <= 0:
+        return
+    counts = _least_connectors(site)
+    levels: list[tuple[str, str, float | None, float | None]] = [
+        (site.id, "the site", site.max_current, site.max_power)
+    ]
+    levels += [(c.name, f"circuit {c.name!r}", c.max_current, c.max_power) for c in site.circuits]
+    under: dict[str, set[str]] = {c.name: {c.name} for c in site.circuits}
+    for circuit in site.circuits:
+        parent = circuit.parent
+        while parent is not None:
+            under[parent].add(circuit.name)
+            parent = next(c.parent for c in site.circuits if c.name == parent)
+    for name, what, max_current, max_power in levels:
+        per_phase = dict.fromkeys(PHASES, 0.0)
+        watts = 0.0
+        connectors = 0
+        for station, count in counts.items():
+            for number in range(1, count + 1):
+                key = ConnectorId(station, number)
+                level = site.circuit_of(key) or site.id
+                if name != site.id and level not in under[name]:
+                    continue
+                phases = site.settings_of(key).phases
+                for phase in phases:
+                    per_phase[phase] += amps
+                watts += amps * len(phases) * site.voltage
+                connectors += 1
+        if not connectors:
+            continue
+        worst = max(per_phase.values())
+        hint = "lower failsafe_current or raise the limit"
+        if max_current is not None and worst > max_current + 1e-9:
+            raise table.fail(
+                "failsafe_current",
+                f"{connectors} connectors x {amps:g} A = {worst:g} A on a phase is above the max_current "
+                f"of {what} ({max_current:g} A): {hint}",
+            )
+        if max_power is not None and watts > max_power + 1e-9:
+            raise table.fail(
+                "failsafe_current",
+                f"{connectors} connectors at {amps:g} A = {watts:g} W is above the max_power of {what} "
+                f"({max_power:g} W): {hint}",
+            )
+
+
 def _site(table: _Table, ident: str, taken: dict[str, str]) -> Site:
     stations = table.get("stations", list, required=True)
     if not stations or not all(isinstance(s, str) and s for s in stations):
@@ -229,8 +333,13 @@ def _site(table: _Table, ident: str, taken: dict[str, str]) -> Site:
         failsafe_current=failsafe,
     )
     site = replace(
-        site, circuits=_circuits(table, site), connectors=_connectors(table, site), pacing=_pacing(table)
+        site,
+        circuits=_circuits(table, site),
+        connectors=_connectors(table, site),
+        pacing=_pacing(table),
+        planning=_planning(table),
     )
+    _check_failsafe(table, site)
     table.finish()
     return site
 

@@ -8,7 +8,8 @@ starts or any event but a security event is written; the per-message path never 
   scrypt hash (``adapters.station_passwords``).
 - Profile 2: the same over TLS (the server's ``tls_cert``; with it the whole OCPP port is ``wss://``).
 - Profile 3: TLS with a client certificate verified against ``client_ca`` (by the TLS layer) whose
-  subject common name is the station id.
+  subject common name is the station id (or another field: ``[server] client_id_field``, see
+  :data:`CLIENT_ID_FIELDS`).
 
 A connection is given the highest profile it proves (:meth:`StationGate.admit`) and refused when that
 is below the station's configured profile (no downgrade). A client certificate naming another
@@ -60,14 +61,29 @@ class StationCredentials:
     password_hash: str | None = None
 
 
+#: Which field of a client certificate names the station (``[server] client_id_field``): a subject
+#: attribute, which the certificate must have exactly once, or a subjectAltName type, of which one
+#: entry must be the station id. The values are ``SSLSocket.getpeercert()``'s names.
+CLIENT_ID_FIELDS: Mapping[str, tuple[str, str]] = {
+    "CN": ("subject", "commonName"),
+    "serialNumber": ("subject", "serialNumber"),
+    "OU": ("subject", "organizationalUnitName"),
+    "UID": ("subject", "userId"),
+    "SAN:DNS": ("subjectAltName", "DNS"),
+    "SAN:URI": ("subjectAltName", "URI"),
+}
+
+
 @dataclass(frozen=True, slots=True)
 class SecurityOptions:
-    """The fleet's security rules: the default profile, each station's, and the failure limit."""
+    """The fleet's security rules: the default profile, each station's, the failure limit, and the
+    client certificate field that must be the station id."""
 
     profile: int = 0
     stations: Mapping[str, StationCredentials] = field(default_factory=dict)
     max_failures: int = 10
     block_seconds: float = 300.0
+    client_id_field: str = "CN"
 
     def required(self, station_id: str) -> int:
         own = self.stations.get(station_id)
@@ -112,13 +128,21 @@ def remote_host(remote: str) -> str:
     return remote.rpartition(":")[0] or remote
 
 
-def common_name(certificate: Mapping[str, Any]) -> str | None:
-    """The subject's commonName of a certificate as ``getpeercert()`` returns it."""
-    for rdn in certificate.get("subject", ()):
-        for key, value in rdn:
-            if key == "commonName":
-                return str(value)
-    return None
+def certificate_ids(certificate: Mapping[str, Any], id_field: str = "CN") -> list[str]:
+    """The values of ``id_field`` (a key of :data:`CLIENT_ID_FIELDS`) in a certificate as
+    ``getpeercert()`` returns it."""
+    part, name = CLIENT_ID_FIELDS[id_field]
+    if part == "subjectAltName":
+        return [str(value) for kind, value in certificate.get("subjectAltName", ()) if kind == name]
+    return [str(value) for rdn in certificate.get("subject", ()) for key, value in rdn if key == name]
+
+
+def certificate_names(certificate: Mapping[str, Any], id_field: str, station_id: str) -> str | None:
+    """None when the certificate's ``id_field`` names ``station_id``, else what it names instead."""
+    found = certificate_ids(certificate, id_field)
+    if CLIENT_ID_FIELDS[id_field][0] == "subjectAltName":
+        return None if station_id in found else repr(found)
+    return None if found == [station_id] else repr(found[0] if len(found) == 1 else found)
 
 
 def basic_credentials(header: str) -> tuple[str, str]:
@@ -211,10 +235,12 @@ class StationGate:
         required = options.required(station_id)
         proven = 0
         if presented.certificate is not None:
-            name = common_name(presented.certificate)
-            if name != station_id:
+            other = certificate_names(presented.certificate, options.client_id_field, station_id)
+            if other is not None:
                 raise Refused(
-                    401, "certificate_mismatch", f"the client certificate names {name!r}, not {station_id!r}"
+                    401,
+                    "certificate_mismatch",
+                    f"the client certificate's {options.client_id_field} is {other}, not {station_id!r}",
                 )
             proven = 3
         if presented.authorization is not None and proven < 3:

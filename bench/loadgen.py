@@ -18,6 +18,7 @@ import json
 import math
 import os
 import resource
+import ssl
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -27,10 +28,9 @@ import msgpack
 import trio
 
 from bench.sim_station import Recorder, SimStation, StationLink, parse_mix
+from bench.sim_station201 import SimStation201
 from bench.stats import poisson_arrivals
-from bench.ws_transport import TransportClosed, WsTransport
-
-SUBPROTOCOL = "ocpp1.6"
+from bench.ws_transport import TransportClosed, WsTransport, basic_authorization
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,9 @@ class WorkerPlan:
     setup_deadline: float = 120.0
     retry_cap: float = 5.0
     seed: int = 1
+    ocpp201_ids: list[str] = field(default_factory=list)  # these stations speak 2.0.1, the rest 1.6
+    ca_file: str | None = None  # wss://: the CA that signed the server's certificate
+    password: str | None = None  # HTTP Basic password of every station (security profiles 1 and 2)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -142,6 +145,7 @@ class Worker:
     def __init__(self, plan: WorkerPlan) -> None:
         self.plan = plan
         self.mix = parse_mix(plan.mix)
+        self._speak_201 = frozenset(plan.ocpp201_ids)
         self.setup = Recorder()
         self.steps = [Recorder() for _ in plan.steps]
         self.teardown = Recorder()
@@ -150,15 +154,26 @@ class Worker:
         self.teardown_gate = Gate()
         self.go = 0.0
         self.load_go = 0.0
+        self.ssl_context = ssl.create_default_context(cafile=plan.ca_file) if plan.ca_file else None
 
     async def _connect(self, station: SimStation, deadline: float) -> StationLink | None:
         backoff = 0.5
         url = f"{self.plan.url.rstrip('/')}/{station.station_id}"
         while trio.current_time() < deadline:
             try:
-                transport = await WsTransport.connect(url, SUBPROTOCOL, within=self.plan.connect_timeout)
+                transport = await WsTransport.connect(
+                    url,
+                    station.subprotocol,
+                    within=self.plan.connect_timeout,
+                    ssl_context=self.ssl_context,
+                    authorization=(
+                        basic_authorization(station.station_id, self.plan.password)
+                        if self.plan.password is not None
+                        else None
+                    ),
+                )
                 return StationLink(station, transport, self.plan.timeout)
-            except (OSError, TransportClosed, trio.TooSlowError) as exc:
+            except (OSError, TransportClosed, trio.TooSlowError, trio.BrokenResourceError) as exc:
                 self.setup.errors[f"connect:{type(exc).__name__}"] += 1
             await trio.sleep(min(backoff, max(0.0, deadline - trio.current_time())))
             backoff = min(backoff * 2, self.plan.retry_cap)
@@ -210,7 +225,8 @@ class Worker:
         return True
 
     async def _station(self, index: int, station_id: str) -> None:
-        station = SimStation(station_id, self.plan.connectors, seed=self.plan.seed * 1_000_003 + index)
+        kind = SimStation201 if station_id in self._speak_201 else SimStation
+        station = kind(station_id, self.plan.connectors, seed=self.plan.seed * 1_000_003 + index)
         await trio.sleep_until(self.go)
         link = await self._set_up(station)
         self.progress.set_up()

@@ -42,6 +42,16 @@ def _rates(text: str) -> tuple[float, ...]:
     return rates
 
 
+def _share(text: str) -> float:
+    try:
+        share = float(text)
+    except ValueError:
+        share = -1.0
+    if not 0.0 <= share <= 1.0:
+        raise argparse.ArgumentTypeError(f"a share between 0 and 1, got {text!r}")
+    return share
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scenario", choices=SCENARIOS, default="steady")
     parser.add_argument("--stations", type=int, default=100)
@@ -56,6 +66,21 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=None, help="load-generator processes")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds a CALL may wait for its answer")
     parser.add_argument("--seed", type=int, default=1)
+    versions = parser.add_mutually_exclusive_group()
+    versions.add_argument(
+        "--ocpp",
+        choices=["1.6", "2.0.1"],
+        default="1.6",
+        help="the OCPP version every simulated station speaks",
+    )
+    versions.add_argument(
+        "--ocpp-mix",
+        type=_share,
+        metavar="SHARE",
+        help="mix versions: this share of the stations (0 to 1) speaks 2.0.1, the rest 1.6",
+    )
+    parser.add_argument("--ca-file", help="for a wss:// CSMS: the CA file its certificate is checked against")
+    parser.add_argument("--password", help="every station's HTTP Basic password (security profiles 1, 2)")
     parser.add_argument(
         "--setup-deadline",
         type=float,
@@ -75,6 +100,9 @@ def _scenario(args: argparse.Namespace) -> Scenario:
         timeout=args.timeout,
         seed=args.seed,
         setup_deadline=args.setup_deadline,
+        ocpp201_share=args.ocpp_mix if args.ocpp_mix is not None else float(args.ocpp == "2.0.1"),
+        ca_file=args.ca_file,
+        password=args.password,
     )
 
 
@@ -137,7 +165,8 @@ def bench_main(argv: list[str]) -> int:
 
 def simulate_main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
-        prog="chargeward simulate", description="Drive any OCPP 1.6 CSMS with simulated stations."
+        prog="chargeward simulate",
+        description="Drive any OCPP 1.6 or 2.0.1 CSMS with simulated stations (--ocpp, --ocpp-mix).",
     )
     parser.add_argument(
         "--url",
@@ -147,8 +176,8 @@ def simulate_main(argv: list[str]) -> int:
     _common(parser)
     parser.add_argument("--json", type=Path, help="also write the full result here")
     args = parser.parse_args(argv)
-    if not args.url.startswith("ws://"):
-        parser.error(f"--url must be a ws:// URL (TLS is not simulated yet), got {args.url!r}")
+    if not args.url.startswith(("ws://", "wss://")):
+        parser.error(f"--url must be a ws:// or wss:// URL, got {args.url!r}")
     try:
         scenario = _scenario(args)
     except ValueError as exc:

@@ -51,8 +51,13 @@ class Scenario:
     connectors: int = 1
     seed: int = 1
     setup_deadline: float = 120.0
+    ocpp201_share: float = 0.0  # the share of stations speaking OCPP 2.0.1 (the rest 1.6)
+    ca_file: str | None = None  # for a wss:// server: the CA its certificate is checked against
+    password: str | None = None  # every station's HTTP Basic password (security profiles 1 and 2)
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.ocpp201_share <= 1.0:
+            raise ValueError(f"the 2.0.1 share must be between 0 and 1, got {self.ocpp201_share}")
         if self.name not in SCENARIOS:
             raise ValueError(f"unknown scenario {self.name!r}; choose from {', '.join(SCENARIOS)}")
         if self.stations < 1:
@@ -79,6 +84,9 @@ class Scenario:
 
     def plans(self, url: str) -> list[WorkerPlan]:
         ids = [f"sim{self.seed}-{i:05d}" for i in range(self.stations)]
+        # spread evenly: station i speaks 2.0.1 when the running share crosses a whole station there
+        share = self.ocpp201_share
+        speak_201 = [i for i in range(self.stations) if int((i + 1) * share) > int(i * share)]
         count = self.worker_count()
         return [
             WorkerPlan(
@@ -93,6 +101,9 @@ class Scenario:
                 connect_timeout=self.connect_timeout,
                 setup_deadline=self.setup_deadline,
                 seed=self.seed * 100 + w,
+                ocpp201_ids=[ids[i] for i in speak_201 if i % count == w],
+                ca_file=self.ca_file,
+                password=self.password,
             )
             for w in range(count)
         ]
@@ -287,6 +298,7 @@ async def drive(url: str, scenario: Scenario, server: RunningServer | None = Non
         "stations": scenario.stations,
         "workers": len(plans),
         "mix": scenario.mix,
+        "ocpp201_share": scenario.ocpp201_share,
         "setup": {
             "connected": sum(c["connected"] for c in connected),
             "set_up": sum(c["set_up"] for c in connected),

@@ -33,6 +33,7 @@ class ServerSpec:
     argv: tuple[str, ...]
     ocpp_path: str = "/ocpp"
     metrics_path: str | None = None
+    scheme: str = "ws"  # wss for a server that serves TLS on its OCPP port
 
     def command(self, port: int, api_port: int, data_dir: str) -> list[str]:
         values = {
@@ -145,7 +146,7 @@ class RunningServer:
 
     @property
     def url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}{self.spec.ocpp_path}"
+        return f"{self.spec.scheme}://127.0.0.1:{self.port}{self.spec.ocpp_path}"
 
     @property
     def metrics_url(self) -> str | None:

@@ -127,11 +127,13 @@ class Recorder:
 class SimStation:
     """Protocol state and payloads of one simulated 1.6 station (a three-phase 11 kW AC wallbox)."""
 
+    subprotocol = "ocpp1.6"
+
     def __init__(self, station_id: str, connectors: int, seed: int) -> None:
         self.station_id = station_id
         self.connectors = connectors
         self.rng = random.Random(seed)
-        self.transaction_id: int | None = None
+        self.transaction_id: int | str | None = None  # 2.0.1 (bench.sim_station201): a string
         self.energy_wh = float(self.rng.randrange(0, 5_000_000))
         self._next_id = 0
         self._last_sample: float | None = None
@@ -200,6 +202,23 @@ class SimStation:
         if self.transaction_id is not None:
             payload["transactionId"] = self.transaction_id
         return payload
+
+    def start_call(self) -> tuple[str, dict[str, Any]]:
+        """The CALL that starts the transaction."""
+        return "StartTransaction", self.start_transaction()
+
+    def started(self, result: dict[str, Any]) -> None:
+        """Take the transaction id from the start's answer."""
+        tx = result.get("transactionId")
+        self.transaction_id = tx if isinstance(tx, int) else 0
+
+    def stop_call(self) -> tuple[str, dict[str, Any]]:
+        """The CALL that ends the transaction."""
+        return "StopTransaction", self.stop_transaction()
+
+    def call_for(self, action: str, now: float) -> tuple[str, dict[str, Any]]:
+        """The CALL (action sent, payload) that carries a load-mix action."""
+        return action, self.payload_for(action, now)
 
     def payload_for(self, action: str, now: float) -> dict[str, Any]:
         """The payload of a load-mix action."""
@@ -306,13 +325,11 @@ class StationLink:
             trio.current_time(),
             recorder,
         )
-        result = await self.call(
-            "StartTransaction", self.station.start_transaction(), trio.current_time(), recorder
-        )
+        action, payload = self.station.start_call()
+        result = await self.call(action, payload, trio.current_time(), recorder)
         if result is None:
             return False
-        tx = result.get("transactionId")
-        self.station.transaction_id = tx if isinstance(tx, int) else 0
+        self.station.started(result)
         self.station.meter_values(trio.current_time())  # starts the energy integration clock
         await self.call(
             "StatusNotification",
@@ -331,7 +348,8 @@ class StationLink:
             trio.current_time(),
             recorder,
         )
-        await self.call("StopTransaction", self.station.stop_transaction(), trio.current_time(), recorder)
+        action, payload = self.station.stop_call()
+        await self.call(action, payload, trio.current_time(), recorder)
         self.station.transaction_id = None
         await self.call(
             "StatusNotification",
@@ -354,15 +372,15 @@ class StationLink:
             if trio.current_time() < scheduled - slack:
                 await self.idle_until(scheduled - slack, recorder)
                 recorder.send_lag.add(max(0.0, trio.current_time() - scheduled))
-            action = pick(mix, self.station.rng.random())
+            action, payload = self.station.call_for(pick(mix, self.station.rng.random()), scheduled)
             start = min(scheduled, trio.current_time())
-            await self.call(action, self.station.payload_for(action, scheduled), start, recorder)
+            await self.call(action, payload, start, recorder)
 
     async def closed_loop(self, until: float, mix: list[tuple[str, float]], recorder: Recorder) -> None:
         """Send the next mix action as soon as the previous one is answered, until trio time ``until``."""
         while (now := trio.current_time()) < until:
-            action = pick(mix, self.station.rng.random())
-            await self.call(action, self.station.payload_for(action, now), now, recorder)
+            action, payload = self.station.call_for(pick(mix, self.station.rng.random()), now)
+            await self.call(action, payload, now, recorder)
 
 
 def parse_mix(text: str) -> list[tuple[str, float]]:

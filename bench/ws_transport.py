@@ -8,10 +8,14 @@ driver also has no background task: the station's single task reads when it wait
 stations are 10,000 tasks and sockets, no more.
 
 `Transport` is the small interface the station needs; `WsTransport` is the one real implementation.
+It speaks ``wss://`` too (a ``trio.SSLStream`` under the same protocol) with HTTP Basic credentials,
+so the bench can drive a CSMS at security profile 2.
 """
 
 from __future__ import annotations
 
+import base64
+import ssl
 from typing import Protocol
 
 import trio
@@ -23,6 +27,11 @@ from websockets.typing import Subprotocol
 from websockets.uri import parse_uri
 
 READ_SIZE = 65536
+
+
+def basic_authorization(user: str, password: str) -> str:
+    """An HTTP Basic Authorization header value (OCPP security profiles 1 and 2: user = station id)."""
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
 class TransportClosed(Exception):
@@ -44,22 +53,38 @@ class Transport(Protocol):
 class WsTransport:
     """One client WebSocket over a trio TCP stream; not safe for concurrent use by two tasks."""
 
-    def __init__(self, stream: trio.SocketStream, protocol: ClientProtocol) -> None:
+    def __init__(self, stream: trio.abc.Stream, protocol: ClientProtocol) -> None:
         self._stream = stream
         self._protocol = protocol
         self._inbox: list[str] = []
         self._fragments: list[bytes] = []
 
     @classmethod
-    async def connect(cls, url: str, subprotocol: str, within: float) -> WsTransport:
-        """Open TCP, do the opening handshake, insist on ``subprotocol``; TransportClosed on failure."""
+    async def connect(
+        cls,
+        url: str,
+        subprotocol: str,
+        within: float,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        authorization: str | None = None,
+    ) -> WsTransport:
+        """Open TCP (TLS for ``wss://``, verified with ``ssl_context``), do the opening handshake with
+        ``authorization`` as its Authorization header, insist on ``subprotocol``; TransportClosed on
+        failure."""
         uri = parse_uri(url)
         protocol = ClientProtocol(uri, subprotocols=[Subprotocol(subprotocol)])
         with trio.fail_after(within):
-            stream = await trio.open_tcp_stream(uri.host, uri.port)
+            stream: trio.abc.Stream = await trio.open_tcp_stream(uri.host, uri.port)
+            if uri.secure:
+                context = ssl_context or ssl.create_default_context()
+                stream = trio.SSLStream(stream, context, server_hostname=uri.host)
             transport = cls(stream, protocol)
             try:
-                protocol.send_request(protocol.connect())
+                request = protocol.connect()
+                if authorization is not None:
+                    request.headers["Authorization"] = authorization
+                protocol.send_request(request)
                 await transport._flush()
                 while True:
                     data = await stream.receive_some(READ_SIZE)

@@ -70,6 +70,11 @@ class Reply(Generic[T]):
     def answered(self) -> bool:
         return self._done.is_set()
 
+    @property
+    def pending(self) -> bool:
+        """Whether an answer would still reach the asker (not answered, not given up on)."""
+        return not self._done.is_set() and not self._abandoned
+
     def _abandon(self) -> None:
         self._abandoned = True
 

@@ -37,6 +37,7 @@ __all__ = [
     "TransactionIndexRunner",
     "TransactionIndexStore",
     "TransactionQuery",
+    "listing_key",
 ]
 
 TRANSACTION_INDEX = "transactions"
@@ -63,12 +64,19 @@ class IndexedTransaction:
         return cls(TransactionView(**fields), int(row["start_sequence"]))
 
 
+def listing_key(transaction_id: TransactionId) -> tuple[int, int | str]:
+    """Where a transaction id sorts in the list: OCPP 1.6's integers in numeric order first, then
+    2.0.1's strings in code-point order (a station names those, so they have no order of their own)."""
+    return (1, transaction_id) if isinstance(transaction_id, str) else (0, transaction_id)
+
+
 @dataclass(frozen=True, slots=True)
 class TransactionQuery:
-    """A page of the index: integer ids (OCPP 1.6's, the only ones listed today) after ``after``, of
-    ``station`` and running (``active``) if given."""
+    """A page of the index in :func:`listing_key` order: the ids after ``after`` (an integer: the
+    integers after it, then every string; a string: the strings after it), of ``station`` and
+    running (``active``) if given."""
 
-    after: int | None = None
+    after: TransactionId | None = None
     station: str | None = None
     active: bool | None = None
     limit: int = 100
@@ -89,7 +97,7 @@ class TransactionIndexStore(Protocol):
     async def get_transaction(self, transaction_id: TransactionId) -> Mapping[str, Any] | None: ...
 
     async def find_transactions(self, query: TransactionQuery) -> list[Mapping[str, Any]]:
-        """Up to ``query.limit`` rows matching it, by transaction id."""
+        """Up to ``query.limit`` rows matching it, in :func:`listing_key` order."""
         ...
 
 

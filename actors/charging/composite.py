@@ -63,7 +63,7 @@ class Transaction:
     """The transaction in progress on the connector: when it started, and its id when known."""
 
     start: datetime
-    id: int | None = None
+    id: int | str | None = None
 
 
 @dataclass(frozen=True, slots=True)

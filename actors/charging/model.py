@@ -80,7 +80,7 @@ class ChargingProfile:
     recurrency: Recurrency | None = None
     valid_from: datetime | None = None
     valid_to: datetime | None = None
-    transaction_id: int | None = None
+    transaction_id: int | str | None = None  # 1.6: the CSMS's integer; 2.0.1: the station's string
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +149,13 @@ class _Reader:
         self, data: Mapping[str, Any], key: str, where: str, minimum: int | None = None
     ) -> int | None:
         return None if data.get(key) is None else self.integer(data, key, where, minimum)
+
+    def transaction(self, data: Mapping[str, Any], key: str, where: str) -> int | str | None:
+        """A transaction id: 1.6's integer, or a 2.0.1 station's string (1 to 36 characters)."""
+        value = data.get(key)
+        if isinstance(value, str) and 0 < len(value) <= 36:
+            return value
+        return self.optional_integer(data, key, where)
 
     def tenths(self, data: Mapping[str, Any], key: str, where: str) -> Decimal:
         value = data[key]
@@ -223,7 +230,7 @@ def parse_profile(data: Any, name: str | None = None) -> ChargingProfile:
     if kind is Kind.RECURRING:
         read.required(fields, "", ["recurrencyKind"])
         recurrency = read.choice(fields, "recurrencyKind", "", Recurrency)
-    transaction_id = read.optional_integer(fields, "transactionId", "")
+    transaction_id = read.transaction(fields, "transactionId", "")
     if transaction_id is not None and purpose is not Purpose.TX:
         raise read.fail("transactionId", f"only a TxProfile names a transaction, not a {purpose}")
     valid_from = read.time(fields, "validFrom", "")

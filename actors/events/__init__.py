@@ -3,7 +3,8 @@
 - :mod:`actors.events.refs`: the version-neutral value types (transaction id, id token; EVSE beside
   connector).
 - :mod:`actors.events.station`, :mod:`actors.events.modbus`, :mod:`actors.events.node`,
-  :mod:`actors.events.security`, :mod:`actors.events.site`, :mod:`actors.events.needs`: the event
+  :mod:`actors.events.security`, :mod:`actors.events.site`, :mod:`actors.events.needs`,
+  :mod:`actors.events.certificates`, :mod:`actors.events.upstream`: the event
   classes of each kind of stream.
 - :mod:`actors.events.registry`: the base class, the registry, :func:`encode`, :func:`decode`,
   :func:`events_of` (the one way a committed record becomes events) and the upcasters' machinery.
@@ -11,7 +12,7 @@
 Importing this package registers every class.
 """
 
-from actors.events import modbus, needs, node, security, site, station
+from actors.events import certificates, modbus, needs, node, security, site, station, upstream
 from actors.events.refs import IdToken, TransactionId
 from actors.events.registry import (
     Event,
@@ -33,6 +34,7 @@ __all__ = [
     "IdToken",
     "TransactionId",
     "UnknownEvent",
+    "certificates",
     "decode",
     "encode",
     "events_of",
@@ -44,4 +46,5 @@ __all__ = [
     "security",
     "site",
     "station",
+    "upstream",
 ]

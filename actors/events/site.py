@@ -49,7 +49,8 @@ class SiteRound(Event):
     measured). ``limits``: the limits in force (``current``, ``power``, ``binding``: each ``{value,
     unit, source}`` or None). ``connectors``: per connector ``{station, connector, transaction,
     status, phases, measured, target, in_force, sent}``; ``overloads``: ``{level, phase, excess}``.
-    ``state``: the site actor's view for resuming (see :mod:`actors.sites.view`).
+    ``state``: the site actor's view for resuming (see :mod:`actors.sites.view`). ``plan``: the
+    optimizer's plan when the round made one (see :mod:`actors.sites.planning`), else left out.
     """
 
     TYPE: ClassVar[str] = "SiteRound"
@@ -62,3 +63,4 @@ class SiteRound(Event):
     connectors: list[dict[str, Any]]
     overloads: list[dict[str, Any]]
     state: dict[str, Any]
+    plan: dict[str, Any] | None = field(default=None, metadata=OMITTED_WHEN_NONE)

@@ -218,8 +218,12 @@ class DiagnosticsStatusChanged(Event):
 @register
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FirmwareStatusChanged(Event):
+    """A firmware status notification; ``request_id`` names the update it reports on (1.6
+    SignedFirmwareStatusNotification, 2.0.1 FirmwareStatusNotification), None where there is none."""
+
     TYPE: ClassVar[str] = "FirmwareStatusChanged"
     status: str
+    request_id: int | None = field(default=None, metadata=OMITTED_WHEN_NONE)
 
 
 # -- decided from the replies to our commands ------------------------------------------------------
@@ -305,7 +309,8 @@ class ChargingProfileCleared(Event):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LocalListSent(Event):
     """An accepted SendLocalList: the list's new ``version``, ``Full`` or ``Differential``, and its
-    ``entries`` as sent (localAuthorizationList: ``{"idTag", "idTagInfo"?}``, no idTagInfo: removed)."""
+    ``entries`` as sent (localAuthorizationList: 1.6's ``{"idTag", "idTagInfo"?}``, 2.0.1's
+    ``{"idToken": {"idToken", "type"}, "idTokenInfo"?}``; without the info: removed)."""
 
     TYPE: ClassVar[str] = "LocalListSent"
     version: int
@@ -514,3 +519,54 @@ class LogStatusChanged(Event):
     TYPE: ClassVar[str] = "LogStatusChanged"
     status: str
     request_id: int | None
+
+
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChargingProfilesReported(Event):
+    """2.0.1 ReportChargingProfiles (one part of the answer to our GetChargingProfiles): the profiles
+    the station holds on ``evse`` from ``source`` (CSO, EMS, SO, ...), each in the neutral (1.6)
+    shape ``ChargingProfileSet`` records (``actors.ocpp.v201.profiles``)."""
+
+    TYPE: ClassVar[str] = "ChargingProfilesReported"
+    request_id: int
+    source: str
+    evse: int
+    tbc: bool
+    profiles: list[dict[str, Any]]
+
+
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChargingLimitNotified(Event):
+    """2.0.1 NotifyChargingLimit: a limit from outside the CSMS (``source``: EMS, SO, Other) in
+    force at the station, on ``evse`` if it names one, with its schedules (neutral shape) if given."""
+
+    TYPE: ClassVar[str] = "ChargingLimitNotified"
+    source: str
+    grid_critical: bool | None
+    evse: int | None
+    schedules: list[dict[str, Any]]
+
+
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChargingLimitCleared(Event):
+    """2.0.1 ClearedChargingLimit: the external limit from ``source`` no longer holds (on ``evse``)."""
+
+    TYPE: ClassVar[str] = "ChargingLimitCleared"
+    source: str
+    evse: int | None
+
+
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EVChargingScheduleNotified(Event):
+    """2.0.1 NotifyEVChargingSchedule: the schedule the EV plans on ``evse`` (neutral shape), from
+    ``time_base``; ``status``: what the station was answered."""
+
+    TYPE: ClassVar[str] = "EVChargingScheduleNotified"
+    evse: int
+    time_base: str
+    schedule: dict[str, Any]
+    status: str

@@ -10,7 +10,8 @@ instead of comparing version strings. It bundles
 - its decisions: the built-in answer to each station-initiated action, the version-neutral domain
   events a station's call and a reply to our command decide (``actors.events``),
 - the few version facts the station actor needs around them (which action's built-in answer takes a
-  transaction id from the CSMS's allocator; where a BootNotification names the vendor).
+  transaction id from the CSMS's allocator; where a BootNotification names the vendor),
+- its :class:`Requests`: the version's payloads for what the server asks in neutral terms.
 
 The concrete dialects are ``actors.ocpp.v16.dialect.DIALECT`` and ``actors.ocpp.v201.dialect.DIALECT``;
 ``actors.ocpp.versions`` finds one by subprotocol or version.
@@ -55,6 +56,23 @@ CommandEvents = Callable[[str, Mapping[str, Any], Mapping[str, Any]], "list[Even
 """(action, request, response) -> the domain events an answered command of ours decides."""
 
 
+@dataclass(frozen=True, slots=True)
+class Requests:
+    """The version's own payloads for what the server asks in neutral terms (the record of profiles
+    and of the local list is kept in 1.6's shapes): the composite-schedule check and reconciliation
+    take them from here."""
+
+    # (connector, duration s, unit) -> GetCompositeSchedule request; its reply -> a 1.6 conf's shape
+    composite: Callable[[int, int, str], dict[str, Any]]
+    composite_conf: Callable[[Mapping[str, Any]], dict[str, Any]]
+    # a 1.6 SetChargingProfile request (a recorded profile) -> the version's request installing it
+    set_profile: Callable[[Mapping[str, Any]], dict[str, Any]]
+    # a 1.6 SendLocalList request (DesiredState.send_local_list) -> the version's request
+    local_list: Callable[[Mapping[str, Any]], dict[str, Any]]
+    # a GetLocalListVersion reply -> the version it reports
+    local_list_version: Callable[[Mapping[str, Any]], Any]
+
+
 @dataclass(frozen=True, eq=False)
 class Dialect:
     """One OCPP version's actions, schemas, error spellings and decisions (see the module docstring)."""
@@ -67,6 +85,7 @@ class Dialect:
     allocates_transaction_id: frozenset[str]
     # The vendor a BootNotification request names (repairs are counted by vendor before a boot is folded).
     boot_vendor: Callable[[Mapping[str, Any]], str | None]
+    requests: Requests
     _validators: dict[tuple[Policy, tuple[tuple[str, str], ...]], Validator] = field(
         default_factory=dict, repr=False
     )

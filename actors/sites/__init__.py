@@ -10,7 +10,17 @@ the store: the site actor (``actors.site``), the tests and the bench run the sam
 
 from actors.sites.allocation import Allocation, Demand, Level, Overload, allocate, levels_of
 from actors.sites.limits import Bound, LimitError, LimitsInForce, Source, SourceLimit, limits_in_force
-from actors.sites.model import Circuit, ConnectorId, ConnectorSettings, Member, Pacing, Policy, Site
+from actors.sites.model import (
+    Circuit,
+    ConnectorId,
+    ConnectorSettings,
+    Member,
+    Optimizer,
+    Pacing,
+    Planning,
+    Policy,
+    Site,
+)
 from actors.sites.pacing import Paced, Sent, pace
 
 __all__ = [
@@ -24,9 +34,11 @@ __all__ = [
     "LimitError",
     "LimitsInForce",
     "Member",
+    "Optimizer",
     "Overload",
     "Paced",
     "Pacing",
+    "Planning",
     "Policy",
     "Sent",
     "Site",

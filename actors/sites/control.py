@@ -14,9 +14,13 @@ Profiles, as OCPP 1.6 ``SetChargingProfile.req`` payloads (:func:`allocation_req
 - an **allocation**: a ``TxProfile`` for the running transaction (a ``TxDefaultProfile`` on the
   connector when it charges without a transaction the CSMS knows), stack level 1, ``Absolute`` from
   the round's time for ``valid_for`` seconds: unless the actor renews it, the connector falls back to
-  the failsafe, so no allocation outlives the site actor for long.
+  the failsafe, so no allocation outlives the site actor for long. A connector the optimizer plans
+  for (``actors.sites.planning``) gets the same profile with the plan's periods over that time (its
+  present current, then lower steps where the plan goes down; never higher).
 
 Profile ids are per connector (``ALLOCATION_PROFILE_ID + connector``), so each send replaces the last.
+A 2.0.1 station takes the same profiles in its own shape (:func:`as_v201`: the EVSE for the connector,
+as 2.0.1 events number them, and a list of schedules).
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ class Setpoint:
     transaction: TransactionId | None  # the running transaction, when the CSMS knows one
     start: datetime
     valid_for: float
+    periods: tuple[tuple[int, float], ...] = ()  # (s from start, A) when planned; () one period at amps
 
 
 class ChargingControl(Protocol):
@@ -95,6 +100,30 @@ def allocation_request(setpoint: Setpoint) -> dict[str, Any]:
             **_schedule(setpoint.amps, setpoint.phases),
         },
     }
+    if setpoint.periods:
+        profile["chargingSchedule"]["chargingSchedulePeriod"] = [
+            {"startPeriod": offset, "limit": round(amps, 1), "numberPhases": setpoint.phases}
+            for offset, amps in setpoint.periods
+        ]
     if setpoint.transaction is not None:
         profile["transactionId"] = setpoint.transaction
     return {"connectorId": number, "csChargingProfiles": profile}
+
+
+def as_v201(request: dict[str, Any]) -> dict[str, Any]:
+    """A 1.6 ``SetChargingProfile.req`` built here, as OCPP 2.0.1's SetChargingProfileRequest: the
+    connector is the EVSE (see ``actors.ocpp.v201.decisions``), the profile's id, stack level, purpose,
+    kind and transaction carry over, its schedule becomes the one schedule of the list (id 1)."""
+    profile = request["csChargingProfiles"]
+    schedule = dict(profile["chargingSchedule"])
+    schedule["id"] = 1
+    body: dict[str, Any] = {
+        "id": profile["chargingProfileId"],
+        "stackLevel": profile["stackLevel"],
+        "chargingProfilePurpose": profile["chargingProfilePurpose"],
+        "chargingProfileKind": profile["chargingProfileKind"],
+        "chargingSchedule": [schedule],
+    }
+    if "transactionId" in profile:
+        body["transactionId"] = str(profile["transactionId"])
+    return {"evseId": request["connectorId"], "chargingProfile": body}

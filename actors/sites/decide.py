@@ -7,6 +7,8 @@
   is what its station last measured, capped by what it was last sent (it cannot draw more), or what
   it was last sent when it measures nothing. Stations that sample rarely make this estimate lag; a
   meter that reads the EVs separately would do better.
+- **phases**: each connector's configured phases, narrowed to those its vehicle was seen drawing on
+  (:meth:`~actors.sites.view.ConnectorState.phases`);
 - **failsafe**: a site whose meter is stale (its actor says so, or its last reading is older than
   ``meter_timeout``, or it has not read at all) gives every connector that wants power its
   ``failsafe_current``: with no measurement there is nothing to share safely.
@@ -67,7 +69,7 @@ def decide(view: SiteView, now: datetime, sent: Mapping[ConnectorId, float]) -> 
                 site.circuit_of(key) or site.id,
                 settings.max_current if settings.max_current is not None else DEFAULT_MAX_CURRENT,
                 site.min_current,
-                settings.phases,
+                state.phases(settings.phases),
                 settings.priority,
                 since.timestamp(),
             )

@@ -62,6 +62,24 @@ class Pacing:
     profile_validity: float = 300.0  # a sent limit lapses after this (to the failsafe) unless renewed
 
 
+class Optimizer(enum.StrEnum):
+    """Whether and how a site plans for charging needs (``actors.sites.planning``)."""
+
+    OFF = "off"  # every connector gets the instantaneous allocation, needs or not
+    FASTEST = "fastest"  # needs met as early as the limits allow
+    CHEAPEST = "cheapest"  # needs met at the lowest cost against the site's price curve
+
+
+@dataclass(frozen=True, slots=True)
+class Planning:
+    """The site's optimizer settings: its mode, peak target and horizon."""
+
+    mode: Optimizer = Optimizer.OFF
+    peak_target: float | None = None  # W over all phases, EV plus non-EV load, averaged over a slot
+    slot: int = 900  # s: the plan's resolution (slots are aligned to multiples of it)
+    slots: int = 96  # how many slots it looks ahead
+
+
 @dataclass(frozen=True, slots=True)
 class Circuit:
     name: str
@@ -85,6 +103,7 @@ class Site:
     circuits: tuple[Circuit, ...] = ()
     connectors: Mapping[Member, ConnectorSettings] = field(default_factory=dict)
     pacing: Pacing = field(default_factory=Pacing)
+    planning: Planning = field(default_factory=Planning)
 
     def circuit_of(self, connector: ConnectorId) -> str | None:
         """The deepest level naming ``connector`` (its circuit's name), None for the site itself."""

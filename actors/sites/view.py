@@ -9,7 +9,22 @@ It reads
   MeterSampled; a value without a phase counts on every phase the connector uses);
 - ``meter/<meter>``: the grid meter's current per phase (``Current.Import`` on L1..L3), and its
   stale and recovered events (a reading is a change when a phase moved by the deadband or more);
-- ``site/<id>``: the limits each source set or cleared.
+- ``site/<id>``: the limits each source set or cleared;
+- ``needs/<station>`` of the site's stations: the charging needs set over the API
+  (:class:`~actors.events.needs.ChargingNeedsSet`, until cleared), and ``prices/<site>``: the price
+  curve in force. A 2.0.1 station's NotifyEVChargingNeeds (recorded in its own stream as
+  :class:`~actors.events.station.EVChargingNeedsNotified`) is a need too, from the EV itself, until
+  its transaction ends (:func:`ev_need`);
+- each connector's energy register (``Energy.Active.Import.Register``, Wh), so a need's energy
+  counts what the car took since it was set;
+- the phases each vehicle draws on, learned from its per-phase ``Current.Import`` (L1, L2, L3): a
+  phase where it drew :data:`DRAWING` A or more during its transaction counts from then until the
+  transaction ends. A connector configured on all three phases is allocated on the phases its
+  vehicle was seen on once it has drawn (a single-phase car on L1 only is counted on L1 only,
+  leaving L2 and L3 to others); before that, and for a connector configured on fewer phases, the
+  configured phases hold. Phases are learned, never unlearned, within a transaction: a car that
+  switches from one phase to three is counted on three from its first sample there. The station's
+  L1..L3 are taken as the site's (no phase rotation).
 
 A connector **wants power** while a transaction runs on it, or while it reports ``Charging`` without a
 transaction the CSMS knows of; one behind a Modbus EVSE controller (:meth:`SiteView.control`) always
@@ -28,10 +43,13 @@ from typing import Any
 from actors.charging import Unit, parse_time, wire_time
 from actors.events import Event
 from actors.events.modbus import ModbusDeviceRecovered, ModbusDeviceStale, ModbusReading
+from actors.events.needs import ChargingNeedsCleared, ChargingNeedsSet, SitePricesSet
 from actors.events.refs import TransactionId
+from actors.events.registry import decode, encode
 from actors.events.site import SiteLimitCleared, SiteLimitSet
 from actors.events.station import (
     ConnectorStatusChanged,
+    EVChargingNeedsNotified,
     MeterSampled,
     StationBooted,
     StationConnected,
@@ -40,11 +58,14 @@ from actors.events.station import (
     TransactionStopped,
 )
 from actors.sites.limits import LimitError, Source, SourceLimit
-from actors.sites.model import ConnectorId, Site
+from actors.sites.model import PHASES, ConnectorId, Site
 
 PhaseCurrents = tuple[float | None, float | None, float | None]
 NONE3: PhaseCurrents = (None, None, None)
 CURRENT = "Current.Import"
+DRAWING = 1.0  # A: a vehicle drawing at least this on a phase draws on it
+ENERGY = "Energy.Active.Import.Register"
+EV_SOURCE = "ocpp"  # a need's source when the EV stated it (2.0.1 NotifyEVChargingNeeds)
 PHASE_INDEX = {"L1": 0, "L2": 1, "L3": 2}
 
 
@@ -55,6 +76,15 @@ class ConnectorState:
     measured: PhaseCurrents = NONE3  # A on L1..L3 as last sampled (None: not measured)
     since: datetime | None = None  # when it began wanting power
     controlled: bool = False  # behind a Modbus EVSE controller: counted as wanting power always
+    energy: float | None = None  # Wh: the energy register as last sampled
+    drawn: tuple[int, ...] = ()  # the phases its vehicle was seen drawing on in this transaction
+
+    def phases(self, configured: tuple[int, ...]) -> tuple[int, ...]:
+        """The site's phases this connector's vehicle draws on: the configured ones, narrowed to those
+        it was seen drawing on (:data:`DRAWING`) when it is configured on all three."""
+        if len(configured) < len(PHASES) or not self.drawn:
+            return configured
+        return self.drawn
 
     @property
     def wants_power(self) -> bool:
@@ -75,6 +105,18 @@ class SiteView:
     connectors: dict[ConnectorId, ConnectorState] = field(default_factory=dict)
     meter: GridMeter = field(default_factory=GridMeter)
     limits: dict[Source, SourceLimit] = field(default_factory=dict)
+    needs: dict[ConnectorId, ChargingNeedsSet] = field(default_factory=dict)
+    # the energy register (Wh) when each need was set; None until the connector samples one
+    baselines: dict[ConnectorId, float | None] = field(default_factory=dict)
+    prices: SitePricesSet | None = None
+
+    def remaining(self, key: ConnectorId) -> float:
+        """Wh the need on ``key`` still asks for: its energy less what the register counted since."""
+        need = self.needs[key]
+        baseline = self.baselines.get(key)
+        energy = self.connectors[key].energy if key in self.connectors else None
+        taken = 0.0 if baseline is None or energy is None else max(0.0, energy - baseline)
+        return max(0.0, need.energy_wh - taken)
 
     def control(self, connectors: Iterable[ConnectorId], at: datetime) -> None:
         """Mark ``connectors`` as behind EVSE controllers."""
@@ -87,6 +129,7 @@ class SiteView:
     def streams(self) -> set[str]:
         """The streams this view reads."""
         wanted = {f"station/{s}" for s in self.site.stations} | {f"site/{self.site.id}"}
+        wanted |= {f"needs/{s}" for s in self.site.stations} | {f"prices/{self.site.id}"}
         if self.site.meter is not None:
             wanted.add(f"meter/{self.site.meter}")
         return wanted
@@ -98,12 +141,31 @@ class SiteView:
             return self._station(ident, event, at)
         if kind == "meter":
             return self._meter(event, at)
+        if kind == "needs":
+            if isinstance(event, ChargingNeedsSet):
+                self._need(event)
+                return True
+            if isinstance(event, ChargingNeedsCleared):
+                key = ConnectorId(event.station, event.connector)
+                self.baselines.pop(key, None)
+                return self.needs.pop(key, None) is not None
+            return False
+        if kind == "prices":
+            if isinstance(event, SitePricesSet):
+                self.prices = event
+                return True
+            return False
         if isinstance(event, SiteLimitSet):
             self.limits[Source(event.source)] = limit_of(event)
             return True
         if isinstance(event, SiteLimitCleared):
             return self.limits.pop(Source(event.source), None) is not None
         return False
+
+    def _need(self, event: ChargingNeedsSet) -> None:
+        key = ConnectorId(event.station, event.connector)
+        self.needs[key] = event
+        self.baselines[key] = self.connectors[key].energy if key in self.connectors else None
 
     def _connector(self, station: str, number: int) -> ConnectorState:
         key = ConnectorId(station, number)
@@ -132,6 +194,7 @@ class SiteView:
             state = self._connector(station, event.connector)
             wanted = state.wants_power
             state.transaction = event.transaction_id
+            state.drawn = ()
             return self._began(state, wanted, at) or True
         if isinstance(event, TransactionStopped):
             if event.connector is None:
@@ -141,10 +204,22 @@ class SiteView:
                 return False
             state.transaction = None
             state.measured = NONE3
+            state.drawn = ()
+            key = ConnectorId(station, event.connector)
+            found = self.needs.get(key)
+            if found is not None and found.source == EV_SOURCE:
+                del self.needs[key]  # the EV's own need left with it
+                self.baselines.pop(key, None)
             self._began(state, True, at)
             return True
         if isinstance(event, MeterSampled):
             return self._sampled(station, event)
+        if isinstance(event, EVChargingNeedsNotified):
+            need = ev_need(station, event, self.site)
+            if need is None:
+                return False
+            self._need(need)
+            return True
         return False
 
     @staticmethod
@@ -162,20 +237,36 @@ class SiteView:
         if event.connector < 1:
             return False
         values: list[float | None] = [None, None, None]
+        tagged: set[int] = set()  # phases a phase-tagged sample shows it drawing on
+        energy: float | None = None
         for sample in event.samples:
-            if sample.get("measurand") != CURRENT or not isinstance(sample.get("value"), int | float):
+            if not isinstance(sample.get("value"), int | float):
+                continue
+            if sample.get("measurand") == ENERGY and sample.get("unit", "Wh") == "Wh":
+                energy = float(sample["value"])
+            if sample.get("measurand") != CURRENT:
                 continue
             phase = (sample.get("phase") or "")[:2]
             if phase in PHASE_INDEX:
                 values[PHASE_INDEX[phase]] = float(sample["value"])
+                if sample["value"] >= DRAWING:
+                    tagged.add(PHASE_INDEX[phase] + 1)
             elif not phase:
                 used = self.site.settings_of(ConnectorId(station, event.connector)).phases
                 for p in used:
                     values[p - 1] = float(sample["value"])
+        if energy is not None:
+            key = ConnectorId(station, event.connector)
+            self._connector(station, event.connector).energy = energy
+            if key in self.needs and self.baselines.get(key) is None:
+                self.baselines[key] = energy  # the need counts from its first reading
         if values == [None, None, None]:
             return False
         state = self._connector(station, event.connector)
         state.measured = (values[0], values[1], values[2])
+        drawn = set(state.drawn) | tagged
+        if len(drawn) > len(state.drawn):
+            state.drawn = tuple(sorted(drawn))
         return True
 
     def _meter(self, event: Event, at: datetime) -> bool:
@@ -223,9 +314,16 @@ class SiteView:
                     "measured": list(state.measured),
                     "since": None if state.since is None else wire_time(state.since),
                     "controlled": state.controlled,
+                    "energy": state.energy,
+                    "drawn": list(state.drawn),
                 }
                 for key, state in sorted(self.connectors.items())
             ],
+            "needs": [
+                {"need": encode(need)[1], "baseline": self.baselines.get(key)}
+                for key, need in sorted(self.needs.items())
+            ],
+            "prices": None if self.prices is None else encode(self.prices)[1],
             "meter": {
                 "current": list(self.meter.current),
                 "at": None if self.meter.at is None else wire_time(self.meter.at),
@@ -245,6 +343,8 @@ class SiteView:
                 (measured[0], measured[1], measured[2]),
                 None if item["since"] is None else parse_time(item["since"]),
                 item["controlled"],
+                item.get("energy"),
+                tuple(item.get("drawn", ())),
             )
         meter = data["meter"]
         current = meter["current"]
@@ -253,7 +353,46 @@ class SiteView:
         for item in data["limits"]:
             limit = limit_of(SiteLimitSet(**item))
             view.limits[limit.source] = limit
+        for item in data.get("needs", ()):
+            need = decode(ChargingNeedsSet.TYPE, item["need"])
+            assert isinstance(need, ChargingNeedsSet)
+            key = ConnectorId(need.station, need.connector)
+            view.needs[key], view.baselines[key] = need, item["baseline"]
+        if data.get("prices") is not None:
+            prices = decode(SitePricesSet.TYPE, data["prices"])
+            assert isinstance(prices, SitePricesSet)
+            view.prices = prices
         return view
+
+
+def ev_need(station: str, event: EVChargingNeedsNotified, site: Site) -> ChargingNeedsSet | None:
+    """The need a 2.0.1 NotifyEVChargingNeeds states, as the API would set it: its energy by its
+    departure at up to the EV's maximum current (AC), or its maximum power as A per phase on the
+    connector's phases at the site's voltage (DC). None when it gives no energy or no departure: there
+    is nothing to plan by, and the connector keeps the instantaneous allocation."""
+    if event.energy_wh is None or event.energy_wh <= 0 or event.departure is None:
+        return None
+    departure = parse_time(event.departure)
+    if departure is None or departure.utcoffset() is None:
+        return None
+    phases = len(site.settings_of(ConnectorId(station, event.connector)).phases)
+    if event.max_current_a is not None and event.max_current_a > 0:
+        max_current = event.max_current_a
+    elif event.max_power_w is not None and event.max_power_w > 0:
+        max_current = event.max_power_w / (site.voltage * phases)
+    else:
+        max_current = site.settings_of(ConnectorId(station, event.connector)).max_current or 32.0
+    minimum = event.min_current_a if event.min_current_a is not None and event.min_current_a > 0 else None
+    return ChargingNeedsSet(
+        station=station,
+        connector=event.connector,
+        evse=event.evse,
+        energy_wh=float(event.energy_wh),
+        departure=wire_time(departure),
+        max_current=float(max_current),
+        min_current=minimum,
+        source=EV_SOURCE,
+    )
 
 
 def limit_of(event: SiteLimitSet) -> SourceLimit:

@@ -15,7 +15,7 @@ import trio
 from fastapi import Depends, FastAPI, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from adapters.api import charging, commands, docs, needs, nodes, security, sites
+from adapters.api import charging, commands, docs, needs, nodes, security, sites, upstream
 from adapters.api.json_body import JSONBody
 from adapters.api.options import ApiOptions
 from adapters.api.problems import ApiProblem, install_problem_handlers, problem
@@ -110,5 +110,6 @@ def build_app(csms: Csms, options: ApiOptions) -> FastAPI:
     app.include_router(security.router, **guard(Scope.ADMIN))
     app.include_router(sites.router, **guard(Scope.READ))
     app.include_router(sites.writes, **guard(Scope.COMMAND))
+    app.include_router(upstream.router, **guard(Scope.READ))
     app.include_router(metrics_router, **guard(Scope.METRICS))
     return app

@@ -33,7 +33,7 @@ from actors.charging import (
     parse_time,
 )
 from actors.policy import StationPolicy
-from adapters.api.commands import send_command
+from adapters.api.commands import dialect_of, send_command
 from adapters.api.models import ChargingProfiles, CompositeAnswer
 from adapters.api.params import StationId
 from adapters.api.problems import ApiProblem, problem, unknown_station
@@ -111,8 +111,7 @@ def _transaction(state: LiveState, view: StationView, connector: int) -> Transac
     started = None if tx is None else parse_time(tx.started)
     if started is not None and started.tzinfo is None:
         started = started.replace(tzinfo=UTC)
-    ident = here.transaction_id if isinstance(here.transaction_id, int) else None
-    return Transaction(started or datetime.now(UTC), ident)
+    return Transaction(started or datetime.now(UTC), here.transaction_id)
 
 
 @router.get(
@@ -211,9 +210,10 @@ async def get_composite_schedule(
     computed = await trio.to_thread.run_sync(compute, limiter=_COMPUTING)
     answer: dict[str, Any] = {"station_id": station_id, "computed": computed, "station": None, "match": None}
     if source == "station":
-        asked = {"connectorId": connector, "duration": duration, "chargingRateUnit": unit}
+        requests = dialect_of(csms, station_id).requests
+        asked = requests.composite(connector, duration, unit)
         reply = await send_command(csms, station_id, "GetCompositeSchedule", asked)
-        answer["station"] = _plain(reply)
+        answer["station"] = _plain(requests.composite_conf(reply))
         answer["match"] = matches(computed, answer["station"], window.start, duration)
     return answer
 

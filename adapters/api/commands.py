@@ -9,7 +9,8 @@ connection) does not have answers 404 ``not_in_version``.
 
 The body is the OCPP payload, camelCase, exactly as it goes on the wire; it is checked with the
 strict validator of the station's version (422 ``invalid_payload`` with the validator's message)
-before anything is sent.
+before anything is sent; a certificate in InstallCertificate or CertificateSigned must parse as one
+(``adapters.api.certificate_payloads``).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from actors.commands import (
 from actors.ocpp import Direction, OcppError
 from actors.ocpp.dialect import Dialect
 from actors.ocpp.versions import DIALECTS, V16, by_version
+from adapters.api.certificate_payloads import certificate_problem
 from adapters.api.command_schemas import (
     INT64_MAX,
     INT64_MIN,
@@ -135,7 +137,7 @@ def _out_of_range(value: Any, path: str = "$") -> str | None:
     return next((bad for sub, v in items if (bad := _out_of_range(v, sub)) is not None), None)
 
 
-def _dialect_of(csms: Csms, station_id: str) -> Dialect:
+def dialect_of(csms: Csms, station_id: str) -> Dialect:
     """The dialect of the station's current (or last) connection; 1.6 for a station never seen."""
     found = csms.fleet.dialect_of(station_id)
     if found is not None:
@@ -162,7 +164,7 @@ def _version_it_fits(action: str, payload: dict[str, Any], station: Dialect) -> 
 async def send_command(csms: Csms, station_id: str, action: str, payload: dict[str, Any]) -> dict[str, Any]:
     """Validate, send and wait for the committed reply; every failure as its :class:`ApiProblem`."""
     station_stream(station_id)  # 404 for an id no station can have, before anything is asked
-    dialect = _dialect_of(csms, station_id)
+    dialect = dialect_of(csms, station_id)
     if action not in dialect.actions.csms_initiated:
         message = f"{action} is not an OCPP {dialect.version} command (the version {station_id} speaks)"
         raise ApiProblem(404, "not_in_version", message)
@@ -175,6 +177,8 @@ async def send_command(csms: Csms, station_id: str, action: str, payload: dict[s
             message = f"this is an OCPP {other} {action}; station {station_id} speaks {dialect.version}"
             raise ApiProblem(409, "wrong_version", message, details={"path": error.path}) from None
         raise ApiProblem(422, "invalid_payload", error.description, details={"path": error.path}) from None
+    if (found := certificate_problem(action, payload)) is not None:
+        raise ApiProblem(422, "invalid_payload", f"{action} request: {found[1]}", details={"path": found[0]})
     if (path := _out_of_range(payload)) is not None:
         message = f"{action} request: {path} is outside the 64-bit integer range"
         raise ApiProblem(422, "invalid_payload", message, details={"path": path})

@@ -104,7 +104,10 @@ class Transaction(BaseModel):
 
 class TransactionPage(BaseModel):
     transactions: list[Transaction]
-    next_after: int | None = Field(description="pass as ?after= for the next page; null on the last")
+    next_after: int | str | None = Field(
+        description="pass as ?after= for the next page; null on the last (the last id: an integer, "
+        "or 's:' and a 2.0.1 station's string id)"
+    )
 
 
 class MeterSample(BaseModel):

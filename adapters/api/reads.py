@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import trio
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from actors.events import events_of
+from actors.events import TransactionId, events_of
 from actors.events.station import MeterSampled, TransactionStopped
 from adapters.api.models import (
     EventPage,
@@ -171,15 +171,22 @@ async def list_transactions(
             json_schema_extra={"format": "date-time"},
         ),
     ] = None,
-    after: Annotated[int | None, Query(description="transaction id of the previous page's last")] = None,
+    after: Annotated[
+        str | None,
+        Query(
+            pattern=r"^(-?[0-9]{1,19}|s:[\s\S]{1,36})$",
+            description="the previous page's next_after: an integer id, or 's:' and a string id",
+        ),
+    ] = None,
     limit: Limit = 100,
 ) -> dict[str, Any]:
-    """Transactions by id, filtered by station, running or not, and start time."""
+    """Transactions by id, filtered by station, running or not, and start time: OCPP 1.6's integer
+    ids in order, then OCPP 2.0.1's string ids in code-point order."""
     start = _rfc3339(since) if since is not None else None
     index = (await _transactions(_csms(request))).index
     chosen: list[TransactionView] = []
     more = False
-    query = TransactionQuery(after=after, station=station, active=active, limit=limit + 1)
+    query = TransactionQuery(after=_cursor(after), station=station, active=active, limit=limit + 1)
     while not more:
         rows = await index.find_transactions(query)
         for row in rows:
@@ -197,8 +204,19 @@ async def list_transactions(
         )
     return {
         "transactions": [tx.as_dict() for tx in chosen],
-        "next_after": chosen[-1].transaction_id if more else None,
+        "next_after": _next_after(chosen[-1].transaction_id) if more else None,
     }
+
+
+def _cursor(after: str | None) -> TransactionId | None:
+    """A transaction list's ``after`` (its pattern checked): an integer id, or a string id behind ``s:``."""
+    if after is None:
+        return None
+    return after[2:] if after.startswith("s:") else int(after)
+
+
+def _next_after(transaction_id: TransactionId) -> int | str:
+    return f"s:{transaction_id}" if isinstance(transaction_id, str) else transaction_id
 
 
 @router.get(

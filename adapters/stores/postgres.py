@@ -35,7 +35,7 @@ import psycopg
 import trio
 from eventsourcing.persistence import InfrastructureFactory, PersistenceError
 from eventsourcing.postgres import PostgresDatastore
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Composable, Identifier
 
 from adapters.stores.postgres_recorder import RECORDER_TOPIC, PostgresStreamRecorder
 from adapters.stores.recording import RecordedLog, RecordMapper
@@ -284,7 +284,8 @@ class PostgresSideTables:
     whole as msgpack (``row``), so every value comes back with the type it was given (an integer
     meter reading stays one, as SQLite's untyped columns keep it); the columns beside it are what
     lookups filter and order on. Transaction ids are 1.6's integers or 2.0.1's strings: the key
-    tells them apart (``i:42``, ``s:abc``) and ``int_id`` holds the integers the list pages over.
+    tells them apart (``i:42``, ``s:abc``); the list pages over ``int_id`` (the integers), then over
+    the ``s:`` keys.
     """
 
     def __init__(self, datastore: PostgresDatastore, *, create: bool) -> None:
@@ -339,6 +340,12 @@ class PostgresSideTables:
             )
             cursor.execute(
                 SQL(
+                    "CREATE INDEX IF NOT EXISTS chargeward_transactions_by_text_key "
+                    'ON {schema}.chargeward_transactions (key COLLATE "C") WHERE int_id IS NULL'
+                ).format(schema=schema)
+            )
+            cursor.execute(
+                SQL(
                     "CREATE TABLE IF NOT EXISTS {schema}.chargeward_positions "
                     "(name text PRIMARY KEY, position bigint NOT NULL)"
                 ).format(schema=schema)
@@ -385,11 +392,17 @@ class PostgresSideTables:
         return None if row is None else dict(unpack(bytes(row["row"])))
 
     def find(self, query: TransactionQuery) -> list[dict[str, Any]]:
-        after = _INT64_MIN if query.after is None else max(query.after, _INT64_MIN)
-        if after >= _INT64_MAX:
-            return []
-        where = [SQL("int_id IS NOT NULL AND int_id > %s")]
-        args: list[object] = [after]
+        # listing_key's order: the integers by int_id, then the strings by their key ("s:" and the
+        # id) in code-point order (collation "C": byte order of UTF-8 is code-point order).
+        where: list[Composable]
+        args: list[object]
+        after = query.after
+        if isinstance(after, str):
+            where, args = [SQL("left(key, 2) = 's:' AND key COLLATE \"C\" > %s")], [_key(after)]
+        elif after is None or after < _INT64_MIN:
+            where, args = [SQL("(int_id IS NOT NULL OR left(key, 2) = 's:')")], []
+        else:
+            where, args = [SQL("(int_id > %s OR left(key, 2) = 's:')")], [min(after, _INT64_MAX)]
         if query.station is not None:
             where.append(SQL("station_id = %s"))
             args.append(query.station)
@@ -397,7 +410,8 @@ class PostgresSideTables:
             where.append(SQL("active = %s"))
             args.append(query.active)
         sql = SQL(
-            "SELECT row FROM {schema}.chargeward_transactions WHERE {where} ORDER BY int_id LIMIT %s"
+            "SELECT row FROM {schema}.chargeward_transactions WHERE {where} "
+            'ORDER BY int_id IS NULL, int_id, key COLLATE "C" LIMIT %s'
         ).format(schema=self._schema, where=SQL(" AND ").join(where))
         with self._datastore.transaction() as cursor:
             cursor.execute(sql, (*args, query.limit))

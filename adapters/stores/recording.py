@@ -37,7 +37,7 @@ from eventsourcing.persistence import IntegrityError, Mapper, Notification, Stor
 from core.events import EventRecord, NewEvent
 from core.store import CorruptEvent
 from core.writer import MAX_RUN, Row, SequenceTaken
-from projections.transactions import TRANSACTION_FIELDS, TransactionQuery
+from projections.transactions import TRANSACTION_FIELDS, TransactionQuery, listing_key
 
 __all__ = [
     "STREAM_NAMESPACE",
@@ -188,9 +188,10 @@ class MemorySideTables:
 
     def find(self, query: TransactionQuery) -> list[dict[str, Any]]:
         found = []
-        for tx_id in sorted(t for t in self._transactions if isinstance(t, int)):
+        after = None if query.after is None else listing_key(query.after)
+        for tx_id in sorted(self._transactions, key=listing_key):
             row = self._transactions[tx_id]
-            if query.after is not None and tx_id <= query.after:
+            if after is not None and listing_key(tx_id) <= after:
                 continue
             if query.station is not None and row["station_id"] != query.station:
                 continue

@@ -131,11 +131,14 @@ class SQLiteSideTables:
         return None if row is None else dict(row)
 
     def find(self, query: TransactionQuery) -> list[dict[str, Any]]:
-        after = _INT64_MIN if query.after is None else max(query.after, _INT64_MIN)
-        if after >= _INT64_MAX:
-            return []
-        where = ["typeof(transaction_id) = 'integer'", "transaction_id > ?"]
-        args: list[object] = [after]
+        # The column has no affinity, so SQLite orders its integers before its text (BINARY
+        # collation: code-point order), as listing_key does, and an integer bound passes every text.
+        where = ["typeof(transaction_id) IN ('integer', 'text')"]
+        args: list[object] = []
+        after = query.after
+        if isinstance(after, str) or (after is not None and after >= _INT64_MIN):
+            where.append("transaction_id > ?")
+            args.append(min(after, _INT64_MAX) if isinstance(after, int) else after)
         if query.station is not None:
             where.append("station_id = ?")
             args.append(query.station)

@@ -146,6 +146,26 @@ async def test_a_201_and_a_16_station_side_by_side(api: Api) -> None:
 
         tx = (await api.client.get("/api/transactions/tx-201-1")).json()
         assert tx["station_id"] == "CP-201" and tx["energy_wh"] == 3000.0 and len(tx["samples"]) == 4
+        started_16 = await p16.call(
+            "StartTransaction", connector_id=1, id_tag="TAG-OK", meter_start=0, timestamp=T0
+        )
+        tx_16 = started_16["transaction_id"]
+        listed = (await api.client.get("/api/transactions")).json()
+        assert [t["transaction_id"] for t in listed["transactions"]] == [tx_16, "tx-201-1"]
+        assert listed["next_after"] is None
+        first = (await api.client.get("/api/transactions?limit=1")).json()
+        assert [t["transaction_id"] for t in first["transactions"]] == [tx_16]
+        assert first["next_after"] == tx_16
+        rest = (await api.client.get(f"/api/transactions?limit=1&after={tx_16}")).json()
+        assert [t["transaction_id"] for t in rest["transactions"]] == ["tx-201-1"]
+        assert rest["next_after"] is None
+        running = (await api.client.get("/api/transactions?active=true")).json()["transactions"]
+        assert [(t["station_id"], t["transaction_id"]) for t in running] == [("CP-16", tx_16)]
+        mine = (await api.client.get("/api/transactions?station=CP-201")).json()["transactions"]
+        assert [t["transaction_id"] for t in mine] == ["tx-201-1"]
+        after_string = (await api.client.get("/api/transactions?after=s:tx-201-1")).json()
+        assert after_string == {"transactions": [], "next_after": None}
+        assert (await api.client.get("/api/transactions?after=tx-201-1")).status_code == 422
         station = (await api.client.get("/api/stations/CP-201")).json()
         assert station["ocpp_version"] == "2.0.1" and station["boot"]["vendor"] == "Acme"
         assert [c["status"] for c in station["connectors"]] == ["Occupied"]

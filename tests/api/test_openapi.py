@@ -25,11 +25,14 @@ SCHEMATHESIS_CONFIG = """
 expected-statuses = ["1XX", "2XX", "3XX", "4XX", "502", "504"]
 
 # A schema-valid need can still be refused: its departure may be past, its minimum above its maximum;
-# a schema-valid price curve may be out of order. Those answer 422 (invalid_need, invalid_prices).
+# a schema-valid price curve may be out of order; a schema-valid certificate string may not be a PEM
+# certificate. Those answer 422 (invalid_need, invalid_prices, invalid_payload).
 [[operations]]
 include-name = [
     "POST /api/stations/{station_id}/connectors/{connector}/charging-needs",
     "PUT /api/sites/{site_id}/prices",
+    "POST /api/stations/{station_id}/commands/InstallCertificate",
+    "POST /api/stations/{station_id}/commands/CertificateSigned",
 ]
 checks.positive_data_acceptance.expected-statuses = [
     "2XX", "3XX", "401", "403", "404", "409", "422", "429", "5XX",

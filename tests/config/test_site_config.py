@@ -19,7 +19,9 @@ from actors.sites import (
     ConnectorSettings,
     Demand,
     Member,
+    Optimizer,
     Pacing,
+    Planning,
     Policy,
     Site,
     allocate,
@@ -123,6 +125,27 @@ BAD = [
     (SITE + "failsafe_current = 40\n", "sites.s.failsafe_current", "above the site's max_current"),
     (SITE + "colour = 1\n", "sites.s.colour", "unknown key"),
     (
+        SITE + "failsafe_current = 16\n" + '[sites.s.connectors."B:2"]\n',
+        "sites.s.failsafe_current",
+        "3 connectors x 16 A = 48 A on a phase is above the max_current of the site (32 A)",
+    ),
+    (
+        '[sites.s]\nmax_power = 7000\nstations = ["A", "B"]\n',
+        "sites.s.failsafe_current",
+        "2 connectors at 6 A = 8280 W is above the max_power of the site (7000 W)",
+    ),
+    (
+        SITE + CIRCUIT + 'name = "c"\nmax_current = 10\nstations = ["A", "B"]\n',
+        "sites.s.failsafe_current",
+        "2 connectors x 6 A = 12 A on a phase is above the max_current of circuit 'c' (10 A)",
+    ),
+    (SITE + 'optimizer = "greedy"\n', "sites.s.optimizer", "must be one of"),
+    (SITE + "peak_target = 20000\n", "sites.s.peak_target", "is for the optimizer"),
+    (SITE + 'optimizer = "fastest"\npeak_target = -1\n', "sites.s.peak_target", "positive number of W"),
+    (SITE + "plan_slot = 30\n", "sites.s.plan_slot", "from 60 to 86400"),
+    (SITE + "plan_slot = 900\nplan_horizon = 1000\n", "sites.s.plan_horizon", "multiple of plan_slot"),
+    (SITE + "plan_slot = 60\nplan_horizon = 604800\n", "sites.s.plan_horizon", "at most 2016"),
+    (
         SITE + '[sites.t]\nmax_current = 32\nstations = ["C", "A"]\n',
         "sites.t.stations",
         "'A' is already in site 's'",
@@ -224,6 +247,14 @@ def test_the_pacing_keys_parse() -> None:
     assert parse(SITE)[0].pacing == Pacing()
 
 
+def test_the_optimizer_keys_parse() -> None:
+    (site,) = parse(
+        SITE + 'optimizer = "cheapest"\npeak_target = 11000\nplan_slot = 600\nplan_horizon = 43200\n'
+    )
+    assert site.planning == Planning(Optimizer.CHEAPEST, 11000.0, 600, 72)
+    assert parse(SITE)[0].planning == Planning()  # off unless asked for
+
+
 def test_the_module_example_parses() -> None:
     import adapters.site_config
 
@@ -271,8 +302,10 @@ def test_every_site_key_is_in_the_readme() -> None:
     readme = (ROOT / "README.md").read_text()
     section = readme[readme.index("## Configuration") :]
     section = section[: section.index("\n## ", 1)]
-    renamed = {"id": None, "members": "stations", "pacing": None}  # pacing: its keys sit in the site's table
-    classes = (Site, Circuit, ConnectorSettings, Pacing)
+    # pacing's and planning's keys sit in the site's table; planning's under their own names
+    renamed = {"id": None, "members": "stations", "pacing": None, "planning": None}
+    renamed |= {"mode": "optimizer", "slot": "plan_slot", "slots": "plan_horizon"}
+    classes = (Site, Circuit, ConnectorSettings, Pacing, Planning)
     keys = {renamed.get(f.name, f.name) for cls in classes for f in fields(cls)}
     written = set(re.findall(r"^(\w+) = ", section, re.M)) | set(re.findall(r"\[sites\.\w+\.(\w+)", section))
     assert sorted(k for k in keys if k is not None and k not in written) == []

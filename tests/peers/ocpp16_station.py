@@ -6,7 +6,8 @@ Runs in its own process (asyncio stays out of the server). Driven by JSON lines 
     {"reconnect": true}                                                          -> drop and reconnect
     {"quit": true}
 
-``PEER_PASSWORD`` makes it send HTTP Basic credentials (user = station id), ``PEER_CA`` (a CA file)
+``PEER_PASSWORD`` makes it send HTTP Basic credentials (user = station id; a new password it accepts,
+``PEER_AUTHORIZATION_KEY`` says whether, replaces it for the next connection), ``PEER_CA`` (a CA file)
 makes it verify a ``wss://`` server against that CA, and ``PEER_CERT`` (certificate and key in one
 file) makes it present a client certificate. A refused connection reports ``{"refused": status}``
 and ends the process.
@@ -14,7 +15,9 @@ and ends the process.
 It reports JSON lines on stdout: ``{"connected": true}``, ``{"result": {...}}`` / ``{"error": "..."}``
 for each call, and ``{"received": "Reset", "payload": {...}}`` for every CSMS-initiated command it
 answered. Every CSMS-initiated 1.6 Core, Firmware, Local list, Reservation, Remote trigger and Smart
-charging action has a handler that answers like a cooperative charger.
+charging action has a handler that answers like a cooperative charger; with
+``PEER_SECURITY_EXTENSION=1`` so does every one of the security extension (:class:`SecureStation`,
+which keeps the certificates it is given).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import dataclasses
+import hashlib
 import json
 import os
 import ssl
@@ -38,6 +42,45 @@ def emit(obj: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
+class Certificates:
+    """The certificates a peer station holds: InstallCertificate adds one (its hash data made from the
+    PEM text), GetInstalledCertificateIds lists them, DeleteCertificate removes one."""
+
+    def __init__(self) -> None:
+        self.held: list[tuple[str, dict[str, str]]] = []  # (certificate type, hash data)
+
+    def install(self, certificate_type: str, certificate: str) -> str:
+        if "BEGIN CERTIFICATE" not in certificate:
+            return "Rejected"
+        digest = hashlib.sha256(certificate.encode()).hexdigest()
+        data = {
+            "hash_algorithm": "SHA256",
+            "issuer_name_hash": digest[:64],
+            "issuer_key_hash": digest[::-1][:64],
+            "serial_number": digest[:16],
+        }
+        self.held.append((certificate_type, data))
+        return "Accepted"
+
+    def of(self, types: list[str] | None) -> list[tuple[str, dict[str, str]]]:
+        return [(t, d) for t, d in self.held if not types or t in types]
+
+    def delete(self, hash_data: dict[str, str]) -> str:
+        found = [(t, d) for t, d in self.held if d["serial_number"] == hash_data["serial_number"]]
+        for entry in found:
+            self.held.remove(entry)
+        return "Accepted" if found else "NotFound"
+
+
+def take_password(password: str) -> str:
+    """The answer to a new password (``PEER_AUTHORIZATION_KEY``, default Accepted); an accepted one is
+    what the next connection authenticates with, as a real station does."""
+    status = os.environ.get("PEER_AUTHORIZATION_KEY", "Accepted")
+    if status in ("Accepted", "RebootRequired"):
+        os.environ["PEER_PASSWORD"] = password
+    return status
+
+
 class Station(ChargePoint):
     def seen(self, action: str, payload: dict[str, Any]) -> None:
         emit({"received": action, "payload": payload})
@@ -51,9 +94,7 @@ class Station(ChargePoint):
     def change_configuration(self, **kw: Any) -> Any:
         self.seen("ChangeConfiguration", kw)
         if kw.get("key") == "AuthorizationKey":  # PEER_AUTHORIZATION_KEY: the answer to a new password
-            return call_result.ChangeConfiguration(
-                status=os.environ.get("PEER_AUTHORIZATION_KEY", "Accepted")
-            )
+            return call_result.ChangeConfiguration(status=take_password(kw["value"]))
         return call_result.ChangeConfiguration(status="Accepted")
 
     @on("GetConfiguration")
@@ -163,6 +204,51 @@ class Station(ChargePoint):
         )
 
 
+class SecureStation(Station):
+    """A station with the 1.6 security extension (``PEER_SECURITY_EXTENSION=1``); the plain one answers
+    its commands CALLERROR NotImplemented, as a charger without the extension does."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.certificates = Certificates()
+
+    @on("InstallCertificate")
+    def install_certificate(self, **kw: Any) -> Any:
+        self.seen("InstallCertificate", kw)
+        status = self.certificates.install(kw["certificate_type"], kw["certificate"])
+        return call_result.InstallCertificate(status=status)
+
+    @on("GetInstalledCertificateIds")
+    def installed_certificates(self, **kw: Any) -> Any:
+        self.seen("GetInstalledCertificateIds", kw)
+        held = [data for _, data in self.certificates.of([kw["certificate_type"]])]
+        if not held:
+            return call_result.GetInstalledCertificateIds(status="NotFound")
+        return call_result.GetInstalledCertificateIds(status="Accepted", certificate_hash_data=held)
+
+    @on("DeleteCertificate")
+    def delete_certificate(self, **kw: Any) -> Any:
+        self.seen("DeleteCertificate", kw)
+        return call_result.DeleteCertificate(status=self.certificates.delete(kw["certificate_hash_data"]))
+
+    @on("SignedUpdateFirmware")
+    def signed_update_firmware(self, **kw: Any) -> Any:
+        self.seen("SignedUpdateFirmware", kw)
+        return call_result.SignedUpdateFirmware(status="Accepted")
+
+    @on("GetLog")
+    def get_log(self, **kw: Any) -> Any:
+        self.seen("GetLog", kw)
+        return call_result.GetLog(
+            status="Accepted", filename=f"{kw['log_type'].lower()}-{kw['request_id']}.log"
+        )
+
+    @on("ExtendedTriggerMessage")
+    def extended_trigger(self, **kw: Any) -> Any:
+        self.seen("ExtendedTriggerMessage", kw)
+        return call_result.ExtendedTriggerMessage(status="Accepted")
+
+
 async def session(
     url: str,
     station_id: str,
@@ -227,4 +313,5 @@ async def main(url: str, station_id: str, **station: Any) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], sys.argv[2]))
+    secure = os.environ.get("PEER_SECURITY_EXTENSION") == "1"
+    asyncio.run(main(sys.argv[1], sys.argv[2], station_class=SecureStation if secure else Station))

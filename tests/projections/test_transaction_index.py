@@ -1,6 +1,7 @@
-"""The transaction index holds every transaction as the live projection folds it (hypothesis), in both
-store backends, whether its runner ran throughout or was stopped and resumed part-way; the live state
-keeps only the running transactions and the last finished ones."""
+"""The transaction index holds every transaction as the live projection folds it (hypothesis), in every
+store backend, whether its runner ran throughout or was stopped and resumed part-way, and lists OCPP
+1.6's integer ids then 2.0.1's string ids, page by page; the live state keeps only the running
+transactions and the last finished ones."""
 
 from __future__ import annotations
 
@@ -12,14 +13,56 @@ import trio
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from actors.events.station import TransactionStarted, TransactionStopped
 from adapters.stores import open_store
 from core.events import NewEvent
 from core.projection import replay
 from core.store import EventStore
 from projections.live import LiveProjection
-from projections.transactions import IndexedTransaction, TransactionIndexRunner, TransactionQuery
+from projections.transactions import (
+    IndexedTransaction,
+    TransactionIndexRunner,
+    TransactionQuery,
+    listing_key,
+)
 from tests.projections.test_live_checkpoint import records_of, scripts, url_of
-from tests.projections.test_live_replay import T0
+from tests.projections.test_live_replay import T0, domain, event, stations
+
+# 2.0.1's string ids beside 1.6's integers ("3" looks like one and is not; "é" sorts past ASCII).
+string_ids = st.sampled_from(["tx-b", "3", "tx-a", "é"])
+with_string_ids = st.lists(
+    st.tuples(
+        stations,
+        st.one_of(
+            domain,
+            st.builds(
+                lambda t, c: event(
+                    TransactionStarted,
+                    transaction_id=t,
+                    connector=c,
+                    id_tag="T",
+                    meter_start_wh=1.0,
+                    timestamp="t",
+                ),
+                string_ids,
+                st.integers(1, 2),
+            ),
+            st.builds(
+                lambda t: event(
+                    TransactionStopped,
+                    transaction_id=t,
+                    connector=1,
+                    meter_stop_wh=5.0,
+                    timestamp="t2",
+                    reason="Local",
+                ),
+                string_ids,
+            ),
+        ),
+    ),
+    min_size=1,
+    max_size=40,
+)
 
 
 async def index_to_head(store: EventStore, position_every: int) -> TransactionIndexRunner:
@@ -33,7 +76,7 @@ async def index_to_head(store: EventStore, position_every: int) -> TransactionIn
 
 @pytest.mark.parametrize("backend", ["memory", "sqlite", "postgres"])
 @settings(max_examples=15, deadline=None)
-@given(script=scripts, cut=st.integers(0, 40), every=st.integers(1, 7))
+@given(script=with_string_ids, cut=st.integers(0, 40), every=st.integers(1, 7))
 def test_the_index_holds_every_transaction_as_the_live_fold_does(
     backend: str, script: list[tuple[str, tuple[str, dict[str, Any]]]], cut: int, every: int
 ) -> None:
@@ -48,7 +91,14 @@ def test_the_index_holds_every_transaction_as_the_live_fold_does(
             expected = replay(LiveProjection(), records).transactions
             rows = await store.find_transactions(TransactionQuery(limit=1000))  # type: ignore[attr-defined]
             indexed = [IndexedTransaction.from_row(row) for row in rows]
-            assert [tx.view for tx in indexed] == [expected[tx_id] for tx_id in sorted(expected)]
+            in_order = sorted(expected, key=listing_key)
+            assert [tx.view for tx in indexed] == [expected[tx_id] for tx_id in in_order]
+            paged: list[Any] = []
+            query = TransactionQuery(limit=2)
+            while rows := await store.find_transactions(query):  # type: ignore[attr-defined]
+                paged += [row["transaction_id"] for row in rows]
+                query = TransactionQuery(after=rows[-1]["transaction_id"], limit=2)
+            assert paged == in_order
             streams = {(r.stream, r.sequence): r for r in records}
             for tx in indexed:  # where its samples are read from
                 start = streams[f"station/{tx.view.station_id}", tx.start_sequence]
@@ -60,7 +110,7 @@ def test_the_index_holds_every_transaction_as_the_live_fold_does(
                     found = [row["transaction_id"] for row in await store.find_transactions(query)]  # type: ignore[attr-defined]
                     assert found == [
                         tx_id
-                        for tx_id in sorted(expected)
+                        for tx_id in in_order
                         if expected[tx_id].station_id == station and active in (None, expected[tx_id].active)
                     ]
 

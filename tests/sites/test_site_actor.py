@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -16,11 +16,12 @@ import trio
 
 from actors.events import Event, events_of, new_events
 from actors.events.modbus import ModbusDeviceStale, ModbusReading
+from actors.events.needs import ChargingNeedsCleared, ChargingNeedsSet, SitePricesSet
 from actors.events.refs import IdToken
 from actors.events.site import SiteLimitCleared, SiteLimitSet, SiteRound
 from actors.events.station import StationBooted, StationConnected, TransactionStarted, TransactionStopped
 from actors.site import InspectSite, SetSiteLimit, SiteActor, SiteStats
-from actors.sites import ConnectorId, ConnectorSettings, Member, Pacing, Site
+from actors.sites import ConnectorId, ConnectorSettings, Member, Optimizer, Pacing, Planning, Site
 from actors.sites.control import ControlFailed, Setpoint
 from adapters.stores import open_store
 from core.actor import ActorRef
@@ -286,3 +287,33 @@ async def test_a_restarted_actor_resumes_from_its_last_round(store: EventStore) 
     assert snapshot["limits"]["binding"]["source"] == "site_operator"
     assert [(c["station"], c["target"], c["in_force"]) for c in first.connectors] == [("CP-2", 24.0, 12.0)]
     assert resumed.setpoints == []  # CP-2 was sent 12 A before the restart: the rise waits min_interval
+
+
+async def test_a_need_is_planned_and_the_plan_is_in_the_round(store: EventStore) -> None:
+    """Under ``cheapest``, CP-1's car waits for the cheap hours and CP-2 (no need) takes the room; the
+    need cleared, CP-1 is back on the instantaneous allocation; the rounds record the plan."""
+    control = Recorded()
+    site = replace(SITE, planning=Planning(Optimizer.CHEAPEST))
+    now = _now()
+    await append(store, "meter/grid", grid(0.0))
+    await append(store, "station/CP-1", started(1))
+    await append(store, "station/CP-2", started(2))
+    departure = (now + timedelta(hours=10)).isoformat()
+    need = ChargingNeedsSet(
+        station="CP-1", connector=1, energy_wh=20_000.0, departure=departure, max_current=32.0, source="api"
+    )
+    steps = [{"start": (now - timedelta(hours=1)).isoformat(), "price": 0.4}]
+    steps.append({"start": (now + timedelta(hours=3)).isoformat(), "price": 0.1})
+    await append(store, "needs/CP-1", need)
+    await append(store, "prices/depot", SitePricesSet(site="depot", prices=steps))
+    async with site_actor(store, control, site) as (ref, stats):
+        await until(lambda: control.last("CP-1") == 0.0 and control.last("CP-2") == 32.0)
+        snapshot = await ref.ask(InspectSite, timeout=10)
+        assert snapshot["plan"]["mode"] == "cheapest"
+        assert stats.plans["planned"] >= 1
+        await append(store, "needs/CP-1", ChargingNeedsCleared(station="CP-1", connector=1, source="api"))
+        await until(lambda: control.last("CP-1") == 16.0 and control.last("CP-2") == 16.0)
+    planned = [r for r in await rounds(store) if r.plan is not None]
+    [cp1] = planned[0].plan["connectors"]  # type: ignore[index]
+    assert (cp1["station"], cp1["cap"], cp1["target"], cp1["unmet_wh"]) == ("CP-1", 16.0, 0.0, 0.0)
+    assert (await rounds(store))[-1].plan is None

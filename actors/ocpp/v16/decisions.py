@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from actors.events import Event, IdToken
+from actors.events.certificates import FirmwareUpdateRequested, LogRequested
 from actors.events.station import (
     Authorized,
     ChargingProfileCleared,
@@ -24,15 +25,18 @@ from actors.events.station import (
     DiagnosticsStatusChanged,
     FirmwareStatusChanged,
     LocalListSent,
+    LogStatusChanged,
     MeterSampled,
     ReservationCancelled,
     ReservationMade,
+    SecurityEventNotified,
     StationBooted,
     TransactionStarted,
     TransactionStopped,
     TransactionStopRepeated,
 )
 from actors.metering import MeterReadings, normalise_meter_values
+from actors.ocpp import security_messages
 from actors.policy import BootDecision, FleetPolicy
 from actors.station_state import StationState
 
@@ -71,7 +75,9 @@ def builtin_response(
         return {"idTagInfo": policy.id_tag_info(request["idTag"], now)} if "idTag" in request else {}
     if action == "DataTransfer":
         return {"status": "UnknownVendorId"}
-    # StatusNotification, MeterValues, DiagnosticsStatusNotification, FirmwareStatusNotification
+    if action == "SignCertificate":
+        return {"status": "Rejected"}  # no CA configured (adapters.certificate_signing answers otherwise)
+    # StatusNotification, MeterValues, the status notifications, SecurityEventNotification
     return {}
 
 
@@ -184,7 +190,17 @@ def domain_events(
         return [DiagnosticsStatusChanged(status=request["status"])]
     if action == "FirmwareStatusNotification":
         return [FirmwareStatusChanged(status=request["status"])]
-    return []
+    if action == "SignedFirmwareStatusNotification":
+        return [FirmwareStatusChanged(status=request["status"], request_id=request.get("requestId"))]
+    if action == "LogStatusNotification":
+        return [LogStatusChanged(status=request["status"], request_id=request.get("requestId"))]
+    if action == "SecurityEventNotification":
+        return [
+            SecurityEventNotified(
+                kind=request["type"], timestamp=request["timestamp"], tech_info=request.get("techInfo")
+            )
+        ]
+    return security_messages.station_events(action, request, response)
 
 
 def _superseded(request: Mapping[str, Any], state: StationState) -> Events:
@@ -283,6 +299,35 @@ def command_events(action: str, request: Mapping[str, Any], response: Mapping[st
         ]
     if action == "ClearChargingProfile" and status == "Accepted":
         return [ChargingProfileCleared(criteria=dict(request))]
+    if action in security_messages.COMMANDS:
+        return security_messages.command_events(action, request, response)
+    if action == "UpdateFirmware":
+        return [
+            FirmwareUpdateRequested(
+                location=request["location"], retrieve_date=request["retrieveDate"], signed=False
+            )
+        ]
+    if action == "SignedUpdateFirmware":
+        firmware = request["firmware"]
+        return [
+            FirmwareUpdateRequested(
+                location=firmware["location"],
+                retrieve_date=firmware["retrieveDateTime"],
+                signed=True,
+                request_id=request["requestId"],
+                status=status,
+            )
+        ]
+    if action == "GetLog":
+        return [
+            LogRequested(
+                request_id=request["requestId"],
+                log_type=request["logType"],
+                location=request["log"]["remoteLocation"],
+                status=str(status),
+                filename=response.get("filename"),
+            )
+        ]
     if action == "SendLocalList" and status == "Accepted":
         return [
             LocalListSent(

@@ -19,6 +19,12 @@ How 2.0.1 is mapped where it differs from 1.6:
   never started here starts it (its Started was lost), an Ended closes it.
 - Meter values: the 2.0.1 sampled value (a number with ``unitOfMeasure`` {unit, multiplier}) is
   rewritten into the 1.6 shape and normalised by :mod:`actors.metering`, the same SI units for both.
+- Smart charging: profiles set and cleared, and those a station reports, are recorded in 1.6's
+  profile shape (:mod:`.profiles` says how), so the server's record of installed profiles and the
+  composite schedule serve both versions; limits from outside the CSMS (NotifyChargingLimit,
+  ClearedChargingLimit) and the EV's own schedule (NotifyEVChargingSchedule) have events of their own.
+- Local list: SendLocalList is recorded as 1.6's (``LocalListSent``) with its entries as sent, each
+  an ``idToken`` with its type and ``idTokenInfo``.
 - Id tokens keep their type; the local list is looked up by the token's id whatever its type, and
   1.6's idTagInfo becomes 2.0.1's idTokenInfo (expiryDate -> cacheExpiryDateTime, parentIdTag ->
   groupIdToken of type Central).
@@ -34,10 +40,17 @@ from typing import Any
 from actors.events import Event, IdToken, TransactionId
 from actors.events.station import (
     Authorized,
+    ChargingLimitCleared,
+    ChargingLimitNotified,
+    ChargingProfileCleared,
+    ChargingProfileSet,
+    ChargingProfilesReported,
     ConnectorStatusChanged,
     DataTransferred,
     EVChargingNeedsNotified,
+    EVChargingScheduleNotified,
     FirmwareStatusChanged,
+    LocalListSent,
     LogStatusChanged,
     MeterSampled,
     SecurityEventNotified,
@@ -52,7 +65,13 @@ from actors.events.station import (
     VariablesSet,
 )
 from actors.metering import normalise_meter_values
+from actors.ocpp import security_messages
 from actors.ocpp.v16.decisions import meter_samples, wire_time
+from actors.ocpp.v201.profiles import (
+    neutral_clear_criteria,
+    neutral_profile,
+    neutral_schedule,
+)
 from actors.policy import BootDecision, FleetPolicy
 from actors.station_state import StationState
 
@@ -248,7 +267,38 @@ def domain_events(
         ]
     if action == "LogStatusNotification":
         return [LogStatusChanged(status=request["status"], request_id=request.get("requestId"))]
-    return []
+    if action == "ReportChargingProfiles":
+        return [
+            ChargingProfilesReported(
+                request_id=request["requestId"],
+                source=request["chargingLimitSource"],
+                evse=request["evseId"],
+                tbc=bool(request.get("tbc", False)),
+                profiles=[neutral_profile(profile) for profile in request["chargingProfile"]],
+            )
+        ]
+    if action == "NotifyChargingLimit":
+        limit = request["chargingLimit"]
+        return [
+            ChargingLimitNotified(
+                source=limit["chargingLimitSource"],
+                grid_critical=limit.get("isGridCritical"),
+                evse=request.get("evseId"),
+                schedules=[neutral_schedule(s) for s in request.get("chargingSchedule", [])],
+            )
+        ]
+    if action == "ClearedChargingLimit":
+        return [ChargingLimitCleared(source=request["chargingLimitSource"], evse=request.get("evseId"))]
+    if action == "NotifyEVChargingSchedule":
+        return [
+            EVChargingScheduleNotified(
+                evse=request["evseId"],
+                time_base=request["timeBase"],
+                schedule=neutral_schedule(request["chargingSchedule"]),
+                status=str(response.get("status", "Accepted")),
+            )
+        ]
+    return security_messages.station_events(action, request, response)
 
 
 def _event_data(entry: Mapping[str, Any]) -> dict[str, Any]:
@@ -388,6 +438,22 @@ def transaction_events(
 
 def command_events(action: str, request: Mapping[str, Any], response: Mapping[str, Any]) -> Events:
     """Domain events that an answered CSMS-initiated 2.0.1 command decides (beyond CommandCompleted)."""
+    status = response.get("status")
+    if action == "SetChargingProfile" and status == "Accepted":
+        evse = request["evseId"]
+        return [
+            ChargingProfileSet(connector=evse, evse=evse, profile=neutral_profile(request["chargingProfile"]))
+        ]
+    if action == "ClearChargingProfile" and status == "Accepted":
+        return [ChargingProfileCleared(criteria=neutral_clear_criteria(request))]
+    if action == "SendLocalList" and status == "Accepted":
+        return [
+            LocalListSent(
+                version=request["versionNumber"],
+                update_type=request["updateType"],
+                entries=[dict(entry) for entry in request.get("localAuthorizationList", [])],
+            )
+        ]
     if action == "GetVariables":
         results = []
         for result in response.get("getVariableResult", []):
@@ -410,6 +476,8 @@ def command_events(action: str, request: Mapping[str, Any], response: Mapping[st
             entry["value"] = asked.get((_key(entry), entry["type"]))
             results.append(entry)
         return [VariablesSet(results=results)]
+    if action in security_messages.COMMANDS:
+        return security_messages.command_events(action, request, response)
     return []
 
 

@@ -1,0 +1,92 @@
+"""Events of a station's upstream stream (``upstream/<id>``), written by its upstream link alone.
+
+When chargeward is a local controller (``[upstream]``), each station's link to the upstream CSMS
+records here what the upstream was sent and said: the answers to forwarded station calls (whose
+sequences in ``station/<id>`` make the upstream cursor), the transaction ids the upstream assigned
+for local ones, the commands it relayed, and the link's ups and downs. The station's own stream
+keeps what the station was told; this stream keeps what the upstream was told, so the log is the
+upstream queue (``actors.upstream``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from actors.events.refs import TransactionId
+from actors.events.registry import OMITTED_WHEN_NONE, Event, register
+
+
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpstreamConnected(Event):
+    """The link's WebSocket to the upstream opened (``url`` with the station id, ``subprotocol``)."""
+
+    TYPE: ClassVar[str] = "UpstreamConnected"
+    url: str
+    subprotocol: str
+
+
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpstreamDisconnected(Event):
+    TYPE: ClassVar[str] = "UpstreamDisconnected"
+    reason: str
+
+
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpstreamAnswered(Event):
+    """The upstream answered the station's call recorded at ``seq`` in ``station/<id>``.
+
+    ``unique_id``: the station's id of that call (with ``seq`` it names the frame); ``via``: "live"
+    (forwarded as the station sent it; the station got this answer if it came within the reply
+    timeout) or "catch-up" (sent from the log after an outage: the cursor moves to ``seq``);
+    ``outcome``: "result" (with ``response``) or "error" (with ``code``, ``description``).
+    """
+
+    TYPE: ClassVar[str] = "UpstreamAnswered"
+    seq: int
+    action: str
+    unique_id: str
+    via: str
+    outcome: str
+    response: dict[str, Any] | None = field(default=None, metadata=OMITTED_WHEN_NONE)
+    code: str | None = field(default=None, metadata=OMITTED_WHEN_NONE)
+    description: str | None = field(default=None, metadata=OMITTED_WHEN_NONE)
+
+
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpstreamCursor(Event):
+    """Every station call up to ``seq`` in ``station/<id>`` has been answered upstream or needs no
+    sending (replies, refused calls, coalesced status): a catch-up starts after it."""
+
+    TYPE: ClassVar[str] = "UpstreamCursor"
+    seq: int
+
+
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TransactionIdMapped(Event):
+    """The upstream's id for the transaction the station knows by the local id: messages about it are
+    sent upstream with ``upstream``, and upstream commands naming ``upstream`` reach it as ``local``."""
+
+    TYPE: ClassVar[str] = "TransactionIdMapped"
+    local: TransactionId
+    upstream: TransactionId
+
+
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpstreamCommandRelayed(Event):
+    """A command from the upstream, relayed to the station, and how it ended (``outcome``: "result"
+    with ``response``, or "error" with ``code`` and ``description``; what the upstream was sent)."""
+
+    TYPE: ClassVar[str] = "UpstreamCommandRelayed"
+    action: str
+    unique_id: str
+    outcome: str
+    response: dict[str, Any] | None = field(default=None, metadata=OMITTED_WHEN_NONE)
+    code: str | None = field(default=None, metadata=OMITTED_WHEN_NONE)
+    description: str | None = field(default=None, metadata=OMITTED_WHEN_NONE)

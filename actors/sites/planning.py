@@ -1,0 +1,248 @@
+"""A round's planning step, sans I/O: the optimizer's plan for the connectors with charging needs,
+fitted under the round's allocation.
+
+:func:`plan_round` takes the round's :class:`~actors.sites.decide.Decision` (the instantaneous
+allocation of every connector that wants power) and, when the site has an ``optimizer`` and some of
+those connectors have a need in force (set over the API or stated by a 2.0.1 EV, with energy still to
+deliver and a departure ahead), it
+
+1. plans them with :func:`actors.sites.optimizer.plan` over the site's horizon (slots aligned to
+   multiples of ``plan_slot``), against the site's limits in force, its price curve and peak target,
+   with the measured non-EV load plus what the connectors *without* needs were allocated as the
+   load they must leave room for (those keep the instantaneous allocation);
+2. caps each planned connector's present current at its allocation (``min(plan, allocation)``): the
+   plan never raises a connector above what the round's allocation allows at every level;
+3. allocates again with the planned connectors held at that (or paused when the plan pauses them),
+   so the room a plan leaves now (a ``cheapest`` car waiting for the night) goes to the others; the
+   second allocation is a full allocation over every level, so the guarantee is the allocation's own;
+4. turns each planned connector's plan into the profile's periods for the profile's validity: the
+   present current, then the plan's later slots wherever they are lower, never higher. A profile
+   never rises by itself: a rise the plan holds for a later slot goes out with the round at that
+   slot (the actor wakes at each slot's start), so nothing a profile allows later can exceed what the
+   allocation allowed when it was sent. The periods go through :func:`actors.charging.trim` (aligned
+   to whole minutes, limits floored to 0.1 A).
+
+The round event records the plan (:attr:`Planned.record`): the needs as planned, each connector's
+currents per slot until its departure, what it can deliver and what stays unmet, its allocation
+cap, the present value and the periods sent, so a replay explains every figure.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from actors.charging import CompositePeriod, CompositeSchedule, Unit, trim, wire_time
+from actors.sites.allocation import allocate, levels_of
+from actors.sites.decide import Decision
+from actors.sites.limits import SourceLimit
+from actors.sites.model import PHASES, ConnectorId, Optimizer, Site
+from actors.sites.needs import need_of, prices_of
+from actors.sites.optimizer import (
+    BaseLoad,
+    Horizon,
+    Mode,
+    Need,
+    Plan,
+    PlanError,
+    Price,
+    Problem,
+    Supply,
+    plan,
+)
+from actors.sites.view import SiteView
+
+MAX_PERIODS = 5  # periods in one planned profile: its validity rarely spans more than two slots
+MIN_PERIOD = 60  # s: the shortest period a planned profile holds
+STEP = 0.1  # A: what OCPP carries
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    decision: Decision  # the round's decision, the plan applied to its targets
+    periods: Mapping[ConnectorId, tuple[tuple[int, float], ...]]  # (s from the round, A) per planned one
+    record: dict[str, Any] | None  # what the round event holds of the plan (None: nothing planned)
+
+
+def _floor(value: float) -> float:
+    return round(math.floor(value / STEP + 1e-9) * STEP, 1)
+
+
+def active_needs(view: SiteView, decision: Decision, now: datetime) -> tuple[Need, ...]:
+    """The needs of connectors wanting power now, with energy left and a departure ahead, as the
+    optimizer takes them: the energy still to deliver, at least the site's ``min_current``, at most
+    what the connector may draw, on the phases the round counts it on."""
+    site = view.site
+    found = []
+    for demand in decision.demands:
+        event = view.needs.get(demand.connector)
+        if event is None:
+            continue
+        need = need_of(event, site)
+        left = view.remaining(demand.connector)
+        minimum = max(site.min_current, need.min_current)
+        cap = min(need.max_current, demand.max_current)
+        if need.departure <= now or left < 1.0 or cap < minimum:
+            continue
+        found.append(
+            replace(need, energy_wh=left, max_current=cap, min_current=minimum, phases=demand.phases)
+        )
+    return tuple(found)
+
+
+@dataclass(frozen=True, slots=True)
+class PlanInputs:
+    """What a round's plan reads from the view, taken at once so it can be planned off the actor's
+    thread while the view moves on."""
+
+    needs: tuple[Need, ...]
+    limits: tuple[SourceLimit, ...]
+    prices: tuple[Price, ...]
+
+
+def plan_inputs(view: SiteView, decision: Decision, now: datetime) -> PlanInputs | None:
+    """The inputs of the round's plan, or None when there is nothing to plan (no optimizer, the
+    failsafe, no need in force)."""
+    if view.site.planning.mode is Optimizer.OFF or decision.failsafe or decision.allocation is None:
+        return None
+    needs = active_needs(view, decision, now)
+    if not needs:
+        return None
+    prices = prices_of(view.prices) if view.prices is not None else ()
+    return PlanInputs(needs, tuple(view.limits.values()), prices)
+
+
+def plan_round(view: SiteView, now: datetime, decision: Decision, *, valid_for: float) -> Planned:
+    """The round at ``now`` with the site's plan applied (see the module docstring)."""
+    inputs = plan_inputs(view, decision, now)
+    if inputs is None:
+        return Planned(decision, {}, None)
+    return apply_plan(view.site, now, decision, inputs, valid_for=valid_for)
+
+
+def apply_plan(
+    site: Site, now: datetime, decision: Decision, inputs: PlanInputs, *, valid_for: float
+) -> Planned:
+    """Plan ``inputs`` and fit the plan under ``decision`` (pure; it may run in a worker thread)."""
+    settings, needs, prices = site.planning, inputs.needs, inputs.prices
+    planned = {need.connector: need for need in needs}
+    base = [value or 0.0 for value in decision.non_ev or (0.0, 0.0, 0.0)]
+    for demand in decision.demands:
+        if demand.connector not in planned:
+            for phase in demand.phases:
+                base[phase - 1] += decision.targets[demand.connector]
+    epoch = now.timestamp()
+    start = now - timedelta(seconds=epoch % settings.slot)
+    horizon = Horizon(start, settings.slot, settings.slots)
+    mode = Mode(settings.mode.value)
+    note = None
+    if mode is Mode.CHEAPEST and not prices:
+        mode, note = Mode.FASTEST, "no price curve: planned fastest"
+    problem = Problem(
+        horizon,
+        needs,
+        Supply.of(site, inputs.limits),
+        (BaseLoad(start, (base[0], base[1], base[2])),),
+        prices,
+        mode,
+        settings.peak_target,
+    )
+    try:
+        result = plan(problem)
+    except PlanError as error:
+        return Planned(decision, {}, {"error": str(error)})
+    present: dict[ConnectorId, float] = {}
+    for need in needs:
+        found = result.of(need.connector)
+        value = 0.0 if found is None else _floor(min(found.currents[0], decision.targets[need.connector]))
+        present[need.connector] = value if value >= need.min_current else 0.0
+    demands = [
+        demand if demand.connector not in planned else replace(demand, max_current=present[demand.connector])
+        for demand in decision.demands
+        if present.get(demand.connector, 1.0) > 0
+    ]
+    non_ev = {site.id: decision.non_ev} if decision.non_ev else None
+    levels = levels_of(site, non_ev=non_ev, in_force=decision.in_force)
+    allocation = allocate(levels, demands, site.policy, voltage=site.voltage)
+    targets = {d.connector: allocation.currents.get(d.connector, 0.0) for d in decision.demands}
+    periods = {key: _periods(result, key, targets[key], now, valid_for) for key in planned}
+    record = _record(result, problem, decision, targets, periods, base, note)
+    return Planned(replace(decision, targets=targets, allocation=allocation), periods, record)
+
+
+def _periods(
+    result: Plan, key: ConnectorId, amps: float, now: datetime, valid_for: float
+) -> tuple[tuple[int, float], ...]:
+    """The profile's periods from ``now`` for ``valid_for`` s: ``amps``, then each later slot's plan
+    where it is lower (never higher), trimmed."""
+    found = result.of(key)
+    horizon = result.horizon
+    duration = max(1, round(valid_for))
+    limits = [(0, amps)]
+    if found is not None:
+        for index in range(1, len(found.currents)):
+            offset = round((horizon.at(index) - now).total_seconds())
+            if offset >= duration:
+                break
+            value = min(limits[-1][1], found.currents[index])
+            if value < limits[-1][1]:
+                limits.append((offset, value))
+    phases = found.phases if found is not None else len(PHASES)
+    schedule = CompositeSchedule(
+        now,
+        duration,
+        Unit.A,
+        tuple(CompositePeriod(offset, Decimal(repr(value)), phases) for offset, value in limits),
+    )
+    trimmed = trim(schedule, max_periods=MAX_PERIODS, min_period=min(MIN_PERIOD, duration))
+    return tuple((p.start, float(p.limit or 0)) for p in trimmed.periods)
+
+
+def _record(
+    result: Plan,
+    problem: Problem,
+    decision: Decision,
+    targets: Mapping[ConnectorId, float],
+    periods: Mapping[ConnectorId, tuple[tuple[int, float], ...]],
+    base: list[float],
+    note: str | None,
+) -> dict[str, Any]:
+    horizon = result.horizon
+    connectors = []
+    for need, found in zip(problem.needs, result.connectors, strict=True):
+        key = need.connector
+        until = math.ceil((need.departure - horizon.start).total_seconds() / horizon.slot)
+        connectors.append(
+            {
+                "station": key.station,
+                "connector": key.connector,
+                "energy_wh": round(need.energy_wh, 1),
+                "departure": wire_time(need.departure),
+                "max_current": need.max_current,
+                "min_current": need.min_current,
+                "currents": [round(v, 1) for v in found.currents[: max(1, until)]],
+                "delivered_wh": round(found.delivered_wh, 1),
+                "unmet_wh": round(found.unmet_wh, 1),
+                "cap": decision.targets[key],
+                "target": targets[key],
+                "periods": [list(p) for p in periods[key]],
+            }
+        )
+    record: dict[str, Any] = {
+        "mode": problem.mode.value,
+        "start": wire_time(horizon.start),
+        "slot": horizon.slot,
+        "slots": horizon.slots,
+        "base": [round(v, 1) for v in base],
+        "peak_target": problem.peak_target,
+        "peak": round(result.peak, 1),
+        "cost": round(result.cost, 4),
+        "connectors": connectors,
+    }
+    if note is not None:
+        record["note"] = note
+    return record

@@ -1,0 +1,199 @@
+"""chargeward as a local controller, end to end: an ``ocpp`` package station on a real local
+``chargeward serve`` whose ``[upstream]`` is a second real ``chargeward serve``.
+
+The local one answers Authorize with Invalid for unknown tags and the upstream with Accepted, and
+their heartbeat intervals differ, so which of them answered is visible in the station's replies.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import trio
+
+from tests.integration.peer import peer_station
+from tests.integration.upstream_peers import (
+    LOCAL_CONFIG,
+    UPSTREAM_CONFIG,
+    calls_received,
+    chargeward,
+    eventually,
+    ocpp_url,
+    stream,
+)
+from tests.modbus.conftest import free_port
+
+T0 = "2026-11-27T08:00:00Z"
+
+
+def sample(at: str, wh: int) -> list[dict[str, object]]:
+    return [
+        {"timestamp": at, "sampled_value": [{"value": str(wh), "measurand": "Energy.Active.Import.Register"}]}
+    ]
+
+
+async def test_calls_are_forwarded_and_upstream_commands_relayed(tmp_path: Path) -> None:
+    port = free_port()
+    async with (
+        chargeward(tmp_path / "upstream", UPSTREAM_CONFIG, port) as upstream,
+        chargeward(tmp_path / "local", LOCAL_CONFIG.format(port=port)) as local,
+        httpx.AsyncClient(base_url=upstream.api_url, timeout=20) as up_api,
+        httpx.AsyncClient(base_url=local.api_url, timeout=20) as local_api,
+        peer_station(ocpp_url(local), "CP-1") as station,
+    ):
+        boot = await station.call("BootNotification", charge_point_vendor="Acme", charge_point_model="M")
+        assert boot["status"] == "Accepted" and boot["interval"] == 77  # the upstream's answer
+        assert (await station.call("Authorize", id_tag="NEW-TAG"))["id_tag_info"]["status"] == "Accepted"
+
+        started = await station.call(
+            "StartTransaction", connector_id=1, id_tag="NEW-TAG", meter_start=0, timestamp=T0
+        )
+        local_id = started["transaction_id"]
+        assert started["id_tag_info"]["status"] == "Accepted"
+        await station.call(
+            "MeterValues", connector_id=1, transaction_id=local_id, meter_value=sample(T0, 100)
+        )
+
+        upstream_calls = await calls_received(up_api, "CP-1")
+        assert [action for action, _ in upstream_calls] == [
+            "BootNotification",
+            "Authorize",
+            "StartTransaction",
+            "MeterValues",
+        ]
+        upstream_id = (await up_api.get("/api/transactions")).json()["transactions"][0]["transaction_id"]
+        assert upstream_calls[3][1]["transactionId"] == upstream_id  # rewritten to the upstream's id
+
+        # A command from the upstream reaches the station with the local id; its reply goes back.
+        async with trio.open_nursery() as nursery:
+            answers: list[httpx.Response] = []
+
+            async def remote_stop() -> None:
+                answers.append(
+                    await up_api.post(
+                        "/api/stations/CP-1/commands/RemoteStopTransaction",
+                        json={"transactionId": upstream_id},
+                    )
+                )
+
+            nursery.start_soon(remote_stop)
+            received = await station.next_received()
+        assert received["received"] == "RemoteStopTransaction"
+        assert received["payload"]["transaction_id"] == local_id
+        assert answers[0].status_code == 200 and answers[0].json()["payload"] == {"status": "Accepted"}
+
+        link = await eventually(lambda: local_api.get("/api/upstream"), lambda r: r.status_code == 200)
+        (cp1,) = link.json()["stations"]
+        assert cp1["station_id"] == "CP-1" and cp1["state"] == "live" and cp1["backlog"] == 0
+        local_events = {e["type"] for e in await stream(local_api, "CP-1")}
+        assert "TransactionStarted" in local_events
+
+
+async def upstream_links(client: httpx.AsyncClient) -> dict[str, Any]:
+    answer = await client.get("/api/upstream")
+    assert answer.status_code == 200, answer.text
+    return {link["station_id"]: link for link in answer.json()["stations"]}
+
+
+def at(minute: int) -> str:
+    return f"2026-11-27T08:{minute:02d}:00Z"
+
+
+async def test_an_outage_mid_transaction_is_caught_up_in_order(tmp_path: Path) -> None:
+    port = free_port()
+    async with (
+        chargeward(tmp_path / "local", LOCAL_CONFIG.format(port=port)) as local,
+        httpx.AsyncClient(base_url=local.api_url, timeout=20) as local_api,
+        peer_station(ocpp_url(local), "CP-1") as station,
+    ):
+        async with chargeward(tmp_path / "upstream", UPSTREAM_CONFIG, port) as upstream:
+            await eventually(
+                lambda: upstream_links(local_api), lambda links: links["CP-1"]["state"] == "live"
+            )
+            await station.call("BootNotification", charge_point_vendor="Acme", charge_point_model="M")
+            first = await station.call(
+                "StartTransaction", connector_id=1, id_tag="T", meter_start=0, timestamp=at(0)
+            )
+            local_1 = first["transaction_id"]
+            async with httpx.AsyncClient(base_url=upstream.api_url, timeout=20) as up_api:
+                upstream_1 = (await up_api.get("/api/transactions")).json()["transactions"][0][
+                    "transaction_id"
+                ]
+        # The upstream is gone (killed): the site goes on under the local policy, all in the log.
+        await eventually(lambda: upstream_links(local_api), lambda links: links["CP-1"]["state"] == "down")
+        offline = [
+            (
+                "MeterValues",
+                {"connector_id": 1, "transaction_id": local_1, "meter_value": sample(at(1), 100)},
+            ),
+            ("StatusNotification", {"connector_id": 1, "status": "SuspendedEV", "error_code": "NoError"}),
+            (
+                "MeterValues",
+                {"connector_id": 1, "transaction_id": local_1, "meter_value": sample(at(2), 200)},
+            ),
+            ("Heartbeat", {}),
+            ("StatusNotification", {"connector_id": 1, "status": "Charging", "error_code": "NoError"}),
+            (
+                "MeterValues",
+                {"connector_id": 1, "transaction_id": local_1, "meter_value": sample(at(3), 300)},
+            ),
+            ("Heartbeat", {}),
+            ("StopTransaction", {"transaction_id": local_1, "meter_stop": 400, "timestamp": at(4)}),
+        ]
+        for action, payload in offline:
+            await station.call(action, **payload)
+        second = await station.call(
+            "StartTransaction", connector_id=1, id_tag="T", meter_start=400, timestamp=at(5)
+        )
+        local_2 = second["transaction_id"]
+        assert local_2 != local_1
+        await station.call(
+            "MeterValues", connector_id=1, transaction_id=local_2, meter_value=sample(at(6), 500)
+        )
+        await station.call("StopTransaction", transaction_id=local_2, meter_stop=600, timestamp=at(7))
+        links = await upstream_links(local_api)
+        assert links["CP-1"]["backlog"] >= 9 and links["CP-1"]["oldest"] is not None
+
+        async with (
+            chargeward(tmp_path / "upstream", UPSTREAM_CONFIG, port) as upstream,
+            httpx.AsyncClient(base_url=upstream.api_url, timeout=20) as up_api,
+        ):
+            links = await eventually(
+                lambda: upstream_links(local_api),
+                lambda links: links["CP-1"]["state"] == "live" and links["CP-1"]["backlog"] == 0,
+            )
+            assert links["CP-1"]["flaps"] >= 1 and links["CP-1"]["sent"] >= 9
+            calls = await calls_received(up_api, "CP-1")
+            transactions = (await up_api.get("/api/transactions")).json()["transactions"]
+            upstream_2 = next(t["transaction_id"] for t in transactions if t["transaction_id"] != upstream_1)
+        caught_up = calls[-9:]
+        assert [action for action, _ in caught_up] == [
+            "MeterValues",
+            "MeterValues",
+            "StatusNotification",  # only the latest status of connector 1 ...
+            "MeterValues",
+            "Heartbeat",  # ... and the latest heartbeat, where they stand
+            "StopTransaction",
+            "StartTransaction",
+            "MeterValues",
+            "StopTransaction",
+        ]
+        assert caught_up[2][1]["status"] == "Charging"
+        assert [p["transactionId"] for a, p in caught_up if a in ("MeterValues", "StopTransaction")] == [
+            upstream_1,
+            upstream_1,
+            upstream_1,
+            upstream_1,
+            upstream_2,
+            upstream_2,
+        ]
+        # Each with its own timestamp, as the station sent it.
+        assert [p["meterValue"][0]["timestamp"] for a, p in caught_up if a == "MeterValues"] == [
+            at(1),
+            at(2),
+            at(3),
+            at(6),
+        ]
+        assert caught_up[6][1]["timestamp"] == at(5) and caught_up[8][1]["timestamp"] == at(7)
