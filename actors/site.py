@@ -12,8 +12,9 @@ every ``round_interval`` seconds. Each round
    thread as the solver takes tens of milliseconds and more),
 2. paces them (:func:`actors.sites.pacing.pace`: a decrease goes at once, a small or too early rise
    waits) and renews allocations before they lapse (half their ``profile_validity``),
-3. appends one :class:`~actors.events.site.SiteRound` to ``site/<id>`` with its inputs, outputs,
-   the plan and the view it decided from, and only then
+3. appends one :class:`~actors.events.site.SiteRound` to ``site/<id>`` with its inputs, outputs and
+   the plan (and, at the start and every :data:`CHECKPOINT_EVERY` rounds, the whole view it decided
+   from: a checkpoint), and only then
 4. sends what changed through the :class:`~actors.sites.control.ChargingControl` port, one send per
    connector at a time, in order (a failed send is forgotten, so the next round sends again).
 
@@ -21,8 +22,8 @@ While a plan is in force the actor also wakes at the start of each of its slots,
 connector's current may rise (a profile never rises by itself).
 
 Before the site is managed, every connected station of the site gets the failsafe profile (at the
-actor's start, and each time a station boots). A restarted actor resumes from its last round: the view
-it carries and the log after that round's position.
+actor's start, and each time a station boots). A restarted actor resumes from its last checkpoint: the
+view it carries and the log after that round's position (the sends in force from the last round).
 
 Limits by source are set through the actor (:class:`SetSiteLimit`), which appends them to the site's
 stream, so the stream has one writer; the actor applies them when its follower reads them back.
@@ -54,8 +55,11 @@ from core.clock import Clock
 from core.mailbox import Mailbox
 from core.store import EventStore
 
-#: How far back from its stream's end the actor looks for its last round before reading it all.
+#: How far back from its stream's end the actor looks for its last checkpoint before reading it all.
 RESUME_TAIL = 64
+#: A round carries the actor's whole view (a checkpoint to resume from) once in this many rounds, and
+#: at the start; the others carry their inputs and outputs only, so a round's event stays small.
+CHECKPOINT_EVERY = 20
 
 
 @dataclass(slots=True)
@@ -113,6 +117,7 @@ class SiteActor(Actor[SiteMessage]):
         self._changed = trio.Event()
         self._locks: dict[ConnectorId, trio.Lock] = {}
         self._last_round = 0.0
+        self._since_checkpoint = 0
         self._nursery: trio.Nursery | None = None
         self.controllers = controllers
 
@@ -130,20 +135,23 @@ class SiteActor(Actor[SiteMessage]):
                 await self._receive(await inbox.get())
 
     async def _resume(self) -> None:
-        """The view and sends of the last round in the stream, if any."""
+        """The view of the last round carrying one (a checkpoint) and the sends of the last round."""
         version = await self.store.stream_version(self.stream)
         last: SiteRound | None = None
+        checkpoint: SiteRound | None = None
         for after in (max(0, version - RESUME_TAIL), 0):
             for record in await self.store.read_stream(self.stream, after=after):
                 for event in events_of(record):
                     if isinstance(event, SiteRound):
                         last = event
-            if last is not None or after == 0:
+                        if event.state is not None:
+                            checkpoint = event
+            if checkpoint is not None or after == 0:
                 break
-        if last is None:
+        if last is None or checkpoint is None:
             return
-        self.view = SiteView.from_data(self.site, last.state)
-        self.position = last.position
+        self.view = SiteView.from_data(self.site, checkpoint.state or {})
+        self.position = checkpoint.position
         now = self.clock.monotonic()
         for item in last.connectors:
             if item["in_force"] is not None:
@@ -290,9 +298,17 @@ class SiteActor(Actor[SiteMessage]):
                 {"level": o.level, "phase": o.phase, "excess": o.excess}
                 for o in (allocation.overloads if allocation is not None else ())
             ],
-            state=self.view.as_data(),
+            state=self._checkpoint(reason),
             plan=plan,
         )
+
+    def _checkpoint(self, reason: str) -> dict[str, Any] | None:
+        """The view, when this round is a checkpoint."""
+        if reason != "start" and self._since_checkpoint + 1 < CHECKPOINT_EVERY:
+            self._since_checkpoint += 1
+            return None
+        self._since_checkpoint = 0
+        return self.view.as_data()
 
     async def _apply(self, setpoint: Setpoint, sent: Sent) -> None:
         lock = self._locks.setdefault(setpoint.connector, trio.Lock())

@@ -49,7 +49,9 @@ class SiteRound(Event):
     measured). ``limits``: the limits in force (``current``, ``power``, ``binding``: each ``{value,
     unit, source}`` or None). ``connectors``: per connector ``{station, connector, transaction,
     status, phases, measured, target, in_force, sent}``; ``overloads``: ``{level, phase, excess}``.
-    ``state``: the site actor's view for resuming (see :mod:`actors.sites.view`). ``plan``: the
+    ``state``: the site actor's view for resuming (see :mod:`actors.sites.view`), in the rounds that
+    are checkpoints (the first of a run and one in ``actors.site.CHECKPOINT_EVERY``), else left out:
+    each round's inputs are in its other fields, the view is for resuming only. ``plan``: the
     optimizer's plan when the round made one (see :mod:`actors.sites.planning`), else left out.
     """
 
@@ -62,5 +64,5 @@ class SiteRound(Event):
     limits: dict[str, Any]
     connectors: list[dict[str, Any]]
     overloads: list[dict[str, Any]]
-    state: dict[str, Any]
+    state: dict[str, Any] | None = field(default=None, metadata=OMITTED_WHEN_NONE)
     plan: dict[str, Any] | None = field(default=None, metadata=OMITTED_WHEN_NONE)

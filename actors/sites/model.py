@@ -105,17 +105,22 @@ class Site:
     pacing: Pacing = field(default_factory=Pacing)
     planning: Planning = field(default_factory=Planning)
 
+    # Which circuit names each member (the first for a connector, the last for a whole station, as
+    # circuit_of reads them), built once: a round asks for every connector.
+    _on: Mapping[Member, str] = field(init=False, repr=False, compare=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        on: dict[Member, str] = {}
+        for circuit in self.circuits:
+            for member in circuit.members:
+                if member.connector is None or member not in on:
+                    on[member] = circuit.name
+        object.__setattr__(self, "_on", on)
+
     def circuit_of(self, connector: ConnectorId) -> str | None:
         """The deepest level naming ``connector`` (its circuit's name), None for the site itself."""
-        exact = Member(connector.station, connector.connector)
-        whole = Member(connector.station)
-        found = None
-        for circuit in self.circuits:
-            if exact in circuit.members:
-                return circuit.name
-            if whole in circuit.members:
-                found = circuit.name
-        return found
+        found = self._on.get(Member(connector.station, connector.connector))
+        return found if found is not None else self._on.get(Member(connector.station))
 
     def settings_of(self, connector: ConnectorId) -> ConnectorSettings:
         exact = self.connectors.get(Member(connector.station, connector.connector))

@@ -303,7 +303,7 @@ def test_every_site_key_is_in_the_readme() -> None:
     section = readme[readme.index("## Configuration") :]
     section = section[: section.index("\n## ", 1)]
     # pacing's and planning's keys sit in the site's table; planning's under their own names
-    renamed = {"id": None, "members": "stations", "pacing": None, "planning": None}
+    renamed = {"id": None, "members": "stations", "pacing": None, "planning": None, "_on": None}
     renamed |= {"mode": "optimizer", "slot": "plan_slot", "slots": "plan_horizon"}
     classes = (Site, Circuit, ConnectorSettings, Pacing, Planning)
     keys = {renamed.get(f.name, f.name) for cls in classes for f in fields(cls)}

@@ -317,3 +317,25 @@ async def test_a_need_is_planned_and_the_plan_is_in_the_round(store: EventStore)
     [cp1] = planned[0].plan["connectors"]  # type: ignore[index]
     assert (cp1["station"], cp1["cap"], cp1["target"], cp1["unmet_wh"]) == ("CP-1", 16.0, 0.0, 0.0)
     assert (await rounds(store))[-1].plan is None
+
+
+async def test_rounds_carry_the_view_only_at_checkpoints_and_resume_from_the_last(
+    store: EventStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("actors.site.CHECKPOINT_EVERY", 3)
+    control = Recorded()
+    await append(store, "meter/grid", grid(0.0))
+    await append(store, "station/CP-1", started(1))
+    async with site_actor(store, control) as (_, stats):
+        await until(lambda: control.last("CP-1") == 32.0)
+        await append(store, "station/CP-2", started(2))
+        await until(lambda: control.last("CP-2") == 16.0)
+        await until(lambda: sum(stats.rounds.values()) >= 5)
+    logged = await rounds(store)
+    assert [r.state is not None for r in logged][:5] == [True, False, False, True, False]
+    await append(store, "station/CP-1", stopped(1))  # while no actor runs
+    resumed = Recorded()
+    async with site_actor(store, resumed) as (ref, _):
+        await until(lambda: resumed.last("CP-2") == 32.0)  # CP-1 gone, from the log after the checkpoint
+        snapshot = await ref.ask(InspectSite, timeout=10)
+    assert [c["station"] for c in snapshot["connectors"]] == ["CP-2"]
