@@ -167,7 +167,18 @@ def markdown(results: dict[str, Any]) -> str:
             f"{c['ws']['p99_ms']:.2f} | {c['wss']['p99_ms']:.2f} | {c['ws']['achieved']:.0f} | "
             f"{c['wss']['achieved']:.0f} |"
         )
-    lines += ["", f"Raw runs: [tls.json](tls.json) (`python -m bench.tls`, {results['wall_s']:.0f} s)."]
+    lines += [
+        "",
+        f"Server CPU per message, wss minus ws, in each of the {results['rounds']} back-to-back pairs (µs): "
+        + "; ".join(
+            f"{scenario} " + ", ".join(f"{d:+.0f}" for d in diffs)
+            for scenario, diffs in results["pair_differences_us"].items()
+        )
+        + ". Their spread is the noise of this machine.",
+        "",
+        f"Raw runs: [tls.json](tls.json) (`python -m bench.tls --rounds {results['rounds']}`, "
+        f"{results['wall_s']:.0f} s).",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -181,7 +192,7 @@ async def run(rounds: int) -> dict[str, Any]:
     started = time.monotonic()
     scenarios = [
         Scenario("saturation", stations=100, duration=15.0),
-        Scenario("ramp", stations=200, rates=(600.0,), duration=10.0),
+        Scenario("ramp", stations=200, rates=(300.0,), duration=10.0),
     ]
     with tempfile.TemporaryDirectory(prefix="bench-tls-") as tmp:
         directory = Path(tmp)
@@ -212,6 +223,17 @@ async def run(rounds: int) -> dict[str, Any]:
                             tls = await trio.to_thread.run_sync(negotiated, server.port, ca_file)
                         runs.append(await drive(server.url, with_tls, server))
     rows = [_row(r) for r in runs]
+    pairs = {
+        scenario.name: [
+            1000 * (wss["cpu_s_per_1000"] - ws["cpu_s_per_1000"])
+            for ws, wss in zip(
+                [r for r in rows if r["scenario"] == scenario.name and r["server"] == "ws"],
+                [r for r in rows if r["scenario"] == scenario.name and r["server"] == "wss"],
+                strict=True,
+            )
+        ]
+        for scenario in scenarios
+    }
     comparison = {
         scenario.name: {
             transport: {
@@ -234,6 +256,8 @@ async def run(rounds: int) -> dict[str, Any]:
         "tls": tls,
         "rows": rows,
         "comparison": comparison,
+        "pair_differences_us": pairs,
+        "rounds": rounds,
         "runs": runs,
     }
 

@@ -178,6 +178,8 @@ class UpstreamStats:
     caught_up: int = 0  # sent from the log
     relayed: int = 0  # upstream commands relayed to a station
     flaps: int = 0  # connections lost after they were open
+    # Each station's running link, for its state and backlog at a scrape (a restart replaces it).
+    links: dict[str, UpstreamLink] = field(default_factory=dict)
 
 
 class UpstreamLink(Actor[LinkMessage]):
@@ -224,6 +226,7 @@ class UpstreamLink(Actor[LinkMessage]):
         self._held: Forward | None = None  # waits for the link to go live (see the module docstring)
         self._dialing = False
         self._nursery: trio.Nursery | None = None
+        stats.links[station_id] = self
 
     # -- lifecycle ------------------------------------------------------------------------------
 

@@ -76,6 +76,12 @@ tests check this list against it):
   ``chargeward_node_leases_lost_total{node}``, ``chargeward_node_commands_forwarded_total{node}``,
   ``chargeward_node_commands_served_total{node}``, ``chargeward_node_heartbeat_failures_total{node}``,
   ``chargeward_node_orphans_closed_total{node}`` (counters): 1 per node
+- with ``[upstream]`` only (a local controller): ``chargeward_upstream_links{state}`` (gauge): 3;
+  ``chargeward_upstream_backlog_messages``, ``chargeward_upstream_backlog_age_seconds`` (gauges),
+  ``chargeward_upstream_caught_up_total``, ``chargeward_upstream_relayed_total``,
+  ``chargeward_upstream_link_flaps_total`` (counters): 1; ``chargeward_upstream_calls_total{answer}``
+  (counter): 2; ``chargeward_upstream_station_backlog_messages{station}`` (gauge): stations; off with
+  ``per_connector = false``
 """
 
 from adapters.metrics.catalog import MODBUS_DEVICE_STALE, SPECS, MetricSpec, markdown

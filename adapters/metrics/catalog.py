@@ -413,6 +413,61 @@ NODE_SPECS: tuple[MetricSpec, ...] = (
     ),
 )
 SPECS = (*SPECS, *NODE_SPECS)
+
+# A local controller's upstream links ([upstream]): present only when it is configured.
+UPSTREAM_SPECS: tuple[MetricSpec, ...] = (
+    MetricSpec(
+        "chargeward_upstream_links",
+        "gauge",
+        ("state",),
+        "Upstream links by state (down, catching-up, live).",
+        "3",
+    ),
+    MetricSpec(
+        "chargeward_upstream_backlog_messages",
+        "gauge",
+        (),
+        "Station calls in the log not yet sent upstream, over all links (as of each link's last count).",
+        "1",
+    ),
+    MetricSpec(
+        "chargeward_upstream_backlog_age_seconds",
+        "gauge",
+        (),
+        "Age of the oldest station call not yet sent upstream, over all links (0: none waits).",
+        "1",
+    ),
+    MetricSpec(
+        "chargeward_upstream_station_backlog_messages",
+        "gauge",
+        ("station",),
+        "Station calls in the log not yet sent upstream, per station.",
+        "stations (fleet size); off with `[metrics] per_connector = false`",
+    ),
+    MetricSpec(
+        "chargeward_upstream_calls_total",
+        "counter",
+        ("answer",),
+        "Station calls by who could answer them: live (forwarded as they came) or local (the local "
+        "policy answered; the call waits in the log).",
+        "2",
+    ),
+    MetricSpec(
+        "chargeward_upstream_caught_up_total",
+        "counter",
+        (),
+        "Station calls sent upstream from the log after an outage (its rate is the catch-up speed).",
+        "1",
+    ),
+    MetricSpec(
+        "chargeward_upstream_relayed_total", "counter", (), "Upstream commands relayed to stations.", "1"
+    ),
+    MetricSpec(
+        "chargeward_upstream_link_flaps_total", "counter", (), "Open upstream links that were lost.", "1"
+    ),
+)
+SPECS = (*SPECS, *UPSTREAM_SPECS)
+UPSTREAM_BACKLOG_AGE = UPSTREAM_SPECS[2]  # the alert rules name it
 MODBUS_DEVICE_STALE = MODBUS_SPECS[0]  # the alert rules name it
 SITE_OVER_LIMIT = SITE_SPECS[3]  # the alert rules name it
 

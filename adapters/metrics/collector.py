@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from adapters.metrics.catalog import BY_NAME, SPECS
-from adapters.metrics.snapshot import ModbusSnapshot, NodeSnapshot, SiteSample, Snapshot
+from adapters.metrics.snapshot import ModbusSnapshot, NodeSnapshot, SiteSample, Snapshot, UpstreamSnapshot
 
 Family = CounterMetricFamily | GaugeMetricFamily
 
@@ -122,6 +122,19 @@ class SnapshotCollector:
             yield from _sites(s.sites)
         if s.node is not None:
             yield from _node(s.node)
+        if s.upstream is not None:
+            yield from _upstream(s.upstream)
+
+
+def _upstream(u: UpstreamSnapshot) -> Iterator[Metric]:
+    yield labelled("chargeward_upstream_links", (((k,), n) for k, n in sorted(u.states.items())))
+    yield scalar("chargeward_upstream_backlog_messages", u.backlog)
+    yield scalar("chargeward_upstream_backlog_age_seconds", u.oldest_age)
+    yield labelled("chargeward_upstream_station_backlog_messages", (((sid,), n) for sid, n in u.per_station))
+    yield labelled("chargeward_upstream_calls_total", [(("live",), u.live), (("local",), u.local)])
+    yield scalar("chargeward_upstream_caught_up_total", u.caught_up)
+    yield scalar("chargeward_upstream_relayed_total", u.relayed)
+    yield scalar("chargeward_upstream_link_flaps_total", u.flaps)
 
 
 def _sites(sites: tuple[SiteSample, ...]) -> Iterator[Metric]:

@@ -103,6 +103,8 @@ class CsmsMetrics:
                     self.csms.cluster,
                     refusals=self.csms.gate.refusals,
                     sites=tuple((site, self.csms.site_stats[site.id]) for site in self.csms.config.sites),
+                    upstream=self.csms.upstream.stats if self.csms.upstream is not None else None,
+                    now=self.csms.runtime.clock.wall(),
                 ),
                 head=head,
                 live_position=self.csms.live.position,

@@ -16,6 +16,7 @@ import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 
 import trio
 
@@ -24,6 +25,7 @@ from actors.ocpp.versions import DIALECTS
 from actors.ocpp_stats import OcppStats
 from actors.site import SiteStats
 from actors.sites import Site
+from actors.upstream.link import UpstreamStats
 from adapters.cluster import ClusterNode
 from adapters.modbus_config import LineConfig, SerialLine
 from adapters.modbus_fleet import ModbusDevices
@@ -135,6 +137,49 @@ class Snapshot:
     modbus: ModbusSnapshot | None = None
     sites: tuple[SiteSample, ...] = ()
     node: NodeSnapshot | None = None
+    upstream: UpstreamSnapshot | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamSnapshot:
+    """A local controller's links at one scrape (``[upstream]``)."""
+
+    states: dict[str, int]
+    backlog: int
+    oldest_age: float
+    per_station: tuple[tuple[str, int], ...]  # empty when per-connector series are off
+    live: int
+    local: int
+    caught_up: int
+    relayed: int
+    flaps: int
+
+
+def upstream_snapshot(stats: UpstreamStats, now: datetime, per_station: bool) -> UpstreamSnapshot:
+    states = {"down": 0, "catching-up": 0, "live": 0}
+    backlog = 0
+    oldest: datetime | None = None
+    stations: list[tuple[str, int]] = []
+    for station_id, link in sorted(stats.links.items()):
+        status = link.status()
+        states[status.state] = states.get(status.state, 0) + 1
+        waiting = status.backlog or 0
+        backlog += waiting
+        if per_station:
+            stations.append((station_id, waiting))
+        if status.oldest is not None and (oldest is None or status.oldest < oldest):
+            oldest = status.oldest
+    return UpstreamSnapshot(
+        states=states,
+        backlog=backlog,
+        oldest_age=max(0.0, (now - oldest).total_seconds()) if oldest is not None else 0.0,
+        per_station=tuple(stations),
+        live=stats.forwarded,
+        local=stats.local,
+        caught_up=stats.caught_up,
+        relayed=stats.relayed,
+        flaps=stats.flaps,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,6 +316,8 @@ class Sources:
     node: ClusterNode | None = None
     refusals: Mapping[str, int] | None = None  # refused upgrades by reason (adapters.station_gate)
     sites: tuple[tuple[Site, SiteStats], ...] = ()
+    upstream: UpstreamStats | None = None  # [upstream]: the local controller's links
+    now: datetime | None = None  # wall-clock time, for the age of the upstream backlog
 
 
 # Stations folded between two trio checkpoints: a few milliseconds of work (bench/results/README.md),
@@ -363,6 +410,9 @@ async def take(
         modbus=None if sources.modbus is None else modbus_snapshot(sources.modbus, per_connector),
         sites=tuple(site_sample(site, stats, per_connector) for site, stats in sources.sites),
         node=None if sources.node is None else _node_snapshot(sources.node),
+        upstream=None
+        if sources.upstream is None
+        else upstream_snapshot(sources.upstream, sources.now or datetime.now(UTC), per_connector),
     )
 
 

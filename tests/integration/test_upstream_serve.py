@@ -34,6 +34,12 @@ def sample(at: str, wh: int) -> list[dict[str, object]]:
     ]
 
 
+async def upstream_links(client: httpx.AsyncClient) -> dict[str, Any]:
+    answer = await client.get("/api/upstream")
+    assert answer.status_code == 200, answer.text
+    return {link["station_id"]: link for link in answer.json()["stations"]}
+
+
 async def test_calls_are_forwarded_and_upstream_commands_relayed(tmp_path: Path) -> None:
     port = free_port()
     async with (
@@ -43,6 +49,11 @@ async def test_calls_are_forwarded_and_upstream_commands_relayed(tmp_path: Path)
         httpx.AsyncClient(base_url=local.api_url, timeout=20) as local_api,
         peer_station(ocpp_url(local), "CP-1") as station,
     ):
+        # The station's link opens as it connects (its first calls wait for it for a while; a loaded
+        # machine may take longer, so wait here).
+        await eventually(
+            lambda: upstream_links(local_api), lambda links: links.get("CP-1", {}).get("state") == "live"
+        )
         boot = await station.call("BootNotification", charge_point_vendor="Acme", charge_point_model="M")
         assert boot["status"] == "Accepted" and boot["interval"] == 77  # the upstream's answer
         assert (await station.call("Authorize", id_tag="NEW-TAG"))["id_tag_info"]["status"] == "Accepted"
@@ -91,10 +102,14 @@ async def test_calls_are_forwarded_and_upstream_commands_relayed(tmp_path: Path)
         assert "TransactionStarted" in local_events
 
 
-async def upstream_links(client: httpx.AsyncClient) -> dict[str, Any]:
-    answer = await client.get("/api/upstream")
-    assert answer.status_code == 200, answer.text
-    return {link["station_id"]: link for link in answer.json()["stations"]}
+def metric_values(text: str) -> dict[str, float]:
+    """The samples of an exposition text: series (name and labels as written) -> value."""
+    found = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            series, _, value = line.rpartition(" ")
+            found[series] = float(value)
+    return found
 
 
 def at(minute: int) -> str:
@@ -155,6 +170,11 @@ async def test_an_outage_mid_transaction_is_caught_up_in_order(tmp_path: Path) -
         await station.call("StopTransaction", transaction_id=local_2, meter_stop=600, timestamp=at(7))
         links = await upstream_links(local_api)
         assert links["CP-1"]["backlog"] >= 9 and links["CP-1"]["oldest"] is not None
+        offline_metrics = metric_values((await local_api.get("/metrics")).text)
+        assert offline_metrics['chargeward_upstream_links{state="down"}'] == 1
+        assert offline_metrics["chargeward_upstream_backlog_messages"] >= 9
+        assert offline_metrics["chargeward_upstream_backlog_age_seconds"] > 0
+        assert offline_metrics['chargeward_upstream_calls_total{answer="local"}'] >= 10
 
         async with (
             chargeward(tmp_path / "upstream", UPSTREAM_CONFIG, port) as upstream,
@@ -165,9 +185,14 @@ async def test_an_outage_mid_transaction_is_caught_up_in_order(tmp_path: Path) -
                 lambda links: links["CP-1"]["state"] == "live" and links["CP-1"]["backlog"] == 0,
             )
             assert links["CP-1"]["flaps"] >= 1 and links["CP-1"]["sent"] >= 9
+            online_metrics = metric_values((await local_api.get("/metrics")).text)
             calls = await calls_received(up_api, "CP-1")
             transactions = (await up_api.get("/api/transactions")).json()["transactions"]
             upstream_2 = next(t["transaction_id"] for t in transactions if t["transaction_id"] != upstream_1)
+        assert online_metrics['chargeward_upstream_links{state="live"}'] == 1
+        assert online_metrics["chargeward_upstream_backlog_messages"] == 0
+        assert online_metrics["chargeward_upstream_caught_up_total"] >= 9
+        assert online_metrics["chargeward_upstream_link_flaps_total"] >= 1
         caught_up = calls[-9:]
         assert [action for action, _ in caught_up] == [
             "MeterValues",

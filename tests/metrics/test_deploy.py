@@ -39,7 +39,7 @@ def test_promtool_accepts_the_alert_rules() -> None:
         [promtool(), "check", "rules", str(ALERTS)], capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "SUCCESS: 9 rules found" in done.stdout + done.stderr
+    assert "SUCCESS: 10 rules found" in done.stdout + done.stderr
 
 
 def test_alert_rules_fire_as_their_unit_tests_expect() -> None:

@@ -13,7 +13,7 @@ import trio_websocket
 from actors.commands import Command
 from adapters.csms import Csms, open_csms
 from adapters.metrics import CONTENT_TYPE, SPECS, MetricsOptions, attach_metrics, render_metrics
-from adapters.metrics.catalog import MODBUS_SPECS, NODE_SPECS, SITE_SPECS
+from adapters.metrics.catalog import MODBUS_SPECS, NODE_SPECS, SITE_SPECS, UPSTREAM_SPECS
 from tests.integration.conftest import live, make_config, url_of
 from tests.integration.peer import peer_station
 from tests.metrics.scrape import family_of, names, parse, value
@@ -101,6 +101,8 @@ async def charging_session(csms: Csms, station_id: str) -> None:
     never_happened |= {spec.name for spec in SITE_SPECS}
     # Node series appear only with serve --node (tests/integration/test_nodes.py has them).
     never_happened |= {spec.name for spec in NODE_SPECS}
+    # Upstream series appear only with [upstream] (tests/integration/test_upstream_serve.py has them).
+    never_happened |= {spec.name for spec in UPSTREAM_SPECS}
     assert catalogued - exposed == never_happened
 
 
