@@ -4,19 +4,27 @@ A ``Follower`` reads pages by global position and remembers the last position it
 event comes exactly once and in order. When caught up it sleeps on the ``CommitSignal`` that the
 store's writer pulses after every in-process commit (no polling latency). For commits of other
 processes it wakes every ``poll_interval`` seconds (SQLite has no subscriptions), or, where the
-backend hears of them (PostgreSQL's LISTEN/NOTIFY), when the backend pulses ``elsewhere``.
+backend hears of them (PostgreSQL's LISTEN/NOTIFY), when the backend pulses ``elsewhere``. A read
+that could not reach the store (``ReadFailed``) is tried again after a pause, so a database restart
+delays followers instead of ending them.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
 
 import trio
 
 from core.events import EventRecord
+from core.store import ReadFailed
 
 __all__ = ["CommitSignal", "Follower", "RecentCommits"]
+
+logger = logging.getLogger("chargeward")
+
+_RETRY_MAX = 5.0  # seconds between tries of a read that failed, at most
 
 
 class CommitSignal:
@@ -139,12 +147,20 @@ class Follower:
         caught up: once per commit.)
         """
         polled = False
+        failures = 0
         while not self._buffer:
             wake = self._signal.current()
             elsewhere = self._signal.elsewhere
             page = self._recent.after(self.position, self._page) if self._recent is not None else []
             if not page and (polled or not self._at_recent_head()):
-                page = await self._read_all(self.position, self._page)
+                try:
+                    page = await self._read_all(self.position, self._page)
+                except ReadFailed as error:  # the store is out of reach for now: the same read again
+                    failures += 1
+                    if failures == 1:
+                        logger.warning("follower at %d: %s; trying again", self.position, error)
+                    await trio.sleep(min(0.1 * 2**failures, _RETRY_MAX))
+                    continue
             if page:
                 self._buffer.extend(page)
                 return

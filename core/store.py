@@ -8,10 +8,12 @@ passes is tests/core/test_store_conformance.py.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from core.events import EventRecord, NewEvent
-from core.follow import Follower
+
+if TYPE_CHECKING:  # core.follow raises this module's ReadFailed
+    from core.follow import Follower
 
 __all__ = [
     "BadStoreUrl",
@@ -20,6 +22,7 @@ __all__ = [
     "CorruptEvent",
     "EventStore",
     "NotOwner",
+    "ReadFailed",
     "SnapshotStore",
     "StoreClosed",
     "StoreError",
@@ -59,6 +62,11 @@ class StoreUnavailable(StoreError):
     def __init__(self, location: str, reason: str) -> None:
         super().__init__(f"cannot open event store at {location}: {reason}")
         self.location = location
+
+
+class ReadFailed(StoreError):
+    """A read could not reach the store (its connection lost, none to be had); nothing changed, and
+    the same read may succeed once the store is back."""
 
 
 class CommitFailed(StoreError):

@@ -54,7 +54,7 @@ from actors.commands import (
 )
 from actors.fleet import Fleet
 from adapters.cluster.orphans import close_orphans
-from adapters.cluster.tables import ClusterTables, NodeNameTaken, NodeRow
+from adapters.cluster.tables import DB_ERRORS, ClusterTables, NodeNameTaken, NodeRow
 from adapters.stores.postgres import PostgresTarget
 from adapters.stores.recorded import RecordedStore
 from adapters.stores.recording import stream_uuid
@@ -182,9 +182,13 @@ class ClusterNode:
             if count == 0 or station not in self.held:
                 deadline = trio.current_time() + self.lease_seconds + 2.0
                 while True:
-                    got = await trio.to_thread.run_sync(
-                        self.tables.acquire, station, self.node, self.held.get(station)
-                    )
+                    try:
+                        got = await trio.to_thread.run_sync(
+                            self.tables.acquire, station, self.node, self.held.get(station)
+                        )
+                    except DB_ERRORS as error:
+                        log.warning("node %s: cannot take the lease of %s: %s", self.node, station, error)
+                        return "the event store cannot be reached; try again later"
                     if got.epoch is not None:
                         break
                     if trio.current_time() >= deadline:
@@ -217,7 +221,7 @@ class ClusterNode:
             self.held.pop(station, None)
             try:
                 await trio.to_thread.run_sync(self.tables.release, station, self.node, epoch)
-            except psycopg.Error as error:  # it expires instead
+            except DB_ERRORS as error:  # it expires instead
                 log.warning("node %s: cannot release station %s: %s", self.node, station, error)
 
     async def _lost(self, station: str, epoch: int) -> None:
@@ -251,7 +255,7 @@ class ClusterNode:
             with trio.CancelScope(shield=True), trio.move_on_after(10):
                 try:
                     await trio.to_thread.run_sync(self.tables.stop, self.node)
-                except psycopg.Error as error:
+                except DB_ERRORS as error:
                     log.warning("node %s: cannot release its leases (they expire): %s", self.node, error)
 
     def _connect(self) -> psycopg.Connection[Any]:
@@ -285,7 +289,7 @@ class ClusterNode:
             before = dict(self.held)
             try:
                 still = await trio.to_thread.run_sync(self.tables.renew, self.node, list(before))
-            except psycopg.Error as error:
+            except DB_ERRORS as error:
                 self.stats.heartbeat_failures += 1
                 log.warning("node %s: heartbeat failed: %s", self.node, str(error).strip().splitlines()[0])
                 continue
@@ -299,7 +303,7 @@ class ClusterNode:
             await trio.sleep(self.lease_seconds / 3)
             try:
                 await close_orphans(self, live, clock)
-            except (psycopg.Error, StoreError) as error:
+            except (*DB_ERRORS, StoreError) as error:
                 log.warning(
                     "node %s: cannot close orphaned stations: %s",
                     self.node,
@@ -311,7 +315,7 @@ class ClusterNode:
         while True:
             try:
                 await self._hear(conn)
-            except psycopg.Error as error:
+            except DB_ERRORS as error:
                 log.warning("node %s: listening connection lost (%s); reconnecting", self.node, error)
             finally:
                 conn.close()
@@ -321,7 +325,7 @@ class ClusterNode:
                 try:
                     conn = await trio.to_thread.run_sync(self._connect)
                     await trio.to_thread.run_sync(self.tables.reattach, conn, self.node)
-                except psycopg.Error as error:
+                except DB_ERRORS as error:
                     log.warning(
                         "node %s: cannot reconnect (%s)", self.node, str(error).strip().splitlines()[0]
                     )
@@ -379,7 +383,7 @@ class ClusterNode:
             with trio.CancelScope(shield=True):
                 try:
                     await trio.to_thread.run_sync(self.tables.forget_call, call_id)
-                except psycopg.Error:
+                except DB_ERRORS:
                     pass  # a row left behind costs a few bytes; the next clean-up is the operator's
 
     async def _serve_call(self, call_id: int) -> None:
@@ -396,7 +400,7 @@ class ClusterNode:
             await trio.to_thread.run_sync(
                 self.tables.answer_call, call_id, pack(reply), channel(self.target.schema, from_node)
             )
-        except psycopg.Error as error:
+        except DB_ERRORS as error:
             log.warning("node %s: call %d from another node failed: %s", self.node, call_id, error)
 
     async def _run_call(self, station: str, command: Command, wait: float) -> dict[str, Any]:

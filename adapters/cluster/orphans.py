@@ -21,11 +21,11 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-import psycopg
 import trio
 
 from actors.events import new_events
 from actors.events.station import StationDisconnected
+from adapters.cluster.tables import DB_ERRORS
 from core.clock import Clock
 from core.projection import ProjectionRunner
 from projections.live import LiveState
@@ -102,7 +102,7 @@ async def close_orphans(node: ClusterNode, live: ProjectionRunner[LiveState], cl
                 with trio.move_on_after(10):
                     if releases:
                         await trio.to_thread.run_sync(node.tables.release_all, releases, node.node)
-            except psycopg.Error as error:  # they expire instead
+            except DB_ERRORS as error:  # they expire instead
                 log.warning("node %s: cannot release the leases it closed: %s", node.node, error)
             for lock in locks:
                 lock.release()

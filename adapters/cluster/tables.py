@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
+from eventsourcing.persistence import PersistenceError
 from eventsourcing.postgres import PostgresDatastore
 from psycopg.sql import SQL, Composed, Identifier
 
@@ -31,7 +32,11 @@ from adapters.stores.postgres_recorder import LEASES_TABLE
 from adapters.stores.recording import stream_uuid
 from core.store import StoreError
 
-__all__ = ["Acquired", "ClusterTables", "Held", "NodeNameTaken", "NodeRow"]
+__all__ = ["DB_ERRORS", "Acquired", "ClusterTables", "Held", "NodeNameTaken", "NodeRow"]
+
+DB_ERRORS = (psycopg.Error, PersistenceError)
+"""What a statement raises when PostgreSQL cannot be reached or refuses it: psycopg's errors on the
+nodes' own connections, the library's (which wraps psycopg's) on the store's pool."""
 
 _CREATE = (
     "CREATE TABLE IF NOT EXISTS {schema}.chargeward_nodes (node text PRIMARY KEY, pid integer, "

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import trio
+from eventsourcing.persistence import PersistenceError
 
 from adapters.stores.recording import RecordedLog
 from core.events import EventRecord, NewEvent, check_stream
 from core.follow import Follower
+from core.store import ReadFailed
 from core.writer import BatchingWriter, WriterStats
 from projections.transactions import TransactionQuery
 
 __all__ = ["RecordedStore"]
+
+T = TypeVar("T")
 
 # Worker threads that reads may hold at once. Commits gate every acknowledgement (the durability
 # rule), and reader threads compete with the commit thread for the GIL: capping reads at 4 threads
@@ -38,6 +42,13 @@ class RecordedStore:
         self._readers = trio.CapacityLimiter(READERS)
         self.writer = BatchingWriter(log, max_batch=max_batch, max_delay=max_delay)
 
+    async def _read(self, fn: Callable[[], T]) -> T:
+        """Run a read in a worker thread; a store that cannot be reached is ``ReadFailed``."""
+        try:
+            return await self.log.run(fn, self._readers)
+        except PersistenceError as error:
+            raise ReadFailed(f"cannot read the event store at {self.log.location}: {error}") from error
+
     @property
     def stats(self) -> WriterStats:
         """Group-commit counters for an exporter; set ``writer.on_commit`` for a per-commit hook."""
@@ -56,13 +67,13 @@ class RecordedStore:
         _check_after(after)
         if limit is not None and limit < 1:
             raise ValueError(f"limit must be >= 1 or None, got {limit!r}")
-        return await self.log.run(lambda: self.log.read_stream(stream, after, limit), self._readers)
+        return await self._read(lambda: self.log.read_stream(stream, after, limit))
 
     async def read_all(self, after: int = 0, limit: int = 1000) -> list[EventRecord]:
         _check_after(after)
         if limit < 1:
             raise ValueError(f"limit must be >= 1, got {limit!r}")
-        return await self.log.run(lambda: self.log.read_all(after, limit), self._readers)
+        return await self._read(lambda: self.log.read_all(after, limit))
 
     def follow(self, after: int = 0) -> Follower:
         _check_after(after)
@@ -75,26 +86,26 @@ class RecordedStore:
         )
 
     async def head(self) -> int:
-        return await self.log.run(self.log.head, self._readers)
+        return await self._read(self.log.head)
 
     async def load_snapshot(self, key: str) -> bytes | None:
-        return await self.log.run(lambda: self.log.side.load(key), self._readers)
+        return await self._read(lambda: self.log.side.load(key))
 
     async def save_snapshot(self, key: str, blob: bytes) -> None:
         await self.log.run(lambda: self.log.side.save(key, blob))
 
     async def transactions_position(self) -> int:
-        return await self.log.run(self.log.side.position, self._readers)
+        return await self._read(self.log.side.position)
 
     async def apply_transactions(self, rows: Sequence[Mapping[str, Any]], position: int) -> None:
         await self.log.run(lambda: self.log.side.apply(rows, position))
 
     async def get_transaction(self, transaction_id: int | str) -> Mapping[str, Any] | None:
-        return await self.log.run(lambda: self.log.side.get(transaction_id), self._readers)
+        return await self._read(lambda: self.log.side.get(transaction_id))
 
     async def find_transactions(self, query: TransactionQuery) -> list[Mapping[str, Any]]:
-        return list(await self.log.run(lambda: self.log.side.find(query), self._readers))
+        return list(await self._read(lambda: self.log.side.find(query)))
 
     async def stream_version(self, stream: str) -> int:
         check_stream(stream)
-        return await self.log.run(lambda: self.log.stream_version(stream), self._readers)
+        return await self._read(lambda: self.log.stream_version(stream))

@@ -10,6 +10,7 @@ import trio.testing
 from adapters.stores import open_store
 from core.events import EventRecord, NewEvent
 from core.follow import CommitSignal, Follower, RecentCommits
+from core.store import ReadFailed
 
 T0 = datetime(2026, 11, 21, tzinfo=UTC)
 
@@ -77,3 +78,18 @@ async def test_a_poll_still_reads_the_store_for_other_processes_commits(
     follower = Follower(read_all, signal, after=1, poll_interval=1.0, recent=recent)
     assert [r.position for r in await follower.next_batch()] == [2]
     assert reads == [1, 1]  # both after a poll timeout, none while at the in-process head
+
+
+async def test_a_read_that_could_not_reach_the_store_is_tried_again() -> None:
+    """A database restart delays a follower; it does not end it (nor skip anything)."""
+    failures = [ReadFailed("connection lost"), ReadFailed("no connection to be had")]
+
+    async def read_all(after: int, limit: int) -> list[EventRecord]:
+        await trio.lowlevel.checkpoint()
+        if failures:
+            raise failures.pop(0)
+        return [rec(after + 1), rec(after + 2)]
+
+    follower = Follower(read_all, CommitSignal(), after=4)
+    assert [r.position for r in await follower.next_batch()] == [5, 6]
+    assert failures == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import subprocess
@@ -35,10 +36,15 @@ class Served:
 
 
 @asynccontextmanager
-async def serving(*args: str, until: bytes = b"\n") -> AsyncIterator[Served]:
-    """Run ``chargeward serve ARGS`` until its output contains ``until``; kill it if still running after."""
+async def serving(
+    *args: str, until: bytes = b"\n", env: dict[str, str] | None = None
+) -> AsyncIterator[Served]:
+    """Run ``chargeward serve ARGS`` until its output contains ``until``; kill it if still running after.
+
+    ``env``: variables added to the environment it runs in."""
     command = [sys.executable, "-m", "adapters.cli", "serve", *args]
-    process = await trio.lowlevel.open_process(command, cwd=ROOT, stdout=subprocess.PIPE)
+    environ = None if env is None else {**os.environ, **env}
+    process = await trio.lowlevel.open_process(command, cwd=ROOT, stdout=subprocess.PIPE, env=environ)
     try:
         assert process.stdout is not None
         banner = b""
