@@ -12,6 +12,7 @@ from typing import Any
 import trio
 
 from actors.events import Event, events_of
+from actors.events.certificates import FirmwareUpdateRequested, LogRequested
 from actors.events.station import (
     ChargingLimitCleared,
     ChargingLimitNotified,
@@ -239,6 +240,15 @@ async def test_201_local_list_firmware_logs_and_data_transfer(api: Api) -> None:
         events = await _events(api, station)
         [listed] = [e for e in events if isinstance(e, LocalListSent)]
         assert (listed.version, listed.update_type, listed.entries) == (3, "Full", [entry])
+        [update] = [e for e in events if isinstance(e, FirmwareUpdateRequested)]
+        assert (update.location, update.request_id, update.signed, update.status) == (
+            "https://fw.example/1.bin",
+            1,
+            False,
+            "Accepted",
+        )
+        [asked] = [e for e in events if isinstance(e, LogRequested)]
+        assert (asked.log_type, asked.request_id, asked.filename) == ("DiagnosticsLog", 2, "diagnostics.zip")
         assert [e.status for e in events if isinstance(e, FirmwareStatusChanged)] == ["Downloaded"]
         assert [(e.status, e.request_id) for e in events if isinstance(e, LogStatusChanged)] == [
             ("Uploaded", 2)
