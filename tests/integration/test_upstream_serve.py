@@ -7,6 +7,7 @@ their heartbeat intervals differ, so which of them answered is visible in the st
 
 from __future__ import annotations
 
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
@@ -222,3 +223,58 @@ async def test_an_outage_mid_transaction_is_caught_up_in_order(tmp_path: Path) -
             at(6),
         ]
         assert caught_up[6][1]["timestamp"] == at(5) and caught_up[8][1]["timestamp"] == at(7)
+
+
+async def test_a_kill_9_during_catch_up_resumes_from_the_cursor(tmp_path: Path) -> None:
+    upstream_port, local_port = free_port(), free_port()
+    config = LOCAL_CONFIG.format(port=upstream_port)
+    count = 120
+    async with AsyncExitStack() as stack:
+        first = await stack.enter_async_context(chargeward(tmp_path / "local", config, local_port))
+        first_api = await stack.enter_async_context(httpx.AsyncClient(base_url=first.api_url, timeout=20))
+        station = await stack.enter_async_context(peer_station(ocpp_url(first), "CP-1"))
+        # The upstream is not there: everything is answered locally and waits in the log.
+        await station.call("BootNotification", charge_point_vendor="Acme", charge_point_model="M")
+        started = await station.call(
+            "StartTransaction", connector_id=1, id_tag="T", meter_start=0, timestamp=at(0)
+        )
+        local_id = started["transaction_id"]
+        for wh in range(1, count + 1):
+            timestamp = f"2026-11-27T08:{wh // 60:02d}:{wh % 60:02d}Z"
+            await station.call(
+                "MeterValues", connector_id=1, transaction_id=local_id, meter_value=sample(timestamp, wh)
+            )
+        await station.call("StopTransaction", transaction_id=local_id, meter_stop=count + 1, timestamp=at(59))
+
+        upstream = await stack.enter_async_context(
+            chargeward(tmp_path / "upstream", UPSTREAM_CONFIG, upstream_port)
+        )
+        up_api = await stack.enter_async_context(httpx.AsyncClient(base_url=upstream.api_url, timeout=20))
+        at_kill = await eventually(
+            lambda: upstream_links(first_api), lambda links: links["CP-1"]["sent"] >= 10, every=0.02
+        )
+        first.process.kill()  # kill -9, half way through the catch-up
+        await first.process.wait()
+        assert at_kill["CP-1"]["sent"] < count, "the catch-up ended before the kill: nothing was tested"
+
+        # Restarted, the link resumes from its cursor without waiting for the station to reconnect.
+        second = await stack.enter_async_context(chargeward(tmp_path / "local", config, local_port))
+        second_api = await stack.enter_async_context(httpx.AsyncClient(base_url=second.api_url, timeout=20))
+        await eventually(
+            lambda: upstream_links(second_api),
+            lambda links: links.get("CP-1", {}).get("state") == "live" and links["CP-1"]["backlog"] == 0,
+        )
+        calls = await calls_received(up_api, "CP-1")
+        upstream_id = (await up_api.get("/api/transactions")).json()["transactions"][0]["transaction_id"]
+    actions = [action for action, _ in calls]
+    assert (
+        actions[0] == "BootNotification"
+        and actions[1] == "StartTransaction"
+        and actions[-1] == "StopTransaction"
+    )
+    meter = [p for a, p in calls if a == "MeterValues"]
+    values = [int(p["meterValue"][0]["sampledValue"][0]["value"]) for p in meter]
+    # At least once, in order: the call in flight at the kill may have been sent twice, nothing lost.
+    assert [v for i, v in enumerate(values) if i == 0 or v != values[i - 1]] == list(range(1, count + 1))
+    assert len(values) <= count + 1
+    assert {p["transactionId"] for p in meter} == {upstream_id}
