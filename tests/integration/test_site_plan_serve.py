@@ -99,6 +99,9 @@ async def test_a_site_plans_charging_needs_from_the_api_and_a_2_0_1_ev(tmp_path:
             [planned] = plan["connectors"]
             assert (planned["station"], planned["target"], planned["unmet_wh"]) == ("CP-1", 0.0, 0.0)
             assert max(planned["currents"]) > 0  # it charges later, in the cheap hours
+            metrics = (await client.get("/metrics")).text
+            assert 'chargeward_site_plans_total{outcome="planned",site="depot"}' in metrics
+            assert 'chargeward_site_plan_unmet_watt_hours{site="depot"} 0.0' in metrics
 
             # The need cleared: the instantaneous allocation again.
             answer = await client.delete("/api/stations/CP-1/connectors/1/charging-needs")
