@@ -243,7 +243,7 @@ def sites_tree(csms: Csms) -> Supervisor:
         backoff=Backoff(first=0.5, ceiling=10.0),
     )
     for site in config.sites:
-        own = frozenset(key for key in controllers if key.station in site.stations)
+        own = {key: device for key, device in controllers.items() if key.station in site.stations}
         actor = partial(
             SiteActor, site, csms.store, csms.runtime.clock, control, csms.site_stats[site.id], own
         )
