@@ -244,11 +244,12 @@ class ClusterTables:
         with self.datastore.transaction() as cursor:
             cursor.execute(
                 self._sql(
-                    "SELECT s.station, l.node, coalesce((SELECT "
-                    f"{_ALIVE} FROM {{schema}}.chargeward_nodes n WHERE n.node = l.node), false) AS alive, "
+                    "SELECT s.station, l.node, coalesce(k.alive, false) AS alive, "
                     "l.expires > now() AS unexpired "
                     "FROM unnest(%s::text[]) AS s(station) "
-                    "LEFT JOIN {schema}.{leases} l ON l.station = s.station"
+                    "LEFT JOIN {schema}.{leases} l ON l.station = s.station "
+                    f"LEFT JOIN (SELECT n.node, {_ALIVE} AS alive FROM {{schema}}.chargeward_nodes n) k "
+                    "ON k.node = l.node"
                 ),
                 (stations,),
             )
