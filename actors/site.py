@@ -103,7 +103,7 @@ class SiteActor(Actor[SiteMessage]):
         clock: Clock,
         control: ChargingControl,
         stats: SiteStats,
-        controllers: frozenset[ConnectorId] = frozenset(),
+        controllers: Mapping[ConnectorId, str] | None = None,
     ) -> None:
         self.site = site
         self.store = store
@@ -119,7 +119,7 @@ class SiteActor(Actor[SiteMessage]):
         self._last_round = 0.0
         self._since_checkpoint = 0
         self._nursery: trio.Nursery | None = None
-        self.controllers = controllers
+        self.controllers = dict(controllers or {})  # connector -> its EVSE controller's device id
 
     async def run(self, inbox: Mailbox[SiteMessage]) -> None:
         await self._resume()

@@ -199,6 +199,10 @@ async def open_csms(
             fleet.forward_upstream(csms.upstream)
             root.start_child(ChildSpec(id="upstream", factory=csms.upstream.tree, kind="supervisor"))
         await start("projections", live.run, _ignore)
+        if csms.upstream is not None:  # links with a backlog left by the last run drain at once
+            await live.wait_for(await store.head())
+            stations = live.state.stations.values()
+            await csms.upstream.resume((view.station_id, view.ocpp_version) for view in stations)
         await start("transaction-index", transactions.run, _ignore)
         if csms.cluster is None:  # with several nodes, the next owner of a station records it
             await close_stale_connections(store, live, runtime.clock)  # before the OCPP port opens
@@ -239,7 +243,7 @@ def sites_tree(csms: Csms) -> Supervisor:
         backoff=Backoff(first=0.5, ceiling=10.0),
     )
     for site in config.sites:
-        own = frozenset(key for key in controllers if key.station in site.stations)
+        own = {key: device for key, device in controllers.items() if key.station in site.stations}
         actor = partial(
             SiteActor, site, csms.store, csms.runtime.clock, control, csms.site_stats[site.id], own
         )

@@ -14,7 +14,7 @@ afterwards with a dictionary lookup, so a forwarded call costs one ask, no looku
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from urllib.parse import quote
 
@@ -22,6 +22,7 @@ import trio
 import trio_websocket
 
 from actors.ocpp.dialect import Dialect
+from actors.ocpp.versions import V16, by_version
 from actors.upstream.link import (
     CommandCall,
     InspectLink,
@@ -160,6 +161,18 @@ class UpstreamLinks:
                 )
             )
         return ref
+
+    async def resume(self, stations: Iterable[tuple[str, str | None]]) -> int:
+        """Start the links of ``stations`` (id, OCPP version of the last connection) that had one
+        before this process started, so a backlog left by a restart or a kill -9 drains whether or
+        not the station reconnects; the number started."""
+        started = 0
+        for station_id, version in stations:
+            if station_id in self._links or await self.store.stream_version(f"upstream/{station_id}") == 0:
+                continue
+            self.link(station_id, by_version(version) if version is not None else V16)
+            started += 1
+        return started
 
     def stations(self) -> list[str]:
         return sorted(self._links)

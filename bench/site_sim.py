@@ -20,7 +20,9 @@ Figures (``bench/results/site.json`` and ``.md``):
 - ``jain``: Jain's fairness index of the cars' draw under ``equal``, averaged over the samples
   where every car charged.
 
-The time of one round for 1,000 connectors is ``python -m bench.allocation_micro``'s.
+Two more parts run in the same suite: one full site actor round for 1,000 connectors
+(:mod:`bench.site_round`) and a simulated night of charging needs under each optimizer mode
+(:mod:`bench.site_needs`).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from actors.device_link import RegisterFunction
 from adapters.config import load_config
 from adapters.csms import open_csms
 from adapters.profile_loader import load_shipped_profile
+from bench import site_needs, site_round
 from bench.modbus_sim import EvModel, ModbusSimServer, _layout
 from bench.report import write_micro
 from bench.sim_station import CALL, CALLRESULT, SimStation, encode
@@ -296,14 +299,72 @@ def markdown(results: dict[str, Any]) -> str:
         f"| rounds by reason | {f['rounds']} | |",
         f"| allocation sends | {f['profile_sends']} | |",
         "",
-        "One allocation round for 1,000 connectors: [allocation-micro.md](allocation-micro.md).",
+        "One allocation round for 1,000 connectors (the allocation alone): "
+        "[allocation-micro.md](allocation-micro.md).",
         "",
+        *_round_rows(f["round"]),
+        *_needs_rows(f["needs"]),
     ]
     return "\n".join(rows)
 
 
+def _round_rows(r: dict[str, Any]) -> list[str]:
+    return [
+        "## One full site actor round for 1,000 connectors (`bench/site_round.py`)",
+        "",
+        f"The actor's own round (decide over {r['levels']} levels, pace, the `SiteRound` event built and "
+        "appended to an in-memory store, the sends spawned to a port that accepts at once), "
+        f"{r['connectors']} connectors each in a transaction, medians of {r['rounds_timed']} rounds; "
+        "CPU of this process and wall time (the wall time counts the other processes' turns on this "
+        "shared machine). Target (issue 13): 50 ms.",
+        "",
+        "| round | CPU ms | wall ms |",
+        "| --- | --- | --- |",
+        f"| the meter moved: {r['sends_per_changed_round']} connectors' targets changed and sent | "
+        f"{r['all_sent_ms']['cpu']} | {r['all_sent_ms']['wall']} |",
+        f"| nothing changed (the periodic round) | {r['steady_ms']['cpu']} | {r['steady_ms']['wall']} |",
+        "",
+        f"A round's event: {r['event_bytes']} bytes; a checkpoint round's (the whole view, one in 20): "
+        f"{r['checkpoint_event_bytes']} bytes.",
+        "",
+    ]
+
+
+def _needs_rows(n: dict[str, Any]) -> list[str]:
+    rows = [
+        "## Charging needs met by departure under the optimizer (`bench/site_needs.py`)",
+        "",
+        f"One simulated night, {n['hours']} h from 16:00, a round every {n['round_s']} s, the site's own "
+        f"pure core round by round: {n['cars']} cars (one in four staying 2-4 h) with needs of 8-45 kWh "
+        f"on an {n['limit_a']:g} A site, {n['evening_limit_a']:g} A from 17:00 to 21:00 (a grid "
+        "operator's limit), a non-EV load of 30 / 12 / 22 A (evening / night / morning), a tariff of "
+        "0.34 / 0.14 (22:00-06:00) / 0.30 per kWh. Needs met: delivered 99 % or more by departure.",
+        "",
+        "| optimizer | needs met | energy short (kWh of needed) | cost | cost per kWh | peak kW | "
+        "rounds over a limit | round CPU ms, median / max |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for m in n["modes"]:
+        rows.append(
+            f"| `{m['mode']}` | {m['met']} of {m['needs']} ({m['met_fraction']:.0%}) | {m['short_kwh']} of "
+            f"{m['needed_kwh']} | {m['cost']} | {m['cost_per_kwh']} | {m['peak_kw']} | "
+            f"{m['rounds_over_limit']} | {m['round_cpu_ms']['median']} / {m['round_cpu_ms']['max']} |"
+        )
+    rows += [
+        "",
+        "`off` is the instantaneous `equal` allocation with the needs ignored. The optimizer maximises the "
+        "energy delivered in total, not the number of needs met, and plans only the cars present at "
+        "each round (arrivals are not forecast). The round's CPU time is decide plus the plan; the "
+        "first plan's includes loading scipy.",
+        "",
+    ]
+    return rows
+
+
 def main() -> None:
     figures = trio.run(run_site)
+    figures["round"] = trio.run(site_round.measure)
+    figures["needs"] = site_needs.measure()
     write_micro("site", figures, markdown)
 
 

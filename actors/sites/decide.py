@@ -9,6 +9,9 @@
   meter that reads the EVs separately would do better.
 - **phases**: each connector's configured phases, narrowed to those its vehicle was seen drawing on
   (:meth:`~actors.sites.view.ConnectorState.phases`);
+- **EVSE controllers without a vehicle** (IEC 61851 state A read from the controller) are held at
+  the site's ``min_current``: their setpoint stays in force, so the allocation counts it, but a
+  full share would be reserved for nobody;
 - **failsafe**: a site whose meter is stale (its actor says so, or its last reading is older than
   ``meter_timeout``, or it has not read at all) gives every connector that wants power its
   ``failsafe_current``: with no measurement there is nothing to share safely.
@@ -27,7 +30,7 @@ from datetime import datetime
 from actors.sites.allocation import Allocation, Demand, allocate, levels_of
 from actors.sites.limits import LimitsInForce, limits_in_force
 from actors.sites.model import PHASES, ConnectorId
-from actors.sites.view import PhaseCurrents, SiteView
+from actors.sites.view import NO_VEHICLE, PhaseCurrents, SiteView
 
 DEFAULT_MAX_CURRENT = 32.0
 """A per phase a connector may draw when its settings give no ``max_current`` (a common cable)."""
@@ -63,11 +66,14 @@ def decide(view: SiteView, now: datetime, sent: Mapping[ConnectorId, float]) -> 
             continue
         settings = site.settings_of(key)
         since = state.since or now
+        most = settings.max_current if settings.max_current is not None else DEFAULT_MAX_CURRENT
+        if state.controlled and state.vehicle == NO_VEHICLE:
+            most = min(most, site.min_current)  # held at the minimum until a vehicle arrives
         demands.append(
             Demand(
                 key,
                 site.circuit_of(key) or site.id,
-                settings.max_current if settings.max_current is not None else DEFAULT_MAX_CURRENT,
+                most,
                 site.min_current,
                 state.phases(settings.phases),
                 settings.priority,

@@ -10,12 +10,14 @@ deliver and a departure ahead), it
    multiples of ``plan_slot``), against the site's limits in force, its price curve and peak target,
    with the measured non-EV load plus what the connectors *without* needs were allocated as the
    load they must leave room for (those keep the instantaneous allocation);
-2. caps each planned connector's present current at its allocation (``min(plan, allocation)``): the
-   plan never raises a connector above what the round's allocation allows at every level;
-3. allocates again with the planned connectors held at that (or paused when the plan pauses them),
-   so the room a plan leaves now (a ``cheapest`` car waiting for the night) goes to the others; the
-   second allocation is a full allocation over every level, so the guarantee is the allocation's own;
-4. turns each planned connector's plan into the profile's periods for the profile's validity: the
+2. allocates again, with each planned connector's current held at its plan for the present slot
+   (its minimum and maximum both that value; 0 when the plan pauses it) and the others as before:
+   the held connectors are admitted at their plan where it fits every level (circuits included,
+   which the plan does not see) and paused where it does not, and the others share what is left by
+   the site's policy, so the room a plan leaves now (a ``cheapest`` car waiting for the night) goes
+   to them. This second allocation is a full allocation over every level and phase, so the plan never
+   takes a connector above what the allocation allows there: the guarantee is the allocation's own;
+3. turns each planned connector's plan into the profile's periods for the profile's validity: the
    present current, then the plan's later slots wherever they are lower, never higher. A profile
    never rises by itself: a rise the plan holds for a later slot goes out with the round at that
    slot (the actor wakes at each slot's start), so nothing a profile allows later can exceed what the
@@ -23,8 +25,8 @@ deliver and a departure ahead), it
    to whole minutes, limits floored to 0.1 A).
 
 The round event records the plan (:attr:`Planned.record`): the needs as planned, each connector's
-currents per slot until its departure, what it can deliver and what stays unmet, its allocation
-cap, the present value and the periods sent, so a replay explains every figure.
+currents per slot until its departure, what it can deliver and what stays unmet, the plan's present
+current, the round's target and the periods sent, so a replay explains every figure.
 """
 
 from __future__ import annotations
@@ -158,10 +160,14 @@ def apply_plan(
     present: dict[ConnectorId, float] = {}
     for need in needs:
         found = result.of(need.connector)
-        value = 0.0 if found is None else _floor(min(found.currents[0], decision.targets[need.connector]))
+        value = 0.0 if found is None else _floor(found.currents[0])
         present[need.connector] = value if value >= need.min_current else 0.0
+    # The planned connectors held at their plan (admitted at it or paused), the others as they were:
+    # one allocation over every level, so the round's guarantee is the allocation's own.
     demands = [
-        demand if demand.connector not in planned else replace(demand, max_current=present[demand.connector])
+        demand
+        if demand.connector not in planned
+        else replace(demand, max_current=present[demand.connector], min_current=present[demand.connector])
         for demand in decision.demands
         if present.get(demand.connector, 1.0) > 0
     ]
@@ -170,7 +176,7 @@ def apply_plan(
     allocation = allocate(levels, demands, site.policy, voltage=site.voltage)
     targets = {d.connector: allocation.currents.get(d.connector, 0.0) for d in decision.demands}
     periods = {key: _periods(result, key, targets[key], now, valid_for) for key in planned}
-    record = _record(result, problem, decision, targets, periods, base, note)
+    record = _record(result, problem, present, targets, periods, base, note)
     return Planned(replace(decision, targets=targets, allocation=allocation), periods, record)
 
 
@@ -205,7 +211,7 @@ def _periods(
 def _record(
     result: Plan,
     problem: Problem,
-    decision: Decision,
+    present: Mapping[ConnectorId, float],
     targets: Mapping[ConnectorId, float],
     periods: Mapping[ConnectorId, tuple[tuple[int, float], ...]],
     base: list[float],
@@ -227,7 +233,7 @@ def _record(
                 "currents": [round(v, 1) for v in found.currents[: max(1, until)]],
                 "delivered_wh": round(found.delivered_wh, 1),
                 "unmet_wh": round(found.unmet_wh, 1),
-                "cap": decision.targets[key],
+                "planned": present[key],
                 "target": targets[key],
                 "periods": [list(p) for p in periods[key]],
             }

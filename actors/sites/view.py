@@ -28,14 +28,19 @@ It reads
 
 A connector **wants power** while a transaction runs on it, or while it reports ``Charging`` without a
 transaction the CSMS knows of; one behind a Modbus EVSE controller (:meth:`SiteView.control`) always
-does, as its vehicle's state is not read yet. Its arrival (for ``fifo``) is when that began. The view
+does: its setpoint is in force whether a vehicle is there or not, so the allocation must count it.
+The controller's IEC 61851 vehicle state (a profile point named ``vehicle_state`` in the
+``evse/<device>`` stream: 1 no vehicle, 2 present, 3 charging, 4 charging with ventilation) is read
+into :attr:`ConnectorState.vehicle`; with no vehicle the round holds the connector at the site's
+``min_current`` (:func:`actors.sites.decide.decide`), what an arriving car may draw until the next
+round, instead of a full share. Its arrival (for ``fifo``) is when that began. The view
 round-trips through :meth:`as_data` / :meth:`from_data` so each round event carries it and a restarted actor
 resumes from the last round instead of the whole log.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -65,6 +70,8 @@ NONE3: PhaseCurrents = (None, None, None)
 CURRENT = "Current.Import"
 DRAWING = 1.0  # A: a vehicle drawing at least this on a phase draws on it
 ENERGY = "Energy.Active.Import.Register"
+VEHICLE_STATE = "vehicle_state"  # the EVSE controller profile's point holding the vehicle state
+NO_VEHICLE = 1  # IEC 61851 state A: no vehicle connected
 EV_SOURCE = "ocpp"  # a need's source when the EV stated it (2.0.1 NotifyEVChargingNeeds)
 PHASE_INDEX = {"L1": 0, "L2": 1, "L3": 2}
 
@@ -78,6 +85,7 @@ class ConnectorState:
     controlled: bool = False  # behind a Modbus EVSE controller: counted as wanting power always
     energy: float | None = None  # Wh: the energy register as last sampled
     drawn: tuple[int, ...] = ()  # the phases its vehicle was seen drawing on in this transaction
+    vehicle: int | None = None  # an EVSE controller's IEC 61851 vehicle state (None: not read)
 
     def phases(self, configured: tuple[int, ...]) -> tuple[int, ...]:
         """The site's phases this connector's vehicle draws on: the configured ones, narrowed to those
@@ -109,6 +117,7 @@ class SiteView:
     # the energy register (Wh) when each need was set; None until the connector samples one
     baselines: dict[ConnectorId, float | None] = field(default_factory=dict)
     prices: SitePricesSet | None = None
+    devices: dict[str, ConnectorId] = field(default_factory=dict)  # EVSE controller id -> its connector
 
     def remaining(self, key: ConnectorId) -> float:
         """Wh the need on ``key`` still asks for: its energy less what the register counted since."""
@@ -118,9 +127,10 @@ class SiteView:
         taken = 0.0 if baseline is None or energy is None else max(0.0, energy - baseline)
         return max(0.0, need.energy_wh - taken)
 
-    def control(self, connectors: Iterable[ConnectorId], at: datetime) -> None:
-        """Mark ``connectors`` as behind EVSE controllers."""
-        for key in connectors:
+    def control(self, connectors: Mapping[ConnectorId, str], at: datetime) -> None:
+        """Mark ``connectors`` as behind the EVSE controllers they map to (device ids)."""
+        for key, device in connectors.items():
+            self.devices[device] = key
             state = self._connector(key.station, key.connector)
             if not state.controlled:
                 state.controlled = True
@@ -130,6 +140,7 @@ class SiteView:
         """The streams this view reads."""
         wanted = {f"station/{s}" for s in self.site.stations} | {f"site/{self.site.id}"}
         wanted |= {f"needs/{s}" for s in self.site.stations} | {f"prices/{self.site.id}"}
+        wanted |= {f"evse/{device}" for device in self.devices}
         if self.site.meter is not None:
             wanted.add(f"meter/{self.site.meter}")
         return wanted
@@ -141,6 +152,8 @@ class SiteView:
             return self._station(ident, event, at)
         if kind == "meter":
             return self._meter(event, at)
+        if kind == "evse":
+            return self._vehicle(ident, event)
         if kind == "needs":
             if isinstance(event, ChargingNeedsSet):
                 self._need(event)
@@ -161,6 +174,17 @@ class SiteView:
         if isinstance(event, SiteLimitCleared):
             return self.limits.pop(Source(event.source), None) is not None
         return False
+
+    def _vehicle(self, device: str, event: Event) -> bool:
+        key = self.devices.get(device)
+        if key is None or not isinstance(event, ModbusReading):
+            return False
+        found = next((s for s in event.samples if s.get("name") == VEHICLE_STATE), None)
+        if found is None or not isinstance(found.get("value"), int | float):
+            return False
+        state = self._connector(key.station, key.connector)
+        before, state.vehicle = state.vehicle, int(found["value"])
+        return before != state.vehicle
 
     def _need(self, event: ChargingNeedsSet) -> None:
         key = ConnectorId(event.station, event.connector)
@@ -316,6 +340,7 @@ class SiteView:
                     "controlled": state.controlled,
                     "energy": state.energy,
                     "drawn": list(state.drawn),
+                    "vehicle": state.vehicle,
                 }
                 for key, state in sorted(self.connectors.items())
             ],
@@ -345,6 +370,7 @@ class SiteView:
                 item["controlled"],
                 item.get("energy"),
                 tuple(item.get("drawn", ())),
+                item.get("vehicle"),
             )
         meter = data["meter"]
         current = meter["current"]

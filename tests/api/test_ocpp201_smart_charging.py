@@ -3,7 +3,8 @@ ChargePoint against the real server: profiles set and cleared through the comman
 server's record (GET charging-profiles, the composite schedule, ``source=station`` asking the station
 in 2.0.1's terms), GetChargingProfiles brings ReportChargingProfiles, the station's limit and schedule
 notifications are recorded, SendLocalList is recorded like 1.6's, and after a reboot reconciliation
-gives the station its profiles and its local list back in 2.0.1's messages."""
+gives the station its profiles and its local list back in 2.0.1's messages; a re-run of the recorded
+log decides the same events."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 import trio
 
 from actors.events import Event, events_of
+from actors.events.certificates import FirmwareUpdateRequested, LogRequested
 from actors.events.station import (
     ChargingLimitCleared,
     ChargingLimitNotified,
@@ -25,6 +27,8 @@ from actors.events.station import (
     ReconcileFinished,
     ReconcileStep,
 )
+from actors.rerun import rerun_station
+from adapters.replay import ReplayBound, state_of, stored_records
 from tests.api.conftest import Api
 from tests.integration.conftest import live, url_of
 from tests.integration.peer import PeerStation, peer_station
@@ -186,6 +190,12 @@ async def test_201_profiles_limits_and_reconciliation(api: Api) -> None:
             1: [],
         }
 
+        # The re-run (actors.rerun) does not replay reconciliation's follow-up, for either version: the
+        # log up to the reboot.
+        records = await api.csms.store.read_stream(f"station/{station}")
+        outcome = rerun_station(station, records, api.csms.config.fleet)
+        assert outcome.frames > 10 and outcome.differences == [], outcome.differences[:2]
+
         await peer.reconnect()  # a reboot: the station has lost its profiles
         await peer.call("BootNotification", **boot)
         resent = await peer.next_received()
@@ -198,6 +208,7 @@ async def test_201_profiles_limits_and_reconciliation(api: Api) -> None:
         assert resent["payload"]["charging_profile"]["charging_schedule"][0]["id"] == 1
         steps = await _reconciled(api, station)
         assert [(s.kind, s.target, s.outcome) for s in steps] == [("profile", "1", "applied")]
+        await _replay_equals_live(api)
 
 
 async def test_201_local_list_firmware_logs_and_data_transfer(api: Api) -> None:
@@ -239,6 +250,15 @@ async def test_201_local_list_firmware_logs_and_data_transfer(api: Api) -> None:
         events = await _events(api, station)
         [listed] = [e for e in events if isinstance(e, LocalListSent)]
         assert (listed.version, listed.update_type, listed.entries) == (3, "Full", [entry])
+        [update] = [e for e in events if isinstance(e, FirmwareUpdateRequested)]
+        assert (update.location, update.request_id, update.signed, update.status) == (
+            "https://fw.example/1.bin",
+            1,
+            False,
+            "Accepted",
+        )
+        [asked] = [e for e in events if isinstance(e, LogRequested)]
+        assert (asked.log_type, asked.request_id, asked.filename) == ("DiagnosticsLog", 2, "diagnostics.zip")
         assert [e.status for e in events if isinstance(e, FirmwareStatusChanged)] == ["Downloaded"]
         assert [(e.status, e.request_id) for e in events if isinstance(e, LogStatusChanged)] == [
             ("Uploaded", 2)
@@ -276,3 +296,11 @@ async def test_201_local_list_firmware_logs_and_data_transfer(api: Api) -> None:
         }
         steps = await _reconciled(api, station)
         assert [(s.kind, s.target, s.outcome) for s in steps] == [("local_list", "3", "applied")]
+        await _replay_equals_live(api)
+
+
+async def _replay_equals_live(api: Api) -> None:
+    """Replaying the whole stored 2.0.1 log rebuilds the live state (profiles, limits, lists)."""
+    live_state = await live(api.csms)
+    replayed = state_of([r async for r in stored_records(api.csms.store, None, ReplayBound())])
+    assert replayed == live_state

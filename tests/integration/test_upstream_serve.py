@@ -7,6 +7,10 @@ their heartbeat intervals differ, so which of them answered is visible in the st
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +18,7 @@ import httpx
 import trio
 
 from tests.integration.peer import peer_station
+from tests.integration.serving import ROOT
 from tests.integration.upstream_peers import (
     LOCAL_CONFIG,
     UPSTREAM_CONFIG,
@@ -222,3 +227,206 @@ async def test_an_outage_mid_transaction_is_caught_up_in_order(tmp_path: Path) -
             at(6),
         ]
         assert caught_up[6][1]["timestamp"] == at(5) and caught_up[8][1]["timestamp"] == at(7)
+
+
+async def test_a_kill_9_during_catch_up_resumes_from_the_cursor(tmp_path: Path) -> None:
+    upstream_port, local_port = free_port(), free_port()
+    config = LOCAL_CONFIG.format(port=upstream_port)
+    count = 120
+    async with AsyncExitStack() as stack:
+        first = await stack.enter_async_context(chargeward(tmp_path / "local", config, local_port))
+        first_api = await stack.enter_async_context(httpx.AsyncClient(base_url=first.api_url, timeout=20))
+        station = await stack.enter_async_context(peer_station(ocpp_url(first), "CP-1"))
+        # The upstream is not there: everything is answered locally and waits in the log.
+        await station.call("BootNotification", charge_point_vendor="Acme", charge_point_model="M")
+        started = await station.call(
+            "StartTransaction", connector_id=1, id_tag="T", meter_start=0, timestamp=at(0)
+        )
+        local_id = started["transaction_id"]
+        for wh in range(1, count + 1):
+            timestamp = f"2026-11-27T08:{wh // 60:02d}:{wh % 60:02d}Z"
+            await station.call(
+                "MeterValues", connector_id=1, transaction_id=local_id, meter_value=sample(timestamp, wh)
+            )
+        await station.call("StopTransaction", transaction_id=local_id, meter_stop=count + 1, timestamp=at(59))
+
+        upstream = await stack.enter_async_context(
+            chargeward(tmp_path / "upstream", UPSTREAM_CONFIG, upstream_port)
+        )
+        up_api = await stack.enter_async_context(httpx.AsyncClient(base_url=upstream.api_url, timeout=20))
+        at_kill = await eventually(
+            lambda: upstream_links(first_api), lambda links: links["CP-1"]["sent"] >= 10, every=0.02
+        )
+        first.process.kill()  # kill -9, half way through the catch-up
+        await first.process.wait()
+        assert at_kill["CP-1"]["sent"] < count, "the catch-up ended before the kill: nothing was tested"
+
+        # Restarted, the link resumes from its cursor without waiting for the station to reconnect.
+        second = await stack.enter_async_context(chargeward(tmp_path / "local", config, local_port))
+        second_api = await stack.enter_async_context(httpx.AsyncClient(base_url=second.api_url, timeout=20))
+        await eventually(
+            lambda: upstream_links(second_api),
+            lambda links: links.get("CP-1", {}).get("state") == "live" and links["CP-1"]["backlog"] == 0,
+        )
+        calls = await calls_received(up_api, "CP-1")
+        upstream_id = (await up_api.get("/api/transactions")).json()["transactions"][0]["transaction_id"]
+    actions = [action for action, _ in calls]
+    assert (
+        actions[0] == "BootNotification"
+        and actions[1] == "StartTransaction"
+        and actions[-1] == "StopTransaction"
+    )
+    meter = [p for a, p in calls if a == "MeterValues"]
+    values = [int(p["meterValue"][0]["sampledValue"][0]["value"]) for p in meter]
+    # At least once, in order: the call in flight at the kill may have been sent twice, nothing lost.
+    assert [v for i, v in enumerate(values) if i == 0 or v != values[i - 1]] == list(range(1, count + 1))
+    assert len(values) <= count + 1
+    assert {p["transactionId"] for p in meter} == {upstream_id}
+
+
+async def test_a_2_0_1_station_is_forwarded_and_caught_up_the_same_way(tmp_path: Path) -> None:
+    port = free_port()
+    async with (
+        chargeward(tmp_path / "local", LOCAL_CONFIG.format(port=port)) as local,
+        httpx.AsyncClient(base_url=local.api_url, timeout=20) as local_api,
+        peer_station(ocpp_url(local), "EV-1", version="2.0.1") as station,
+    ):
+
+        def event(kind: str, seq: int, minute: int, **more: Any) -> dict[str, Any]:
+            return {
+                "event_type": kind,
+                "timestamp": at(minute),
+                "trigger_reason": "MeterValuePeriodic" if kind == "Updated" else "CablePluggedIn",
+                "seq_no": seq,
+                "transaction_info": {"transaction_id": "tx-1"},
+                **more,
+            }
+
+        async with (
+            chargeward(tmp_path / "upstream", UPSTREAM_CONFIG, port) as upstream,
+            httpx.AsyncClient(base_url=upstream.api_url, timeout=20) as up_api,
+        ):
+            await eventually(
+                lambda: upstream_links(local_api), lambda links: links.get("EV-1", {}).get("state") == "live"
+            )
+            boot = await station.call(
+                "BootNotification", charging_station={"model": "M", "vendor_name": "V"}, reason="PowerUp"
+            )
+            assert boot["interval"] == 77  # the upstream's answer
+            await station.call(
+                "TransactionEvent", **event("Started", 0, 0, evse={"id": 1, "connector_id": 1})
+            )
+            async with trio.open_nursery() as nursery:
+                answers: list[httpx.Response] = []
+
+                async def stop() -> None:
+                    path = "/api/stations/EV-1/commands/RequestStopTransaction"
+                    answers.append(await up_api.post(path, json={"transactionId": "tx-1"}))
+
+                nursery.start_soon(stop)
+                received = await station.next_received()
+            assert received["received"] == "RequestStopTransaction"
+            assert answers[0].status_code == 200, answers[0].text
+        await eventually(lambda: upstream_links(local_api), lambda links: links["EV-1"]["state"] == "down")
+        meter = [{"timestamp": at(1), "sampled_value": [{"value": 1500.0}]}]
+        await station.call("TransactionEvent", **event("Updated", 1, 1, meter_value=meter))
+        await station.call("TransactionEvent", **event("Ended", 2, 2))
+        async with (
+            chargeward(tmp_path / "upstream", UPSTREAM_CONFIG, port) as upstream,
+            httpx.AsyncClient(base_url=upstream.api_url, timeout=20) as up_api,
+        ):
+            await eventually(
+                lambda: upstream_links(local_api),
+                lambda links: links["EV-1"]["state"] == "live" and links["EV-1"]["backlog"] == 0,
+            )
+            calls = await calls_received(up_api, "EV-1")
+    events = [(p["eventType"], p["seqNo"], p["timestamp"]) for a, p in calls if a == "TransactionEvent"]
+    assert events == [("Started", 0, at(0)), ("Updated", 1, at(1)), ("Ended", 2, at(2))]
+
+
+SLOW_LOCAL_CONFIG = """
+[upstream]
+url = "ws://127.0.0.1:{port}/ocpp"
+reply_timeout = 0.5
+call_timeout = 10
+backoff = 0.2
+backoff_max = 1
+"""
+
+
+async def test_a_slow_upstream_gets_everything_once_in_order_while_the_site_is_answered_locally(
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    process = await trio.lowlevel.open_process(
+        [sys.executable, "-m", "tests.peers.slow_csms", str(port), "1.0"], cwd=ROOT, stdout=subprocess.PIPE
+    )
+    seen: list[dict[str, Any]] = []
+
+    async def read() -> None:
+        assert process.stdout is not None
+        buffer = b""
+        async for chunk in process.stdout:
+            buffer += chunk
+            while b"\n" in buffer:
+                line, buffer = buffer.split(b"\n", 1)
+                seen.append(json.loads(line))
+
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(read)
+            await eventually(lambda: _value(seen), lambda found: bool(found))
+            async with (
+                chargeward(tmp_path / "local", SLOW_LOCAL_CONFIG.format(port=port)) as local,
+                httpx.AsyncClient(base_url=local.api_url, timeout=20) as local_api,
+                peer_station(ocpp_url(local), "CP-1") as station,
+            ):
+                await eventually(
+                    lambda: upstream_links(local_api),
+                    lambda links: links.get("CP-1", {}).get("state") == "live",
+                )
+                # Too slow for the station: the local policy answers (interval 300, not the upstream's 77).
+                boot = await station.call(
+                    "BootNotification", charge_point_vendor="Acme", charge_point_model="M"
+                )
+                assert boot["interval"] != 77
+                await station.call(
+                    "StatusNotification", connector_id=1, status="Available", error_code="NoError"
+                )
+                for wh in (100, 200, 300):
+                    await station.call("MeterValues", connector_id=1, meter_value=sample(at(wh // 100), wh))
+                await eventually(
+                    lambda: upstream_links(local_api),
+                    lambda links: links["CP-1"]["state"] == "live" and links["CP-1"]["backlog"] == 0,
+                )
+                answers = (await local_api.get("/api/upstream/CP-1/events", params={"limit": 500})).json()
+            nursery.cancel_scope.cancel()
+    finally:
+        with trio.CancelScope(shield=True):
+            process.kill()
+            await process.wait()
+    calls = [(c["call"], c["payload"]) for c in seen if "call" in c]
+    assert [action for action, _ in calls] == [
+        "BootNotification",
+        "StatusNotification",
+        "MeterValues",
+        "MeterValues",
+        "MeterValues",
+    ]
+    assert [p["meter_value"][0]["sampled_value"][0]["value"] for a, p in calls if a == "MeterValues"] == [
+        "100",
+        "200",
+        "300",
+    ]
+    # The upstream's answer to the boot came too late for the station, and is recorded all the same.
+    boot_answers = [
+        e["data"]
+        for e in answers["events"]
+        if e["type"] == "UpstreamAnswered" and e["data"]["action"] == "BootNotification"
+    ]
+    assert [a["response"]["interval"] for a in boot_answers] == [77]
+
+
+async def _value(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    await trio.lowlevel.checkpoint()
+    return found

@@ -56,14 +56,16 @@ async def chargeward(data: Path, config: str, ocpp_port: int = 0) -> AsyncIterat
         yield served
 
 
-async def eventually(read: Callable[[], Awaitable[T]], check: Callable[[T], bool], wait: float = 60) -> T:
-    """What ``read`` gives once ``check`` holds for it (read every 0.2 s, for up to ``wait`` s)."""
+async def eventually(
+    read: Callable[[], Awaitable[T]], check: Callable[[T], bool], wait: float = 60, every: float = 0.2
+) -> T:
+    """What ``read`` gives once ``check`` holds for it (read ``every`` s, for up to ``wait`` s)."""
     with trio.fail_after(wait):
         while True:
             found = await read()
             if check(found):
                 return found
-            await trio.sleep(0.2)
+            await trio.sleep(every)
 
 
 async def stream(client: httpx.AsyncClient, station_id: str) -> list[dict[str, Any]]:

@@ -9,10 +9,12 @@ from typing import Any
 
 import httpx
 import pytest
+import trio
 import trustme
 
 from tests.integration.peer import peer_station
 from tests.integration.serving import serving
+from tests.security.test_certificate_signing import request
 from tests.security.test_station_auth import ocpp_port
 
 pytestmark = pytest.mark.slow
@@ -42,9 +44,12 @@ async def command(
 
 
 async def test_security_messages_of_both_versions(tmp_path: Path) -> None:
-    root = trustme.CA().cert_pem.bytes().decode()
+    ca = trustme.CA()
+    root = ca.cert_pem.bytes().decode()
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    ca.private_key_pem.write_to_path(str(tmp_path / "ca.key"))
     config = tmp_path / "c.toml"
-    config.write_text('[fleet]\nunknown_stations = "Accepted"\n')
+    config.write_text(f'[server]\nca_cert = "{tmp_path / "ca.pem"}"\nca_key = "{tmp_path / "ca.key"}"\n')
     args = ("--data-dir", str(tmp_path), "--config", str(config), "--ocpp-port", "0", "--api-port", "0")
     async with serving(*args) as served:
         url = f"ws://127.0.0.1:{ocpp_port(served)}/ocpp"
@@ -131,10 +136,21 @@ async def test_security_messages_of_both_versions(tmp_path: Path) -> None:
                 "tech_info": "v2",
             }
             assert await cp16.call("SecurityEventNotification", **security_event) == {}
-            # Without a CA in the config a certificate request is refused, and recorded.
-            assert (await cp16.call("SignCertificate", csr="-----BEGIN CERTIFICATE REQUEST-----"))[
-                "status"
-            ] == ("Rejected")
+            # A request that is not a CSR is refused; a 2.0.1 station's good one is signed and delivered.
+            not_a_csr = await cp16.call("SignCertificate", csr="-----BEGIN CERTIFICATE REQUEST-----")
+            assert not_a_csr["status"] == "Rejected"
+            signing = await cp201.call(
+                "SignCertificate", csr=request("SEC-201")[1], certificate_type="ChargingStationCertificate"
+            )
+            assert signing["status"] == "Accepted"
+            delivered = await cp201.next_received()
+            while delivered["received"] != "CertificateSigned":  # the commands it answered before
+                delivered = await cp201.next_received()
+            assert "BEGIN CERTIFICATE" in delivered["payload"]["certificate_chain"]
+            for _ in range(150):  # its answer is recorded just after the station sent it
+                if of_type(await domain_events(api, "SEC-201"), "CertificateDelivered"):
+                    break
+                await trio.sleep(0.2)
 
             events_16 = await domain_events(api, "SEC-16")
             events_201 = await domain_events(api, "SEC-201")
@@ -189,3 +205,7 @@ async def test_security_messages_of_both_versions(tmp_path: Path) -> None:
         {"kind": "FirmwareUpdated", "timestamp": "2026-11-27T10:05:00Z", "tech_info": "v2"}
     ]
     assert of_type(events_16, "CertificateRequested") == [{"status": "Rejected"}]
+    assert of_type(events_201, "CertificateRequested") == [
+        {"status": "Accepted", "certificate_type": "ChargingStationCertificate"}
+    ]
+    assert of_type(events_201, "CertificateDelivered") == [{"status": "Accepted"}]

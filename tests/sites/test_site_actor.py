@@ -315,7 +315,7 @@ async def test_a_need_is_planned_and_the_plan_is_in_the_round(store: EventStore)
         await until(lambda: control.last("CP-1") == 16.0 and control.last("CP-2") == 16.0)
     planned = [r for r in await rounds(store) if r.plan is not None]
     [cp1] = planned[0].plan["connectors"]  # type: ignore[index]
-    assert (cp1["station"], cp1["cap"], cp1["target"], cp1["unmet_wh"]) == ("CP-1", 16.0, 0.0, 0.0)
+    assert (cp1["station"], cp1["planned"], cp1["target"], cp1["unmet_wh"]) == ("CP-1", 0.0, 0.0, 0.0)
     assert (await rounds(store))[-1].plan is None
 
 

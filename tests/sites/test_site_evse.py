@@ -1,5 +1,6 @@
 """A site whose charger is a Modbus EVSE controller: the site actor's decisions reach it as current
-setpoints, written and read back, against pymodbus's own server."""
+setpoints, written and read back, against pymodbus's own server; the controller's vehicle state
+holds the connector at the minimum while no vehicle is there."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import trio
+from pymodbus.client import ModbusTcpClient
 
 from actors.events.modbus import EvseControlMismatched, EvseControlVerified
 from actors.events.site import SiteLimitSet
@@ -74,3 +77,21 @@ async def test_a_site_drives_an_evse_controller_by_its_setpoint(tmp_path: Path, 
         await until(lambda: stats.sends["accepted"] >= 2, 30)
         assert (await verdicts())[-1] == ("EvseControlVerified", 8.0)
         assert stats.in_force == {next(iter(stats.in_force)): 8.0}
+
+        # The controller reads no vehicle (IEC 61851 state A): held at the site's minimum, 6 A; a car
+        # charging (state C): its share again.
+        for state, amps in ((1, 6.0), (3, 8.0)):
+            sent = stats.sends["accepted"]
+            await trio.to_thread.run_sync(_write_vehicle_state, evse_peer.port, state)
+            await until(lambda sent=sent: stats.sends["accepted"] > sent, 30)  # type: ignore[misc]
+            assert (await verdicts())[-1] == ("EvseControlVerified", amps)
+
+
+def _write_vehicle_state(port: int, state: int) -> None:
+    """Set the peer's vehicle-state register (1002) as a wallbox would on a plug event."""
+    client = ModbusTcpClient("127.0.0.1", port=port)
+    try:
+        assert client.connect()
+        assert not client.write_register(1002, state, device_id=1).isError()
+    finally:
+        client.close()

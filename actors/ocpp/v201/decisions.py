@@ -38,6 +38,7 @@ from datetime import datetime
 from typing import Any
 
 from actors.events import Event, IdToken, TransactionId
+from actors.events.certificates import FirmwareUpdateRequested, LogRequested
 from actors.events.station import (
     Authorized,
     ChargingLimitCleared,
@@ -478,6 +479,27 @@ def command_events(action: str, request: Mapping[str, Any], response: Mapping[st
         return [VariablesSet(results=results)]
     if action in security_messages.COMMANDS:
         return security_messages.command_events(action, request, response)
+    if action == "UpdateFirmware":  # 2.0.1's is 1.6's SignedUpdateFirmware, the signature optional
+        firmware = request["firmware"]
+        return [
+            FirmwareUpdateRequested(
+                location=firmware["location"],
+                retrieve_date=firmware["retrieveDateTime"],
+                signed="signature" in firmware,
+                request_id=request["requestId"],
+                status=str(status),
+            )
+        ]
+    if action == "GetLog":
+        return [
+            LogRequested(
+                request_id=request["requestId"],
+                log_type=request["logType"],
+                location=request["log"]["remoteLocation"],
+                status=str(status),
+                filename=response.get("filename"),
+            )
+        ]
     return []
 
 
