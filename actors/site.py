@@ -393,6 +393,18 @@ class SiteActor(Actor[SiteMessage]):
             "failsafe": None if decision is None else decision.failsafe,
             "over": None if decision is None else decision.over,
             "connectors": connectors,
+            "needs": [
+                {
+                    "station": key.station,
+                    "connector": key.connector,
+                    "source": need.source,
+                    "energy_wh": need.energy_wh,
+                    "remaining_wh": self.view.remaining(key),
+                    "departure": need.departure,
+                    "max_current": need.max_current,
+                }
+                for key, need in sorted(self.view.needs.items())
+            ],
             "plan": stats.plan,
             "last_round": None
             if stats.last_at is None

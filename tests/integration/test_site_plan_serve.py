@@ -139,6 +139,8 @@ async def test_a_site_plans_charging_needs_from_the_api_and_a_2_0_1_ev(tmp_path:
                 state = (await client.get("/api/sites/depot")).json()
                 [planned] = state["plan"]["connectors"]
                 assert planned["station"] == "EV-3" and planned["max_current"] == 16.0
+                [need] = state["needs"]  # the EV's own, as the site holds it
+                assert (need["station"], need["source"], need["energy_wh"]) == ("EV-3", "ocpp", 7000.0)
                 assert planned["target"] == planned["planned"] > 0 and planned["unmet_wh"] == 0.0
                 [(_, sent)] = [p for p in profiles if p[0] == "EV-3"][-1:]
                 assert sent["evse_id"] == 1 and sent["charging_profile"]["transaction_id"] == "tx-ev3"
