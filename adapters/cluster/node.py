@@ -360,24 +360,34 @@ class ClusterNode:
     # -- calls between nodes ---------------------------------------------------------------------
 
     async def call(self, station: str, command: Command, wait: float) -> dict[str, Any]:
-        """Run ``command`` on the node holding ``station``; its reply, or its error raised here."""
-        owner = await trio.to_thread.run_sync(self.tables.owner, station)
-        if owner is None or owner == self.node:
-            if await self.store.stream_version(f"{_STATION}{station}") == 0:
-                raise UnknownStation(f"no station {station!r} has ever connected")
-            raise StationOffline(f"station {station} is not connected to any node")
-        body = pack({"action": command.action, "payload": dict(command.payload), "timeout": wait})
+        """Run ``command`` on the node holding ``station``; its reply, or its error raised here.
+
+        ``CommandNotRecorded`` (503 over the API) while PostgreSQL cannot be reached."""
+        try:
+            owner = await trio.to_thread.run_sync(self.tables.owner, station)
+            if owner is None or owner == self.node:
+                if await self.store.stream_version(f"{_STATION}{station}") == 0:
+                    raise UnknownStation(f"no station {station!r} has ever connected")
+                raise StationOffline(f"station {station} is not connected to any node")
+            body = pack({"action": command.action, "payload": dict(command.payload), "timeout": wait})
+            call_id = await trio.to_thread.run_sync(
+                self.tables.send_call, self.node, owner, station, body, channel(self.target.schema, owner)
+            )
+        except (*DB_ERRORS, StoreError) as error:
+            raise CommandNotRecorded(
+                f"the event store cannot be reached to find the station's node: {error}"
+            ) from error
         self.stats.forwarded += 1
-        call_id = await trio.to_thread.run_sync(
-            self.tables.send_call, self.node, owner, station, body, channel(self.target.schema, owner)
-        )
         event = self._replies[call_id] = trio.Event()
         try:
             with trio.move_on_after(wait + _REPLY_CHECK + 1.0):
                 while True:
                     with trio.move_on_after(_REPLY_CHECK):
                         await event.wait()
-                    reply = await trio.to_thread.run_sync(self.tables.reply_of, call_id)
+                    try:
+                        reply = await trio.to_thread.run_sync(self.tables.reply_of, call_id)
+                    except DB_ERRORS:
+                        reply = None  # the store is out of reach for now: look again
                     if reply is not None:
                         return _result(unpack(reply))
                     if event.is_set():

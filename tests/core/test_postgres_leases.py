@@ -12,7 +12,9 @@ import psycopg
 import pytest
 import trio
 
+from actors.commands import Command, CommandNotRecorded
 from actors.transaction_ids import Allocate, TransactionIds
+from adapters.cluster.node import ClusterNode
 from adapters.cluster.tables import ClusterTables, NodeNameTaken
 from adapters.stores import open_store
 from adapters.stores.postgres import postgres_target
@@ -184,3 +186,21 @@ async def test_a_node_of_another_postgresql_user_is_alive_while_its_session_is(s
                     await trio.sleep(0.1)
     finally:
         pg.execute(f"DROP OWNED BY {viewer}, {other}; DROP ROLE {viewer}; DROP ROLE {other}")
+
+
+async def test_a_command_through_a_node_that_cannot_reach_postgresql_is_not_recorded(store_url: str) -> None:
+    """503 over the API (``CommandNotRecorded``), not a crash, while the store's pool has no connection."""
+    async with open_store(store_url) as store:
+        assert isinstance(store, RecordedStore)
+        datastore = store.log.recorder.datastore  # type: ignore[attr-defined]
+        node = ClusterNode(
+            "node-a",
+            store=store,
+            target=postgres_target(store_url),
+            tables=ClusterTables(datastore, 30),
+            fleet=None,  # type: ignore[arg-type]  # not reached: the lookup of the owner fails first
+            lease_seconds=30,
+        )
+        datastore.pool.close()
+        with pytest.raises(CommandNotRecorded, match="cannot be reached"):
+            await node.call("CP-1", Command("GetLocalListVersion", {}), wait=5)
