@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -49,7 +49,7 @@ from actors.sites.limits import Bound
 from actors.sites.model import ConnectorId, Site
 from actors.sites.pacing import Sent, pace
 from actors.sites.planning import Planned, apply_plan, plan_inputs
-from actors.sites.view import SiteView, limit_data, limit_of
+from actors.sites.view import ConnectorState, SiteView, limit_data, limit_of
 from core.actor import Actor, Reply
 from core.clock import Clock
 from core.mailbox import Mailbox
@@ -77,6 +77,16 @@ class SiteStats:
     load: tuple[float | None, ...] = (None, None, None)  # A per phase the grid meter read (None: unknown)
     plan: dict[str, Any] | None = None  # the last round's plan, as its event records it
     plans: Counter[str] = field(default_factory=Counter)  # "planned" / "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class _Taken:
+    """What a round decided from, as the event records it: the log position, the view when the round
+    is a checkpoint, the connectors' states."""
+
+    position: int
+    checkpoint: dict[str, Any] | None
+    states: Mapping[ConnectorId, ConnectorState]
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +218,9 @@ class SiteActor(Actor[SiteMessage]):
         decision = decide(self.view, now, {k: s.current for k, s in self.sent.items()})
         planned = Planned(decision, {}, None)
         inputs = plan_inputs(self.view, decision, now)
+        # What the round decided from, taken before the plan's await lets the follower move the view on.
+        position, checkpoint = self.position, self._checkpoint(reason)
+        states = {d.connector: replace(self.view.connectors[d.connector]) for d in decision.demands}
         if inputs is not None:
             planned = await trio.to_thread.run_sync(
                 partial(apply_plan, self.site, now, decision, inputs, valid_for=pacing.profile_validity)
@@ -227,7 +240,8 @@ class SiteActor(Actor[SiteMessage]):
                 send[key] = last.current  # renewed before it lapses to the failsafe
         for key in [k for k in self.sent if k not in decision.targets]:
             del self.sent[key]  # no longer wants power: its TxProfile ended with its transaction
-        event = self._event(reason, decision, paced.in_force, send, planned.record)
+        taken = _Taken(position, checkpoint, states)
+        event = self._event(reason, decision, paced.in_force, send, planned.record, taken)
         await self.store.append(new_events(self.stream, [event], now))
         if self.stats.last is not None and self.stats.last.over > 0:
             self.stats.seconds_over += mono - self._last_round
@@ -255,12 +269,13 @@ class SiteActor(Actor[SiteMessage]):
         in_force: Mapping[ConnectorId, float],
         send: Mapping[ConnectorId, float],
         plan: dict[str, Any] | None,
+        taken: _Taken,
     ) -> SiteRound:
         allocation = decision.allocation
         connectors = []
         for demand in decision.demands:
             key = demand.connector
-            state = self.view.connectors[key]
+            state = taken.states[key]
             connectors.append(
                 {
                     "station": key.station,
@@ -284,7 +299,7 @@ class SiteActor(Actor[SiteMessage]):
             }
         return SiteRound(
             reason=reason,
-            position=self.position,
+            position=taken.position,
             failsafe=decision.failsafe,
             meter=meter,
             non_ev=None if decision.non_ev is None else list(decision.non_ev),
@@ -298,7 +313,7 @@ class SiteActor(Actor[SiteMessage]):
                 {"level": o.level, "phase": o.phase, "excess": o.excess}
                 for o in (allocation.overloads if allocation is not None else ())
             ],
-            state=self._checkpoint(reason),
+            state=taken.checkpoint,
             plan=plan,
         )
 
@@ -393,6 +408,18 @@ class SiteActor(Actor[SiteMessage]):
             "failsafe": None if decision is None else decision.failsafe,
             "over": None if decision is None else decision.over,
             "connectors": connectors,
+            "needs": [
+                {
+                    "station": key.station,
+                    "connector": key.connector,
+                    "source": need.source,
+                    "energy_wh": need.energy_wh,
+                    "remaining_wh": self.view.remaining(key),
+                    "departure": need.departure,
+                    "max_current": need.max_current,
+                }
+                for key, need in sorted(self.view.needs.items())
+            ],
             "plan": stats.plan,
             "last_round": None
             if stats.last_at is None

@@ -16,6 +16,7 @@ import json
 import math
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from subprocess import PIPE
@@ -82,7 +83,9 @@ class Scenario:
             return max(1, min(self.workers, self.stations))
         return max(1, math.ceil(self.stations / STATIONS_PER_WORKER))
 
-    def plans(self, url: str) -> list[WorkerPlan]:
+    def plans(self, url: str | Sequence[str]) -> list[WorkerPlan]:
+        """One plan per worker; with several URLs (nodes of one CSMS), worker w drives ``url[w % n]``."""
+        urls = [url] if isinstance(url, str) else list(url)
         ids = [f"sim{self.seed}-{i:05d}" for i in range(self.stations)]
         # spread evenly: station i speaks 2.0.1 when the running share crosses a whole station there
         share = self.ocpp201_share
@@ -90,7 +93,7 @@ class Scenario:
         count = self.worker_count()
         return [
             WorkerPlan(
-                url=url,
+                url=urls[w % len(urls)],
                 station_ids=ids[w::count],
                 total_stations=self.stations,
                 steps=self.steps(),
@@ -203,7 +206,9 @@ def _summaries(recorder: Recorder) -> dict[str, Any]:
     }
 
 
-async def drive(url: str, scenario: Scenario, server: RunningServer | None = None) -> dict[str, Any]:
+async def drive(
+    url: str | Sequence[str], scenario: Scenario, server: RunningServer | None = None
+) -> dict[str, Any]:
     """Run ``scenario`` against the CSMS at ``url``; with ``server``, also sample its CPU and RSS."""
     plans = scenario.plans(url)
     workers: list[_WorkerProc] = []

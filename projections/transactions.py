@@ -17,6 +17,7 @@ to a log that is not starting or stopping transactions.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
@@ -27,7 +28,7 @@ from actors.events import TransactionId, events_of
 from actors.events.station import TransactionStarted, TransactionStopped
 from core.events import EventRecord
 from core.follow import CommitSignal
-from core.store import EventStore
+from core.store import EventStore, StoreError
 from projections.live import TransactionView
 
 __all__ = [
@@ -39,6 +40,10 @@ __all__ = [
     "TransactionQuery",
     "listing_key",
 ]
+
+logger = logging.getLogger("chargeward")
+
+_RETRY_MAX = 5.0  # seconds between tries of an index write that failed, at most
 
 TRANSACTION_INDEX = "transactions"
 """The index's name in the store's position table."""
@@ -147,7 +152,7 @@ class TransactionIndexRunner:
                 changed = await self._fold(batch)
                 position = batch[-1].position
                 if changed or position - self._written >= self._position_every:
-                    await self.index.apply_transactions([tx.row() for tx in changed.values()], position)
+                    await self._apply([tx.row() for tx in changed.values()], position)
                     self._written = position
                 self.position = position
                 self._advanced.pulse()
@@ -155,6 +160,20 @@ class TransactionIndexRunner:
             with trio.CancelScope(shield=True):
                 if self.position > self._written:  # a clean stop: the next start reads no tail
                     await self.index.apply_transactions([], self.position)
+
+    async def _apply(self, rows: list[dict[str, Any]], position: int) -> None:
+        """Write ``rows`` and ``position``; while the store cannot take them, again after a pause (a
+        database restart delays the index, it does not stop it and what was started after it)."""
+        failures = 0
+        while True:
+            try:
+                await self.index.apply_transactions(rows, position)
+                return
+            except StoreError as error:
+                failures += 1
+                if failures == 1:
+                    logger.warning("transaction index at %d: %s; trying again", position, error)
+                await trio.sleep(min(0.1 * 2**failures, _RETRY_MAX))
 
     async def wait_for(self, position: int) -> None:
         """Return once every record up to ``position`` is in the index."""

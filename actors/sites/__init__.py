@@ -4,7 +4,8 @@
 ``allocation`` computes the current each connector may draw so that every level stays within its
 limits; ``pacing`` holds back small or frequent rises (never a decrease); ``limits`` says which
 source's limit is in force; ``view`` folds the log into what a round needs, ``decide`` makes a round's
-decision and ``control`` is the port decisions go out through. Nothing here does I/O, knows trio or
+decision, ``planning`` fits the ``optimizer``'s plan for charging needs (``needs``) into it, and
+``control`` is the port decisions go out through. Nothing here does I/O, knows trio or
 the store: the site actor (``actors.site``), the tests and the bench run the same code.
 """
 

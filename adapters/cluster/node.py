@@ -20,11 +20,13 @@
   node serves any more (``adapters.cluster.orphans``), so every node's view drops them.
 - **Calls.** A command for a station another node holds goes through ``chargeward_calls``: a row,
   a NOTIFY on the owner's channel, which runs it and writes the reply, and a NOTIFY back. The waiting
-  node also looks at the row every ``_REPLY_CHECK`` seconds, in case a notification was lost.
+  node also looks at the row every ``_REPLY_CHECK`` seconds, in case a notification was lost; the
+  owner, after its listening connection was lost and made again, serves the calls addressed to it
+  meanwhile (their NOTIFY went nowhere), unless their caller has given up already.
 
 Liveness is the node's listening connection: ``chargeward_nodes`` records its backend (pid and
-start), which ``pg_stat_activity`` lists while the process lives (nodes must log in as the same
-PostgreSQL user, or one allowed to see the others' sessions).
+start), which ``pg_stat_activity`` lists while the process lives (for a node of another PostgreSQL
+user, without its start: see ``adapters.cluster.tables``).
 """
 
 from __future__ import annotations
@@ -73,6 +75,7 @@ _STATION = "station/"
 _REPLY_CHECK = 2.0  # seconds between looks at a forwarded call's row while its reply is awaited
 _REGISTER_WAIT = 5.0  # seconds a restarted node waits for its killed predecessor's connection to go
 _BACKOFF_MAX = 5.0
+_CALL_MAX_AGE = 300.0  # seconds: older unanswered calls are not looked for after a reconnect
 
 _ERRORS: dict[str, type[CommandError]] = {
     cls.__name__: cls
@@ -140,6 +143,7 @@ class ClusterNode:
         self._connections: dict[str, int] = {}
         self._locks: dict[str, trio.Lock] = {}
         self._replies: dict[int, trio.Event] = {}
+        self._serving: set[int] = set()
         self._channel = channel(target.schema, name)
         self._nursery: trio.Nursery | None = None
 
@@ -333,6 +337,7 @@ class ClusterNode:
                 backoff = 0.1
                 for event in self._replies.values():
                     event.set()  # look at the rows: a reply may have come while nobody listened
+                await self._resume_calls()  # and a call may have come
                 break
 
     async def _hear(self, conn: psycopg.Connection[Any]) -> None:
@@ -355,24 +360,34 @@ class ClusterNode:
     # -- calls between nodes ---------------------------------------------------------------------
 
     async def call(self, station: str, command: Command, wait: float) -> dict[str, Any]:
-        """Run ``command`` on the node holding ``station``; its reply, or its error raised here."""
-        owner = await trio.to_thread.run_sync(self.tables.owner, station)
-        if owner is None or owner == self.node:
-            if await self.store.stream_version(f"{_STATION}{station}") == 0:
-                raise UnknownStation(f"no station {station!r} has ever connected")
-            raise StationOffline(f"station {station} is not connected to any node")
-        body = pack({"action": command.action, "payload": dict(command.payload), "timeout": wait})
+        """Run ``command`` on the node holding ``station``; its reply, or its error raised here.
+
+        ``CommandNotRecorded`` (503 over the API) while PostgreSQL cannot be reached."""
+        try:
+            owner = await trio.to_thread.run_sync(self.tables.owner, station)
+            if owner is None or owner == self.node:
+                if await self.store.stream_version(f"{_STATION}{station}") == 0:
+                    raise UnknownStation(f"no station {station!r} has ever connected")
+                raise StationOffline(f"station {station} is not connected to any node")
+            body = pack({"action": command.action, "payload": dict(command.payload), "timeout": wait})
+            call_id = await trio.to_thread.run_sync(
+                self.tables.send_call, self.node, owner, station, body, channel(self.target.schema, owner)
+            )
+        except (*DB_ERRORS, StoreError) as error:
+            raise CommandNotRecorded(
+                f"the event store cannot be reached to find the station's node: {error}"
+            ) from error
         self.stats.forwarded += 1
-        call_id = await trio.to_thread.run_sync(
-            self.tables.send_call, self.node, owner, station, body, channel(self.target.schema, owner)
-        )
         event = self._replies[call_id] = trio.Event()
         try:
             with trio.move_on_after(wait + _REPLY_CHECK + 1.0):
                 while True:
                     with trio.move_on_after(_REPLY_CHECK):
                         await event.wait()
-                    reply = await trio.to_thread.run_sync(self.tables.reply_of, call_id)
+                    try:
+                        reply = await trio.to_thread.run_sync(self.tables.reply_of, call_id)
+                    except DB_ERRORS:
+                        reply = None  # the store is out of reach for now: look again
                     if reply is not None:
                         return _result(unpack(reply))
                     if event.is_set():
@@ -386,13 +401,29 @@ class ClusterNode:
                 except DB_ERRORS:
                     pass  # a row left behind costs a few bytes; the next clean-up is the operator's
 
+    async def _resume_calls(self) -> None:
+        """Serve the calls made to this node while it was not listening (their NOTIFY was lost)."""
+        try:
+            pending = await trio.to_thread.run_sync(self.tables.pending_calls, self.node, _CALL_MAX_AGE)
+        except DB_ERRORS as error:
+            log.warning("node %s: cannot look for calls it missed: %s", self.node, error)
+            return
+        assert self._nursery is not None
+        for call_id in pending:
+            self._nursery.start_soon(self._serve_call, call_id)
+
     async def _serve_call(self, call_id: int) -> None:
+        if call_id in self._serving:
+            return  # heard twice (a NOTIFY, and the look after a reconnect)
+        self._serving.add(call_id)
         try:
             taken = await trio.to_thread.run_sync(self.tables.take_call, call_id, self.node)
             if taken is None:
                 return
-            from_node, station, body = taken
+            from_node, station, body, age = taken
             request = unpack(body)
+            if age > request["timeout"]:
+                return  # its caller has given up: a late command is worse than none
             self.stats.served += 1
             reply = await self._run_call(
                 station, Command(request["action"], request["payload"]), request["timeout"]
@@ -402,6 +433,8 @@ class ClusterNode:
             )
         except DB_ERRORS as error:
             log.warning("node %s: call %d from another node failed: %s", self.node, call_id, error)
+        finally:
+            self._serving.discard(call_id)
 
     async def _run_call(self, station: str, command: Command, wait: float) -> dict[str, Any]:
         try:

@@ -48,6 +48,9 @@ def _reason(holder: str | None, alive: bool) -> str:
 
 async def close_orphans(node: ClusterNode, live: ProjectionRunner[LiveState], clock: Clock) -> int:
     """One round (see the module docstring); how many stations were marked disconnected."""
+    # Up to date first (a node that just started may still be folding the log), so the leases taken
+    # below are held only for the moment it takes to fold what came in since.
+    await live.wait_for(await node.store.head())
     connected = [
         station
         for station, view in live.state.stations.items()

@@ -52,10 +52,12 @@ _CREATE = (
 )
 
 # A node is alive while its listening connection is: a killed process's connection closes at once,
-# a paused one's stays open (and its leases run out instead).
+# a paused one's stays open (and its leases run out instead). PostgreSQL shows another user's session
+# without its start time (unless the viewer is a superuser or in pg_read_all_stats): such a node is
+# told by its pid alone, and a dead node's pid reused by a new session delays its takeover to expiry.
 _ALIVE = (
     "(n.stopped IS NULL AND EXISTS (SELECT 1 FROM pg_stat_activity a "
-    "WHERE a.pid = n.pid AND a.backend_start = n.backend_start))"
+    "WHERE a.pid = n.pid AND (a.backend_start = n.backend_start OR a.backend_start IS NULL)))"
 )
 
 
@@ -242,11 +244,12 @@ class ClusterTables:
         with self.datastore.transaction() as cursor:
             cursor.execute(
                 self._sql(
-                    "SELECT s.station, l.node, coalesce((SELECT "
-                    f"{_ALIVE} FROM {{schema}}.chargeward_nodes n WHERE n.node = l.node), false) AS alive, "
+                    "SELECT s.station, l.node, coalesce(k.alive, false) AS alive, "
                     "l.expires > now() AS unexpired "
                     "FROM unnest(%s::text[]) AS s(station) "
-                    "LEFT JOIN {schema}.{leases} l ON l.station = s.station"
+                    "LEFT JOIN {schema}.{leases} l ON l.station = s.station "
+                    f"LEFT JOIN (SELECT n.node, {_ALIVE} AS alive FROM {{schema}}.chargeward_nodes n) k "
+                    "ON k.node = l.node"
                 ),
                 (stations,),
             )
@@ -332,18 +335,32 @@ class ClusterTables:
             cursor.execute("SELECT pg_notify(%s, %s)", (channel, f"c:{call_id}"))
         return call_id
 
-    def take_call(self, call_id: int, node: str) -> tuple[str, str, bytes] | None:
-        """(from node, station, body) of a call to ``node`` not yet answered."""
+    def take_call(self, call_id: int, node: str) -> tuple[str, str, bytes, float] | None:
+        """(from node, station, body, age in seconds) of a call to ``node`` not yet answered."""
         with self.datastore.transaction() as cursor:
             cursor.execute(
                 self._sql(
-                    "SELECT from_node, station, body FROM {schema}.chargeward_calls "
-                    "WHERE id = %s AND to_node = %s AND reply IS NULL"
+                    "SELECT from_node, station, body, extract(epoch FROM now() - created)::float8 AS age "
+                    "FROM {schema}.chargeward_calls WHERE id = %s AND to_node = %s AND reply IS NULL"
                 ),
                 (call_id, node),
             )
             row = cursor.fetchone()
-        return None if row is None else (row["from_node"], row["station"], bytes(row["body"]))
+        if row is None:
+            return None
+        return row["from_node"], row["station"], bytes(row["body"]), float(row["age"])
+
+    def pending_calls(self, node: str, within: float) -> list[int]:
+        """Ids of the calls to ``node`` not yet answered, made in the last ``within`` seconds."""
+        with self.datastore.transaction() as cursor:
+            cursor.execute(
+                self._sql(
+                    "SELECT id FROM {schema}.chargeward_calls WHERE to_node = %s AND reply IS NULL "
+                    "AND created > now() - make_interval(secs => %s) ORDER BY id"
+                ),
+                (node, within),
+            )
+            return [int(row["id"]) for row in cursor.fetchall()]
 
     def answer_call(self, call_id: int, reply: bytes, channel: str) -> None:
         with self.datastore.transaction(commit=True) as cursor:

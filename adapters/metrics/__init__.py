@@ -67,7 +67,9 @@ tests check this list against it):
   sites x 3; ``chargeward_site_limit_amperes{site}``, ``chargeward_site_over_limit{site}``,
   ``chargeward_site_failsafe{site}`` (gauges), ``chargeward_site_over_limit_seconds_total{site}``
   (counter): configured sites
-- ``chargeward_site_rounds_total{site,reason}`` (counter): sites x 3 reasons;
+- ``chargeward_site_rounds_total{site,reason}`` (counter): sites x 4 reasons;
+  ``chargeward_site_plans_total{site,outcome}`` (counter): sites x 2;
+  ``chargeward_site_plan_unmet_watt_hours{site}`` (gauge): configured sites;
   ``chargeward_site_profile_sends_total{site,kind,outcome}`` (counter): sites x 2 x 2
 - ``chargeward_site_allocation_amperes{site,station,connector}`` (gauge): connectors of sites; off with
   ``per_connector = false``

@@ -161,6 +161,10 @@ def _sites(sites: tuple[SiteSample, ...]) -> Iterator[Metric]:
         "chargeward_site_rounds_total", (((x.site, r), n) for x in sites for r, n in sorted(x.rounds.items()))
     )
     yield labelled(
+        "chargeward_site_plans_total", (((x.site, o), n) for x in sites for o, n in sorted(x.plans.items()))
+    )
+    yield labelled("chargeward_site_plan_unmet_watt_hours", (((x.site,), x.unmet) for x in sites))
+    yield labelled(
         "chargeward_site_profile_sends_total",
         (((x.site, k, o), n) for x in sites for (k, o), n in sorted(x.sends.items())),
     )

@@ -194,6 +194,8 @@ class SiteSample:
     failsafe: bool
     rounds: dict[str, int]
     sends: dict[tuple[str, str], int]  # (kind, outcome)
+    plans: dict[str, int]  # by outcome
+    unmet: float  # Wh the last plan cannot deliver
     allocation: tuple[tuple[str, str, float], ...]  # (station, connector, A); empty when switched off
 
 
@@ -217,6 +219,8 @@ def site_sample(site: Site, stats: SiteStats, per_connector: bool) -> SiteSample
         failsafe=last is not None and last.failsafe,
         rounds=dict(stats.rounds),
         sends=sends,
+        plans=dict(stats.plans),
+        unmet=sum(c["unmet_wh"] for c in (stats.plan or {}).get("connectors", ())),
         allocation=allocation if per_connector else (),
     )
 

@@ -11,7 +11,7 @@ from eventsourcing.persistence import PersistenceError
 from adapters.stores.recording import RecordedLog
 from core.events import EventRecord, NewEvent, check_stream
 from core.follow import Follower
-from core.store import ReadFailed
+from core.store import CommitFailed, ReadFailed
 from core.writer import BatchingWriter, WriterStats
 from projections.transactions import TransactionQuery
 
@@ -48,6 +48,13 @@ class RecordedStore:
             return await self.log.run(fn, self._readers)
         except PersistenceError as error:
             raise ReadFailed(f"cannot read the event store at {self.log.location}: {error}") from error
+
+    async def _write(self, fn: Callable[[], None]) -> None:
+        """Write a side table (snapshots, the transaction index); unreachable: ``CommitFailed``."""
+        try:
+            await self.log.run(fn)
+        except PersistenceError as error:
+            raise CommitFailed(f"cannot write to the event store at {self.log.location}: {error}") from error
 
     @property
     def stats(self) -> WriterStats:
@@ -92,13 +99,13 @@ class RecordedStore:
         return await self._read(lambda: self.log.side.load(key))
 
     async def save_snapshot(self, key: str, blob: bytes) -> None:
-        await self.log.run(lambda: self.log.side.save(key, blob))
+        await self._write(lambda: self.log.side.save(key, blob))
 
     async def transactions_position(self) -> int:
         return await self._read(self.log.side.position)
 
     async def apply_transactions(self, rows: Sequence[Mapping[str, Any]], position: int) -> None:
-        await self.log.run(lambda: self.log.side.apply(rows, position))
+        await self._write(lambda: self.log.side.apply(rows, position))
 
     async def get_transaction(self, transaction_id: int | str) -> Mapping[str, Any] | None:
         return await self._read(lambda: self.log.side.get(transaction_id))

@@ -4,7 +4,7 @@ One 2.0.1 station (subprotocol ``ocpp2.0.1``) and one 1.6 station connected at o
 authorize with typed id tokens, a transaction Started/Updated/Ended with meter values (a repeated
 seqNo answered but recorded once, a gap recorded), NotifyReport into the device model, every 2.0.1
 command of the provisioning and remote-control blocks through the HTTP API, and the re-run of the
-2.0.1 log equal to what was recorded.
+2.0.1 log equal to what was recorded, and the replayed log equal to the live state.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from actors.events.station import (
     TransactionStopped,
 )
 from actors.rerun import rerun_station
+from adapters.replay import ReplayBound, state_of, stored_records
 from tests.api.conftest import Api
 from tests.integration.conftest import live, url_of
 from tests.integration.peer import PeerStation, peer_station
@@ -230,3 +231,13 @@ async def test_a_201_and_a_16_station_side_by_side(api: Api) -> None:
     records = await api.csms.store.read_stream("station/CP-201")
     outcome = rerun_station("CP-201", records, api.csms.config.fleet)
     assert outcome.frames > 20 and outcome.differences == [], outcome.differences[:2]
+
+    # Replay of the whole stored log (both versions' stations) rebuilds the live state, the 2.0.1
+    # transaction, its meter samples and the device model included.
+    live_state = await live(api.csms)
+    replayed = state_of([r async for r in stored_records(api.csms.store, None, ReplayBound())])
+    assert replayed == live_state
+    assert replayed.stations["CP-201"].variables["OCPPCommCtrlr/HeartbeatInterval"]["set"]["Actual"] == {
+        "value": "60",
+        "status": "Accepted",
+    }

@@ -28,6 +28,7 @@ from actors.events.station import (
     ReconcileStep,
 )
 from actors.rerun import rerun_station
+from adapters.replay import ReplayBound, state_of, stored_records
 from tests.api.conftest import Api
 from tests.integration.conftest import live, url_of
 from tests.integration.peer import PeerStation, peer_station
@@ -207,6 +208,7 @@ async def test_201_profiles_limits_and_reconciliation(api: Api) -> None:
         assert resent["payload"]["charging_profile"]["charging_schedule"][0]["id"] == 1
         steps = await _reconciled(api, station)
         assert [(s.kind, s.target, s.outcome) for s in steps] == [("profile", "1", "applied")]
+        await _replay_equals_live(api)
 
 
 async def test_201_local_list_firmware_logs_and_data_transfer(api: Api) -> None:
@@ -294,3 +296,11 @@ async def test_201_local_list_firmware_logs_and_data_transfer(api: Api) -> None:
         }
         steps = await _reconciled(api, station)
         assert [(s.kind, s.target, s.outcome) for s in steps] == [("local_list", "3", "applied")]
+        await _replay_equals_live(api)
+
+
+async def _replay_equals_live(api: Api) -> None:
+    """Replaying the whole stored 2.0.1 log rebuilds the live state (profiles, limits, lists)."""
+    live_state = await live(api.csms)
+    replayed = state_of([r async for r in stored_records(api.csms.store, None, ReplayBound())])
+    assert replayed == live_state

@@ -48,6 +48,9 @@ NOT_IN_THE_FILE = {
     "signing_ca.key": "[server] ca_key, a real file: tests/security/test_certificate_signing.py",
     "signing_ca.days": "[server] station_cert_days, used with ca_cert: tests/security/ (certificates)",
     "server.ssl_context": "built from [server] tls_cert, tls_key, client_ca (tests/security test them)",
+    "server.security.client_id_field": (
+        "needs [server] client_ca, a real file: tests/security/test_client_id_field.py sets it through serve"
+    ),
 }
 
 #: Where a field's key is not ``[<first part>] <last part>``: field path prefix -> file key prefix.

@@ -265,15 +265,28 @@ def test_the_module_example_parses() -> None:
     assert depot.circuit_of(ConnectorId("CP-1", 2)) == "row-a"
 
 
-def test_serve_refuses_a_bad_site_with_one_line_and_exit_2(tmp_path: Path) -> None:
+SERVE_BAD = [
+    (
+        SITE + CIRCUIT + 'name = "carport"\nmax_current = 16\n' + CIRCUIT + 'name = "left"\nmax_current = 9\n'
+        'parent = "carpark"\n',
+        "sites.s.circuits[1].parent: no circuit named 'carpark' in site 's'",
+    ),
+    (
+        SITE + "failsafe_current = 20\n",
+        "sites.s.failsafe_current: 2 connectors x 20 A = 40 A on a phase is above the max_current of the "
+        "site (32 A): lower failsafe_current or raise the limit",
+    ),
+    (
+        SITE + 'optimizer = "cheapest"\nplan_slot = 900\nplan_horizon = 1000\n',
+        "sites.s.plan_horizon: must be a whole multiple of plan_slot (900 s), got 1000",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "line"), SERVE_BAD, ids=["circuit", "failsafe", "optimizer"])
+def test_serve_refuses_a_bad_site_with_one_line_and_exit_2(tmp_path: Path, text: str, line: str) -> None:
     file = tmp_path / "chargeward.toml"
-    file.write_text(
-        SITE
-        + CIRCUIT
-        + 'name = "carport"\nmax_current = 16\n'
-        + CIRCUIT
-        + 'name = "left"\nmax_current = 9\nparent = "carpark"\n'
-    )
+    file.write_text(text)
     chargeward = Path(sys.executable).with_name("chargeward")  # the installed command an operator runs
     command = [
         str(chargeward),
@@ -285,9 +298,7 @@ def test_serve_refuses_a_bad_site_with_one_line_and_exit_2(tmp_path: Path) -> No
     ]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
-    assert done.stderr.splitlines() == [
-        f"chargeward: {file}: sites.s.circuits[1].parent: no circuit named 'carpark' in site 's'"
-    ]
+    assert done.stderr.splitlines() == [f"chargeward: {file}: {line}"]
     assert not (tmp_path / "events.db").exists()  # nothing started
 
 

@@ -6,13 +6,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import psycopg
 import pytest
 import trio
 
+from actors.commands import Command, CommandNotRecorded
 from actors.transaction_ids import Allocate, TransactionIds
+from adapters.cluster.node import ClusterNode
 from adapters.cluster.tables import ClusterTables, NodeNameTaken
 from adapters.stores import open_store
 from adapters.stores.postgres import postgres_target
@@ -150,3 +152,55 @@ async def test_transaction_ids_stay_unique_across_two_nodes(store_url: str) -> N
         await second.started()
         got = [await _allocate(first if n % 3 else second) for n in range(20)]
     assert len(got) == len(set(got))
+
+
+async def test_a_node_of_another_postgresql_user_is_alive_while_its_session_is(store_url: str) -> None:
+    """A non-superuser sees another user's session without its start time; that node still counts
+    as alive (by its pid) while its session lasts, and dead once it closed."""
+    suffix = uuid4().hex[:8]
+    viewer, other = f"cw_view_{suffix}", f"cw_other_{suffix}"
+    schema = store_url.split("schema=")[1]
+    as_user = store_url.replace("//root@", "//{}@", 1)
+    async with node_store(store_url):  # the tables, created as the superuser
+        pg.execute(
+            f"CREATE ROLE {viewer} LOGIN; CREATE ROLE {other} LOGIN; "
+            f"GRANT USAGE ON SCHEMA {schema} TO {viewer}, {other}; "
+            f"GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA {schema} TO {viewer}, {other}"
+        )
+    try:
+        target = postgres_target(as_user.format(other))
+        async with open_store(as_user.format(viewer)) as store:
+            assert isinstance(store, RecordedStore)
+            tables = ClusterTables(store.log.recorder.datastore, 30)  # type: ignore[attr-defined]
+            conn = psycopg.connect(**target.connect_kwargs(), autocommit=True)
+            try:
+                await trio.to_thread.run_sync(tables.register, conn, "node-x")
+                (row,) = await trio.to_thread.run_sync(tables.nodes)
+                assert (row.node, row.alive) == ("node-x", True)
+            finally:
+                conn.close()
+            with trio.fail_after(10):
+                while True:  # the server notices the closed connection within moments
+                    if not (await trio.to_thread.run_sync(tables.nodes))[0].alive:
+                        break
+                    await trio.sleep(0.1)
+    finally:
+        pg.execute(f"DROP OWNED BY {viewer}, {other}; DROP ROLE {viewer}; DROP ROLE {other}")
+
+
+async def test_a_command_through_a_node_that_cannot_reach_postgresql_is_not_recorded(store_url: str) -> None:
+    """503 over the API (``CommandNotRecorded``), not a crash, while the store's pool has no connection."""
+    async with open_store(store_url) as store:
+        assert isinstance(store, RecordedStore)
+        datastore = store.log.recorder.datastore  # type: ignore[attr-defined]
+        node = ClusterNode(
+            "node-a",
+            store=store,
+            target=postgres_target(store_url),
+            tables=ClusterTables(datastore, 30),
+            fleet=None,  # type: ignore[arg-type]  # not reached: the lookup of the owner fails first
+            lease_seconds=30,
+        )
+        datastore.pool.close()
+        with pytest.raises(CommandNotRecorded, match="cannot be reached"):
+            await node.call("CP-1", Command("GetLocalListVersion", {}), wait=5)

@@ -17,14 +17,18 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 import trio
+from psycopg import sql
 
 from adapters.config import ConfigError, NodeOptions, load_config
 from adapters.stores import open_store
+from core.codec import pack, unpack
 from tests import pg
 from tests.integration.peer import PeerCallFailed, peer_station
 from tests.integration.serving import ROOT, serving
@@ -72,6 +76,37 @@ async def _wait_for_lease(api: httpx.AsyncClient, holder: str | None) -> dict[st
             await trio.sleep(0.2)
 
 
+def _missed_call_answered(store_url: str) -> bytes:
+    """Insert a call to node A without its NOTIFY, terminate node A's listening connection, and
+    wait for the reply node A writes into the row once it listens again."""
+    schema = store_url.split("schema=")[1]
+    body = pack({"action": "GetLocalListVersion", "payload": {}, "timeout": 30})
+    with psycopg.connect(pg.server_url(), autocommit=True) as conn:
+        call_id = conn.execute(
+            sql.SQL(
+                "INSERT INTO {}.chargeward_calls (from_node, to_node, station, body) "
+                "VALUES ('node-b', 'node-a', %s, %s) RETURNING id"
+            ).format(sql.Identifier(schema)),
+            (STATION, body),
+        ).fetchone()[0]  # type: ignore[index]
+        terminated = conn.execute(  # its row in chargeward_nodes names its listening backend
+            sql.SQL("SELECT pg_terminate_backend(pid) FROM {}.chargeward_nodes WHERE node = 'node-a'").format(
+                sql.Identifier(schema)
+            )
+        ).fetchall()
+        assert len(terminated) == 1
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            row = conn.execute(
+                sql.SQL("SELECT reply FROM {}.chargeward_calls WHERE id = %s").format(sql.Identifier(schema)),
+                (call_id,),
+            ).fetchone()
+            if row is not None and row[0] is not None:
+                return bytes(row[0])
+            time.sleep(0.1)
+    raise AssertionError("node A did not serve the call it missed")
+
+
 async def _wait_for_connected(api: httpx.AsyncClient, connected: bool) -> None:
     with trio.fail_after(20):
         while True:
@@ -115,11 +150,16 @@ async def test_command_through_b_then_kill_9_of_a_moves_the_station_to_b(
             assert reply.status_code == 200, reply.text
             assert reply.json()["payload"] == {"listVersion": 7}
             assert (await station.next_received())["received"] == "GetLocalListVersion"
+            # A call whose NOTIFY node A missed (its listening connection was down) is served once
+            # node A listens again: the row is there, the connection is cut, the reply comes.
+            reply_row = await trio.to_thread.run_sync(_missed_call_answered, store_url)
+            assert unpack(reply_row) == {"ok": {"listVersion": 7}}
+            assert (await station.next_received())["received"] == "GetLocalListVersion"
             # Metrics per node, labelled with its name.
             async with httpx.AsyncClient(base_url=a.api_url, timeout=30) as api_a:
                 on_a = (await api_a.get("/metrics")).text
             assert 'chargeward_node_leases{node="node-a"} 1.0' in on_a
-            assert 'chargeward_node_commands_served_total{node="node-a"} 1.0' in on_a
+            assert 'chargeward_node_commands_served_total{node="node-a"} 2.0' in on_a
             on_b = (await api_b.get("/metrics")).text
             assert 'chargeward_node_commands_forwarded_total{node="node-b"} 1.0' in on_b
             assert 'chargeward_node_leases{node="node-b"} 0.0' in on_b
@@ -162,7 +202,13 @@ async def test_command_through_b_then_kill_9_of_a_moves_the_station_to_b(
     frames = await _frames(store_url)
     received = [d["action"] for t, d in frames if t == "FrameReceived"]
     assert received[: len(answered)] == answered  # nothing node A acknowledged was lost
-    after_a = ["GetLocalListVersion", "BootNotification", "StopTransaction", "StartTransaction"]
+    after_a = [
+        "GetLocalListVersion",
+        "GetLocalListVersion",
+        "BootNotification",
+        "StopTransaction",
+        "StartTransaction",
+    ]
     assert received[len(answered) :] == after_a  # the command's reply, then the station on node B
     starts = [d["transaction_id"] for t, d in frames if t == "TransactionStarted"]
     assert len(starts) == len(set(starts)) == 2

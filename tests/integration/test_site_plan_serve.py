@@ -99,6 +99,9 @@ async def test_a_site_plans_charging_needs_from_the_api_and_a_2_0_1_ev(tmp_path:
             [planned] = plan["connectors"]
             assert (planned["station"], planned["target"], planned["unmet_wh"]) == ("CP-1", 0.0, 0.0)
             assert max(planned["currents"]) > 0  # it charges later, in the cheap hours
+            metrics = (await client.get("/metrics")).text
+            assert 'chargeward_site_plans_total{outcome="planned",site="depot"}' in metrics
+            assert 'chargeward_site_plan_unmet_watt_hours{site="depot"} 0.0' in metrics
 
             # The need cleared: the instantaneous allocation again.
             answer = await client.delete("/api/stations/CP-1/connectors/1/charging-needs")
@@ -136,6 +139,8 @@ async def test_a_site_plans_charging_needs_from_the_api_and_a_2_0_1_ev(tmp_path:
                 state = (await client.get("/api/sites/depot")).json()
                 [planned] = state["plan"]["connectors"]
                 assert planned["station"] == "EV-3" and planned["max_current"] == 16.0
+                [need] = state["needs"]  # the EV's own, as the site holds it
+                assert (need["station"], need["source"], need["energy_wh"]) == ("EV-3", "ocpp", 7000.0)
                 assert planned["target"] == planned["planned"] > 0 and planned["unmet_wh"] == 0.0
                 [(_, sent)] = [p for p in profiles if p[0] == "EV-3"][-1:]
                 assert sent["evse_id"] == 1 and sent["charging_profile"]["transaction_id"] == "tx-ev3"

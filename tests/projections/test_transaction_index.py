@@ -17,7 +17,7 @@ from actors.events.station import TransactionStarted, TransactionStopped
 from adapters.stores import open_store
 from core.events import NewEvent
 from core.projection import replay
-from core.store import EventStore
+from core.store import CommitFailed, EventStore
 from projections.live import LiveProjection
 from projections.transactions import (
     IndexedTransaction,
@@ -130,3 +130,37 @@ def test_the_live_state_keeps_running_and_the_last_finished_transactions(
     assert running <= set(bounded)
     assert len(set(bounded) - running) <= keep
     assert all(bounded[tx_id] == everything[tx_id] for tx_id in bounded)
+
+
+class FailingTwice:
+    """The store as the index's store, except that its first two writes cannot reach it."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self.failures = 2
+
+    async def transactions_position(self) -> int:
+        return int(await self.store.transactions_position())
+
+    async def apply_transactions(self, rows: Any, position: int) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise CommitFailed("cannot write to the event store: connection lost")
+        await self.store.apply_transactions(rows, position)
+
+
+async def test_an_index_write_that_cannot_reach_the_store_is_tried_again() -> None:
+    """A database restart delays the index; it does not end its runner (nor what started after it)."""
+    async with open_store("memory://") as store:
+        kind, data = event(
+            TransactionStarted, transaction_id=7, connector=1, id_tag="T", meter_start_wh=1.0, timestamp="t"
+        )
+        await store.append([NewEvent("station/CP-1", kind, data, T0)])
+        index = FailingTwice(store)
+        runner = TransactionIndexRunner(store, index, position_every=1)  # type: ignore[arg-type]
+        async with trio.open_nursery() as nursery:
+            await nursery.start(runner.run)
+            await runner.wait_for(await store.head())
+            nursery.cancel_scope.cancel()
+        assert index.failures == 0
+        assert (await store.get_transaction(7)) is not None  # type: ignore[attr-defined]
