@@ -42,6 +42,7 @@ from actors.events.station import (
     StationConnected,
     StationDisconnected,
 )
+from actors.events.upstream import UpstreamReplied
 from actors.frame_decisions import admit_call, checked_response, decide_reply, repairs_record
 from actors.handlers import Handlers, IncomingCall
 from actors.ocpp import (
@@ -489,8 +490,10 @@ class StationActor(Actor[StationMessage]):
                 vendor = self.state.vendor or self.dialect.boot_vendor(call.payload) or "unknown"
                 for repair in checked.repairs:
                     self.deps.stats.repairs[(str(vendor), repair.path)] += 1
-            response = await self._respond(call.action, checked.payload, frame, call)
+            response, upstream = await self._respond(call.action, checked.payload, frame, call)
             domain = self.dialect.domain_events(call.action, checked.payload, response, self.state)
+            if upstream:
+                domain = [UpstreamReplied(unique_id=call.unique_id), *domain]
             reply = self.session.answer(call.unique_id, response)
             outcome = "result"
         except OcppError as error:
@@ -524,9 +527,9 @@ class StationActor(Actor[StationMessage]):
 
     async def _respond(
         self, action: str, request: dict[str, Any], frame: FrameIn, call: CallReceived
-    ) -> dict[str, Any]:
+    ) -> tuple[dict[str, Any], bool]:
         """The response payload: the upstream's when it answers in time (a local controller), else
-        the first handler that answers, else the built-in rule."""
+        the first handler that answers, else the built-in rule; and whether it is the upstream's."""
         tx_id = None
         if self.deps.upstream is not None:
             if action in self.dialect.allocates_transaction_id:
@@ -536,7 +539,7 @@ class StationActor(Actor[StationMessage]):
                 if tx_id is not None:  # the station knows its transactions by local ids (the link maps them)
                     upstream = {**upstream, "transactionId": tx_id}
                 try:
-                    return checked_response(self.dialect, action, upstream)
+                    return checked_response(self.dialect, action, upstream), True
                 except OcppError as error:
                     logger.warning(
                         "station %s: the upstream's %s answer is invalid (%s); answered locally",
@@ -564,7 +567,7 @@ class StationActor(Actor[StationMessage]):
                 transaction_id=tx_id,
             )
         try:
-            return checked_response(self.dialect, action, response)
+            return checked_response(self.dialect, action, response), False
         except OcppError as error:
             logger.error("station %s: invalid %s response %r: %s", self.station_id, action, response, error)
             raise OcppError(ErrorCode.INTERNAL_ERROR, f"the {action} response was invalid") from error

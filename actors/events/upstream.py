@@ -90,3 +90,14 @@ class UpstreamCommandRelayed(Event):
     response: dict[str, Any] | None = field(default=None, metadata=OMITTED_WHEN_NONE)
     code: str | None = field(default=None, metadata=OMITTED_WHEN_NONE)
     description: str | None = field(default=None, metadata=OMITTED_WHEN_NONE)
+
+
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpstreamReplied(Event):
+    """In the *station's* stream, right after a call's FrameReceived: the station was sent the
+    upstream's answer (which its FrameSent holds), so the call needs no sending from the log. Part of
+    the call's own append, so a live forward costs the link no append of its own."""
+
+    TYPE: ClassVar[str] = "UpstreamReplied"
+    unique_id: str

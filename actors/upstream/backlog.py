@@ -7,7 +7,8 @@ the station's calls still to send, in the order the station sent them:
 
 - only CALLs the station sent and chargeward answered with a result (a call refused locally with a
   CALLERROR was never accepted, so the upstream has nothing to learn from it);
-- calls already answered upstream (live, or late) are skipped, by sequence and the station's id;
+- calls already answered upstream are skipped: live ones by the :class:`UpstreamReplied` that
+  follows them in the station's stream, late ones and errors by sequence and the station's id;
 - Heartbeat, BootNotification and each connector's StatusNotification are coalesced to the latest,
   sent where the latest stands; an Authorize after the fact decides nothing, so it is not sent;
 - everything else (StartTransaction, MeterValues, StopTransaction, TransactionEvent, DataTransfer,
@@ -32,6 +33,7 @@ from actors.events.upstream import (
     UpstreamConnected,
     UpstreamCursor,
     UpstreamDisconnected,
+    UpstreamReplied,
 )
 from actors.ocpp import Call, CallResult, OcppError, parse_frame
 
@@ -112,6 +114,10 @@ def backlog(
     calls: list[Outgoing] = []
     results: dict[str, dict[str, Any]] = {}
     for seq, time, event in records:
+        if isinstance(event, UpstreamReplied):  # the call just before it got the upstream's answer
+            if calls and calls[-1].seq == seq - 1 and calls[-1].unique_id == event.unique_id:
+                calls.pop()
+            continue
         if isinstance(event, FrameSent) and event.action is None:
             frame = _parse(event.text)
             if isinstance(frame, CallResult):

@@ -11,8 +11,10 @@ Over it the link plays the station's part, with its own sans-I/O :class:`~actors
 forwarded as the station actor decides it (:class:`Forward`, asked with the reply timeout): the
 upstream's answer goes back to the station actor, which sends it to the station (with a local
 transaction id for a StartTransaction, see ``actors.station``); when no answer comes in time the
-station actor answers by the local policy. The upstream's answer, in time or late, is recorded
-(:class:`~actors.events.upstream.UpstreamAnswered`), so it is never sent again.
+station actor answers by the local policy. Either way the upstream's answer is recorded, so the call
+is never sent again: in time, by the station actor, as :class:`~actors.events.upstream.UpstreamReplied`
+in the call's own append (the answer itself is its FrameSent); late, or a CALLERROR, or a
+StartTransaction whose id is mapped, by the link (:class:`~actors.events.upstream.UpstreamAnswered`).
 
 **Catch-up.** A Forward that cannot go out at once (link down, a call still in flight, a backlog
 not yet sent) is held while the link is connecting or catching up, for most of the reply timeout,
@@ -81,6 +83,8 @@ _JITTER = random.Random()
 # How long a catch-up waits for a refused call's exchange to reach the log before going live anyway
 # (its commit failed, and the station was answered with an error: there is nothing to send).
 _SETTLE = 5.0
+# Calls answered live between two reads of the log that move the cursor past them.
+COMPACT_EVERY = 1000
 
 
 class LinkClosed(Exception):
@@ -226,6 +230,8 @@ class UpstreamLink(Actor[LinkMessage]):
         self._held: Forward | None = None  # waits for the link to go live (see the module docstring)
         self._dialing = False
         self._nursery: trio.Nursery | None = None
+        self._live_since_cursor = 0
+        self._call_started = trio.Event()
         stats.links[station_id] = self
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -305,6 +311,7 @@ class UpstreamLink(Actor[LinkMessage]):
             async with trio.open_nursery() as conn:
                 self._socket, self._session, self._conn = socket, session, conn
                 conn.start_soon(guarded, self._catch_up_forever)
+                conn.start_soon(self._expire_calls, session)
                 conn.start_soon(guarded, partial(self._read, socket, session))
         finally:
             self._socket = self._session = self._conn = None
@@ -346,17 +353,25 @@ class UpstreamLink(Actor[LinkMessage]):
         outgoing = session.call(item.action, payload, trio.current_time())
         waiter = self._waiter = _Waiter(item, forward)
         self._idle = trio.Event()
-        conn.start_soon(self._expire, session, waiter, outgoing.unique_id)
+        self._call_started.set()
         await socket.send(outgoing.text)
         return waiter
 
-    async def _expire(self, session: Session, waiter: _Waiter, unique_id: str) -> None:
-        await trio.sleep(self.settings.call_timeout)
-        if self._waiter is waiter and session.in_flight == unique_id:
-            session.expire(trio.current_time() + 1.0)  # past its deadline: the slot is free again
-            self._waiter = None
-            self._end(waiter, None)
-            self._refuse_up_to(waiter.item.seq)
+    async def _expire_calls(self, session: Session) -> None:
+        """Time out our call in flight at its deadline (one timer per connection, not one per call)."""
+        while True:
+            deadline = session.next_deadline
+            if deadline is None:
+                self._call_started = trio.Event()
+                await self._call_started.wait()
+                continue
+            await trio.sleep_until(deadline)
+            if not session.expire(trio.current_time()):
+                continue  # answered meanwhile (a newer call has its own deadline)
+            waiter, self._waiter = self._waiter, None
+            if waiter is not None:
+                self._end(waiter, None)
+                self._refuse_up_to(waiter.item.seq)
 
     def _answered(self, event: ResultReceived | ErrorReceived | CallFailed) -> None:
         waiter, self._waiter = self._waiter, None
@@ -397,21 +412,35 @@ class UpstreamLink(Actor[LinkMessage]):
         self._idle.set()
         if waiter.forward is not None:
             reply = answer.response if answer is not None and answer.outcome == "result" else None
+            used = reply is not None and waiter.forward.reply.pending
             if waiter.forward.reply.pending:
                 waiter.forward.reply.send(reply)
-            if answer is not None and self._conn is not None:
-                self._conn.start_soon(self._record_answer, answer, waiter.item)
-            elif answer is None:
+            if answer is None:
                 self._refuse_up_to(waiter.item.seq)
+            elif used and waiter.item.local_tx is None:
+                # The station actor records UpstreamReplied with the call: nothing to append here.
+                # Now and then a read of the log moves the cursor past what was answered live.
+                self._live_since_cursor += 1
+                if self._live_since_cursor >= COMPACT_EVERY:
+                    self._refuse_up_to(0)
+            elif self._conn is not None:  # too late for the station, an error, or a mapping to keep
+                self._conn.start_soon(self._append_answer, self._note_answer(answer, waiter.item))
 
-    async def _record_answer(self, answer: UpstreamAnswered, item: Outgoing) -> None:
-        """Fold and append ``answer`` and the transaction-id mapping it decides."""
+    def _note_answer(self, answer: UpstreamAnswered, item: Outgoing) -> list[Event]:
+        """Fold ``answer`` (and the transaction-id mapping it decides) now; the events to append."""
         events: list[Event] = [answer]
         upstream_id = (answer.response or {}).get("transactionId")
         if item.local_tx is not None and upstream_id is not None and upstream_id != item.local_tx:
             events.append(TransactionIdMapped(local=item.local_tx, upstream=upstream_id))
         for event in events:
             self.log.apply(event)
+        return events
+
+    async def _record_answer(self, answer: UpstreamAnswered, item: Outgoing) -> None:
+        """Fold ``answer`` and append it (with its mapping)."""
+        await self._append_answer(self._note_answer(answer, item))
+
+    async def _append_answer(self, events: list[Event]) -> None:
         try:
             await self._append(events)
         except StoreError as error:  # not fatal: at worst the call is sent again after a restart
@@ -517,6 +546,7 @@ class UpstreamLink(Actor[LinkMessage]):
                 if head > self.log.cursor:
                     self.log.advance(head)
                     await self._append([UpstreamCursor(seq=head)])
+                self._live_since_cursor = 0
                 self.state = "live"
                 held, self._held = self._held, None
                 if held is not None:
@@ -527,7 +557,11 @@ class UpstreamLink(Actor[LinkMessage]):
                 await waiter.done.wait()
                 if waiter.answer is None:
                     raise LinkClosed(f"no answer to {item.action} within {self.settings.call_timeout:g} s")
-                await self._record_answer(waiter.answer, item)
+                if item.local_tx is not None:  # its mapping is stored before a message uses it
+                    await self._record_answer(waiter.answer, item)
+                else:  # folded now, stored behind the next sends: a crash re-sends at most those
+                    assert self._conn is not None
+                    self._conn.start_soon(self._append_answer, self._note_answer(waiter.answer, item))
                 self.sent += 1
                 self.stats.caught_up += 1
                 self.backlog_count = len(items) - index - 1
@@ -592,6 +626,12 @@ class UpstreamLink(Actor[LinkMessage]):
     # -- the link's stream ------------------------------------------------------------------------
 
     async def _append(self, events: list[Event]) -> None:
+        """Append in order (one at a time); shielded, so a closing link never leaves an append whose
+        outcome it does not know (its next append would then conflict)."""
+        with trio.CancelScope(shield=True):
+            await self._append_shielded(events)
+
+    async def _append_shielded(self, events: list[Event]) -> None:
         async with self._append_lock:
             records = await self.store.append(
                 new_events(self.stream, events, self.clock.wall()), expected={self.stream: self.log.version}

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from actors.events import Event
 from actors.events.station import FrameReceived, FrameSent, StationConnected
-from actors.events.upstream import TransactionIdMapped, UpstreamAnswered, UpstreamCursor
+from actors.events.upstream import TransactionIdMapped, UpstreamAnswered, UpstreamCursor, UpstreamReplied
 from actors.ocpp.v16.actions import TABLE
 from actors.upstream.backlog import LinkLog, backlog, to_station, to_upstream
 
@@ -79,6 +79,22 @@ def test_calls_answered_upstream_or_refused_locally_are_not_sent() -> None:
     # seq 4 was answered upstream live; seq 1's answer names another call (its commit failed and the
     # sequence went to this one), so it is still owed.
     assert [i.seq for i in backlog(rows, STATION, {1: "other", 4: "c4"})] == [1]
+
+
+def test_a_call_the_station_got_the_upstreams_answer_to_is_not_sent_again() -> None:
+    def replied(seq: int, uid: str, named: str) -> list[tuple[int, datetime, Event]]:
+        """A MeterValues call at ``seq``, an UpstreamReplied naming ``named``, chargeward's answer."""
+        call = FrameReceived(
+            conn=1, text=json.dumps([2, uid, "MeterValues", {"connectorId": 1}]), action="MeterValues"
+        )
+        return [
+            (seq, T, call),
+            (seq + 1, T, UpstreamReplied(unique_id=named)),
+            (seq + 2, T, FrameSent(conn=1, text=json.dumps([3, uid, {}]))),
+        ]
+
+    rows = replied(1, "a", "a") + replied(4, "b", "someone-else")
+    assert [i.seq for i in backlog(rows, STATION, {})] == [4]
 
 
 def test_the_link_log_folds_to_a_cursor_and_a_mapping() -> None:
