@@ -8,8 +8,10 @@ every ``round_interval`` seconds. Each round
 
 1. decides the targets (:func:`actors.sites.decide.decide`: the allocation, or the failsafe current
    when the grid meter is stale) and, when the site has an optimizer and connectors with charging
-   needs, plans them (:mod:`actors.sites.planning`: the plan, fitted under the allocation, in a worker
-   thread as the solver takes tens of milliseconds and more),
+   needs, fits the last plan made for them under the allocation (:mod:`actors.sites.planning`).
+   Plans are made in a worker thread, off the rounds (the solver takes from tens of milliseconds to
+   seconds, and a round must not wait: a decrease goes out at once), whenever what the last plan
+   depends on changed (:func:`~actors.sites.planning.plan_key`); a round follows each new plan,
 2. paces them (:func:`actors.sites.pacing.pace`: a decrease goes at once, a small or too early rise
    waits) and renews allocations before they lapse (half their ``profile_validity``),
 3. appends one :class:`~actors.events.site.SiteRound` to ``site/<id>`` with its inputs, outputs and
@@ -33,7 +35,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -48,7 +50,7 @@ from actors.sites.decide import Decision, decide
 from actors.sites.limits import Bound
 from actors.sites.model import ConnectorId, Site
 from actors.sites.pacing import Sent, pace
-from actors.sites.planning import Planned, apply_plan, plan_inputs
+from actors.sites.planning import Made, PlanInputs, Planned, fit_plan, make_plan, plan_inputs, plan_key
 from actors.sites.view import ConnectorState, SiteView, limit_data, limit_of
 from core.actor import Actor, Reply
 from core.clock import Clock
@@ -128,6 +130,9 @@ class SiteActor(Actor[SiteMessage]):
         self._locks: dict[ConnectorId, trio.Lock] = {}
         self._last_round = 0.0
         self._since_checkpoint = 0
+        self._made: Made | None = None  # the last plan made
+        self._made_for: tuple[object, ...] | None = None  # the plan_key of the last plan started
+        self._making = False  # a plan is being made in a worker thread
         self._nursery: trio.Nursery | None = None
         self.controllers = dict(controllers or {})  # connector -> its EVSE controller's device id
 
@@ -218,14 +223,14 @@ class SiteActor(Actor[SiteMessage]):
         decision = decide(self.view, now, {k: s.current for k, s in self.sent.items()})
         planned = Planned(decision, {}, None)
         inputs = plan_inputs(self.view, decision, now)
-        # What the round decided from, taken before the plan's await lets the follower move the view on.
-        position, checkpoint = self.position, self._checkpoint(reason)
-        states = {d.connector: replace(self.view.connectors[d.connector]) for d in decision.demands}
-        if inputs is not None:
-            planned = await trio.to_thread.run_sync(
-                partial(apply_plan, self.site, now, decision, inputs, valid_for=pacing.profile_validity)
-            )
-            self.stats.plans["failed" if "error" in (planned.record or {}) else "planned"] += 1
+        if inputs is None:
+            self._made = self._made_for = None
+        else:
+            self._replan(now, decision, inputs)
+            if self._made is not None:
+                planned = fit_plan(
+                    self.site, now, decision, inputs, self._made, valid_for=pacing.profile_validity
+                )
         decision = planned.decision
         paced = pace(
             decision.targets, self.sent, mono, deadband=pacing.deadband, min_interval=pacing.min_interval
@@ -240,7 +245,8 @@ class SiteActor(Actor[SiteMessage]):
                 send[key] = last.current  # renewed before it lapses to the failsafe
         for key in [k for k in self.sent if k not in decision.targets]:
             del self.sent[key]  # no longer wants power: its TxProfile ended with its transaction
-        taken = _Taken(position, checkpoint, states)
+        states = {d.connector: self.view.connectors[d.connector] for d in decision.demands}
+        taken = _Taken(self.position, self._checkpoint(reason), states)
         event = self._event(reason, decision, paced.in_force, send, planned.record, taken)
         await self.store.append(new_events(self.stream, [event], now))
         if self.stats.last is not None and self.stats.last.over > 0:
@@ -316,6 +322,26 @@ class SiteActor(Actor[SiteMessage]):
             state=taken.checkpoint,
             plan=plan,
         )
+
+    def _replan(self, now: datetime, decision: Decision, inputs: PlanInputs) -> None:
+        """Start making a plan in a worker thread when what the last one depends on has changed and
+        none is being made; rounds use the last plan made meanwhile (the solver takes from tens of
+        milliseconds to seconds, which a round must not wait for: a decrease goes out at once)."""
+        key = plan_key(inputs, decision, now, self.site)
+        if self._making or key == self._made_for:
+            return  # a round after the plan in the making is done asks again
+        self._made_for, self._making = key, True
+        assert self._nursery is not None
+        self._nursery.start_soon(self._make, now, decision, inputs)
+
+    async def _make(self, now: datetime, decision: Decision, inputs: PlanInputs) -> None:
+        try:
+            made = await trio.to_thread.run_sync(partial(make_plan, self.site, now, decision, inputs))
+        finally:
+            self._making = False
+        self.stats.plans["failed" if made.error is not None else "planned"] += 1
+        self._made = made
+        self._changed.set()  # a round applies it now
 
     def _checkpoint(self, reason: str) -> dict[str, Any] | None:
         """The view, when this round is a checkpoint."""

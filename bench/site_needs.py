@@ -1,9 +1,12 @@
 """Charging needs met by departure under the optimizer: one simulated night at a depot, round by round.
 
-The site's own pure core runs every round exactly as the site actor runs it (the view folded from
-events, :func:`~actors.sites.decide.decide`, :func:`~actors.sites.planning.plan_round`), in simulated
-time: a round every :data:`ROUND` seconds from 16:00 to 09:00, each car drawing what its round
-allows until its battery has what it needed, its meter reporting its current per phase and its
+The site's own pure core runs every round as the site actor runs it (the view folded from events,
+:func:`~actors.sites.decide.decide`, a new plan by :func:`~actors.sites.planning.make_plan` when
+:func:`~actors.sites.planning.plan_key` changed, the last plan fitted by
+:func:`~actors.sites.planning.fit_plan`; here the new plan is ready for the round that asked for
+it, where the actor's comes a moment later), in simulated time: a round every :data:`ROUND` seconds
+from 16:00 to 09:00, each car drawing what its round allows until its battery has what it needed,
+its meter reporting its current per phase and its
 energy register, a grid meter reading the cars plus a non-EV load that follows the day. Cars arrive
 with a need (energy by a departure, set as the API sets it) and leave at their departure. The same
 night runs once per optimizer mode: ``off`` (the instantaneous ``equal`` allocation, needs ignored),
@@ -31,7 +34,7 @@ from actors.events.site import SiteLimitSet
 from actors.events.station import MeterSampled, TransactionStarted, TransactionStopped
 from actors.sites import ConnectorId, ConnectorSettings, Member, Optimizer, Pacing, Planning, Site
 from actors.sites.decide import decide
-from actors.sites.planning import plan_round
+from actors.sites.planning import Made, Planned, fit_plan, make_plan, plan_inputs, plan_key
 from actors.sites.view import SiteView
 
 START = datetime(2026, 11, 27, 16, tzinfo=UTC)
@@ -144,6 +147,8 @@ def night(mode: Optimizer, seed: int = 13) -> dict[str, Any]:
     over = 0
     cost = peak = 0.0
     planning: list[float] = []
+    made: Made | None = None
+    made_for: tuple[object, ...] | None = None
     here: list[Car] = []
     done: list[Car] = []
     now = START
@@ -176,7 +181,14 @@ def night(mode: Optimizer, seed: int = 13) -> dict[str, Any]:
         view.apply("meter/grid", _reading((load[0], load[1], load[2])), now)
         cpu = time.process_time()
         decision = decide(view, now, sent)
-        planned = plan_round(view, now, decision, valid_for=ROUND)
+        planned = Planned(decision, {}, None)
+        inputs = plan_inputs(view, decision, now)
+        if inputs is not None:
+            key = plan_key(inputs, decision, now, view.site)
+            if key != made_for:
+                made, made_for = make_plan(view.site, now, decision, inputs), key
+            assert made is not None
+            planned = fit_plan(view.site, now, decision, inputs, made, valid_for=ROUND)
         planning.append(time.process_time() - cpu)
         targets = planned.decision.targets
         sent = dict(targets)

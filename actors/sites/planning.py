@@ -1,23 +1,25 @@
 """A round's planning step, sans I/O: the optimizer's plan for the connectors with charging needs,
 fitted under the round's allocation.
 
-:func:`plan_round` takes the round's :class:`~actors.sites.decide.Decision` (the instantaneous
-allocation of every connector that wants power) and, when the site has an ``optimizer`` and some of
-those connectors have a need in force (set over the API or stated by a 2.0.1 EV, with energy still to
-deliver and a departure ahead), it
+Two halves, so the actor can make plans off its rounds: :func:`make_plan` (slow: the solver) plans
+the needs in force, and :func:`fit_plan` (fast) applies the last plan made to a round;
+:func:`plan_round` does both at once (tests, the bench). When the site has an ``optimizer`` and some
+connectors wanting power have a need in force (set over the API or stated by a 2.0.1 EV, with
+energy still to deliver and a departure ahead: :func:`plan_inputs`), they are
 
-1. plans them with :func:`actors.sites.optimizer.plan` over the site's horizon (slots aligned to
+1. planned with :func:`actors.sites.optimizer.plan` over the site's horizon (slots aligned to
    multiples of ``plan_slot``), against the site's limits in force, its price curve and peak target,
    with the measured non-EV load plus what the connectors *without* needs were allocated as the
    load they must leave room for (those keep the instantaneous allocation);
-2. allocates again, with each planned connector's current held at its plan for the present slot
-   (its minimum and maximum both that value; 0 when the plan pauses it) and the others as before:
+2. fitted: the round allocates again, with each planned connector's current held at its plan for
+   the present slot (its minimum and maximum both that value; 0 when the plan pauses it) and the
+   others as before:
    the held connectors are admitted at their plan where it fits every level (circuits included,
    which the plan does not see) and paused where it does not, and the others share what is left by
    the site's policy, so the room a plan leaves now (a ``cheapest`` car waiting for the night) goes
    to them. This second allocation is a full allocation over every level and phase, so the plan never
    takes a connector above what the allocation allows there: the guarantee is the allocation's own;
-3. turns each planned connector's plan into the profile's periods for the profile's validity: the
+3. sent: each planned connector's plan becomes the profile's periods for the profile's validity: the
    present current, then the plan's later slots wherever they are lower, never higher. A profile
    never rises by itself: a rise the plan holds for a later slot goes out with the round at that
    slot (the actor wakes at each slot's start), so nothing a profile allows later can exceed what the
@@ -119,26 +121,55 @@ def plan_inputs(view: SiteView, decision: Decision, now: datetime) -> PlanInputs
 
 
 def plan_round(view: SiteView, now: datetime, decision: Decision, *, valid_for: float) -> Planned:
-    """The round at ``now`` with the site's plan applied (see the module docstring)."""
+    """The round at ``now`` with a plan made for it applied (see the module docstring)."""
     inputs = plan_inputs(view, decision, now)
     if inputs is None:
         return Planned(decision, {}, None)
-    return apply_plan(view.site, now, decision, inputs, valid_for=valid_for)
+    made = make_plan(view.site, now, decision, inputs)
+    return fit_plan(view.site, now, decision, inputs, made, valid_for=valid_for)
 
 
-def apply_plan(
-    site: Site, now: datetime, decision: Decision, inputs: PlanInputs, *, valid_for: float
-) -> Planned:
-    """Plan ``inputs`` and fit the plan under ``decision`` (pure; it may run in a worker thread)."""
-    settings, needs, prices = site.planning, inputs.needs, inputs.prices
-    planned = {need.connector: need for need in needs}
+@dataclass(frozen=True, slots=True)
+class Made:
+    """A plan as made at ``at``: its problem and result, or the solver's error."""
+
+    at: datetime
+    problem: Problem
+    result: Plan | None
+    base: tuple[float, float, float]  # A per phase it planned around (non-EV plus the unplanned)
+    note: str | None = None
+    error: str | None = None
+
+
+def plan_key(inputs: PlanInputs, decision: Decision, now: datetime, site: Site) -> tuple[object, ...]:
+    """What a plan depends on, coarsely: a round whose key differs from the last plan's asks for a
+    new one (a need set, cleared or 0.5 kWh further on, a limit, a price curve, the base load by 2 A,
+    a new slot)."""
+    needs = tuple(
+        (n.connector, n.departure, n.max_current, n.min_current, n.phases, round(n.energy_wh / 500))
+        for n in inputs.needs
+    )
+    base = tuple(round(value / 2) for value in _base(inputs, decision))
+    slot = int(now.timestamp() // site.planning.slot)
+    return (needs, inputs.limits, inputs.prices, base, slot)
+
+
+def _base(inputs: PlanInputs, decision: Decision) -> tuple[float, float, float]:
+    planned = {need.connector for need in inputs.needs}
     base = [value or 0.0 for value in decision.non_ev or (0.0, 0.0, 0.0)]
     for demand in decision.demands:
         if demand.connector not in planned:
             for phase in demand.phases:
                 base[phase - 1] += decision.targets[demand.connector]
-    epoch = now.timestamp()
-    start = now - timedelta(seconds=epoch % settings.slot)
+    return (base[0], base[1], base[2])
+
+
+def make_plan(site: Site, now: datetime, decision: Decision, inputs: PlanInputs) -> Made:
+    """Plan ``inputs`` over the site's horizon from the slot holding ``now`` (pure and slow: the
+    actor runs it in a worker thread, off its rounds)."""
+    settings, prices = site.planning, inputs.prices
+    base = _base(inputs, decision)
+    start = now - timedelta(seconds=now.timestamp() % settings.slot)
     horizon = Horizon(start, settings.slot, settings.slots)
     mode = Mode(settings.mode.value)
     note = None
@@ -146,27 +177,43 @@ def apply_plan(
         mode, note = Mode.FASTEST, "no price curve: planned fastest"
     problem = Problem(
         horizon,
-        needs,
+        inputs.needs,
         Supply.of(site, inputs.limits),
-        (BaseLoad(start, (base[0], base[1], base[2])),),
+        (BaseLoad(start, base),),
         prices,
         mode,
         settings.peak_target,
     )
     try:
-        result = plan(problem)
+        return Made(now, problem, plan(problem), base, note)
     except PlanError as error:
-        return Planned(decision, {}, {"error": str(error)})
+        return Made(now, problem, None, base, note, str(error))
+
+
+def fit_plan(
+    site: Site, now: datetime, decision: Decision, inputs: PlanInputs, made: Made, *, valid_for: float
+) -> Planned:
+    """The round at ``now`` with ``made`` applied to the connectors that have a need now and a plan in
+    it (a need newer than the plan keeps the allocation until the next plan): their currents for the
+    slot holding ``now``, held in a second allocation over every level."""
+    result = made.result
+    if result is None:
+        return Planned(decision, {}, {"error": made.error, "made": wire_time(made.at)})
+    horizon = result.horizon
+    index = int((now - horizon.start).total_seconds() // horizon.slot)
+    if index >= horizon.slots:
+        return Planned(decision, {}, None)
+    needs = {need.connector: need for need in inputs.needs if result.of(need.connector) is not None}
     present: dict[ConnectorId, float] = {}
-    for need in needs:
-        found = result.of(need.connector)
-        value = 0.0 if found is None else _floor(found.currents[0])
-        present[need.connector] = value if value >= need.min_current else 0.0
+    for key, need in needs.items():
+        found = result.of(key)
+        value = 0.0 if found is None else _floor(found.currents[index])
+        present[key] = value if value >= need.min_current else 0.0
     # The planned connectors held at their plan (admitted at it or paused), the others as they were:
     # one allocation over every level, so the round's guarantee is the allocation's own.
     demands = [
         demand
-        if demand.connector not in planned
+        if demand.connector not in needs
         else replace(demand, max_current=present[demand.connector], min_current=present[demand.connector])
         for demand in decision.demands
         if present.get(demand.connector, 1.0) > 0
@@ -175,13 +222,13 @@ def apply_plan(
     levels = levels_of(site, non_ev=non_ev, in_force=decision.in_force)
     allocation = allocate(levels, demands, site.policy, voltage=site.voltage)
     targets = {d.connector: allocation.currents.get(d.connector, 0.0) for d in decision.demands}
-    periods = {key: _periods(result, key, targets[key], now, valid_for) for key in planned}
-    record = _record(result, problem, present, targets, periods, base, note)
+    periods = {key: _periods(result, key, targets[key], now, valid_for, index) for key in needs}
+    record = _record(made, index, inputs, present, targets, periods)
     return Planned(replace(decision, targets=targets, allocation=allocation), periods, record)
 
 
 def _periods(
-    result: Plan, key: ConnectorId, amps: float, now: datetime, valid_for: float
+    result: Plan, key: ConnectorId, amps: float, now: datetime, valid_for: float, index: int
 ) -> tuple[tuple[int, float], ...]:
     """The profile's periods from ``now`` for ``valid_for`` s: ``amps``, then each later slot's plan
     where it is lower (never higher), trimmed."""
@@ -190,11 +237,11 @@ def _periods(
     duration = max(1, round(valid_for))
     limits = [(0, amps)]
     if found is not None:
-        for index in range(1, len(found.currents)):
-            offset = round((horizon.at(index) - now).total_seconds())
+        for later in range(index + 1, len(found.currents)):
+            offset = round((horizon.at(later) - now).total_seconds())
             if offset >= duration:
                 break
-            value = min(limits[-1][1], found.currents[index])
+            value = min(limits[-1][1], found.currents[later])
             if value < limits[-1][1]:
                 limits.append((offset, value))
     phases = found.phases if found is not None else len(PHASES)
@@ -209,18 +256,21 @@ def _periods(
 
 
 def _record(
-    result: Plan,
-    problem: Problem,
+    made: Made,
+    index: int,
+    inputs: PlanInputs,
     present: Mapping[ConnectorId, float],
     targets: Mapping[ConnectorId, float],
     periods: Mapping[ConnectorId, tuple[tuple[int, float], ...]],
-    base: list[float],
-    note: str | None,
 ) -> dict[str, Any]:
+    result, problem = made.result, made.problem
+    assert result is not None
     horizon = result.horizon
+    planned_for = {need.connector: need for need in problem.needs}
     connectors = []
-    for need, found in zip(problem.needs, result.connectors, strict=True):
-        key = need.connector
+    for key in periods:
+        need, found = planned_for[key], result.of(key)
+        assert found is not None
         until = math.ceil((need.departure - horizon.start).total_seconds() / horizon.slot)
         connectors.append(
             {
@@ -230,7 +280,7 @@ def _record(
                 "departure": wire_time(need.departure),
                 "max_current": need.max_current,
                 "min_current": need.min_current,
-                "currents": [round(v, 1) for v in found.currents[: max(1, until)]],
+                "currents": [round(v, 1) for v in found.currents[index : max(index + 1, until)]],
                 "delivered_wh": round(found.delivered_wh, 1),
                 "unmet_wh": round(found.unmet_wh, 1),
                 "planned": present[key],
@@ -240,15 +290,21 @@ def _record(
         )
     record: dict[str, Any] = {
         "mode": problem.mode.value,
-        "start": wire_time(horizon.start),
+        "made": wire_time(made.at),
+        "start": wire_time(horizon.at(index)),
         "slot": horizon.slot,
-        "slots": horizon.slots,
-        "base": [round(v, 1) for v in base],
+        "slots": horizon.slots - index,
+        "base": [round(v, 1) for v in made.base],
         "peak_target": problem.peak_target,
         "peak": round(result.peak, 1),
         "cost": round(result.cost, 4),
         "connectors": connectors,
+        "unplanned": [
+            {"station": n.connector.station, "connector": n.connector.connector}
+            for n in inputs.needs
+            if n.connector not in periods
+        ],
     }
-    if note is not None:
-        record["note"] = note
+    if made.note is not None:
+        record["note"] = made.note
     return record

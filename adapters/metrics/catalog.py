@@ -357,7 +357,7 @@ SITE_SPECS: tuple[MetricSpec, ...] = (
         "chargeward_site_plans_total",
         "counter",
         ("site", "outcome"),
-        "Rounds that planned charging needs with the optimizer, by outcome (planned, failed).",
+        "Plans the optimizer made for charging needs, by outcome (planned, failed).",
         "sites x 2",
     ),
     MetricSpec(
