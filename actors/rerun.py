@@ -23,7 +23,9 @@ What legitimately differs between two runs is taken from the recording, never co
   and not compared;
 - a command's ``round_trip`` (a measured duration) is copied from the recorded ``CommandCompleted``;
 - a command timeout (a recorded ``CommandCompleted`` without a reply) is replayed as the session's
-  expiry at that point: when a call timed out is the clock's doing, not a decision.
+  expiry at that point: when a call timed out is the clock's doing, not a decision;
+- a local controller's upstream answer (a call recorded with ``UpstreamReplied``): the recorded reply
+  is what the upstream said, so it is the re-run's answer too (checked, and its events re-decided).
 
 Replies to our commands are re-decided (their CommandCompleted and domain events). Registered
 handlers (an embedding application's code) are not part of the re-run: answers come from the
@@ -51,6 +53,7 @@ from actors.events.station import (
     StationDisconnected,
     StationFailed,
 )
+from actors.events.upstream import UpstreamReplied
 from actors.frame_decisions import admit_call, checked_response, decide_reply, repairs_record
 from actors.ocpp import (
     BadFrame,
@@ -258,6 +261,8 @@ class _Rerunner:
                 repairs = repairs_record(checked.repairs)
             response = self._respond(call.action, checked.payload, group)
             domain = self.dialect.domain_events(call.action, checked.payload, response, self.state)
+            if _upstream_replied(group):  # a local controller's upstream answered: that is input here
+                domain = [UpstreamReplied(unique_id=call.unique_id), *domain]
             reply = self.session.answer(call.unique_id, response)
         except OcppError as error:
             refused = error.code.value
@@ -268,6 +273,10 @@ class _Rerunner:
         return [received, *domain, FrameSent(conn=frame.conn, text=reply)]
 
     def _respond(self, action: str, request: dict[str, Any], group: Sequence[_Recorded]) -> dict[str, Any]:
+        if _upstream_replied(group):  # the upstream's answer, as recorded (with the local transaction id)
+            recorded = _recorded_result(group)
+            if recorded is not None:
+                return checked_response(self.dialect, action, recorded)
         transaction_id = None
         if action in self.dialect.allocates_transaction_id:
             transaction_id = _recorded_transaction_id(group)
@@ -301,6 +310,23 @@ class _Rerunner:
                 self.outcome.differences.append(
                     Difference(self.station, index, frame, shown_theirs, shown_mine)
                 )
+
+
+def _upstream_replied(group: Sequence[_Recorded]) -> bool:
+    return any(isinstance(item.event, UpstreamReplied) for item in group)
+
+
+def _recorded_result(group: Sequence[_Recorded]) -> dict[str, Any] | None:
+    """The payload of the recorded CALLRESULT answering the frame."""
+    for item in group:
+        if isinstance(item.event, FrameSent) and item.event.action is None:
+            try:
+                message = json.loads(item.event.text)
+            except ValueError:
+                return None
+            if isinstance(message, list) and len(message) == 3 and isinstance(message[2], dict):
+                return message[2]
+    return None
 
 
 def _recorded_transaction_id(group: Sequence[_Recorded]) -> int | None:

@@ -18,8 +18,9 @@ station is connected, a new connection for its id that proves a lower profile th
 is refused (:meth:`StationGate.claim`): it can never push the authenticated station off.
 
 A station's valid passwords are its configured ``password_hash`` until a rotation
-(``adapters.password_rotation``) records others in ``credentials/<station id>``; the gate reads that
-stream once per station and keeps the result, and is the only writer of it in this process.
+(``adapters.password_rotation``) records others in ``credentials/<station id>``; the gate keeps what
+it folded of that stream with the stream's version and, at each check, reads only what was appended
+since, so a rotation recorded by another node sharing the store counts here at the next connect.
 
 Refusals are security events (``security/<station id>``: remote address, station id, reason),
 counted by reason for ``/metrics``, and count towards the remote address's failures: more than
@@ -212,8 +213,8 @@ class StationGate:
         self.limiter = FailureLimiter(options.max_failures, options.block_seconds)
         self.refusals: dict[str, int] = {}  # by reason, for /metrics
         self._active: dict[str, tuple[int, object]] = {}  # station id -> (profile, claim) while connected
-        # station id -> (current hash, offered hash) once its credentials stream has been read
-        self._passwords: dict[str, tuple[str | None, str | None]] = {}
+        # station id -> (credentials stream version folded, (current hash, offered hash))
+        self._passwords: dict[str, tuple[int, tuple[str | None, str | None]]] = {}
         self._record_lock = trio.Lock()
         self._hashing = trio.CapacityLimiter(2)  # scrypt is memory-hard: at most two at a time
 
@@ -281,28 +282,26 @@ class StationGate:
     async def valid_hashes(self, station_id: str) -> tuple[str, ...]:
         """The hashes a password of ``station_id`` is checked against: the current one, and one offered
         to the station whose answer is not known (see ``adapters.password_rotation``)."""
-        state = self._passwords.get(station_id)
-        if state is None:
-            state = (self.options.password_hash(station_id), None)
-            records = await self.store.read_stream(f"credentials/{station_id}")
-            for record in records:
-                for event in events_of(record):
-                    state = _fold_password(state, event)
-            if records or state[0] is not None:  # ids with nothing to remember are not kept
-                self._passwords[station_id] = state
+        cached = self._passwords.get(station_id)
+        version, state = cached or (0, (self.options.password_hash(station_id), None))
+        records = await self.store.read_stream(f"credentials/{station_id}", after=version)
+        for record in records:
+            for event in events_of(record):
+                state = _fold_password(state, event)
+            version = record.sequence
+        if records or (cached is None and state[0] is not None):  # ids with nothing to remember are not kept
+            self._passwords[station_id] = (version, state)
         return tuple(h for h in state if h is not None)
 
     async def record_password(
         self, station_id: str, event: PasswordOffered | PasswordAccepted | PasswordRefused
     ) -> None:
         """Append a password event to ``credentials/<station id>``; from then on the gate applies it."""
-        await self.valid_hashes(station_id)  # the state it folds onto
         stream = f"credentials/{station_id}"
         async with self._record_lock:
             version = await self.store.stream_version(stream)
             await self.store.append(new_events(stream, [event], self.clock.wall()), {stream: version})
-        state = self._passwords.get(station_id, (self.options.password_hash(station_id), None))
-        self._passwords[station_id] = _fold_password(state, event)
+        await self.valid_hashes(station_id)  # folds it in, with whatever another node appended before
 
     def claim(self, station_id: str, profile: int) -> object:
         """Take the station id for a connection proven at ``profile``; release the returned claim when

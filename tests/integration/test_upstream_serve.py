@@ -103,8 +103,15 @@ async def test_calls_are_forwarded_and_upstream_commands_relayed(tmp_path: Path)
         link = await eventually(lambda: local_api.get("/api/upstream"), lambda r: r.status_code == 200)
         (cp1,) = link.json()["stations"]
         assert cp1["station_id"] == "CP-1" and cp1["state"] == "live" and cp1["backlog"] == 0
-        local_events = {e["type"] for e in await stream(local_api, "CP-1")}
-        assert "TransactionStarted" in local_events
+        local_events = [e["type"] for e in await stream(local_api, "CP-1")]
+        assert "TransactionStarted" in local_events and "UpstreamReplied" in local_events
+        # This build re-decides the local log the same: the upstream's answers are taken as input.
+        config = str(tmp_path / "local" / "chargeward.toml")
+        command = [sys.executable, "-m", "adapters.cli", "replay", "--data-dir", str(tmp_path / "local")]
+        same = await trio.run_process(
+            [*command, "--rerun", "--config", config], cwd=ROOT, capture_stdout=True
+        )
+        assert b": 0 differences" in same.stdout, same.stdout
 
 
 def metric_values(text: str) -> dict[str, float]:

@@ -11,9 +11,23 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from actors.events.security import PasswordAccepted, PasswordOffered
+from actors.policy import FleetPolicy
 from adapters.config import ConfigError, load_config
-from adapters.station_gate import FAILURE_WINDOW, FailureLimiter, basic_credentials, remote_host
+from adapters.station_gate import (
+    FAILURE_WINDOW,
+    FailureLimiter,
+    Presented,
+    Refused,
+    SecurityOptions,
+    StationCredentials,
+    StationGate,
+    basic_credentials,
+    remote_host,
+)
 from adapters.station_passwords import check_stored, hash_password, new_password, verify_password
+from adapters.stores import open_store
+from core.clock import TrioClock
 from tests.security.conftest import Pki
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -121,3 +135,29 @@ def test_station_password_prints_a_password_and_its_config_line(tmp_path: Path) 
         text=True,
     )
     assert bad.returncode == 2 and "chargeward: station password:" in bad.stderr
+
+
+async def test_a_rotation_recorded_by_another_node_counts_at_the_next_connect() -> None:
+    """Two gates on one store, as two nodes on one PostgreSQL: the one that did not rotate the
+    password, and had already read the station's credentials, applies the rotation at once."""
+    old, new = "old-secret", "new-secret"
+    options = SecurityOptions(
+        profile=1, stations={"CP-1": StationCredentials(1, hash_password(old, log2_n=4))}
+    )
+    policy = FleetPolicy()
+
+    def presented(password: str) -> Presented:
+        token = base64.b64encode(f"CP-1:{password}".encode()).decode()
+        return Presented("127.0.0.1:5000", "CP-1", False, f"Basic {token}", None)
+
+    async with open_store("memory://") as store:
+        node_a = StationGate(options, policy, store, TrioClock())
+        node_b = StationGate(options, policy, store, TrioClock())
+        assert await node_b.admit(presented(old)) == 1  # B has read CP-1's credentials
+        rotated = hash_password(new, log2_n=4)
+        await node_a.record_password("CP-1", PasswordOffered(password_hash=rotated))
+        await node_a.record_password("CP-1", PasswordAccepted(password_hash=rotated))
+        assert await node_b.admit(presented(new)) == 1
+        with pytest.raises(Refused) as refused:
+            await node_b.admit(presented(old))
+        assert refused.value.reason == "bad_password"
