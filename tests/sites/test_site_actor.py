@@ -339,3 +339,42 @@ async def test_rounds_carry_the_view_only_at_checkpoints_and_resume_from_the_las
         await until(lambda: resumed.last("CP-2") == 32.0)  # CP-1 gone, from the log after the checkpoint
         snapshot = await ref.ask(InspectSite, timeout=10)
     assert [c["station"] for c in snapshot["connectors"]] == ["CP-2"]
+
+
+async def test_a_round_never_waits_for_a_plan_in_the_making(
+    store: EventStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The solver held up in its worker thread, a rise of the other load still cuts the cars at once;
+    once the plan is made, a round applies it."""
+    import threading
+
+    from actors.sites import planning
+
+    release = threading.Event()
+
+    def slow(*args: Any) -> Any:
+        release.wait(30)
+        return planning.make_plan(*args)
+
+    monkeypatch.setattr("actors.site.make_plan", slow)
+    control = Recorded()
+    site = replace(SITE, planning=Planning(Optimizer.FASTEST))
+    await append(store, "meter/grid", grid(0.0))
+    await append(store, "station/CP-1", started(1))
+    await append(store, "station/CP-2", started(2))
+    departure = (_now() + timedelta(hours=4)).isoformat()
+    need = ChargingNeedsSet(
+        station="CP-1", connector=1, energy_wh=5_000.0, departure=departure, max_current=10.0, source="api"
+    )
+    await append(store, "needs/CP-1", need)
+    try:
+        async with site_actor(store, control, site) as (_, stats):
+            await until(lambda: control.last("CP-1") == 16.0 and control.last("CP-2") == 16.0)
+            await append(store, "meter/grid", grid(32.0 + 12.0))  # 12 A of other load: (32 - 12) / 2
+            await until(lambda: control.last("CP-1") == 10.0 and control.last("CP-2") == 10.0)
+            assert stats.plans["planned"] == 0
+            release.set()
+            # the plan holds CP-1 at its 10 A maximum and CP-2 takes the rest of the site's 20 A
+            await until(lambda: stats.plans["planned"] >= 1 and stats.plan is not None)
+    finally:
+        release.set()
