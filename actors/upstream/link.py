@@ -285,7 +285,8 @@ class UpstreamLink(Actor[LinkMessage]):
             self._dialing = False
             await self._went_down(self.last_error or "closed")
             failures += 1
-            await self._count_backlog()
+            if self.backlog_count is None:  # once per process: later refusals add to it
+                await self._count_backlog()
             base = min(self.settings.backoff_max, self.settings.backoff * 2 ** min(failures - 1, 30))
             await trio.sleep(base * (0.5 + _JITTER.random() / 2))
 

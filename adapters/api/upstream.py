@@ -32,7 +32,10 @@ class UpstreamLinkView(BaseModel):
     state: str = Field(description="down | catching-up | live")
     url: str | None = Field(description="the upstream WebSocket of this station, once dialled")
     cursor: int = Field(description="the station stream's sequence up to which the upstream is done")
-    backlog: int | None = Field(description="station calls in the log still to send (None: not counted yet)")
+    backlog: int | None = Field(
+        description="station calls in the log still to send: counted when the link last read the log, "
+        "plus the calls answered locally since (None: not counted yet)"
+    )
     oldest: str | None = Field(description="when the oldest of them was recorded")
     flaps: int = Field(description="times the open link was lost")
     sent: int = Field(description="calls sent from the log since the process started")
