@@ -47,7 +47,7 @@ from actors.events import events_of, new_events
 from actors.events.site import SiteLimitCleared, SiteLimitSet, SiteRound
 from actors.events.station import StationBooted, TransactionStarted, TransactionStopped
 from actors.sites.control import ChargingControl, ControlFailed, Setpoint
-from actors.sites.decide import Decision, decide
+from actors.sites.decide import Decision, decide, failsafe_excess
 from actors.sites.limits import Bound
 from actors.sites.model import ConnectorId, Site
 from actors.sites.pacing import Sent, pace
@@ -82,6 +82,7 @@ class SiteStats:
     load: tuple[float | None, ...] = (None, None, None)  # A per phase the grid meter read (None: unknown)
     plan: dict[str, Any] | None = None  # the last round's plan, as its event records it
     plans: Counter[str] = field(default_factory=Counter)  # "planned" / "failed"
+    failsafe_warning: str | None = None  # the failsafe currents of the connectors seen exceed a limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,6 +225,10 @@ class SiteActor(Actor[SiteMessage]):
         now = self.clock.wall().replace(microsecond=0)
         mono = self.clock.monotonic()
         decision = decide(self.view, now, {k: s.current for k, s in self.sent.items()})
+        warning = failsafe_excess(self.view)
+        if warning is not None and warning != self.stats.failsafe_warning:
+            logger.warning("site %s: %s: lower failsafe_current or raise the limit", self.site.id, warning)
+        self.stats.failsafe_warning = warning
         planned = Planned(decision, {}, None)
         inputs = plan_inputs(self.view, decision, now)
         if inputs is None:
@@ -440,6 +445,7 @@ class SiteActor(Actor[SiteMessage]):
             },
             "non_ev": None if decision is None or decision.non_ev is None else list(decision.non_ev),
             "failsafe": None if decision is None else decision.failsafe,
+            "failsafe_warning": stats.failsafe_warning,
             "over": None if decision is None else decision.over,
             "connectors": connectors,
             "needs": [

@@ -119,3 +119,33 @@ def _over(grid: list[float], in_force: LimitsInForce, voltage: float) -> float:
     if in_force.power is not None:
         excess = max(excess, (sum(grid) * voltage - in_force.power.value) / (3 * voltage))
     return excess if excess > 1e-9 else 0.0
+
+
+def failsafe_excess(view: SiteView) -> str | None:
+    """Why the failsafe currents of every connector the site has seen exceed its configured limits,
+    or None. The configuration is checked against the connectors it names (at least one per
+    station); a station with more connectors than that is learned when it reports them, and its
+    failsafe (a TxDefaultProfile on connector 0, for every connector) may then be more than the
+    connection carries while the site is not managed."""
+    site = view.site
+    amps = site.failsafe_current
+    if amps <= 0 or not view.connectors:
+        return None
+    on_phase = dict.fromkeys(PHASES, 0.0)
+    watts = 0.0
+    for key in view.connectors:
+        phases = site.settings_of(key).phases
+        for phase in phases:
+            on_phase[phase] += amps
+        watts += amps * len(phases) * site.voltage
+    count = len(view.connectors)
+    if site.max_current is not None and max(on_phase.values()) > site.max_current + 1e-9:
+        return (
+            f"{count} connectors x {amps:g} A failsafe = {max(on_phase.values()):g} A on a phase, above "
+            f"max_current ({site.max_current:g} A)"
+        )
+    if site.max_power is not None and watts > site.max_power + 1e-9:
+        return (
+            f"{count} connectors x {amps:g} A failsafe = {watts:g} W, above max_power ({site.max_power:g} W)"
+        )
+    return None

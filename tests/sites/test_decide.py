@@ -13,7 +13,7 @@ from actors.events.refs import IdToken
 from actors.events.site import SiteLimitSet
 from actors.events.station import ConnectorStatusChanged, MeterSampled, TransactionStarted
 from actors.sites import ConnectorId, Pacing, Site
-from actors.sites.decide import decide
+from actors.sites.decide import decide, failsafe_excess
 from actors.sites.view import SiteView
 
 NOW = datetime(2026, 11, 27, 18, tzinfo=UTC)
@@ -147,3 +147,29 @@ def test_the_view_survives_the_round_event(steps: list[tuple[object, object, obj
         else:
             view.apply("site/depot", SiteLimitSet(source=str(a), unit="A", value=float(b)), at)  # type: ignore[arg-type]
     assert SiteView.from_data(view.site, view.as_data()) == view
+
+
+def test_failsafe_currents_of_more_connectors_than_configured_are_flagged() -> None:
+    """The configuration counts one connector per station; stations found at run time to have more
+    can make the failsafe exceed the limit, which the site says."""
+    view = SiteView(site(32.0, 2, failsafe=8.0))
+    assert failsafe_excess(view) is None
+
+    def seen(station: str, connector: int) -> None:
+        status = ConnectorStatusChanged(
+            connector=connector,
+            status="Available",
+            error_code="NoError",
+            info=None,
+            vendor_error_code=None,
+            vendor_id=None,
+            timestamp=None,
+        )
+        view.apply(f"station/{station}", status, NOW)
+
+    for station in ("S0", "S1"):
+        seen(station, 1)
+        seen(station, 2)
+    assert failsafe_excess(view) is None  # 4 x 8 A fits 32 A
+    seen("S1", 3)
+    assert failsafe_excess(view) == "5 connectors x 8 A failsafe = 40 A on a phase, above max_current (32 A)"
