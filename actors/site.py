@@ -33,6 +33,7 @@ stream, so the stream has one writer; the actor applies them when its follower r
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -56,6 +57,8 @@ from core.actor import Actor, Reply
 from core.clock import Clock
 from core.mailbox import Mailbox
 from core.store import EventStore
+
+logger = logging.getLogger("chargeward.site")
 
 #: How far back from its stream's end the actor looks for its last checkpoint before reading it all.
 RESUME_TAIL = 64
@@ -335,8 +338,13 @@ class SiteActor(Actor[SiteMessage]):
         self._nursery.start_soon(self._make, now, decision, inputs)
 
     async def _make(self, now: datetime, decision: Decision, inputs: PlanInputs) -> None:
+        """Make a plan; a solver that fails in any way is a failed plan (the rounds keep the
+        allocation), never a crash: the optimizer improves on the allocation, which must go on."""
         try:
             made = await trio.to_thread.run_sync(partial(make_plan, self.site, now, decision, inputs))
+        except Exception as error:
+            logger.exception("site %s: the optimizer failed", self.site.id)
+            made = Made(now, None, None, (0.0, 0.0, 0.0), error=f"{type(error).__name__}: {error}")
         finally:
             self._making = False
         self.stats.plans["failed" if made.error is not None else "planned"] += 1

@@ -134,7 +134,7 @@ class Made:
     """A plan as made at ``at``: its problem and result, or the solver's error."""
 
     at: datetime
-    problem: Problem
+    problem: Problem | None  # None: the plan failed before its problem was built
     result: Plan | None
     base: tuple[float, float, float]  # A per phase it planned around (non-EV plus the unplanned)
     note: str | None = None
@@ -264,7 +264,7 @@ def _record(
     periods: Mapping[ConnectorId, tuple[tuple[int, float], ...]],
 ) -> dict[str, Any]:
     result, problem = made.result, made.problem
-    assert result is not None
+    assert result is not None and problem is not None  # fit_plan records a failed plan by its error
     horizon = result.horizon
     planned_for = {need.connector: need for need in problem.needs}
     connectors = []

@@ -378,3 +378,25 @@ async def test_a_round_never_waits_for_a_plan_in_the_making(
             await until(lambda: stats.plans["planned"] >= 1 and stats.plan is not None)
     finally:
         release.set()
+
+
+async def test_an_optimizer_that_fails_leaves_the_allocation(
+    store: EventStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: Any) -> Any:
+        raise RuntimeError("solver exploded")
+
+    monkeypatch.setattr("actors.site.make_plan", broken)
+    control = Recorded()
+    site = replace(SITE, planning=Planning(Optimizer.FASTEST))
+    await append(store, "meter/grid", grid(0.0))
+    await append(store, "station/CP-1", started(1))
+    departure = (_now() + timedelta(hours=4)).isoformat()
+    need = ChargingNeedsSet(
+        station="CP-1", connector=1, energy_wh=5_000.0, departure=departure, max_current=32.0, source="api"
+    )
+    await append(store, "needs/CP-1", need)
+    async with site_actor(store, control, site) as (_, stats):
+        await until(lambda: stats.plans["failed"] >= 1 and stats.plan is not None)
+        assert stats.plan is not None and "solver exploded" in stats.plan["error"]
+        assert control.last("CP-1") == 32.0  # the allocation goes on
