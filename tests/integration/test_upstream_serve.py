@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import trio
 
+from adapters.station_passwords import hash_password
 from tests.integration.peer import peer_station
 from tests.integration.serving import ROOT
 from tests.integration.upstream_peers import (
@@ -444,3 +445,35 @@ async def test_a_slow_upstream_gets_everything_once_in_order_while_the_site_is_a
 async def _value(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
     await trio.lowlevel.checkpoint()
     return found
+
+
+async def test_each_station_presents_its_own_credentials_upstream(tmp_path: Path) -> None:
+    port = free_port()
+    right, other = "cp-1-upstream-password-0001", "cp-2-upstream-password-0002"
+    upstream_config = UPSTREAM_CONFIG + "".join(
+        f'\n[stations."{station}"]\nsecurity_profile = 1\npassword_hash = "{hash_password(password)}"\n'
+        for station, password in (("CP-1", right), ("CP-2", other))
+    )
+    local_config = LOCAL_CONFIG.format(port=port).replace(
+        "backoff = 0.2", "backoff = 0.2\nsecurity_profile = 1"
+    ) + (
+        f'\n[upstream.stations."CP-1"]\npassword = "{right}"\n'
+        '\n[upstream.stations."CP-2"]\npassword = "not-the-password-it-was-given"\n'
+    )
+    async with (
+        chargeward(tmp_path / "upstream", upstream_config, port),
+        chargeward(tmp_path / "local", local_config) as local,
+        httpx.AsyncClient(base_url=local.api_url, timeout=20) as local_api,
+        peer_station(ocpp_url(local), "CP-1"),
+        peer_station(ocpp_url(local), "CP-2") as refused,
+    ):
+        links = await eventually(
+            lambda: upstream_links(local_api),
+            lambda links: (
+                links.get("CP-1", {}).get("state") == "live"
+                and "401" in (links.get("CP-2", {}).get("last_error") or "")
+            ),
+        )
+        assert links["CP-2"]["state"] == "down"
+        # The site goes on: CP-2 is answered by the local policy while its link is refused.
+        assert (await refused.call("Heartbeat"))["current_time"]
