@@ -1,9 +1,12 @@
-"""The simulated site bench, in a short run: its cars obey, its meter reads them, its figures add up."""
+"""The simulated site bench, in a short run: its cars obey, its meter reads them, its figures add up;
+the full actor round and the night of charging needs it reports beside them."""
 
 from __future__ import annotations
 
 import pytest
+import trio
 
+from bench import site_needs, site_round
 from bench.site_sim import LIMIT, markdown, run_site
 
 
@@ -17,5 +20,23 @@ async def test_a_short_site_run_stays_within_the_limit_but_for_the_reactions() -
     assert figures["jain"] is not None and figures["jain"] > 0.95, "equal shares alike"
     assert figures["energy_ratio"] is not None and 0.5 < figures["energy_ratio"] <= 1.05
     assert figures["rounds"]["change"] >= 1 and figures["profile_sends"]["accepted"] >= 10
+
+    figures["round"] = round_figures = await site_round.measure()
+    assert round_figures["sends_per_changed_round"] > 0, "a moved meter changes targets and sends them"
+    assert round_figures["checkpoint_event_bytes"] > round_figures["event_bytes"], (
+        "only checkpoints hold the view"
+    )
+
+    figures["needs"] = needs = await trio.to_thread.run_sync(site_needs.measure)
+    by_mode = {m["mode"]: m for m in needs["modes"]}
+    assert [m["rounds_over_limit"] for m in needs["modes"]] == [0, 0, 0], "plans never break a limit"
+    assert by_mode["fastest"]["short_kwh"] < by_mode["off"]["short_kwh"], (
+        "planning for needs delivers more of them"
+    )
+    assert by_mode["cheapest"]["cost_per_kwh"] < by_mode["fastest"]["cost_per_kwh"], (
+        "cheapest follows the tariff"
+    )
+
     text = markdown({"when": "now", "machine": "here", "load_average_1_5_15": [0, 0, 0], "figures": figures})
     assert f"on a {LIMIT:g} A site" in text
+    assert "One full site actor round for 1,000 connectors" in text and "| `cheapest` |" in text
