@@ -5,7 +5,7 @@ A connector bound to a Modbus EVSE controller (``[[modbus.devices]]`` with ``sta
 ``connector``) gets its current as the controller's setpoint, written and read back
 (``ModbusDevices.set_current``); any other connector gets ``SetChargingProfile`` through
 ``Fleet.call``, which logs the command and its reply in the station's stream before answering (in
-2.0.1's shape for a station connected with 2.0.1: :func:`~actors.sites.control.as_v201`). A
+the shape of the station's own version: its dialect's ``requests.set_profile``). A
 station that is offline, refuses, errs or does not answer in time is a :class:`ControlFailed`, which
 the site actor counts and retries at its next round.
 """
@@ -20,8 +20,7 @@ import trio
 from actors.commands import Command, CommandError
 from actors.evse_controller import ControlResult
 from actors.fleet import Fleet
-from actors.ocpp.v201.dialect import DIALECT as V201
-from actors.sites.control import ControlFailed, Setpoint, allocation_request, as_v201, failsafe_request
+from actors.sites.control import ControlFailed, Setpoint, allocation_request, failsafe_request
 from actors.sites.model import ConnectorId
 from adapters.modbus_fleet import ModbusDevices, UnknownDevice
 from core.actor import ActorBusy, ActorStopped
@@ -59,8 +58,9 @@ class FleetControl:
         await self._profile(station, failsafe_request(amps))
 
     async def _profile(self, station: str, payload: dict[str, Any]) -> None:
-        if self.fleet.dialect_of(station) is V201:
-            payload = as_v201(payload)
+        dialect = self.fleet.dialect_of(station)
+        if dialect is not None:
+            payload = dialect.requests.set_profile(payload)
         try:
             reply = await self.fleet.call(station, Command("SetChargingProfile", payload))
         except (CommandError, ActorStopped, ActorBusy, trio.TooSlowError) as error:

@@ -19,8 +19,8 @@ Profiles, as OCPP 1.6 ``SetChargingProfile.req`` payloads (:func:`allocation_req
   present current, then lower steps where the plan goes down; never higher).
 
 Profile ids are per connector (``ALLOCATION_PROFILE_ID + connector``), so each send replaces the last.
-A 2.0.1 station takes the same profiles in its own shape (:func:`as_v201`: the EVSE for the connector,
-as 2.0.1 events number them, and a list of schedules).
+A 2.0.1 station takes the same profiles in its own shape (its dialect's ``requests.set_profile``: the
+EVSE for the connector, as 2.0.1 events number them, and a list of schedules).
 """
 
 from __future__ import annotations
@@ -108,22 +108,3 @@ def allocation_request(setpoint: Setpoint) -> dict[str, Any]:
     if setpoint.transaction is not None:
         profile["transactionId"] = setpoint.transaction
     return {"connectorId": number, "csChargingProfiles": profile}
-
-
-def as_v201(request: dict[str, Any]) -> dict[str, Any]:
-    """A 1.6 ``SetChargingProfile.req`` built here, as OCPP 2.0.1's SetChargingProfileRequest: the
-    connector is the EVSE (see ``actors.ocpp.v201.decisions``), the profile's id, stack level, purpose,
-    kind and transaction carry over, its schedule becomes the one schedule of the list (id 1)."""
-    profile = request["csChargingProfiles"]
-    schedule = dict(profile["chargingSchedule"])
-    schedule["id"] = 1
-    body: dict[str, Any] = {
-        "id": profile["chargingProfileId"],
-        "stackLevel": profile["stackLevel"],
-        "chargingProfilePurpose": profile["chargingProfilePurpose"],
-        "chargingProfileKind": profile["chargingProfileKind"],
-        "chargingSchedule": [schedule],
-    }
-    if "transactionId" in profile:
-        body["transactionId"] = str(profile["transactionId"])
-    return {"evseId": request["connectorId"], "chargingProfile": body}
