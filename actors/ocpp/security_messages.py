@@ -1,11 +1,12 @@
-"""The domain events of the certificate messages, the same for OCPP 1.6 (security extension) and 2.0.1.
+"""The domain events of the certificate messages and GetLog, the same for OCPP 1.6 (security
+extension) and 2.0.1.
 
 2.0.1 took these messages from the 1.6 security extension, with small differences this module
 absorbs: GetInstalledCertificateIds asks for one ``certificateType`` in 1.6 and a list (or none: all)
 in 2.0.1, and answers ``certificateHashData`` in 1.6 and ``certificateHashDataChain`` (with a type
 and child certificates per entry) in 2.0.1; SignCertificate and CertificateSigned name a
-``certificateType`` in 2.0.1 only. Both dialects' decisions call :func:`command_events` and
-:func:`station_events`.
+``certificateType`` in 2.0.1 only; GetLog is the same in both. Both dialects' decisions call
+:func:`command_events` and :func:`station_events`.
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ from actors.events.certificates import (
     CertificateInstalled,
     CertificateRequested,
     InstalledCertificatesReported,
+    LogRequested,
 )
 
 COMMANDS = frozenset(
-    {"CertificateSigned", "InstallCertificate", "DeleteCertificate", "GetInstalledCertificateIds"}
+    {"CertificateSigned", "InstallCertificate", "DeleteCertificate", "GetInstalledCertificateIds", "GetLog"}
 )
 
 
@@ -61,7 +63,7 @@ def _installed(request: Mapping[str, Any], response: Mapping[str, Any]) -> Insta
 
 
 def command_events(action: str, request: Mapping[str, Any], response: Mapping[str, Any]) -> list[Event]:
-    """The event an answered certificate command decides (every answer, refusals included)."""
+    """The event an answered certificate command or GetLog decides (every answer, refusals included)."""
     status = str(response.get("status"))
     if action == "InstallCertificate":
         return [CertificateInstalled(certificate_type=request["certificateType"], status=status)]
@@ -71,6 +73,16 @@ def command_events(action: str, request: Mapping[str, Any], response: Mapping[st
         return [_installed(request, response)]
     if action == "CertificateSigned":
         return [CertificateDelivered(status=status, certificate_type=request.get("certificateType"))]
+    if action == "GetLog":
+        return [
+            LogRequested(
+                request_id=request["requestId"],
+                log_type=request["logType"],
+                location=request["log"]["remoteLocation"],
+                status=status,
+                filename=response.get("filename"),
+            )
+        ]
     return []
 
 

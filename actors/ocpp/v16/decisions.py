@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from actors.events import Event, IdToken
-from actors.events.certificates import FirmwareUpdateRequested, LogRequested
+from actors.events.certificates import FirmwareUpdateRequested
 from actors.events.station import (
     Authorized,
     ChargingProfileCleared,
@@ -316,16 +316,6 @@ def command_events(action: str, request: Mapping[str, Any], response: Mapping[st
                 signed=True,
                 request_id=request["requestId"],
                 status=status,
-            )
-        ]
-    if action == "GetLog":
-        return [
-            LogRequested(
-                request_id=request["requestId"],
-                log_type=request["logType"],
-                location=request["log"]["remoteLocation"],
-                status=str(status),
-                filename=response.get("filename"),
             )
         ]
     if action == "SendLocalList" and status == "Accepted":

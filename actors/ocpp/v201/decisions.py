@@ -38,7 +38,7 @@ from datetime import datetime
 from typing import Any
 
 from actors.events import Event, IdToken, TransactionId
-from actors.events.certificates import FirmwareUpdateRequested, LogRequested
+from actors.events.certificates import FirmwareUpdateRequested
 from actors.events.station import (
     Authorized,
     ChargingLimitCleared,
@@ -488,16 +488,6 @@ def command_events(action: str, request: Mapping[str, Any], response: Mapping[st
                 signed="signature" in firmware,
                 request_id=request["requestId"],
                 status=str(status),
-            )
-        ]
-    if action == "GetLog":
-        return [
-            LogRequested(
-                request_id=request["requestId"],
-                log_type=request["logType"],
-                location=request["log"]["remoteLocation"],
-                status=str(status),
-                filename=response.get("filename"),
             )
         ]
     return []
