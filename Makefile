@@ -21,6 +21,7 @@ run: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check core actors adapters projections bench tests
+	$(BIN)/ruff format --check core actors adapters projections bench tests
 	$(BIN)/mypy core actors adapters projections
 
 # Three test workers: most of the suite's wall time is spent waiting on real servers, peers and

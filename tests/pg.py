@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import atexit
 import os
+import pwd
 import shutil
+import socket
 import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -84,7 +88,7 @@ def server_url() -> str:
     return url
 
 
-def _unavailable(reason: str) -> None:
+def _unavailable(reason: str) -> NoReturn:
     if os.environ.get("CI"):
         pytest.fail(reason, pytrace=False)
     pytest.skip(reason)
@@ -132,3 +136,97 @@ def session_url() -> str:
     """A store URL on a fresh schema, dropped when the test process exits (for hypothesis examples
     and other places without a fixture)."""
     return _for_the_session.url()
+
+
+class PrivateServer:
+    """A PostgreSQL server of the test's own, in a temporary directory, that the test may restart.
+
+    Made with the machine's binaries (``/usr/lib/postgresql/<version>/bin``), run as the ``postgres``
+    OS user when the test runs as root (``initdb`` refuses root), listening only on 127.0.0.1 on a
+    free port, with its socket in the temporary directory, trust authentication and ``fsync`` on (so
+    what it committed survives a crash restart). ``url`` is its superuser's URL on database
+    ``postgres``."""
+
+    def __init__(self, bin_dir: Path, root: Path, port: int) -> None:
+        self.bin_dir = bin_dir
+        self.root = root
+        self.data = root / "data"
+        self.log = root / "server.log"
+        self.port = port
+        self.url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+
+    def _run(self, *command: str, timeout: float = 120) -> None:
+        argv = [str(self.bin_dir / command[0]), *command[1:]]
+        if os.geteuid() == 0:
+            argv = ["runuser", "-u", "postgres", "--", *argv]
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=self.root)
+        if done.returncode != 0:
+            tail = self.log.read_text()[-2000:] if self.log.exists() else ""
+            raise RuntimeError(f"{' '.join(argv)}: exit {done.returncode}: {done.stderr.strip()} {tail}")
+
+    def _ctl(self, *args: str) -> None:
+        self._run("pg_ctl", *args, "-w", "-t", "120", "-D", str(self.data), "-l", str(self.log))
+
+    def init(self) -> None:
+        self._run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "--no-sync")
+        with (self.data / "postgresql.conf").open("a") as conf:
+            conf.write(
+                f"listen_addresses = '127.0.0.1'\nport = {self.port}\n"
+                f"unix_socket_directories = '{self.root}'\nfsync = on\nsynchronous_commit = on\n"
+                "shared_buffers = 16MB\nmax_connections = 60\n"
+            )
+
+    def start(self) -> None:
+        self._ctl("start")
+
+    def restart(self, mode: str) -> None:
+        """``pg_ctl restart -m MODE``: ``fast`` (a clean shutdown) or ``immediate`` (a crash: every
+        process killed, WAL replayed at the start)."""
+        self._ctl("restart", "-m", mode)
+
+    def stop(self) -> None:
+        self._ctl("stop", "-m", "immediate")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _bin_dir() -> Path | None:
+    """The newest ``/usr/lib/postgresql/<version>/bin`` with ``initdb`` and ``pg_ctl``."""
+    base = Path("/usr/lib/postgresql")
+    versions = [p for p in base.iterdir() if p.name.isdigit()] if base.is_dir() else []
+    for version in sorted(versions, key=lambda p: int(p.name), reverse=True):
+        if (version / "bin" / "initdb").exists() and (version / "bin" / "pg_ctl").exists():
+            return version / "bin"
+    return None
+
+
+@contextmanager
+def private_server() -> Iterator[PrivateServer]:
+    """A started ``PrivateServer``, stopped (``-m immediate``) and removed at the end; fails (CI) or
+    skips when the binaries or the ``postgres`` OS user are missing."""
+    bin_dir = _bin_dir()
+    if bin_dir is None:
+        _unavailable("no initdb and pg_ctl in /usr/lib/postgresql/<version>/bin (apt-get install postgresql)")
+    if os.geteuid() == 0:
+        try:
+            owner = pwd.getpwnam("postgres")
+        except KeyError:
+            _unavailable("no postgres OS user to run initdb as (initdb refuses root)")
+    root = Path(tempfile.mkdtemp(prefix="cw-pg-"))
+    if os.geteuid() == 0:
+        os.chown(root, owner.pw_uid, owner.pw_gid)
+    server = PrivateServer(bin_dir, root, _free_port())
+    try:
+        server.init()
+        server.start()
+        yield server
+    finally:
+        try:
+            if (server.data / "postmaster.pid").exists():
+                server.stop()
+        finally:
+            shutil.rmtree(root, ignore_errors=True)

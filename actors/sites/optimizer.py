@@ -9,10 +9,14 @@ The problem is a linear program, solved by HiGHS through ``scipy.optimize.linpro
 the current (A per phase) each connector may draw in each slot before its departure, between 0 and
 its maximum. Constraints, in every slot: the EV currents on each phase plus the non-EV load on it stay
 within the current limit in force; their power plus the non-EV power stays within the power limit in
-force; and no connector is planned more energy than it needs. Limits in force come from the site's
-configuration and the limits set by sources (:mod:`actors.sites.limits`), taken at their lowest over
-each slot; the non-EV load at its highest. Goals, in strict order (one LP whose weights rank them:
-see the comment above :func:`_solve`):
+force; the same on every circuit (:class:`Branch`: its connectors, those of the circuits under it
+included, against its own limits less the load it must leave room for); and no connector is planned
+more energy than it needs. Limits in force come from the site's configuration and the limits set by
+sources (:mod:`actors.sites.limits`), taken at their lowest over each slot; the non-EV load at its
+highest. Every step after the LP (the minimum currents, the safety net, the last fill) checks the
+same levels, so a plan fits every circuit as well as the grid connection.
+
+Goals, in strict order (one LP whose weights rank them: see the comment above :func:`_solve`):
 
 1. deliver as much of the needed energy as the limits allow;
 2. with a ``peak_target`` (W), keep the site's highest load (EV plus non-EV, averaged over a slot) at
@@ -102,6 +106,19 @@ class Supply:
 
 
 @dataclass(frozen=True, slots=True)
+class Branch:
+    """A circuit under the grid connection: every connector on it (its sub-circuits' included, so a
+    nested tree is one branch per circuit), its configured limits and the load the EVs planned must
+    leave room for on it (A per phase: non-EV load measured there, connectors not planned)."""
+
+    name: str
+    connectors: frozenset[ConnectorId]
+    max_current: float | None = None  # A per phase
+    max_power: float | None = None  # W over all phases
+    base: tuple[float, float, float] = (0.0, 0.0, 0.0)
+
+
+@dataclass(frozen=True, slots=True)
 class BaseLoad:
     """The non-EV load (A on L1, L2, L3) from ``start`` until the next step; the first holds before."""
 
@@ -127,6 +144,7 @@ class Problem:
     prices: tuple[Price, ...] = ()
     mode: Mode = Mode.FASTEST
     peak_target: float | None = None  # W: the site's load (EV plus non-EV) to stay under
+    branches: tuple[Branch, ...] = ()  # the circuits, each with its own limits
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,11 +180,13 @@ Array = np.ndarray[Any, Any]
 
 @dataclass(frozen=True, slots=True)
 class _Slots:
-    """The problem's time-varying inputs, one row per slot."""
+    """The problem's time-varying inputs, one row per slot; the levels are the grid connection (0)
+    then each branch."""
 
-    phase_room: Array  # (slots, 3): A the current limit leaves the EVs on each phase (inf: no limit)
-    power_room: Array  # (slots,): W the power limit leaves the EVs (inf: no limit)
-    base: Array  # (slots, 3): the highest non-EV A per phase during the slot
+    phase_room: Array  # (levels, slots, 3): A the current limit leaves the EVs on each phase (inf: none)
+    power_room: Array  # (levels, slots): W the power limit leaves the EVs (inf: no limit)
+    member: Array  # (levels, needs): 1 where the need's connector is under the level
+    base: Array  # (slots, 3): the highest non-EV A per phase during the slot at the grid connection
     price: Array  # (slots,): the slot's mean price per kWh (0 without prices)
 
 
@@ -217,9 +237,23 @@ def _slots(problem: Problem) -> _Slots:
             last = _step_index(base_starts, end - timedelta(microseconds=1))
             base[t] = np.max([s.currents for s in problem.base_load[first : last + 1]], axis=0)
         price[t] = _mean_price(problem.prices, price_starts, begin, end)
-    phase_room = np.maximum(0.0, current[:, None] - base)
-    power_room = np.maximum(0.0, power - base.sum(axis=1) * supply.voltage)
-    return _Slots(phase_room, power_room, base, price)
+    phase_rooms = [np.maximum(0.0, current[:, None] - base)]
+    power_rooms = [np.maximum(0.0, power - base.sum(axis=1) * supply.voltage)]
+    members = [np.ones(len(problem.needs))]
+    for branch in problem.branches:
+        amps = np.inf if branch.max_current is None else branch.max_current
+        watts = np.inf if branch.max_power is None else branch.max_power
+        below = np.array(branch.base, dtype=float)
+        phase_rooms.append(np.broadcast_to(np.maximum(0.0, amps - below), (horizon.slots, 3)))
+        power_rooms.append(np.full(horizon.slots, max(0.0, watts - below.sum() * supply.voltage)))
+        members.append(np.array([float(n.connector in branch.connectors) for n in problem.needs]))
+    return _Slots(
+        np.stack(phase_rooms),
+        np.stack(power_rooms),
+        np.stack(members).reshape(len(members), len(problem.needs)),
+        base,
+        price,
+    )
 
 
 def _mean_price(prices: Sequence[Price], starts: Sequence[datetime], begin: datetime, end: datetime) -> float:
@@ -277,9 +311,10 @@ def _columns(
         left = (need.departure - horizon.start).total_seconds()
         share = np.clip((left - starts) / horizon.slot, 0.0, 1.0)
         n = len(need.phases)
+        on = slots.member[:, c] > 0
         cap = np.minimum(
-            np.min(slots.phase_room[:, [p - 1 for p in need.phases]], axis=1),
-            slots.power_room / (voltage * n),
+            np.min(slots.phase_room[on][:, :, [p - 1 for p in need.phases]], axis=(0, 2)),
+            np.min(slots.power_room[on], axis=0) / (voltage * n),
         )
         cap = np.minimum(cap, need.max_current)
         usable = (share > 0) & (cap > _ZERO) & (cap >= need.min_current)
@@ -325,32 +360,38 @@ def _solve(problem: Problem, slots: _Slots, cols: _Columns) -> Array:
     rhs: list[Array] = []
     offset = 0
     mask = _phases_mask(problem)
-    # Current limits: one row per (slot, phase) with a limit.
-    limited = np.isfinite(slots.phase_room)
-    row_of = np.full((horizon.slots, 3), -1)
-    row_of[limited] = np.arange(int(limited.sum()))
-    for p in range(3):
-        on = (mask[cols.need, p] > 0) & limited[cols.slot, p]
-        rows.append(row_of[cols.slot[on], p])
+    for level in range(len(slots.member)):
+        under = slots.member[level, cols.need] > 0
+        if not under.any():
+            continue
+        # Current limits: one row per (slot, phase) with a limit.
+        phase_room = slots.phase_room[level]
+        limited = np.isfinite(phase_room)
+        row_of = np.full((horizon.slots, 3), -1)
+        row_of[limited] = offset + np.arange(int(limited.sum()))
+        for p in range(3):
+            on = under & (mask[cols.need, p] > 0) & limited[cols.slot, p]
+            rows.append(row_of[cols.slot[on], p])
+            colix.append(np.nonzero(on)[0])
+            vals.append(np.ones(int(on.sum())))
+        # A forced minimum may use the whole room: `_round` placed it there, within the real limits.
+        floor = np.zeros((horizon.slots, 3))
+        np.add.at(floor, cols.slot[under], (cols.lower[:, None] * mask[cols.need])[under])
+        rhs.append(np.maximum(phase_room[limited] - _MARGIN, floor[limited]).clip(min=0.0))
+        offset += int(limited.sum())
+        # Power limits: one row per slot with one, in kW.
+        power_room = slots.power_room[level]
+        powered = np.isfinite(power_room)
+        prow = np.full(horizon.slots, -1)
+        prow[powered] = offset + np.arange(int(powered.sum()))
+        on = under & powered[cols.slot]
+        rows.append(prow[cols.slot[on]])
         colix.append(np.nonzero(on)[0])
-        vals.append(np.ones(int(on.sum())))
-    # A forced minimum may use the whole room: `_round` placed it there, within the real limits.
-    floor = np.zeros((horizon.slots, 3))
-    np.add.at(floor, cols.slot, cols.lower[:, None] * mask[cols.need])
-    rhs.append(np.maximum(slots.phase_room[limited] - _MARGIN, floor[limited]).clip(min=0.0))
-    offset += int(limited.sum())
-    # Power limits: one row per slot with one, in kW.
-    powered = np.isfinite(slots.power_room)
-    prow = np.full(horizon.slots, -1)
-    prow[powered] = offset + np.arange(int(powered.sum()))
-    on = powered[cols.slot]
-    rows.append(prow[cols.slot[on]])
-    colix.append(np.nonzero(on)[0])
-    vals.append(cols.kw[on])
-    floor_kw = np.zeros(horizon.slots)
-    np.add.at(floor_kw, cols.slot, cols.lower * cols.kw)
-    rhs.append(np.maximum(slots.power_room[powered] / 1000 - _MARGIN, floor_kw[powered]).clip(min=0.0))
-    offset += int(powered.sum())
+        vals.append(cols.kw[on])
+        floor_kw = np.zeros(horizon.slots)
+        np.add.at(floor_kw, cols.slot[under], (cols.lower * cols.kw)[under])
+        rhs.append(np.maximum(power_room[powered] / 1000 - _MARGIN, floor_kw[powered]).clip(min=0.0))
+        offset += int(powered.sum())
     # Delivered energy: d_c - sum of its kWh <= 0, d_c bounded by the need.
     erow = {int(c): offset + i for i, c in enumerate(needs)}
     rows.append(np.array([erow[int(c)] for c in cols.need]))
@@ -411,18 +452,21 @@ def _grid(problem: Problem, cols: _Columns, x: Array) -> Array:
     return currents
 
 
-def _loads(problem: Problem, currents: Array) -> tuple[Array, Array]:
-    """The EV current on each phase (slots, 3) and EV power in W (slots,) of ``currents``."""
+def _loads(problem: Problem, slots: _Slots, currents: Array) -> tuple[Array, Array]:
+    """The EV current on each phase (levels, slots, 3) and EV power in W (levels, slots) of
+    ``currents`` at each level."""
     mask = _phases_mask(problem)
-    watts = (currents * (mask.sum(axis=1) * problem.supply.voltage)[:, None]).sum(axis=0)
-    return currents.T @ mask, watts
+    per_need = currents * (mask.sum(axis=1) * problem.supply.voltage)[:, None]
+    on_phase = np.stack([(currents * m[:, None]).T @ mask for m in slots.member])
+    return on_phase, slots.member @ per_need
 
 
 def _over(slots: _Slots, on_phase: Array, watts: Array) -> Array:
-    """Per slot, the highest ratio of EV load to the room the limits leave it (>1: over a limit)."""
+    """Per slot, the highest ratio of EV load to the room the limits leave it at any level (>1: over
+    a limit)."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        by_phase = np.where(on_phase > 0, on_phase / slots.phase_room, 0.0).max(axis=1)
-        by_power = np.where(watts > 0, watts / slots.power_room, 0.0)
+        by_phase = np.where(on_phase > 0, on_phase / slots.phase_room, 0.0).max(axis=(0, 2))
+        by_power = np.where(watts > 0, watts / slots.power_room, 0.0).max(axis=0)
     ratio: Array = np.nan_to_num(np.maximum(by_phase, by_power), nan=0.0, posinf=np.inf)
     return ratio
 
@@ -432,13 +476,13 @@ def _shrink(problem: Problem, slots: _Slots, currents: Array) -> None:
     tightened by a margin wider than that tolerance); a current scaled below its minimum pauses."""
     minimum = np.array([n.min_current for n in problem.needs])[:, None]
     for _ in range(3):
-        ratio = _over(slots, *_loads(problem, currents))
+        ratio = _over(slots, *_loads(problem, slots, currents))
         if not (ratio > 1).any():
             return
         factor = np.where(ratio > 1, np.where(np.isinf(ratio), 0.0, (1 - 1e-12) / ratio), 1.0)
         currents *= factor[None, :]
         currents[(currents < minimum) | (currents <= _ZERO)] = 0.0
-    ratio = _over(slots, *_loads(problem, currents))
+    ratio = _over(slots, *_loads(problem, slots, currents))
     currents[:, ratio > 1] = 0.0
 
 
@@ -452,22 +496,31 @@ def _round(
     voltage = problem.supply.voltage
     mask = _phases_mask(problem)
     minimum = np.array([n.min_current for n in problem.needs])
-    on_phase, watts = _loads(problem, currents)
+    on_phase, watts = _loads(problem, slots, currents)
     room_w = slots.power_room
     per_ampere = mask.sum(axis=1) * voltage  # W per A of each connector
     paused: set[tuple[int, int]] = set()
     borrowed = False
 
+    def overs(c: int, t: int) -> list[tuple[int, float, bool]]:
+        """Each level above ``c`` and how far slot ``t`` is over its rooms there, in A of ``c`` (<= 0:
+        it fits), and whether that is its power limit."""
+        found = []
+        for level in np.nonzero(slots.member[:, c] > 0)[0]:
+            # Against the real limits: the next solve relaxes its tightened rows up to the forced minima.
+            for p in range(3):
+                if mask[c, p]:
+                    found.append((int(level), on_phase[level, t, p] - slots.phase_room[level, t, p], False))
+            found.append((int(level), (watts[level, t] - room_w[level, t]) / per_ampere[c], True))
+        return found
+
     def short(c: int, t: int) -> float:
-        """How far slot ``t`` is over its rooms, in A of connector ``c`` (<= 0: it fits)."""
-        # Against the real limits: the next solve relaxes its tightened rows up to the forced minima.
-        over = [on_phase[t, p] - slots.phase_room[t, p] for p in range(3) if mask[c, p]]
-        return float(max([*over, (watts[t] - room_w[t]) / per_ampere[c]]))
+        return float(max(gap for _, gap, _ in overs(c, t)))
 
     def move(c: int, t: int, amount: float) -> None:
         currents[c, t] += amount
-        on_phase[t] += amount * mask[c]
-        watts[t] += amount * per_ampere[c]
+        on_phase[:, t] += amount * slots.member[:, c, None] * mask[c]
+        watts[:, t] += amount * per_ampere[c] * slots.member[:, c]
 
     for c, need in enumerate(problem.needs):
         for found in np.nonzero((currents[c] > 0) & (currents[c] < need.min_current))[0]:
@@ -481,13 +534,16 @@ def _round(
             donors = [int(d) for d in np.argsort(-currents[:, t]) if d != c and (mask[d] * mask[c]).any()]
             donors = donors if borrow else []
             for d in donors:
-                gap = short(c, t)
-                if gap <= 1e-12:
+                over = [(level, gap, power) for level, gap, power in overs(c, t) if gap > 1e-12]
+                if not over:
                     break
+                # Only a donor under a level that is over helps; take what the worst of those needs.
+                helps = [(gap, power) for level, gap, power in over if slots.member[level, d] > 0]
                 spare = currents[d, t] - max(minimum[d], 0.0)
-                if (d, t) in forced or spare <= 0:
+                if (d, t) in forced or spare <= 0 or not helps:
                     continue
-                give = min(spare, gap * per_ampere[c] / per_ampere[d] if watts[t] > room_w[t] else gap)
+                gap, power = max(helps)
+                give = min(spare, gap * per_ampere[c] / per_ampere[d] if power else gap)
                 move(d, t, -give)
                 taken.append((d, give))
             if short(c, t) > 1e-12:
@@ -508,7 +564,7 @@ def _fill(problem: Problem, slots: _Slots, currents: Array) -> None:
     horizon, voltage = problem.horizon, problem.supply.voltage
     mask = _phases_mask(problem)
     per_ampere = mask.sum(axis=1) * voltage
-    on_phase, watts = _loads(problem, currents)
+    on_phase, watts = _loads(problem, slots, currents)
     room_w = slots.power_room
     starts = np.arange(horizon.slots) * horizon.slot
     shares = np.zeros_like(currents)
@@ -524,14 +580,20 @@ def _fill(problem: Problem, slots: _Slots, currents: Array) -> None:
             need = problem.needs[c]
             if short[c] <= 1e-6 or wh_per_a[c, t] <= 0:
                 continue
-            rooms = [slots.phase_room[t, p] - on_phase[t, p] for p in range(3) if mask[c, p]]
-            rooms.append((room_w[t] - watts[t]) / per_ampere[c])
+            above = np.nonzero(slots.member[:, c] > 0)[0]
+            rooms = [
+                slots.phase_room[lv, t, p] - on_phase[lv, t, p]
+                for lv in above
+                for p in range(3)
+                if mask[c, p]
+            ]
+            rooms += [(room_w[lv, t] - watts[lv, t]) / per_ampere[c] for lv in above]
             add = min([need.max_current - currents[c, t], short[c] / wh_per_a[c, t], *rooms])
             if add <= _ZERO or currents[c, t] + add < need.min_current:
                 continue
             currents[c, t] += add
-            on_phase[t] += add * mask[c]
-            watts[t] += add * per_ampere[c]
+            on_phase[:, t] += add * slots.member[:, c, None] * mask[c]
+            watts[:, t] += add * per_ampere[c] * slots.member[:, c]
             short[c] -= add * wh_per_a[c, t]
 
 
@@ -557,9 +619,9 @@ def _report(problem: Problem, slots: _Slots, currents: Array) -> Plan:
                 cost,
             )
         )
-    on_phase, watts = _loads(problem, currents)
-    load = on_phase + slots.base
-    power = watts + slots.base.sum(axis=1) * voltage
+    on_phase, watts = _loads(problem, slots, currents)
+    load = on_phase[0] + slots.base
+    power = watts[0] + slots.base.sum(axis=1) * voltage
     return Plan(
         horizon,
         tuple(plans),
@@ -585,6 +647,12 @@ def _check(problem: Problem) -> None:
         raise PlanError(f"the voltage must be positive, got {problem.supply.voltage}")
     if problem.peak_target is not None and not problem.peak_target >= 0:
         raise PlanError(f"the peak target must be >= 0 W, got {problem.peak_target}")
+    for branch in problem.branches:
+        for name, limit in (("max current", branch.max_current), ("max power", branch.max_power)):
+            if limit is not None and not (math.isfinite(limit) and limit >= 0):
+                raise PlanError(f"circuit {branch.name}: {name} must be a finite number >= 0, got {limit}")
+        if not all(math.isfinite(value) for value in branch.base):
+            raise PlanError(f"circuit {branch.name}: its load must be finite, got {branch.base}")
     seen: set[ConnectorId] = set()
     for need in problem.needs:
         where = f"{need.connector.station}:{need.connector.connector}"

@@ -8,14 +8,15 @@ connectors wanting power have a need in force (set over the API or stated by a 2
 energy still to deliver and a departure ahead: :func:`plan_inputs`), they are
 
 1. planned with :func:`actors.sites.optimizer.plan` over the site's horizon (slots aligned to
-   multiples of ``plan_slot``), against the site's limits in force, its price curve and peak target,
-   with the measured non-EV load plus what the connectors *without* needs were allocated as the
-   load they must leave room for (those keep the instantaneous allocation);
+   multiples of ``plan_slot``), against the site's limits in force and every circuit's limits
+   (:func:`branches_of`), its price curve and peak target, with the measured non-EV load plus what
+   the connectors *without* needs were allocated as the load they must leave room for, at the site
+   and on each circuit they are under (those keep the instantaneous allocation);
 2. fitted: the round allocates again, with each planned connector's current held at its plan for
    the present slot (its minimum and maximum both that value; 0 when the plan pauses it) and the
    others as before:
-   the held connectors are admitted at their plan where it fits every level (circuits included,
-   which the plan does not see) and paused where it does not, and the others share what is left by
+   the held connectors are admitted at their plan where it fits every level (the plan fits them
+   all as they were when it was made) and paused where it does not, and the others share what is left by
    the site's policy, so the room a plan leaves now (a ``cheapest`` car waiting for the night) goes
    to them. This second allocation is a full allocation over every level and phase, so the plan never
    takes a connector above what the allocation allows there: the guarantee is the allocation's own;
@@ -48,6 +49,7 @@ from actors.sites.model import PHASES, ConnectorId, Optimizer, Site
 from actors.sites.needs import need_of, prices_of
 from actors.sites.optimizer import (
     BaseLoad,
+    Branch,
     Horizon,
     Mode,
     Need,
@@ -143,15 +145,19 @@ class Made:
 
 def plan_key(inputs: PlanInputs, decision: Decision, now: datetime, site: Site) -> tuple[object, ...]:
     """What a plan depends on, coarsely: a round whose key differs from the last plan's asks for a
-    new one (a need set, cleared or 0.5 kWh further on, a limit, a price curve, the base load by 2 A,
-    a new slot)."""
+    new one (a need set, cleared or 0.5 kWh further on, a limit, a price curve, the base load at the
+    site or on a circuit by 2 A, a new slot)."""
     needs = tuple(
         (n.connector, n.departure, n.max_current, n.min_current, n.phases, round(n.energy_wh / 500))
         for n in inputs.needs
     )
     base = tuple(round(value / 2) for value in _base(inputs, decision))
+    circuits = tuple(
+        (b.name, b.connectors, tuple(round(value / 2) for value in b.base))
+        for b in branches_of(site, inputs, decision)
+    )
     slot = int(now.timestamp() // site.planning.slot)
-    return (needs, inputs.limits, inputs.prices, base, slot)
+    return (needs, inputs.limits, inputs.prices, base, circuits, slot)
 
 
 def _base(inputs: PlanInputs, decision: Decision) -> tuple[float, float, float]:
@@ -162,6 +168,39 @@ def _base(inputs: PlanInputs, decision: Decision) -> tuple[float, float, float]:
             for phase in demand.phases:
                 base[phase - 1] += decision.targets[demand.connector]
     return (base[0], base[1], base[2])
+
+
+def branches_of(site: Site, inputs: PlanInputs, decision: Decision) -> tuple[Branch, ...]:
+    """Each circuit of ``site`` as the optimizer takes it: the planned connectors under it (on it or
+    on a circuit below it), its configured limits, and the current the round allocated to the
+    connectors under it that are not planned, per phase, as the load the plan must leave room for.
+    (Circuits have no non-EV measurement of their own: the allocation takes them as EV load only.)"""
+    if not site.circuits:
+        return ()
+    parent = {circuit.name: circuit.parent for circuit in site.circuits}
+    planned = {need.connector for need in inputs.needs}
+    under: dict[str, set[ConnectorId]] = {name: set() for name in parent}
+    base: dict[str, list[float]] = {name: [0.0, 0.0, 0.0] for name in parent}
+    for demand in decision.demands:
+        level: str | None = demand.level
+        while level in parent:
+            if demand.connector in planned:
+                under[level].add(demand.connector)
+            else:
+                for phase in demand.phases:
+                    base[level][phase - 1] += decision.targets.get(demand.connector, 0.0)
+            level = parent[level]
+    return tuple(
+        Branch(
+            circuit.name,
+            frozenset(under[circuit.name]),
+            circuit.max_current,
+            circuit.max_power,
+            (base[circuit.name][0], base[circuit.name][1], base[circuit.name][2]),
+        )
+        for circuit in site.circuits
+        if under[circuit.name]
+    )
 
 
 def make_plan(site: Site, now: datetime, decision: Decision, inputs: PlanInputs) -> Made:
@@ -183,6 +222,7 @@ def make_plan(site: Site, now: datetime, decision: Decision, inputs: PlanInputs)
         prices,
         mode,
         settings.peak_target,
+        branches_of(site, inputs, decision),
     )
     try:
         return Made(now, problem, plan(problem), base, note)

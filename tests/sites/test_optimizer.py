@@ -1,8 +1,9 @@
 """The charging optimizer: worked examples, and hypothesis properties of every plan.
 
 Properties: every slot's EV load plus the non-EV load stays within the limit in force (exactly,
-per phase and in W); no connector above its maximum, none between 0 and its minimum; a need that
-could be met alone within the limits is met; cheapest never costs more than fastest for the same
+per phase and in W), at the grid connection and on every circuit of a random tree; no connector
+above its maximum, none between 0 and its minimum; a need that could be met alone within the limits
+(circuits included) is met; cheapest never costs more than fastest for the same
 delivered energy; no needs, no plan.
 """
 
@@ -20,6 +21,7 @@ from actors.sites.limits import Source, SourceLimit, limits_in_force
 from actors.sites.model import ConnectorId
 from actors.sites.optimizer import (
     BaseLoad,
+    Branch,
     Horizon,
     Mode,
     Need,
@@ -407,3 +409,136 @@ def test_no_needs_no_plan(problem):
     )
     assert all(value == 0 for c in result.connectors for value in c.currents)
     assert result.cost == 0 and all(c.unmet_wh == 0 for c in result.connectors)
+
+
+# -- circuits --------------------------------------------------------------------------------------
+
+
+@st.composite
+def trees(draw: st.DrawFn, connectors: tuple[ConnectorId, ...]) -> tuple[Branch, ...]:
+    """Up to four circuits, each under the site or an earlier one, each connector on one of them or on
+    the site itself; a branch holds the connectors of the circuits under it too."""
+    count = draw(st.integers(1, 4))
+    parents = [draw(st.integers(-1, i - 1)) for i in range(count)]  # -1: under the site
+    on = {c: draw(st.integers(-1, count - 1)) for c in connectors}
+
+    def under(i: int, level: int) -> bool:
+        while level != -1:
+            if level == i:
+                return True
+            level = parents[level]
+        return False
+
+    return tuple(
+        Branch(
+            f"c{i}",
+            frozenset(c for c, level in on.items() if under(i, level)),
+            draw(st.one_of(st.none(), st.floats(0, 40))),
+            draw(st.one_of(st.none(), st.floats(0, 30_000))),
+            draw(st.tuples(amperes, amperes, amperes).map(lambda t: (t[0] / 4, t[1] / 4, t[2] / 4))),
+        )
+        for i in range(count)
+    )
+
+
+@st.composite
+def circuit_problems(draw: st.DrawFn) -> Problem:
+    problem = draw(problems())
+    branches = draw(trees(tuple(n.connector for n in problem.needs)))
+    return Problem(
+        HORIZON,
+        problem.needs,
+        problem.supply,
+        problem.base_load,
+        problem.prices,
+        problem.mode,
+        problem.peak_target,
+        branches,
+    )
+
+
+def branch_room(branch: Branch, need: Need) -> float:
+    """A the branch leaves ``need`` alone (inf: no limit)."""
+    amps = (
+        [branch.max_current - branch.base[p - 1] for p in need.phases]
+        if branch.max_current is not None
+        else []
+    )
+    if branch.max_power is not None:
+        amps.append((branch.max_power - sum(branch.base) * 230) / (230 * len(need.phases)))
+    return min(amps, default=float("inf"))
+
+
+@PROPERTY
+@given(circuit_problems())
+def test_every_slot_fits_every_circuit(problem):
+    result = plan(problem)
+    for branch in problem.branches:
+        for t in range(SLOTS):
+            on_phase = [0.0, 0.0, 0.0]
+            ev_watts = 0.0
+            for need, planned in zip(problem.needs, result.connectors, strict=True):
+                if need.connector in branch.connectors:
+                    for p in need.phases:
+                        on_phase[p - 1] += planned.currents[t]
+                    ev_watts += planned.currents[t] * 230 * len(need.phases)
+            if branch.max_current is not None:
+                for p in range(3):
+                    assert on_phase[p] <= max(0.0, branch.max_current - branch.base[p])
+            if branch.max_power is not None:
+                assert ev_watts <= max(0.0, branch.max_power - sum(branch.base) * 230) * (1 + 1e-12)
+
+
+@PROPERTY
+@given(circuit_problems(), st.data())
+def test_a_need_feasible_alone_under_its_circuits_is_met(problem, data):
+    need = data.draw(needs("CP-alone"))
+    branches = tuple(
+        Branch(b.name, frozenset({need.connector}), b.max_current, b.max_power, b.base)
+        for b in problem.branches
+        if data.draw(st.booleans())
+    )
+    problem = Problem(
+        HORIZON,
+        (need,),
+        problem.supply,
+        problem.base_load,
+        problem.prices,
+        problem.mode,
+        problem.peak_target,
+        branches,
+    )
+    note(repr(problem))
+    room = min([branch_room(b, need) for b in branches], default=float("inf"))
+    capped = Need(
+        need.connector,
+        need.energy_wh,
+        need.departure,
+        max(0.0, min(need.max_current, room)),
+        need.phases,
+        need.min_current,
+    )
+    deliverable = alone_deliverable(capped, problem) if room >= need.min_current else 0.0
+    result = plan(problem)
+    if deliverable >= need.energy_wh * 1.001 + 1:
+        assert result.connectors[0].unmet_wh <= 1e-3 * need.energy_wh + 1
+    else:
+        assert result.connectors[0].delivered_wh >= min(need.energy_wh, deliverable) * 0.999 - 1 - (
+            need.min_current * 230 * 3 * 0.25
+        )
+
+
+def test_a_circuit_holds_its_cars_to_its_limit_and_the_site_is_used_whole():
+    """Two cars on a 16 A circuit and one on the site, under a 40 A connection: the circuit's two
+    share at most 16 A between them (the plan sees the circuit, so the round need not pause one for
+    it), and the connection is used whole all the same."""
+    cp3 = ConnectorId("CP-3", 1)
+    wanted = [Need(c, 3 * FULL_HOUR_16A, hours(1), 32) for c in (CP1, CP2, cp3)]
+    result = plan(
+        Problem(
+            HOUR, tuple(wanted), Supply(max_current=40), branches=(Branch("row", frozenset({CP1, CP2}), 16),)
+        )
+    )
+    for t in range(4):
+        assert currents(result, CP1)[t] + currents(result, CP2)[t] <= 16
+        assert sum(result.load[t]) / 3 == pytest.approx(40, abs=1e-3)

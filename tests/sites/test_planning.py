@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from actors.events.needs import ChargingNeedsSet, SitePricesSet
 from actors.events.station import EVChargingNeedsNotified, MeterSampled, TransactionStopped
-from actors.sites import ConnectorId, ConnectorSettings, Member, Optimizer, Pacing, Planning, Site
+from actors.sites import Circuit, ConnectorId, ConnectorSettings, Member, Optimizer, Pacing, Planning, Site
 from actors.sites.decide import decide
 from actors.sites.planning import plan_round
 from actors.sites.view import ConnectorState, GridMeter, SiteView
@@ -208,3 +208,20 @@ def test_a_plan_never_breaks_the_allocation(
         assert on_phase[phase] <= max(limit, non_ev) + EPS
         if non_ev < limit:
             assert on_phase[phase] <= limit + EPS
+
+
+def test_a_plan_fits_the_circuits_so_the_round_pauses_none_of_it() -> None:
+    """Two cars on a 16 A circuit and one on the site under 40 A, all with needs: the plan sees the
+    circuit, so every planned current is admitted as planned (none is paused by the round's second
+    allocation for a circuit it did not know of) and the connection is used whole."""
+    row = Circuit("row", max_current=16, members=(Member("CP-1"), Member("CP-2")))
+    view = view_of(depot(Optimizer.FASTEST, stations=3, limit=40, circuits=(row,)))
+    for station in ("CP-1", "CP-2", "CP-3"):
+        view.needs[ConnectorId(station, 1)] = need(station, 60_000, 8)
+    planned = plan_round(view, NOW, decide(view, NOW, {}), valid_for=300)
+    record = planned.record
+    assert record is not None and len(record["connectors"]) == 3
+    assert all(c["target"] == c["planned"] for c in record["connectors"])
+    targets = planned.decision.targets
+    assert targets[ConnectorId("CP-1", 1)] + targets[ConnectorId("CP-2", 1)] <= 16 + EPS
+    assert sum(targets.values()) >= 40 - 0.3  # floored to 0.1 A each
