@@ -30,7 +30,9 @@ are sent with that id. The link goes live again once a read of the log finds not
 
 **Commands.** A call from the upstream is relayed to the station through the command path (the
 station actor's outbox, as the API's commands are), with the upstream's transaction id turned back
-into the local one; the station's reply (or the failure) is sent back and recorded.
+into the local one; the station's reply (or the failure) is sent back and recorded. For a station on
+a site, a SetChargingProfile of the Tx purposes is held for the site actor instead, so the site's cap
+always holds (``actors.upstream.profiles``).
 
 Every event goes to ``upstream/<id>``, which only this link writes (one task appends, in order).
 """
@@ -72,6 +74,7 @@ from actors.ocpp import (
 )
 from actors.ocpp.dialect import Dialect
 from actors.upstream.backlog import LinkLog, Outgoing, backlog, to_station, to_upstream
+from actors.upstream.profiles import ProfileError, cleared_profiles, held_profile
 from core.actor import Actor, Reply
 from core.clock import Clock
 from core.mailbox import Mailbox
@@ -120,6 +123,7 @@ class LinkSettings:
     call_timeout: float = 30.0  # a forwarded call unanswered this long is lost: the link reopens
     backoff: float = 1.0  # first reconnect delay, doubling (with jitter) up to ...
     backoff_max: float = 60.0
+    sited: frozenset[str] = frozenset()  # stations on a site: their Tx profiles are held (profiles)
 
 
 @dataclass(frozen=True, slots=True)
@@ -589,6 +593,22 @@ class UpstreamLink(Actor[LinkMessage]):
 
     async def _relay(self, socket: Socket, session: Session, call: CallReceived) -> None:
         payload = to_station(call.action, call.payload, self.log.to_local_ids)
+        held: list[Event] = []
+        if self.station_id in self.settings.sited and call.action == "SetChargingProfile":
+            try:
+                profile = held_profile(payload, self.clock.wall())
+            except ProfileError as error:
+                await self._answer_here(socket, session, call, {"status": "Rejected"}, [], str(error))
+                return
+            if profile is not None:  # for the site actor to apply (actors.upstream.profiles)
+                await self._answer_here(socket, session, call, {"status": "Accepted"}, [profile])
+                return
+        if self.station_id in self.settings.sited and call.action == "ClearChargingProfile":
+            cleared, for_station = cleared_profiles(payload)
+            if not for_station:
+                await self._answer_here(socket, session, call, {"status": "Accepted"}, [cleared])
+                return
+            held.append(cleared)
         try:
             result = await self.call(self.station_id, Command(call.action, payload))
         except CommandRejected as rejected:
@@ -614,9 +634,32 @@ class UpstreamLink(Actor[LinkMessage]):
             relayed = UpstreamCommandRelayed(
                 action=call.action, unique_id=call.unique_id, outcome="result", response=result
             )
+        await self._relayed(socket, text, [*held, relayed])
+
+    async def _answer_here(
+        self,
+        socket: Socket,
+        session: Session,
+        call: CallReceived,
+        result: dict[str, Any],
+        events: list[Event],
+        description: str | None = None,
+    ) -> None:
+        """Answer a command for the site without the station (``events`` first: the answer follows
+        what it says is done)."""
+        relayed = UpstreamCommandRelayed(
+            action=call.action,
+            unique_id=call.unique_id,
+            outcome="result",
+            response=result,
+            description=description,
+        )
+        await self._relayed(socket, session.answer(call.unique_id, result), [*events, relayed])
+
+    async def _relayed(self, socket: Socket, text: str, events: list[Event]) -> None:
         self.stats.relayed += 1
         try:
-            await self._append([relayed])
+            await self._append(events)
         except StoreError as error:
             logger.warning("upstream link of %s: a relayed command not recorded: %s", self.station_id, error)
         try:

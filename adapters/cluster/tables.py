@@ -26,7 +26,7 @@ from typing import Any
 import psycopg
 from eventsourcing.persistence import PersistenceError
 from eventsourcing.postgres import PostgresDatastore
-from psycopg.sql import SQL, Composed, Identifier
+from psycopg.sql import SQL, Composed, Identifier, Literal
 
 from adapters.stores.postgres_recorder import LEASES_TABLE
 from adapters.stores.recording import stream_uuid
@@ -55,9 +55,14 @@ _CREATE = (
 # a paused one's stays open (and its leases run out instead). PostgreSQL shows another user's session
 # without its start time (unless the viewer is a superuser or in pg_read_all_stats): such a node is
 # told by its pid alone, and a dead node's pid reused by a new session delays its takeover to expiry.
+# A session recorded before PostgreSQL last started was ended by that restart, whether its node lives
+# or not: until the node reattaches its new session, it counts as alive while its heartbeat is less
+# than a lease old (as a paused node would), so a restart does not make every node take the others'
+# stations.
 _ALIVE = (
-    "(n.stopped IS NULL AND EXISTS (SELECT 1 FROM pg_stat_activity a "
-    "WHERE a.pid = n.pid AND (a.backend_start = n.backend_start OR a.backend_start IS NULL)))"
+    "(n.stopped IS NULL AND (EXISTS (SELECT 1 FROM pg_stat_activity a "
+    "WHERE a.pid = n.pid AND (a.backend_start = n.backend_start OR a.backend_start IS NULL)) "
+    "OR (n.backend_start < pg_postmaster_start_time() AND n.heartbeat > now() - {lease}::interval)))"
 )
 
 
@@ -102,7 +107,9 @@ class ClusterTables:
         self.schema = Identifier(datastore.schema)
 
     def _sql(self, text: str) -> Composed:
-        return SQL(text).format(schema=self.schema, leases=Identifier(LEASES_TABLE))
+        return SQL(text).format(
+            schema=self.schema, leases=Identifier(LEASES_TABLE), lease=Literal(self.lease)
+        )
 
     def create(self) -> None:
         """Create the tables if missing; nodes starting together take turns (an advisory lock)."""
