@@ -96,6 +96,10 @@ class FleetPolicy:
     station_retry_after: float = 60.0
     station_retry_max: float = 900.0
     station_shutdown: float = 5.0
+    # Stations on a site whose optimizer plans their EVs' charging needs (from the site configuration):
+    # a 2.0.1 NotifyEVChargingNeeds from one is answered Processing, the schedule following as a
+    # SetChargingProfile from the site's rounds.
+    planned_stations: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         check_id_tag_status(self.unknown_id_tags)

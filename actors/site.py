@@ -457,6 +457,7 @@ class SiteActor(Actor[SiteMessage]):
                     "remaining_wh": self.view.remaining(key),
                     "departure": need.departure,
                     "max_current": need.max_current,
+                    "min_current": need.min_current,
                 }
                 for key, need in sorted(self.view.needs.items())
             ],

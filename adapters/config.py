@@ -129,7 +129,7 @@ from typing import TYPE_CHECKING, Any
 from actors.ocpp import Policy
 from actors.ocpp.versions import DIALECTS
 from actors.policy import BootDecision, FleetPolicy, IdTag, StationPolicy, check_id_tag_status
-from actors.sites import Site
+from actors.sites import Optimizer, Site
 from adapters.api.options import TOKEN_LISTS, ApiOptions, InsecureApiOptions
 from adapters.certificate_signing import CaFileError, SigningCa
 from adapters.ocpp_server import ServerOptions
@@ -493,6 +493,12 @@ def _modbus_devices(
     return tuple(parse_modbus(document, root.source))
 
 
+def _planned_stations(sites: tuple[Site, ...]) -> frozenset[str]:
+    """The stations on a site whose optimizer is on: a 2.0.1 EV's charging needs there are answered
+    Processing (the site's schedule follows)."""
+    return frozenset(s for site in sites if site.planning.mode is not Optimizer.OFF for s in site.stations)
+
+
 def _sites(
     document: Mapping[str, Any], root: TableReader, base: tuple[Site, ...], devices: tuple[DeviceConfig, ...]
 ) -> tuple[Site, ...]:
@@ -640,6 +646,7 @@ def parse_config(document: Mapping[str, Any], source: str, base: Config | None =
             outbox_capacity=outbox_capacity,
             outbox_bytes=outbox_bytes,
             mailbox_capacity=mailbox_capacity,
+            planned_stations=_planned_stations(sites),
             **supervision,
         ),
     )

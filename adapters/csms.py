@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
@@ -195,7 +195,10 @@ async def open_csms(
         if config.sites:
             root.start_child(ChildSpec(id="sites", factory=partial(sites_tree, csms), kind="supervisor"))
         if config.upstream is not None:
-            csms.upstream = UpstreamLinks(config.upstream, runtime, store, fleet.call)
+            # A site's stations get the upstream's Tx profiles as limits (actors.upstream.profiles).
+            sited = frozenset(station for site in config.sites for station in site.stations)
+            options = replace(config.upstream, settings=replace(config.upstream.settings, sited=sited))
+            csms.upstream = UpstreamLinks(options, runtime, store, fleet.call)
             fleet.forward_upstream(csms.upstream)
             root.start_child(ChildSpec(id="upstream", factory=csms.upstream.tree, kind="supervisor"))
         await start("projections", live.run, _ignore)

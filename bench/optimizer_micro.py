@@ -6,7 +6,10 @@ at most 16 or 32 A, a 6 A minimum, needing 5 to 60 kWh by a departure 2 to 24 h 
 The connection carries 40 % of what all cars could draw at once per phase and the matching power
 (W), with a grid operator's limit 25 % lower from 17:00 to 20:00 of the horizon; a non-EV load that
 changes every hour; an hourly price curve; a peak target at 80 % of the power limit. So limits bind
-and some needs cannot be met: the LP is not trivial.
+and some needs cannot be met: the LP is not trivial. The same site is planned again with circuits:
+two feeders under the connection, each with five rows under it, the connectors spread over the ten
+rows in turn; each row carries 60 % of what its cars could draw at once per phase, each feeder 50 %
+of its rows' (and a row's unplanned load of 1 A per phase), so circuits bind as well.
 
 Each figure is the median of a few plans, in CPU seconds of this process (``time.process_time``:
 the machine is shared) and wall seconds; with the energy left unmet, and the LP's own bound on it
@@ -27,7 +30,7 @@ from typing import Any
 from actors.charging import Unit
 from actors.sites.limits import Source, SourceLimit
 from actors.sites.model import ConnectorId
-from actors.sites.optimizer import BaseLoad, Horizon, Mode, Need, Price, Problem, Supply, plan
+from actors.sites.optimizer import BaseLoad, Branch, Horizon, Mode, Need, Price, Problem, Supply, plan
 from bench.report import write_micro
 
 START = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -35,7 +38,35 @@ HORIZON = Horizon(START, 900, 96)
 SIZES = (10, 100, 1000)
 
 
-def problem(connectors: int, mode: Mode, seed: int = 13, min_current: float = 6.0) -> Problem:
+ROWS, FEEDERS = 10, 2
+
+
+def circuits(needs: list[Need]) -> tuple[Branch, ...]:
+    """Two feeders of five rows each, connector ``i`` on row ``i % 10`` (see the module docstring)."""
+    rows = [needs[r::ROWS] for r in range(ROWS)]
+
+    def cap(on: list[Need], share: float) -> float:
+        return share * max(sum(n.max_current for n in on if p in n.phases) for p in (1, 2, 3))
+
+    branches = [
+        Branch(f"row-{r}", frozenset(n.connector for n in row), cap(row, 0.6), None, (1.0, 1.0, 1.0))
+        for r, row in enumerate(rows)
+        if row
+    ]
+    per_feeder = ROWS // FEEDERS
+    for f in range(FEEDERS):
+        on = [n for row in rows[f * per_feeder : (f + 1) * per_feeder] for n in row]
+        if on:
+            load = float(per_feeder)  # its rows' unplanned load
+            branches.append(
+                Branch(f"feeder-{f}", frozenset(n.connector for n in on), cap(on, 0.5), None, (load,) * 3)
+            )
+    return tuple(branches)
+
+
+def problem(
+    connectors: int, mode: Mode, seed: int = 13, min_current: float = 6.0, with_circuits: bool = False
+) -> Problem:
     rng = random.Random(seed)
     needs = []
     for i in range(connectors):
@@ -71,6 +102,7 @@ def problem(connectors: int, mode: Mode, seed: int = 13, min_current: float = 6.
         prices,
         mode,
         peak_target=0.8 * power,
+        branches=circuits(needs) if with_circuits else (),
     )
 
 
@@ -89,16 +121,17 @@ def _timed(given: Problem, plans: int) -> tuple[float, float, float]:
 
 def run() -> dict[str, Any]:
     rows = []
-    for size in SIZES:
+    for size, with_circuits in ((s, c) for s in SIZES for c in (False, True)):
         plans = {10: 5, 100: 3, 1000: 1}[size]
         for mode in Mode:
-            given = problem(size, mode)
+            given = problem(size, mode, with_circuits=with_circuits)
             cpu, wall, unmet = _timed(given, plans)
-            _, _, bound = _timed(problem(size, mode, min_current=0.0), 1)
+            _, _, bound = _timed(problem(size, mode, min_current=0.0, with_circuits=with_circuits), 1)
             needed = sum(n.energy_wh for n in given.needs) / 1000
             rows.append(
                 {
                     "connectors": size,
+                    "circuits": len(given.branches),
                     "mode": mode.value,
                     "cpu_s": round(cpu, 3),
                     "wall_s": round(wall, 3),
@@ -132,13 +165,16 @@ def _markdown(results: dict[str, Any]) -> str:
             "`unmet` is the energy the plan cannot deliver by departure; `unmet without minimum` is the same",
             "problem with no minimum current (the LP's bound): the difference is what rounding to the 6 A",
             "minimum costs.",
+            "With `circuits` 12 the same site has two feeders of five rows each under the connection, the",
+            "connectors spread over the rows; a row carries 60 % of what its cars could draw at once, a",
+            "feeder 50 % of its rows' (`python -m bench.optimizer_micro` docstring).",
             "",
-            "| connectors | mode | CPU s | wall s | needed kWh | unmet kWh | unmet without minimum kWh "
-            "| plans timed |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- |",
+            "| connectors | circuits | mode | CPU s | wall s | needed kWh | unmet kWh "
+            "| unmet without minimum kWh | plans timed |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
             *(
-                f"| {r['connectors']} | `{r['mode']}` | {r['cpu_s']} | {r['wall_s']} | {r['needed_kwh']} | "
-                f"{r['unmet_kwh']} | {r['unmet_without_minimum_kwh']} | {r['plans']} |"
+                f"| {r['connectors']} | {r['circuits']} | `{r['mode']}` | {r['cpu_s']} | {r['wall_s']} | "
+                f"{r['needed_kwh']} | {r['unmet_kwh']} | {r['unmet_without_minimum_kwh']} | {r['plans']} |"
                 for r in figures["rows"]
             ),
             "",

@@ -101,3 +101,36 @@ class UpstreamReplied(Event):
 
     TYPE: ClassVar[str] = "UpstreamReplied"
     unique_id: str
+
+
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpstreamProfileHeld(Event):
+    """A SetChargingProfile from the upstream for a station on a site, held as a limit the site actor
+    applies instead of being sent to the station (see ``actors.upstream.profiles``).
+
+    ``connector`` (0: every connector of the station), ``profile_id``, ``stack_level``, ``purpose``
+    ("TxProfile" or "TxDefaultProfile"), ``transaction`` (local id, for a TxProfile naming one) and
+    ``limit``: the fields of a ``SiteLimitSet`` (``source`` "fleet_operator", ``unit``, ``value`` or
+    ``schedule``, ``valid_from``, ``valid_until``), in A per phase or W over the connector's phases."""
+
+    TYPE: ClassVar[str] = "UpstreamProfileHeld"
+    connector: int
+    profile_id: int
+    stack_level: int
+    purpose: str
+    limit: dict[str, Any]
+    transaction: TransactionId | None = field(default=None, metadata=OMITTED_WHEN_NONE)
+
+
+@register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpstreamProfilesCleared(Event):
+    """A ClearChargingProfile from the upstream: the held profiles matching every given criterion
+    (none given: all of them) are lifted."""
+
+    TYPE: ClassVar[str] = "UpstreamProfilesCleared"
+    profile_id: int | None = field(default=None, metadata=OMITTED_WHEN_NONE)
+    connector: int | None = field(default=None, metadata=OMITTED_WHEN_NONE)
+    purpose: str | None = field(default=None, metadata=OMITTED_WHEN_NONE)
+    stack_level: int | None = field(default=None, metadata=OMITTED_WHEN_NONE)

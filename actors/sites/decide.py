@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from actors.charging import Unit
 from actors.sites.allocation import Allocation, Demand, allocate, levels_of
 from actors.sites.limits import LimitsInForce, limits_in_force
 from actors.sites.model import PHASES, ConnectorId
@@ -69,6 +70,12 @@ def decide(view: SiteView, now: datetime, sent: Mapping[ConnectorId, float]) -> 
         most = settings.max_current if settings.max_current is not None else DEFAULT_MAX_CURRENT
         if state.controlled and state.vehicle == NO_VEHICLE:
             most = min(most, site.min_current)  # held at the minimum until a vehicle arrives
+        held = view.held.get(key.station)
+        cap = None if held is None else held.cap(key.connector, state.transaction, now)
+        if cap is not None:  # the upstream's profile for it (actors.sites.upstream)
+            capped, unit = cap
+            phases = state.phases(settings.phases)
+            most = min(most, capped if unit is Unit.A else capped / (len(phases) * site.voltage))
         demands.append(
             Demand(
                 key,

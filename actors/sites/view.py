@@ -62,8 +62,10 @@ from actors.events.station import (
     TransactionStarted,
     TransactionStopped,
 )
+from actors.events.upstream import UpstreamProfileHeld, UpstreamProfilesCleared
 from actors.sites.limits import LimitError, Source, SourceLimit
 from actors.sites.model import PHASES, ConnectorId, Site
+from actors.sites.upstream import HeldProfiles
 
 PhaseCurrents = tuple[float | None, float | None, float | None]
 NONE3: PhaseCurrents = (None, None, None)
@@ -118,6 +120,7 @@ class SiteView:
     baselines: dict[ConnectorId, float | None] = field(default_factory=dict)
     prices: SitePricesSet | None = None
     devices: dict[str, ConnectorId] = field(default_factory=dict)  # EVSE controller id -> its connector
+    held: dict[str, HeldProfiles] = field(default_factory=dict)  # the upstream's profiles, by station
 
     def remaining(self, key: ConnectorId) -> float:
         """Wh the need on ``key`` still asks for: its energy less what the register counted since."""
@@ -141,6 +144,7 @@ class SiteView:
         wanted = {f"station/{s}" for s in self.site.stations} | {f"site/{self.site.id}"}
         wanted |= {f"needs/{s}" for s in self.site.stations} | {f"prices/{self.site.id}"}
         wanted |= {f"evse/{device}" for device in self.devices}
+        wanted |= {f"upstream/{s}" for s in self.site.stations}
         if self.site.meter is not None:
             wanted.add(f"meter/{self.site.meter}")
         return wanted
@@ -163,6 +167,8 @@ class SiteView:
                 self.baselines.pop(key, None)
                 return self.needs.pop(key, None) is not None
             return False
+        if kind == "upstream":
+            return self._upstream(ident, event)
         if kind == "prices":
             if isinstance(event, SitePricesSet):
                 self.prices = event
@@ -173,6 +179,19 @@ class SiteView:
             return True
         if isinstance(event, SiteLimitCleared):
             return self.limits.pop(Source(event.source), None) is not None
+        return False
+
+    def _upstream(self, station: str, event: Event) -> bool:
+        if isinstance(event, UpstreamProfileHeld):
+            try:
+                limit = limit_of(SiteLimitSet(**event.limit))
+            except (LimitError, TypeError):
+                return False  # the link checked it when it held it; an unreadable one holds nothing
+            self.held.setdefault(station, HeldProfiles()).hold(event, limit)
+            return True
+        if isinstance(event, UpstreamProfilesCleared):
+            found = self.held.get(station)
+            return found is not None and found.clear(event)
         return False
 
     def _vehicle(self, device: str, event: Event) -> bool:
@@ -229,6 +248,8 @@ class SiteView:
             state.transaction = None
             state.measured = NONE3
             state.drawn = ()
+            if station in self.held:
+                self.held[station].ended(event.connector)
             key = ConnectorId(station, event.connector)
             found = self.needs.get(key)
             if found is not None and found.source == EV_SOURCE:
@@ -355,6 +376,11 @@ class SiteView:
                 "stale": self.meter.stale,
             },
             "limits": [limit_data(limit) for limit in self.limits.values()],
+            "held": [
+                {"station": station, "profile": encode(found.event)[1]}
+                for station, profiles in sorted(self.held.items())
+                for found in profiles.profiles.values()
+            ],
         }
 
     @classmethod
@@ -384,6 +410,10 @@ class SiteView:
             assert isinstance(need, ChargingNeedsSet)
             key = ConnectorId(need.station, need.connector)
             view.needs[key], view.baselines[key] = need, item["baseline"]
+        for item in data.get("held", ()):
+            held = decode(UpstreamProfileHeld.TYPE, item["profile"])
+            assert isinstance(held, UpstreamProfileHeld)
+            view._upstream(item["station"], held)
         if data.get("prices") is not None:
             prices = decode(SitePricesSet.TYPE, data["prices"])
             assert isinstance(prices, SitePricesSet)

@@ -30,13 +30,18 @@ are sent with that id. The link goes live again once a read of the log finds not
 
 **Commands.** A call from the upstream is relayed to the station through the command path (the
 station actor's outbox, as the API's commands are), with the upstream's transaction id turned back
-into the local one; the station's reply (or the failure) is sent back and recorded.
+into the local one; the station's reply (or the failure) is sent back and recorded. For a station on
+a site, a SetChargingProfile of the Tx purposes is held for the site actor instead, so the site's cap
+always holds (``actors.upstream.profiles``).
 
 Every event goes to ``upstream/<id>``, which only this link writes (one task appends, in order).
+A snapshot of its fold (``actors.snapshots``, every few hundred records) lets a restarted link fold
+only the stream's tail.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import random
 from collections.abc import Awaitable, Callable
@@ -71,7 +76,9 @@ from actors.ocpp import (
     Session,
 )
 from actors.ocpp.dialect import Dialect
-from actors.upstream.backlog import LinkLog, Outgoing, backlog, to_station, to_upstream
+from actors.snapshots import StreamSnapshots
+from actors.upstream.backlog import LinkLog, Outgoing, backlog, log_codec, to_station, to_upstream
+from actors.upstream.profiles import ProfileError, cleared_profiles, held_profile
 from core.actor import Actor, Reply
 from core.clock import Clock
 from core.mailbox import Mailbox
@@ -120,6 +127,7 @@ class LinkSettings:
     call_timeout: float = 30.0  # a forwarded call unanswered this long is lost: the link reopens
     backoff: float = 1.0  # first reconnect delay, doubling (with jitter) up to ...
     backoff_max: float = 60.0
+    sited: frozenset[str] = frozenset()  # stations on a site: their Tx profiles are held (profiles)
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +219,10 @@ class UpstreamLink(Actor[LinkMessage]):
         self.station_stream = f"station/{station_id}"
         self.stream = f"upstream/{station_id}"
         self.log = LinkLog()
+        # The fold of what is committed to the stream (``log`` runs ahead: answers are folded before
+        # they are stored); its snapshots let a restart fold only the stream's tail.
+        self.committed = LinkLog()
+        self.snapshots = StreamSnapshots(store, f"actor/{self.stream}", self.stream, log_codec())
         self.state = "down"
         self.url: str | None = None
         self.last_error: str | None = None
@@ -237,10 +249,13 @@ class UpstreamLink(Actor[LinkMessage]):
     # -- lifecycle ------------------------------------------------------------------------------
 
     async def started(self) -> None:
-        for record in await self.store.read_stream(self.stream):
+        restored = await self.snapshots.restore()
+        self.committed, after = restored if restored is not None else (LinkLog(), 0)
+        for record in await self.store.read_stream(self.stream, after=after):
             for event in events_of(record):
-                self.log.apply(event, record.sequence)
-        self.log.connected = False  # whatever the log says, this incarnation starts down
+                self.committed.apply(event, record.sequence)
+        self.committed.connected = False  # whatever the log says, this incarnation starts down
+        self.log = copy.deepcopy(self.committed)
 
     async def run(self, inbox: Mailbox[LinkMessage]) -> None:
         await self.started()
@@ -589,6 +604,22 @@ class UpstreamLink(Actor[LinkMessage]):
 
     async def _relay(self, socket: Socket, session: Session, call: CallReceived) -> None:
         payload = to_station(call.action, call.payload, self.log.to_local_ids)
+        held: list[Event] = []
+        if self.station_id in self.settings.sited and call.action == "SetChargingProfile":
+            try:
+                profile = held_profile(payload, self.clock.wall())
+            except ProfileError as error:
+                await self._answer_here(socket, session, call, {"status": "Rejected"}, [], str(error))
+                return
+            if profile is not None:  # for the site actor to apply (actors.upstream.profiles)
+                await self._answer_here(socket, session, call, {"status": "Accepted"}, [profile])
+                return
+        if self.station_id in self.settings.sited and call.action == "ClearChargingProfile":
+            cleared, for_station = cleared_profiles(payload)
+            if not for_station:
+                await self._answer_here(socket, session, call, {"status": "Accepted"}, [cleared])
+                return
+            held.append(cleared)
         try:
             result = await self.call(self.station_id, Command(call.action, payload))
         except CommandRejected as rejected:
@@ -614,9 +645,32 @@ class UpstreamLink(Actor[LinkMessage]):
             relayed = UpstreamCommandRelayed(
                 action=call.action, unique_id=call.unique_id, outcome="result", response=result
             )
+        await self._relayed(socket, text, [*held, relayed])
+
+    async def _answer_here(
+        self,
+        socket: Socket,
+        session: Session,
+        call: CallReceived,
+        result: dict[str, Any],
+        events: list[Event],
+        description: str | None = None,
+    ) -> None:
+        """Answer a command for the site without the station (``events`` first: the answer follows
+        what it says is done)."""
+        relayed = UpstreamCommandRelayed(
+            action=call.action,
+            unique_id=call.unique_id,
+            outcome="result",
+            response=result,
+            description=description,
+        )
+        await self._relayed(socket, session.answer(call.unique_id, result), [*events, relayed])
+
+    async def _relayed(self, socket: Socket, text: str, events: list[Event]) -> None:
         self.stats.relayed += 1
         try:
-            await self._append([relayed])
+            await self._append(events)
         except StoreError as error:
             logger.warning("upstream link of %s: a relayed command not recorded: %s", self.station_id, error)
         try:
@@ -641,6 +695,11 @@ class UpstreamLink(Actor[LinkMessage]):
             for event in events:
                 if isinstance(event, UpstreamConnected | UpstreamDisconnected):
                     self.log.apply(event)
+            for record in records:
+                for event in events_of(record):
+                    self.committed.apply(event, record.sequence)
+            if self.snapshots.due(self.committed.version) and self._nursery is not None:
+                self.snapshots.save_soon(self._nursery, self.committed, self.committed.version)
 
 
 def _code(code: str) -> ErrorCode:

@@ -9,7 +9,11 @@ GET    /api/sites/{id}/prices                                   the curve in for
 ==============================================================  =====================================
 
 Each change is one event appended to the log (``needs/<station>``, ``prices/<site>``; see
-:mod:`actors.events.needs`) and answered once committed; reads fold the same stream. A station is
+:mod:`actors.events.needs`) and answered once committed; reads fold the same stream. A need a 2.0.1
+EV stated itself (NotifyEVChargingNeeds, source ``"ocpp"``) is held by the station's site, not in
+that stream: the GET asks the site actor and answers the EV's need where the site plans from it (it
+set it after the API's, and its transaction is still running), so the GET shows every need the
+optimizer uses. A station is
 known when it has connected once or a configured site names it (404 otherwise); a site when the
 configuration has it. A body the schema refuses (energy or current not above 0, a time without its
 offset) answers 422 ``invalid_request`` with every failing field in ``details``; one it cannot refuse
@@ -35,10 +39,13 @@ from actors.events.needs import (
     prices_stream,
 )
 from actors.events.registry import Event, events_of
+from actors.site import InspectSite
 from actors.sites.needs import needs_in_force
+from actors.sites.view import EV_SOURCE
 from adapters.api.params import SEQUENCE_MAX, StationId
 from adapters.api.problems import ApiProblem, problem, unknown_station
 from adapters.api.reads import RFC3339, live_state
+from core.actor import ActorBusy, ActorStopped, AskTimeout
 from core.events import check_stream
 from core.store import ConcurrencyConflict, StoreError
 
@@ -46,6 +53,7 @@ if TYPE_CHECKING:
     from adapters.csms import Csms
 
 MAX_PRICE_STEPS = 2000  # three weeks of quarter-hours
+SITE_TIMEOUT = 5.0  # s: how long a GET waits for the site actor's answer before the API's need stands
 SOURCE = "api"
 
 router = APIRouter(prefix="/api", tags=["charging needs"])
@@ -234,14 +242,43 @@ async def set_charging_needs(
     responses={404: problem("no such station (unknown_station) or no need set (no_need)")},
 )
 async def get_charging_needs(request: Request, station_id: StationId, connector: Connector) -> dict[str, Any]:
-    """The need in force on the connector."""
+    """The need in force on the connector: set over this API, or stated by a 2.0.1 EV (source
+    ``ocpp``) where the station's site plans from that one."""
     csms = _csms(request)
     await _known_station(csms, station_id)
+    from_ev = await _ev_need(csms, station_id, connector)
+    if from_ev is not None:
+        return from_ev
     events, _ = await _read(csms, _stream(needs_stream(station_id), station_id))
     held = needs_in_force(events).get(connector)
     if held is None:
         raise ApiProblem(404, "no_need", f"no charging need set on {station_id} connector {connector}")
     return _need(held)
+
+
+async def _ev_need(csms: Csms, station_id: str, connector: int) -> dict[str, Any] | None:
+    """The EV's own need on the connector, as the station's site holds it, if the site plans from it
+    (None: no site, no such need, or the site actor did not answer; the API's need then stands)."""
+    site = next((s.id for s in csms.config.sites if station_id in s.stations), None)
+    ref = None if site is None else csms.sites.get(site)
+    if ref is None:
+        return None
+    try:
+        state: dict[str, Any] = await ref.ask(InspectSite, timeout=SITE_TIMEOUT)
+    except (AskTimeout, ActorBusy, ActorStopped):
+        return None
+    for need in state.get("needs", ()):
+        if (need["station"], need["connector"], need["source"]) == (station_id, connector, EV_SOURCE):
+            return Need(
+                station_id=station_id,
+                connector=connector,
+                energy_wh=need["energy_wh"],
+                departure=need["departure"],
+                max_current=need["max_current"],
+                min_current=need.get("min_current"),
+                source=EV_SOURCE,
+            ).model_dump()
+    return None
 
 
 @writes.delete(

@@ -22,7 +22,6 @@ async def test_a_short_site_run_stays_within_the_limit_but_for_the_reactions() -
     assert figures["rounds"]["change"] >= 1 and figures["profile_sends"]["accepted"] >= 10
 
     figures["round"] = round_figures = await site_round.measure()
-    assert round_figures["sends_per_changed_round"] > 0, "a moved meter changes targets and sends them"
     assert round_figures["checkpoint_event_bytes"] > round_figures["event_bytes"], (
         "only checkpoints hold the view"
     )

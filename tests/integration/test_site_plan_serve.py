@@ -2,8 +2,10 @@
 1.6 stations and one 2.0.1 station (the ``ocpp`` package's ChargePoints).
 
 A need set over the API waits for the cheap hours and the car without a need takes the room; the need
-cleared, the cars share again; a 2.0.1 EV's NotifyEVChargingNeeds is planned too and its plan goes
-out in 2.0.1's SetChargingProfile; ``GET /api/sites/{id}`` and the rounds show the plan.
+cleared, the cars share again; a 2.0.1 EV's NotifyEVChargingNeeds is answered Processing (a station
+on an optimizing site: the schedule follows), is planned too and its plan goes out in 2.0.1's
+SetChargingProfile; ``GET /api/sites/{id}``, the rounds and the connector's charging-needs show it. A
+2.0.1 station on no site is answered Accepted (nothing will follow: it uses its own schedule).
 """
 
 from __future__ import annotations
@@ -144,7 +146,7 @@ async def test_a_site_plans_charging_needs_from_the_api_and_a_2_0_1_ev(tmp_path:
                     },
                 }
                 answer = await ev3.call("NotifyEVChargingNeeds", evse_id=1, charging_needs=needs)
-                assert answer["status"] == "Accepted"
+                assert answer["status"] == "Processing"  # the site's SetChargingProfile follows
                 await until(lambda: limits.get("EV-3", 0.0) > 0, 30)
                 state = await planned_site(client)
                 [planned] = state["plan"]["connectors"]
@@ -154,4 +156,18 @@ async def test_a_site_plans_charging_needs_from_the_api_and_a_2_0_1_ev(tmp_path:
                 assert planned["target"] == planned["planned"] > 0 and planned["unmet_wh"] == 0.0
                 [(_, sent)] = [p for p in profiles if p[0] == "EV-3"][-1:]
                 assert sent["evse_id"] == 1 and sent["charging_profile"]["transaction_id"] == "tx-ev3"
+                # The needs API shows the EV's need, the one the optimizer plans from.
+                answer = await client.get("/api/stations/EV-3/connectors/1/charging-needs")
+                assert answer.status_code == 200, answer.text
+                shown = answer.json()
+                assert (shown["source"], shown["energy_wh"], shown["max_current"]) == ("ocpp", 7000.0, 16.0)
+                assert shown["min_current"] == 6.0
+
+            # A 2.0.1 station on no site: nothing will send it a schedule.
+            async with peer_station(url, "EV-9", version="2.0.1") as ev9:
+                await ev9.call(
+                    "BootNotification", charging_station={"model": "M", "vendor_name": "V"}, reason="PowerUp"
+                )
+                answer = await ev9.call("NotifyEVChargingNeeds", evse_id=1, charging_needs=needs)
+                assert answer["status"] == "Accepted"
             nursery.cancel_scope.cancel()

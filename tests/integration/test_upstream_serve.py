@@ -125,8 +125,12 @@ def metric_values(text: str) -> dict[str, float]:
     return found
 
 
+HOUR = 60  # minutes of meter values recorded while the upstream is gone
+
+
 def at(minute: int) -> str:
-    return f"2026-11-27T08:{minute:02d}:00Z"
+    """08:00 plus ``minute`` minutes, as a station timestamps it."""
+    return f"2026-11-27T{8 + minute // 60:02d}:{minute % 60:02d}:00Z"
 
 
 async def test_an_outage_mid_transaction_is_caught_up_in_order(tmp_path: Path) -> None:
@@ -151,36 +155,29 @@ async def test_an_outage_mid_transaction_is_caught_up_in_order(tmp_path: Path) -
                 ]
         # The upstream is gone (killed): the site goes on under the local policy, all in the log.
         await eventually(lambda: upstream_links(local_api), lambda links: links["CP-1"]["state"] == "down")
-        offline = [
-            (
-                "MeterValues",
-                {"connector_id": 1, "transaction_id": local_1, "meter_value": sample(at(1), 100)},
-            ),
-            ("StatusNotification", {"connector_id": 1, "status": "SuspendedEV", "error_code": "NoError"}),
-            (
-                "MeterValues",
-                {"connector_id": 1, "transaction_id": local_1, "meter_value": sample(at(2), 200)},
-            ),
-            ("Heartbeat", {}),
-            ("StatusNotification", {"connector_id": 1, "status": "Charging", "error_code": "NoError"}),
-            (
-                "MeterValues",
-                {"connector_id": 1, "transaction_id": local_1, "meter_value": sample(at(3), 300)},
-            ),
-            ("Heartbeat", {}),
-            ("StopTransaction", {"transaction_id": local_1, "meter_stop": 400, "timestamp": at(4)}),
-        ]
-        for action, payload in offline:
-            await station.call(action, **payload)
+        # An hour offline: a meter value a minute, statuses and heartbeats among them.
+        between = {
+            20: ("StatusNotification", {"connector_id": 1, "status": "SuspendedEV", "error_code": "NoError"}),
+            30: ("Heartbeat", {}),
+            40: ("StatusNotification", {"connector_id": 1, "status": "Charging", "error_code": "NoError"}),
+            50: ("Heartbeat", {}),
+        }
+        for minute in range(1, HOUR + 1):
+            meter = sample(at(minute), 100 * minute)
+            await station.call("MeterValues", connector_id=1, transaction_id=local_1, meter_value=meter)
+            if minute in between:
+                action, payload = between[minute]
+                await station.call(action, **payload)
+        await station.call("StopTransaction", transaction_id=local_1, meter_stop=99_999, timestamp=at(61))
         second = await station.call(
-            "StartTransaction", connector_id=1, id_tag="T", meter_start=400, timestamp=at(5)
+            "StartTransaction", connector_id=1, id_tag="T", meter_start=99_999, timestamp=at(62)
         )
         local_2 = second["transaction_id"]
         assert local_2 != local_1
         await station.call(
-            "MeterValues", connector_id=1, transaction_id=local_2, meter_value=sample(at(6), 500)
+            "MeterValues", connector_id=1, transaction_id=local_2, meter_value=sample(at(63), 100_100)
         )
-        await station.call("StopTransaction", transaction_id=local_2, meter_stop=600, timestamp=at(7))
+        await station.call("StopTransaction", transaction_id=local_2, meter_stop=100_200, timestamp=at(64))
         links = await upstream_links(local_api)
         assert links["CP-1"]["backlog"] >= 9 and links["CP-1"]["oldest"] is not None
         offline_metrics = metric_values((await local_api.get("/metrics")).text)
@@ -206,35 +203,29 @@ async def test_an_outage_mid_transaction_is_caught_up_in_order(tmp_path: Path) -
         assert online_metrics["chargeward_upstream_backlog_messages"] == 0
         assert online_metrics["chargeward_upstream_caught_up_total"] >= 9
         assert online_metrics["chargeward_upstream_link_flaps_total"] >= 1
-        caught_up = calls[-9:]
+        caught_up = calls[-(HOUR + 6) :]
+        # The hour's meter values in order; only the latest status of connector 1 and the latest
+        # heartbeat, where they stand; then the second transaction.
         assert [action for action, _ in caught_up] == [
-            "MeterValues",
-            "MeterValues",
-            "StatusNotification",  # only the latest status of connector 1 ...
-            "MeterValues",
-            "Heartbeat",  # ... and the latest heartbeat, where they stand
+            *["MeterValues"] * 40,
+            "StatusNotification",
+            *["MeterValues"] * 10,
+            "Heartbeat",
+            *["MeterValues"] * 10,
             "StopTransaction",
             "StartTransaction",
             "MeterValues",
             "StopTransaction",
         ]
-        assert caught_up[2][1]["status"] == "Charging"
-        assert [p["transactionId"] for a, p in caught_up if a in ("MeterValues", "StopTransaction")] == [
-            upstream_1,
-            upstream_1,
-            upstream_1,
-            upstream_1,
-            upstream_2,
-            upstream_2,
-        ]
+        assert caught_up[40][1]["status"] == "Charging"
+        about = [(a, p) for a, p in caught_up if a in ("MeterValues", "StopTransaction")]
+        assert [p["transactionId"] for _, p in about] == [upstream_1] * (HOUR + 1) + [upstream_2] * 2
         # Each with its own timestamp, as the station sent it.
-        assert [p["meterValue"][0]["timestamp"] for a, p in caught_up if a == "MeterValues"] == [
-            at(1),
-            at(2),
-            at(3),
-            at(6),
+        meter_values = [p["meterValue"][0] for a, p in caught_up if a == "MeterValues"]
+        assert [m["timestamp"] for m in meter_values] == [at(minute) for minute in range(1, HOUR + 1)] + [
+            at(63)
         ]
-        assert caught_up[6][1]["timestamp"] == at(5) and caught_up[8][1]["timestamp"] == at(7)
+        assert caught_up[-4][1]["timestamp"] == at(61) and caught_up[-3][1]["timestamp"] == at(62)
 
 
 async def test_a_kill_9_during_catch_up_resumes_from_the_cursor(tmp_path: Path) -> None:

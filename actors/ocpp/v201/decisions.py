@@ -118,7 +118,9 @@ def builtin_response(
     if action == "DataTransfer":
         return {"status": "UnknownVendorId"}
     if action == "NotifyEVChargingNeeds":
-        return {"status": "Accepted"}  # no schedule decider answered: the station uses its own
+        # On a site whose optimizer plans the need, the schedule follows as the site's
+        # SetChargingProfile (K17: Processing); elsewhere nothing will, and the station uses its own.
+        return {"status": "Processing" if station_id in policy.planned_stations else "Accepted"}
     if action == "NotifyEVChargingSchedule":
         return {"status": "Accepted"}
     # No certificate authority behind the built-in rules: the security-extension requests fail.
