@@ -20,6 +20,7 @@ were given and the upstream's (1.6; 2.0.1 stations make their transaction ids up
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -36,6 +37,7 @@ from actors.events.upstream import (
     UpstreamReplied,
 )
 from actors.ocpp import Call, CallResult, OcppError, parse_frame
+from core.state_codec import StateCodec
 
 # Sent only as the latest of their kind (per connector for StatusNotification).
 COALESCED = frozenset({"Heartbeat", "BootNotification", "StatusNotification"})
@@ -95,6 +97,16 @@ class LinkLog:
         if seq > self.cursor:
             self.cursor = seq
             self.answered = {s: u for s, u in self.answered.items() if s > seq}
+
+
+LOG_VERSION = 1
+"""Bump when :class:`LinkLog` changes meaning without changing shape (its snapshots are then ignored)."""
+
+
+def log_codec() -> StateCodec[LinkLog]:
+    """How a link's :class:`LinkLog` is snapshotted (``actors.snapshots``), so a restarted link folds
+    only its stream's tail."""
+    return StateCodec(LinkLog, (), version=LOG_VERSION, modules=(sys.modules[__name__],))
 
 
 def _coalesce_key(item: Outgoing) -> tuple[Any, ...]:

@@ -35,10 +35,13 @@ a site, a SetChargingProfile of the Tx purposes is held for the site actor inste
 always holds (``actors.upstream.profiles``).
 
 Every event goes to ``upstream/<id>``, which only this link writes (one task appends, in order).
+A snapshot of its fold (``actors.snapshots``, every few hundred records) lets a restarted link fold
+only the stream's tail.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import random
 from collections.abc import Awaitable, Callable
@@ -73,7 +76,8 @@ from actors.ocpp import (
     Session,
 )
 from actors.ocpp.dialect import Dialect
-from actors.upstream.backlog import LinkLog, Outgoing, backlog, to_station, to_upstream
+from actors.snapshots import StreamSnapshots
+from actors.upstream.backlog import LinkLog, Outgoing, backlog, log_codec, to_station, to_upstream
 from actors.upstream.profiles import ProfileError, cleared_profiles, held_profile
 from core.actor import Actor, Reply
 from core.clock import Clock
@@ -215,6 +219,10 @@ class UpstreamLink(Actor[LinkMessage]):
         self.station_stream = f"station/{station_id}"
         self.stream = f"upstream/{station_id}"
         self.log = LinkLog()
+        # The fold of what is committed to the stream (``log`` runs ahead: answers are folded before
+        # they are stored); its snapshots let a restart fold only the stream's tail.
+        self.committed = LinkLog()
+        self.snapshots = StreamSnapshots(store, f"actor/{self.stream}", self.stream, log_codec())
         self.state = "down"
         self.url: str | None = None
         self.last_error: str | None = None
@@ -241,10 +249,13 @@ class UpstreamLink(Actor[LinkMessage]):
     # -- lifecycle ------------------------------------------------------------------------------
 
     async def started(self) -> None:
-        for record in await self.store.read_stream(self.stream):
+        restored = await self.snapshots.restore()
+        self.committed, after = restored if restored is not None else (LinkLog(), 0)
+        for record in await self.store.read_stream(self.stream, after=after):
             for event in events_of(record):
-                self.log.apply(event, record.sequence)
-        self.log.connected = False  # whatever the log says, this incarnation starts down
+                self.committed.apply(event, record.sequence)
+        self.committed.connected = False  # whatever the log says, this incarnation starts down
+        self.log = copy.deepcopy(self.committed)
 
     async def run(self, inbox: Mailbox[LinkMessage]) -> None:
         await self.started()
@@ -684,6 +695,11 @@ class UpstreamLink(Actor[LinkMessage]):
             for event in events:
                 if isinstance(event, UpstreamConnected | UpstreamDisconnected):
                     self.log.apply(event)
+            for record in records:
+                for event in events_of(record):
+                    self.committed.apply(event, record.sequence)
+            if self.snapshots.due(self.committed.version) and self._nursery is not None:
+                self.snapshots.save_soon(self._nursery, self.committed, self.committed.version)
 
 
 def _code(code: str) -> ErrorCode:
