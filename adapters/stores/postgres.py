@@ -34,7 +34,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import psycopg
 import trio
 from eventsourcing.persistence import InfrastructureFactory, PersistenceError
-from eventsourcing.postgres import PostgresDatastore
+from eventsourcing.postgres import ConnectionPool, PostgresDatastore
 from psycopg.sql import SQL, Composable, Identifier
 
 from adapters.stores.postgres_recorder import RECORDER_TOPIC, PostgresStreamRecorder
@@ -425,6 +425,27 @@ def _key(transaction_id: int | str) -> str:
     return f"i:{transaction_id}" if isinstance(transaction_id, int) else f"s:{transaction_id}"
 
 
+def _drain_on_failed_check(pool: ConnectionPool[Any]) -> None:
+    """Make the first broken connection found replace every pooled connection.
+
+    A PostgreSQL restart breaks all of them at once. The pool checks a connection before handing it
+    out and, when the check fails, sleeps with a growing backoff (1 s, 2 s, ...) before checking the
+    next one: with ``pool_size`` broken connections, the first commit after a restart waited past
+    ``connect_timeout`` and failed though PostgreSQL was back. Draining at the first failed check
+    discards the others at once, so the next connection handed out is a new one (after one backoff
+    of about a second)."""
+    check = ConnectionPool.check_connection
+
+    def check_or_drain(conn: psycopg.Connection[Any]) -> None:
+        try:
+            check(conn)
+        except Exception:
+            pool.drain()
+            raise
+
+    pool._check = check_or_drain  # the pool takes its check only as a constructor argument
+
+
 def open_log(url: str, poll_interval: float) -> RecordedLog:
     """Open (creating the schema and tables if needed) the store named by ``url``; blocking."""
     target = postgres_target(url)
@@ -452,6 +473,7 @@ def open_log(url: str, poll_interval: float) -> RecordedLog:
         mapper = factory.mapper(transcoder=MsgpackTranscoder(), mapper_class=RecordMapper)
         assert isinstance(mapper, RecordMapper)
         side = PostgresSideTables(recorder.datastore, create=create)
+        _drain_on_failed_check(recorder.datastore.pool)
     except (PersistenceError, psycopg.Error) as e:
         factory.close()
         raise StoreUnavailable(target.location, _reason(e)) from e

@@ -204,3 +204,39 @@ async def test_a_command_through_a_node_that_cannot_reach_postgresql_is_not_reco
         datastore.pool.close()
         with pytest.raises(CommandNotRecorded, match="cannot be reached"):
             await node.call("CP-1", Command("GetLocalListVersion", {}), wait=5)
+
+
+@pytest.mark.slow
+async def test_after_a_postgresql_restart_a_node_is_alive_while_its_heartbeat_is_fresh() -> None:
+    """A restart ends every node's recorded session: a node then counts as alive while its heartbeat
+    is under a lease old (its lease is not taken), until it reattaches a new session; a node that
+    neither beats nor reattaches is dead a lease later. On a PostgreSQL of the test's own, restarted
+    as a crash (``pg_ctl restart -m immediate``)."""
+    with pg.private_server() as server:
+        target = postgres_target(server.url)
+        async with node_store(server.url) as (_, tables):
+            quick = ClusterTables(tables.datastore, 3)  # a viewer whose leases last 3 s
+            conns = [psycopg.connect(**target.connect_kwargs(), autocommit=True) for _ in range(3)]
+            try:
+                for conn, node in zip(conns, ("node-a", "node-b"), strict=False):
+                    await trio.to_thread.run_sync(tables.register, conn, node)
+                for station, node in (("CP-1", "node-a"), ("CP-2", "node-b")):
+                    assert (await trio.to_thread.run_sync(tables.acquire, station, node, None)).epoch == 1
+                await trio.to_thread.run_sync(server.restart, "immediate")
+                for node in ("node-a", "node-b"):  # their heartbeats, on the store's (new) connections
+                    await trio.to_thread.run_sync(tables.renew, node, [])
+                rows = await trio.to_thread.run_sync(quick.nodes)
+                assert {row.node: row.alive for row in rows} == {"node-a": True, "node-b": True}
+                refused = await trio.to_thread.run_sync(quick.acquire, "CP-1", "node-c", None)
+                assert (refused.epoch, refused.holder) == (None, "node-a")
+                # node-a reattaches; node-b, as if it died with the restart, does nothing more.
+                conns[2] = psycopg.connect(**target.connect_kwargs(), autocommit=True)
+                await trio.to_thread.run_sync(tables.reattach, conns[2], "node-a")
+                await trio.sleep(3.5)
+                rows = await trio.to_thread.run_sync(quick.nodes)
+                assert {row.node: row.alive for row in rows} == {"node-a": True, "node-b": False}
+                taken = await trio.to_thread.run_sync(quick.acquire, "CP-2", "node-c", None)
+                assert taken.epoch == 2
+            finally:
+                for conn in conns:
+                    conn.close()

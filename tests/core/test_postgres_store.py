@@ -195,6 +195,21 @@ async def test_connections_killed_under_the_pool_are_replaced(
         assert len(await store.read_all(limit=100)) == 21
 
 
+@pytest.mark.slow
+async def test_the_first_commit_after_a_real_postgresql_restart_is_stored() -> None:
+    """On a PostgreSQL of the test's own, restarted cleanly and as a crash: the store's five pooled
+    connections all die; the first append after each restart is stored (it used to wait out
+    ``connect_timeout`` behind the pool's backoff between checks of the broken ones, and fail)."""
+    with pg.private_server() as private:
+        async with open_store(private.url) as store:
+            await store.append([event("station/CP-1", 0)])
+            for n, mode in enumerate(("fast", "immediate"), start=1):
+                await trio.to_thread.run_sync(private.restart, mode)
+                [record] = await store.append([event("station/CP-1", n)])
+                assert record.position == n + 1
+            assert len(await store.read_stream("station/CP-1")) == 3
+
+
 async def test_followers_wake_on_notify_without_polling_and_catch_up_after_a_lost_listener(
     server: str, pg_schemas: pg.Schemas, monkeypatch: pytest.MonkeyPatch
 ) -> None:
