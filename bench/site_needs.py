@@ -16,6 +16,12 @@ Figures per mode: the fraction of needs met by departure (within 1 %), the energ
 (kWh), the cost of what was delivered, the site's peak (kW, the highest round), the rounds where the
 load was over a limit (0 expected: the round's guarantee), and the planning time per round (median
 and max, CPU of this process).
+
+The ``cheapest`` night runs again with the cars on two circuits (even and odd cars, :data:`ROW_LIMIT` A per
+phase each), once with the plan made against the site alone (``blind``: the plan as it was before
+circuits were constraints of the optimizer, the round's second allocation alone keeping the rows
+within their limits) and once against every circuit, counting also the planned currents the round
+had to pause (a plan the round could not admit) and the rounds over a circuit's limit.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from __future__ import annotations
 import random
 import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -32,7 +38,7 @@ from actors.events.needs import ChargingNeedsSet, SitePricesSet
 from actors.events.refs import IdToken
 from actors.events.site import SiteLimitSet
 from actors.events.station import MeterSampled, TransactionStarted, TransactionStopped
-from actors.sites import ConnectorId, ConnectorSettings, Member, Optimizer, Pacing, Planning, Site
+from actors.sites import Circuit, ConnectorId, ConnectorSettings, Member, Optimizer, Pacing, Planning, Site
 from actors.sites.decide import decide
 from actors.sites.planning import Made, Planned, fit_plan, make_plan, plan_inputs, plan_key
 from actors.sites.view import SiteView
@@ -45,6 +51,7 @@ LIMIT = 80.0  # A per phase at the connection
 EVENING_LIMIT = 55.0  # A per phase a grid operator allows from 17:00 to 21:00
 VOLTAGE = 230.0
 TARIFF = ((0, 0.34), (6, 0.14), (14, 0.30))  # (hours from 16:00, price per kWh): cheap 22:00-06:00
+ROW_LIMIT = 40.0  # A per phase on each of the two circuits (even cars, odd cars) in the circuit runs
 
 
 @dataclass
@@ -85,7 +92,15 @@ def non_ev(at: datetime) -> float:
     return 30.0 if 16 <= hour < 21 else 12.0 if hour >= 21 or hour < 6 else 22.0
 
 
-def site(mode: Optimizer, fleet: list[Car]) -> Site:
+def rows(fleet: list[Car]) -> tuple[Circuit, ...]:
+    """Two circuits under the connection: the even cars' and the odd cars'."""
+    return tuple(
+        Circuit(name, None, ROW_LIMIT, None, tuple(Member(c.station) for c in fleet[start::2]))
+        for name, start in (("row-even", 0), ("row-odd", 1))
+    )
+
+
+def site(mode: Optimizer, fleet: list[Car], circuits: bool = False) -> Site:
     settings = {Member(c.station): ConnectorSettings(phases=c.phases) for c in fleet}
     return Site(
         "depot",
@@ -97,6 +112,7 @@ def site(mode: Optimizer, fleet: list[Car]) -> Site:
         connectors=settings,
         pacing=Pacing(),
         planning=Planning(mode, None, 900, 72),
+        circuits=rows(fleet) if circuits else (),
     )
 
 
@@ -127,9 +143,14 @@ def _price(at: datetime) -> float:
     return [p for h, p in TARIFF if h <= hours][-1]
 
 
-def night(mode: Optimizer, seed: int = 13) -> dict[str, Any]:
+def night(mode: Optimizer, seed: int = 13, circuits: bool = False, blind: bool = False) -> dict[str, Any]:
+    """One night under ``mode``; ``circuits``: the cars on two rows; ``blind``: plans made against the
+    site alone (the rounds still allocate over every level)."""
     fleet = cars(seed)
-    view = SiteView(site(mode, fleet))
+    view = SiteView(site(mode, fleet, circuits))
+    planner = replace(view.site, circuits=()) if blind else view.site
+    row_of = {c.key: i % 2 for i, c in enumerate(fleet)}
+    paused = circuit_over = 0
     view.apply(
         "site/depot",
         SiteLimitSet(
@@ -184,11 +205,13 @@ def night(mode: Optimizer, seed: int = 13) -> dict[str, Any]:
         planned = Planned(decision, {}, None)
         inputs = plan_inputs(view, decision, now)
         if inputs is not None:
-            key = plan_key(inputs, decision, now, view.site)
+            key = plan_key(inputs, decision, now, planner)
             if key != made_for:
-                made, made_for = make_plan(view.site, now, decision, inputs), key
+                made, made_for = make_plan(planner, now, decision, inputs), key
             assert made is not None
             planned = fit_plan(view.site, now, decision, inputs, made, valid_for=ROUND)
+            held = (planned.record or {}).get("connectors", ())
+            paused += sum(1 for c in held if c["planned"] > 0 and c["target"] == 0)
         planning.append(time.process_time() - cpu)
         targets = planned.decision.targets
         sent = dict(targets)
@@ -203,6 +226,12 @@ def night(mode: Optimizer, seed: int = 13) -> dict[str, Any]:
                 load[p - 1] += car.draw
         limit = EVENING_LIMIT if START + timedelta(hours=1) <= now < START + timedelta(hours=5) else LIMIT
         over += any(amps > limit + 1e-6 for amps in load)
+        if circuits:
+            on_row = [[0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]
+            for car in here:
+                for p in car.phases:
+                    on_row[row_of[car.key]][p - 1] += car.draw
+            circuit_over += any(amps > ROW_LIMIT + 1e-6 for row in on_row for amps in row)
         peak = max(peak, sum(load) * VOLTAGE / 1000)
     done += here
     met = [c for c in done if c.taken_wh >= 0.99 * c.need_wh]
@@ -219,6 +248,8 @@ def night(mode: Optimizer, seed: int = 13) -> dict[str, Any]:
         "cost_per_kwh": round(cost / (sum(c.taken_wh for c in done) / 1000), 4),
         "peak_kw": round(peak, 1),
         "rounds_over_limit": over,
+        "rounds_over_a_circuit": circuit_over,
+        "plans_paused_by_the_round": paused,
         "round_cpu_ms": {
             "median": round(statistics.median(planning) * 1000, 1),
             "max": round(max(planning) * 1000, 1),
@@ -263,6 +294,13 @@ def measure() -> dict[str, Any]:
         "round_s": ROUND,
         "hours": HOURS,
         "modes": [night(mode) for mode in (Optimizer.OFF, Optimizer.FASTEST, Optimizer.CHEAPEST)],
+        "circuits": {
+            "row_limit_a": ROW_LIMIT,
+            "runs": [
+                {"plan_sees": "the site alone", **night(Optimizer.CHEAPEST, circuits=True, blind=True)},
+                {"plan_sees": "every circuit", **night(Optimizer.CHEAPEST, circuits=True)},
+            ],
+        },
     }
 
 

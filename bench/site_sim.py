@@ -358,6 +358,27 @@ def _needs_rows(n: dict[str, Any]) -> list[str]:
         "first plan's includes loading scipy.",
         "",
     ]
+    circuits = n.get("circuits")
+    if circuits:
+        rows += [
+            "The `cheapest` night with the cars on two circuits of "
+            f"{circuits['row_limit_a']:g} A per phase (even and odd cars), the plan made against the "
+            "site alone (as before circuits were constraints of the optimizer: the round's second "
+            "allocation alone keeps the rows within their limits) or against every circuit. `plans "
+            "paused` counts the connectors in all rounds whose planned current the round could not "
+            "admit (0 A instead).",
+            "",
+            "| optimizer | plan sees | needs met | energy short (kWh) | cost per kWh | plans paused | "
+            "rounds over the site / a circuit |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        for m in circuits["runs"]:
+            rows.append(
+                f"| `{m['mode']}` | {m['plan_sees']} | {m['met']} of {m['needs']} | {m['short_kwh']} | "
+                f"{m['cost_per_kwh']} | {m['plans_paused_by_the_round']} | {m['rounds_over_limit']} / "
+                f"{m['rounds_over_a_circuit']} |"
+            )
+        rows.append("")
     return rows
 
 

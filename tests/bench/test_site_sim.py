@@ -35,6 +35,12 @@ async def test_a_short_site_run_stays_within_the_limit_but_for_the_reactions() -
     assert by_mode["cheapest"]["cost_per_kwh"] < by_mode["fastest"]["cost_per_kwh"], (
         "cheapest follows the tariff"
     )
+    runs = needs["circuits"]["runs"]
+    assert all(r["rounds_over_limit"] == 0 and r["rounds_over_a_circuit"] == 0 for r in runs)
+    for blind, seeing in zip(runs[::2], runs[1::2], strict=True):
+        assert seeing["plans_paused_by_the_round"] < blind["plans_paused_by_the_round"], (
+            "a plan that sees the circuits is admitted as planned"
+        )
 
     text = markdown({"when": "now", "machine": "here", "load_average_1_5_15": [0, 0, 0], "figures": figures})
     assert f"on a {LIMIT:g} A site" in text
