@@ -303,10 +303,11 @@ class ClusterNode:
                     self._nursery.start_soon(self._lost, station, epoch)
 
     async def _close_orphans(self, live: ProjectionRunner[LiveState], clock: Clock) -> None:
+        suspects: set[str] = set()
         while True:
             await trio.sleep(self.lease_seconds / 3)
             try:
-                await close_orphans(self, live, clock)
+                await close_orphans(self, live, clock, suspects)
             except (*DB_ERRORS, StoreError) as error:
                 log.warning(
                     "node %s: cannot close orphaned stations: %s",

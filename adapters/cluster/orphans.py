@@ -14,6 +14,11 @@ whose lease no live node holds unexpired (:meth:`ClusterTables.orphans`) it clos
 3. it releases the leases. A station reconnecting meanwhile waits at most that long for its lease.
 
 Several nodes may find the same orphan: the lease serialises them, and the second sees it closed.
+
+A holder that looks gone (its listening session is not in ``pg_stat_activity``) may only be
+reconnecting that session (a network blip, its connection terminated): its station counts as an
+orphan only when the holder looked gone in two rounds running (``suspects`` carries the stations
+from one round to the next), a heartbeat apart, longer than a live node takes to reconnect.
 """
 
 from __future__ import annotations
@@ -46,8 +51,13 @@ def _reason(holder: str | None, alive: bool) -> str:
     return f"node {holder} is gone"
 
 
-async def close_orphans(node: ClusterNode, live: ProjectionRunner[LiveState], clock: Clock) -> int:
-    """One round (see the module docstring); how many stations were marked disconnected."""
+async def close_orphans(
+    node: ClusterNode, live: ProjectionRunner[LiveState], clock: Clock, suspects: set[str]
+) -> int:
+    """One round (see the module docstring); how many stations were marked disconnected.
+
+    ``suspects``: the stations whose holder looked gone in the previous round; updated for the next.
+    """
     # Up to date first (a node that just started may still be folding the log), so the leases taken
     # below are held only for the moment it takes to fold what came in since.
     await live.wait_for(await node.store.head())
@@ -58,7 +68,11 @@ async def close_orphans(node: ClusterNode, live: ProjectionRunner[LiveState], cl
     ]
     if not connected:
         return 0
-    orphans = await trio.to_thread.run_sync(node.tables.orphans, connected)
+    found = await trio.to_thread.run_sync(node.tables.orphans, connected)
+    gone = {station for station, holder, alive in found if holder is not None and not alive}
+    orphans = [orphan for orphan in found if orphan[0] not in gone or orphan[0] in suspects]
+    suspects.clear()
+    suspects.update(gone)
     if not orphans:
         return 0
     locks = []
