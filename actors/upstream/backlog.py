@@ -20,6 +20,7 @@ were given and the upstream's (1.6; 2.0.1 stations make their transaction ids up
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -103,9 +104,10 @@ LOG_VERSION = 1
 """Bump when :class:`LinkLog` changes meaning without changing shape (its snapshots are then ignored)."""
 
 
+@functools.cache
 def log_codec() -> StateCodec[LinkLog]:
     """How a link's :class:`LinkLog` is snapshotted (``actors.snapshots``), so a restarted link folds
-    only its stream's tail."""
+    only its stream's tail; one per process (its fingerprint reads this module's source)."""
     return StateCodec(LinkLog, (), version=LOG_VERSION, modules=(sys.modules[__name__],))
 
 
