@@ -3,9 +3,8 @@
 Properties: every slot's EV load plus the non-EV load stays within the limit in force (exactly,
 per phase and in W), at the grid connection and on every circuit of a random tree; no connector
 above its maximum, none between 0 and its minimum; a need that could be met alone within the limits
-(circuits included) is met, and so are
-needs that every level could carry at once at their maximum currents; cheapest never costs more than fastest for the same
-delivered energy; no needs, no plan.
+(circuits included) is met, and so are needs that every level could carry at once at their maximum
+currents; cheapest never costs more than fastest for the same delivered energy; no needs, no plan.
 """
 
 from __future__ import annotations
