@@ -205,6 +205,17 @@ class Config:
             return self.store_url
         return f"sqlite:///{(self.data_dir / 'events.db').resolve()}"
 
+    @property
+    def fleet_policy(self) -> FleetPolicy:
+        """The fleet policy the stations run under: ``fleet`` with the stations of every site whose
+        optimizer is on added to ``planned_stations`` (a 2.0.1 EV's charging needs there are answered
+        Processing: the site's schedule follows). Serve, an embedder's ``open_csms`` and
+        ``replay --rerun`` all take it from here, whatever built the configuration."""
+        planned = {s for site in self.sites if site.planning.mode is not Optimizer.OFF for s in site.stations}
+        if planned <= self.fleet.planned_stations:
+            return self.fleet
+        return replace(self.fleet, planned_stations=self.fleet.planned_stations | planned)
+
 
 class TableReader:
     """Typed access to one table of the file, remembering the dotted key for error messages.
@@ -493,12 +504,6 @@ def _modbus_devices(
     return tuple(parse_modbus(document, root.source))
 
 
-def _planned_stations(sites: tuple[Site, ...]) -> frozenset[str]:
-    """The stations on a site whose optimizer is on: a 2.0.1 EV's charging needs there are answered
-    Processing (the site's schedule follows)."""
-    return frozenset(s for site in sites if site.planning.mode is not Optimizer.OFF for s in site.stations)
-
-
 def _sites(
     document: Mapping[str, Any], root: TableReader, base: tuple[Site, ...], devices: tuple[DeviceConfig, ...]
 ) -> tuple[Site, ...]:
@@ -646,7 +651,6 @@ def parse_config(document: Mapping[str, Any], source: str, base: Config | None =
             outbox_capacity=outbox_capacity,
             outbox_bytes=outbox_bytes,
             mailbox_capacity=mailbox_capacity,
-            planned_stations=_planned_stations(sites),
             **supervision,
         ),
     )

@@ -154,7 +154,7 @@ async def open_csms(
     if config.node is not None and config.node.name is not None:
         check_node_store(config.node, config.resolved_store_url)
     async with open_store(config.resolved_store_url) as store, trio.open_nursery() as nursery:
-        fleet = Fleet(runtime, store, config.fleet, station_actor=station_actor)
+        fleet = Fleet(runtime, store, config.fleet_policy, station_actor=station_actor)
         live = live_runner(store, config)
         transactions = transaction_index(store, config)
         csms = Csms(config, store, runtime, fleet, live, transactions)

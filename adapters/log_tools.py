@@ -100,7 +100,7 @@ def _rerun_policy(args: argparse.Namespace) -> FleetPolicy:
         raise ConfigError(
             "command line", "--rerun", "re-runs the whole log; --at and --position do not apply"
         )
-    return load_config(args.config, Config(data_dir=args.data_dir), os.environ).fleet
+    return load_config(args.config, Config(data_dir=args.data_dir), os.environ).fleet_policy
 
 
 async def run(args: argparse.Namespace) -> int:

@@ -49,7 +49,8 @@ NOT_IN_THE_FILE = {
     "signing_ca.days": "[server] station_cert_days, used with ca_cert: tests/security/ (certificates)",
     "server.ssl_context": "built from [server] tls_cert, tls_key, client_ca (tests/security test them)",
     "fleet.planned_stations": (
-        "built from [sites.<id>] optimizer and stations: tests/integration/test_site_plan_serve.py"
+        "Config.fleet_policy adds the stations of [sites.<id>] with an optimizer: "
+        "tests/integration/test_site_plan_serve.py"
     ),
     "server.security.client_id_field": (
         "needs [server] client_ca, a real file: tests/security/test_client_id_field.py sets it through serve"

@@ -3,8 +3,8 @@
 Properties: every slot's EV load plus the non-EV load stays within the limit in force (exactly,
 per phase and in W), at the grid connection and on every circuit of a random tree; no connector
 above its maximum, none between 0 and its minimum; a need that could be met alone within the limits
-(circuits included) is met; cheapest never costs more than fastest for the same
-delivered energy; no needs, no plan.
+(circuits included) is met, and so are needs that every level could carry at once at their maximum
+currents; cheapest never costs more than fastest for the same delivered energy; no needs, no plan.
 """
 
 from __future__ import annotations
@@ -542,3 +542,62 @@ def test_a_circuit_holds_its_cars_to_its_limit_and_the_site_is_used_whole():
     for t in range(4):
         assert currents(result, CP1)[t] + currents(result, CP2)[t] <= 16
         assert sum(result.load[t]) / 3 == pytest.approx(40, abs=1e-3)
+
+
+@st.composite
+def roomy_problems(draw: st.DrawFn) -> Problem:
+    """Needs every level could carry at once at their maximum currents (with a margin), each one
+    deliverable at its maximum before its departure: nothing should be left unmet."""
+    count = draw(st.integers(1, 4))
+    found = []
+    for i in range(count):
+        max_current = draw(st.floats(6, 32))
+        phases = draw(st.sampled_from([(1, 2, 3), (1,), (2,), (3,), (1, 2)]))
+        seconds = draw(st.integers(900, SLOTS * 900 + 1800))
+        hours = min(seconds, SLOTS * 900) / 3600
+        energy = draw(st.floats(0, 0.9)) * max_current * 230 * len(phases) * hours
+        minimum = draw(st.sampled_from([0.0, 6.0]))
+        found.append(
+            Need(
+                ConnectorId(f"CP-{i}", 1),
+                energy,
+                T0 + timedelta(seconds=seconds),
+                max_current,
+                phases,
+                minimum,
+            )
+        )
+
+    def room(on: list[Need]) -> tuple[float, float]:
+        amps = max(sum(n.max_current for n in on if p in n.phases) for p in (1, 2, 3))
+        return amps, sum(n.max_current * 230 * len(n.phases) for n in on)
+
+    branches = []
+    for b in draw(trees(tuple(n.connector for n in found))):
+        amps, watts = room([n for n in found if n.connector in b.connectors])
+        margin = draw(st.floats(0.5, 10))
+        branches.append(
+            Branch(
+                b.name,
+                b.connectors,
+                amps + max(b.base) + margin,
+                draw(st.one_of(st.none(), st.just(watts + sum(b.base) * 230 + margin * 230))),
+                b.base,
+            )
+        )
+    amps, watts = room(found)
+    return Problem(
+        HORIZON,
+        tuple(found),
+        Supply(max_current=amps + 1, max_power=draw(st.one_of(st.none(), st.just(watts + 230)))),
+        mode=Mode.FASTEST,
+        branches=tuple(branches),
+    )
+
+
+@PROPERTY
+@given(roomy_problems())
+def test_needs_every_circuit_can_carry_are_all_met(problem):
+    result = plan(problem)
+    for need, planned in zip(problem.needs, result.connectors, strict=True):
+        assert planned.unmet_wh <= 1e-3 * need.energy_wh + 1
