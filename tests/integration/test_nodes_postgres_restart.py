@@ -25,9 +25,9 @@ import trio
 
 from adapters.stores import open_store
 from tests import pg
+from tests.integration.metered_load import READY, meter, metered_values, send_until
 from tests.integration.peer import PeerCallFailed, peer_station
 from tests.integration.serving import serving
-from tests.integration.test_postgres_outage import READY, _meter, _metered, _send
 from tests.integration.test_server_restart import ocpp_url
 
 pytestmark = pytest.mark.slow
@@ -95,8 +95,8 @@ async def test_nodes_keep_their_stations_across_a_postgresql_crash_and_fail_over
             assert await _leases(api_b) == {ON_A: "node-a", ON_B: "node-b"}
             stop = trio.Event()
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(_send, on_a, acked[ON_A], failures, stop)
-                nursery.start_soon(_send, on_b, acked[ON_B], failures, stop)
+                nursery.start_soon(send_until, on_a, acked[ON_A], failures, stop)
+                nursery.start_soon(send_until, on_b, acked[ON_B], failures, stop)
                 await trio.sleep(1.0)
                 await trio.to_thread.run_sync(server.restart, "immediate")
                 # Long enough for both nodes to reconnect and run their orphan sweeps (every third
@@ -104,7 +104,7 @@ async def test_nodes_keep_their_stations_across_a_postgresql_crash_and_fail_over
                 await trio.sleep(LEASE_SECONDS / 3 * 2)
                 stop.set()
             for peer in (on_a, on_b):
-                await _meter(peer, 100_001)
+                await meter(peer, 100_001)
             assert await _leases(api_b) == {ON_A: "node-a", ON_B: "node-b"}
             for station in (ON_A, ON_B):
                 assert "StationDisconnected" not in await _types(server.url, station)
@@ -115,14 +115,14 @@ async def test_nodes_keep_their_stations_across_a_postgresql_crash_and_fail_over
                 await a.process.wait()
         async with peer_station(ocpp_url(b.banner), ON_A) as moved:
             await _boot(moved)
-            await _meter(moved, 100_002)
-        await _meter(on_b, 100_002)
+            await meter(moved, 100_002)
+        await meter(on_b, 100_002)
 
     kinds = {failure.split(":")[0] for failure in failures}
     assert kinds <= {"InternalError", "GenericError", "TimeoutError"}, failures
     async with open_store(server.url) as store:
         for station in (ON_A, ON_B):
-            stored = _metered(await store.read_stream(f"station/{station}"))
+            stored = metered_values(await store.read_stream(f"station/{station}"))
             missing = set(acked[station]) - set(stored)
             assert acked[station]
             assert not missing, f"{station}: acknowledged but not stored: {sorted(missing)}"

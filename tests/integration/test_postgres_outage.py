@@ -15,7 +15,6 @@ answered, a new station boots, the API answers.
 
 from __future__ import annotations
 
-import json
 import uuid
 from pathlib import Path
 
@@ -26,15 +25,14 @@ import trio
 
 from adapters.stores import open_store
 from tests import pg
-from tests.integration.peer import PeerCallFailed, PeerStation, peer_station
+from tests.integration.metered_load import READY, booted_peers, meter, metered_values, send_until
+from tests.integration.peer import peer_station
 from tests.integration.serving import serving
 from tests.integration.test_server_restart import ocpp_url
 
 pytestmark = pytest.mark.slow
 
 STATIONS = ("CP-OUT-1", "CP-OUT-2", "CP-OUT-3")
-T0 = "2026-11-27T06:00:00Z"
-READY = b"(docs at /docs)"
 CUTS = 3
 CUT_SECONDS = 2.0
 
@@ -66,40 +64,6 @@ async def _cut(app: str) -> int:
     return killed
 
 
-async def _meter(station: PeerStation, value: int) -> None:
-    await station.call(
-        "MeterValues",
-        connector_id=1,
-        meter_value=[{"timestamp": T0, "sampled_value": [{"value": str(value)}]}],
-    )
-
-
-async def _send(station: PeerStation, acked: list[int], failures: list[str], stop: trio.Event) -> None:
-    """MeterValues 1, 2, 3, ... until ``stop``; a value that failed is sent again (not counted twice)."""
-    value = 0
-    while not stop.is_set():
-        value += 1
-        while True:
-            try:
-                await _meter(station, value)
-            except PeerCallFailed as error:
-                failures.append(str(error))
-                assert len(failures) < 100, failures[-3:]  # the server does not recover
-                await trio.sleep(0.2)
-                continue
-            acked.append(value)
-            break
-
-
-def _metered(records: list[object]) -> list[int]:
-    values = []
-    for record in records:
-        if record.type == "FrameReceived" and record.data.get("action") == "MeterValues":  # type: ignore[attr-defined]
-            message = json.loads(record.data["text"])  # type: ignore[attr-defined]
-            values.append(int(message[3]["meterValue"][0]["sampledValue"][0]["value"]))
-    return values
-
-
 async def test_every_acknowledged_message_is_stored_across_lost_connections(
     tmp_path: Path, store_url: str
 ) -> None:
@@ -112,19 +76,11 @@ async def test_every_acknowledged_message_is_stored_across_lost_connections(
     killed = 0
     async with serving("--config", str(config), *ports, until=READY, env={"PGAPPNAME": app}) as server:
         url = ocpp_url(server.banner)
-        async with (
-            peer_station(url, STATIONS[0]) as one,
-            peer_station(url, STATIONS[1]) as two,
-            peer_station(url, STATIONS[2]) as three,
-        ):
-            peers = dict(zip(STATIONS, (one, two, three), strict=True))
-            for peer in peers.values():
-                boot = await peer.call("BootNotification", charge_point_model="M", charge_point_vendor="V")
-                assert boot["status"] == "Accepted"
+        async with booted_peers(url, STATIONS) as peers:
             stop = trio.Event()
             async with trio.open_nursery() as nursery:
                 for station, peer in peers.items():
-                    nursery.start_soon(_send, peer, acked[station], failures, stop)
+                    nursery.start_soon(send_until, peer, acked[station], failures, stop)
                 for _ in range(CUTS):
                     await trio.sleep(1.0)
                     killed += await _cut(app)
@@ -133,7 +89,7 @@ async def test_every_acknowledged_message_is_stored_across_lost_connections(
             # The server goes on: every station's next messages are answered at once.
             for peer in peers.values():
                 for value in (100_001, 100_002):
-                    await _meter(peer, value)
+                    await meter(peer, value)
             async with peer_station(url, "CP-OUT-NEW") as new:
                 boot = await new.call("BootNotification", charge_point_model="M", charge_point_vendor="V")
                 assert boot["status"] == "Accepted"
@@ -149,7 +105,7 @@ async def test_every_acknowledged_message_is_stored_across_lost_connections(
     assert kinds <= {"InternalError", "GenericError", "TimeoutError"}, failures
     async with open_store(store_url) as store:
         for station in STATIONS:
-            stored = _metered(await store.read_stream(f"station/{station}"))
+            stored = metered_values(await store.read_stream(f"station/{station}"))
             missing = set(acked[station]) - set(stored)
             assert not missing, f"{station}: acknowledged but not stored: {sorted(missing)}"
             assert {100_001, 100_002} <= set(stored)

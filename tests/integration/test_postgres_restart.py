@@ -23,9 +23,9 @@ import trio
 
 from adapters.stores import open_store
 from tests import pg
+from tests.integration.metered_load import READY, booted_peers, meter, metered_values, send_until
 from tests.integration.peer import peer_station
 from tests.integration.serving import serving
-from tests.integration.test_postgres_outage import READY, _meter, _metered, _send
 from tests.integration.test_server_restart import ocpp_url
 
 pytestmark = pytest.mark.slow
@@ -64,25 +64,17 @@ async def test_every_acknowledged_message_is_stored_across_postgresql_restarts(
     failures: list[str] = []
     async with serving("--config", str(config), *ports, until=READY) as served:
         url = ocpp_url(served.banner)
-        async with (
-            peer_station(url, STATIONS[0]) as one,
-            peer_station(url, STATIONS[1]) as two,
-            peer_station(url, STATIONS[2]) as three,
-        ):
-            peers = dict(zip(STATIONS, (one, two, three), strict=True))
-            for peer in peers.values():
-                boot = await peer.call("BootNotification", charge_point_model="M", charge_point_vendor="V")
-                assert boot["status"] == "Accepted"
+        async with booted_peers(url, STATIONS) as peers:
             stop = trio.Event()
             async with trio.open_nursery() as nursery:
                 for station, peer in peers.items():
-                    nursery.start_soon(_send, peer, acked[station], failures, stop)
+                    nursery.start_soon(send_until, peer, acked[station], failures, stop)
                 await _restarts(server)
                 stop.set()
             # The server goes on, not restarted: every station's next messages are answered.
             for peer in peers.values():
                 for value in (100_001, 100_002):
-                    await _meter(peer, value)
+                    await meter(peer, value)
             async with peer_station(url, "CP-RST-NEW") as new:
                 boot = await new.call("BootNotification", charge_point_model="M", charge_point_vendor="V")
                 assert boot["status"] == "Accepted"
@@ -100,7 +92,7 @@ async def test_every_acknowledged_message_is_stored_across_postgresql_restarts(
     assert kinds <= {"InternalError", "GenericError", "TimeoutError"}, failures
     async with open_store(server.url) as store:
         for station in STATIONS:
-            stored = _metered(await store.read_stream(f"station/{station}"))
+            stored = metered_values(await store.read_stream(f"station/{station}"))
             missing = set(acked[station]) - set(stored)
             assert not missing, f"{station}: acknowledged but not stored: {sorted(missing)}"
             assert {100_001, 100_002} <= set(stored)
