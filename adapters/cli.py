@@ -174,11 +174,16 @@ async def serve(config: Config, demo: int = 0) -> None:
     mmap_big_blocks()
     # The signals are taken before anything starts, so a Ctrl-C during start-up (a long refold, the
     # banner just printed) stops the server cleanly instead of raising KeyboardInterrupt in whatever runs.
+    # Once serving, a signal asks for the ordered stop (open_csms: connections, then actors, then the
+    # store), so the stations' disconnects are recorded and no actor meets a closed store; before that,
+    # and at a second signal, it cancels everything.
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        serving, stop = trio.Event(), trio.Event()
         try:
             async with trio.open_nursery() as outer:
-                outer.start_soon(_stop_on_signal, signals, outer.cancel_scope)
-                await _serve_until_cancelled(config, demo)
+                outer.start_soon(_stop_on_signal, signals, outer.cancel_scope, serving, stop)
+                await _serve_until_stopped(config, demo, serving, stop)
+                outer.cancel_scope.cancel()
         except BaseExceptionGroup as group:
             # One failure to start (a bad store, say) leaves as itself, so main prints its one line.
             if len(group.exceptions) == 1 and not isinstance(group.exceptions[0], BaseExceptionGroup):
@@ -186,14 +191,18 @@ async def serve(config: Config, demo: int = 0) -> None:
             raise
 
 
-async def _stop_on_signal(signals: AsyncIterator[int], scope: trio.CancelScope) -> None:
+async def _stop_on_signal(
+    signals: AsyncIterator[int], scope: trio.CancelScope, serving: trio.Event, stop: trio.Event
+) -> None:
     async for signum in signals:
         print(f"chargeward: {signal.Signals(signum).name}, stopping", flush=True)
-        scope.cancel()
-        return
+        if not serving.is_set() or stop.is_set():
+            scope.cancel()
+            return
+        stop.set()
 
 
-async def _serve_until_cancelled(config: Config, demo: int) -> None:
+async def _serve_until_stopped(config: Config, demo: int, serving: trio.Event, stop: trio.Event) -> None:
     async with open_csms(config) as csms, trio.open_nursery() as nursery:
         settle_heap()
         print(
@@ -211,7 +220,9 @@ async def _serve_until_cancelled(config: Config, demo: int) -> None:
             print(
                 f"chargeward: {demo} demo stations charging; try curl http://127.0.0.1:{csms.api_port}/api/stations"
             )
-        await trio.sleep_forever()
+        serving.set()
+        await stop.wait()
+        nursery.cancel_scope.cancel()  # the demo stations hang up first, as real ones would
 
 
 def _host(host: str) -> str:

@@ -65,6 +65,7 @@ logger = logging.getLogger("chargeward")
 # (with an error, for systemd or the container runtime to restart it from the log).
 ROOT_INTENSITY = 3
 ROOT_PERIOD = 60.0
+SHUTDOWN_MARGIN = 10.0  # s beyond the station actors' grace for the whole ordered shutdown
 
 # A site actor failing more than 10 times in 60 s takes its siblings down with it and the root
 # restarts the sites subtree with everything after it.
@@ -220,6 +221,12 @@ async def open_csms(
         try:
             yield csms
         finally:
+            # Stop in reverse start order, as the root's rest_for_one restarts do: the API and the OCPP
+            # listener first, so each connection detaches from a station actor still running (which
+            # records the disconnect), then the actors, each with its grace, and the store last.
+            with trio.move_on_after(grace + SHUTDOWN_MARGIN) as stopping:
+                stopping.shield = True
+                await root.shutdown()
             nursery.cancel_scope.cancel()
 
 
