@@ -9,12 +9,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from actors.events.modbus import ModbusDeviceStale, ModbusReading
-from actors.events.refs import IdToken
 from actors.events.site import SiteLimitSet
-from actors.events.station import ConnectorStatusChanged, MeterSampled, TransactionStarted
+from actors.events.station import ConnectorStatusChanged, MeterSampled
 from actors.sites import ConnectorId, Pacing, Site
 from actors.sites.decide import decide, failsafe_excess
 from actors.sites.view import SiteView
+from tests.sites.transactions import started
 
 NOW = datetime(2026, 11, 27, 18, tzinfo=UTC)
 EPS = 1e-6
@@ -31,20 +31,6 @@ def reading(l1: float, l2: float, l3: float) -> ModbusReading:
         for n, v in ((1, l1), (2, l2), (3, l3))
     ]
     return ModbusReading(latency_s=0.0, samples=samples, raw=[])
-
-
-def started(transaction: int) -> TransactionStarted:
-    return TransactionStarted(
-        transaction_id=transaction,
-        connector=1,
-        id_token=IdToken("T"),
-        meter_start_wh=0.0,
-        timestamp="2026-11-27T17:00:00Z",
-        reservation_id=None,
-        status="Accepted",
-        expiry=None,
-        parent=None,
-    )
 
 
 def sampled(amps: float) -> MeterSampled:

@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from actors.events.refs import IdToken
-from actors.events.station import MeterSampled, TransactionStarted, TransactionStopped
+from actors.events.station import MeterSampled
 from actors.sites import ConnectorId, ConnectorSettings, Member, Pacing, Site
 from actors.sites.decide import decide
 from actors.sites.view import GridMeter, SiteView
+from tests.sites.transactions import started, stopped
 
 NOW = datetime(2026, 11, 27, 18, tzinfo=UTC)
 EPS = 1e-6
@@ -22,35 +22,6 @@ EPS = 1e-6
 def site(stations: int, limit: float = 32.0, **more: object) -> Site:
     names = tuple(f"CP-{i}" for i in range(1, stations + 1))
     return Site("depot", names, max_current=limit, meter="grid", pacing=Pacing(), **more)  # type: ignore[arg-type]
-
-
-def started(transaction: int) -> TransactionStarted:
-    return TransactionStarted(
-        transaction_id=transaction,
-        connector=1,
-        id_token=IdToken("T"),
-        meter_start_wh=0.0,
-        timestamp="2026-11-27T17:00:00Z",
-        reservation_id=None,
-        status="Accepted",
-        expiry=None,
-        parent=None,
-    )
-
-
-def stopped(transaction: int) -> TransactionStopped:
-    return TransactionStopped(
-        transaction_id=transaction,
-        connector=1,
-        known=True,
-        id_token=None,
-        start_id_token=None,
-        meter_stop_wh=1.0,
-        energy_wh=1.0,
-        timestamp="2026-11-27T18:00:00Z",
-        reason="Local",
-        closed_by="station",
-    )
 
 
 def per_phase(l1: float, l2: float, l3: float) -> MeterSampled:

@@ -17,9 +17,8 @@ import trio
 from actors.events import Event, events_of, new_events
 from actors.events.modbus import ModbusDeviceStale, ModbusReading
 from actors.events.needs import ChargingNeedsCleared, ChargingNeedsSet, SitePricesSet
-from actors.events.refs import IdToken
 from actors.events.site import SiteLimitCleared, SiteLimitSet, SiteRound
-from actors.events.station import StationBooted, StationConnected, TransactionStarted, TransactionStopped
+from actors.events.station import StationBooted, StationConnected
 from actors.site import InspectSite, SetSiteLimit, SiteActor, SiteStats
 from actors.sites import ConnectorId, ConnectorSettings, Member, Optimizer, Pacing, Planning, Site
 from actors.sites.control import ControlFailed, Setpoint
@@ -27,6 +26,7 @@ from adapters.stores import open_store
 from core.actor import ActorRef
 from core.store import EventStore
 from core.supervisor import ChildSpec, Runtime, open_supervisor
+from tests.sites.transactions import started, stopped
 
 PACING = Pacing(round_interval=0.5, debounce=0.05, deadband=1.0, min_interval=0.0, meter_timeout=30.0)
 SITE = Site("depot", ("CP-1", "CP-2"), max_current=32.0, meter="grid", failsafe_current=6.0, pacing=PACING)
@@ -70,35 +70,6 @@ def grid(l1: float, l2: float | None = None, l3: float | None = None) -> ModbusR
         for i, v in enumerate(values, 1)
     ]
     return ModbusReading(latency_s=0.01, site="depot", samples=samples, raw=[])
-
-
-def started(transaction: int, connector: int = 1) -> TransactionStarted:
-    return TransactionStarted(
-        transaction_id=transaction,
-        connector=connector,
-        id_token=IdToken("TAG"),
-        meter_start_wh=0.0,
-        timestamp="2026-11-27T08:00:00Z",
-        reservation_id=None,
-        status="Accepted",
-        expiry=None,
-        parent=None,
-    )
-
-
-def stopped(transaction: int, connector: int = 1) -> TransactionStopped:
-    return TransactionStopped(
-        transaction_id=transaction,
-        connector=connector,
-        known=True,
-        id_token=None,
-        start_id_token=None,
-        meter_stop_wh=1000.0,
-        energy_wh=1000.0,
-        timestamp="2026-11-27T09:00:00Z",
-        reason="Local",
-        closed_by="station",
-    )
 
 
 async def rounds(store: EventStore) -> list[SiteRound]:

@@ -10,12 +10,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from actors.events.refs import IdToken
-from actors.events.station import TransactionStarted, TransactionStopped
+from actors.events.station import TransactionStopped
 from actors.sites import Pacing, Site
 from actors.sites.decide import decide
 from actors.sites.view import SiteView
 from actors.upstream.profiles import ProfileError, cleared_profiles, held_profile
+from tests.sites.transactions import started
 
 NOW = datetime(2026, 11, 27, 8, tzinfo=UTC)
 
@@ -41,20 +41,6 @@ def view_with(*requests: dict[str, Any], cap: float = 16.0) -> SiteView:
         assert held is not None
         view.apply("upstream/CP-1", held, NOW)
     return view
-
-
-def started(transaction: int) -> TransactionStarted:
-    return TransactionStarted(
-        transaction_id=transaction,
-        connector=1,
-        id_token=IdToken("T"),
-        meter_start_wh=0.0,
-        timestamp="2026-11-27T07:00:00Z",
-        reservation_id=None,
-        status="Accepted",
-        expiry=None,
-        parent=None,
-    )
 
 
 def target(view: SiteView, at: datetime = NOW) -> float:
