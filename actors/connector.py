@@ -12,6 +12,7 @@ folded in, the actor saves no more snapshots (they would hold what a fold of the
 from __future__ import annotations
 
 import copy
+import functools
 import sys
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,8 +32,10 @@ from core.store import EventStore
 VIEW_VERSION = 1
 
 
+@functools.cache
 def view_codec() -> StateCodec[ConnectorView]:
-    """How a connector actor's view is snapshotted (``core.state_codec``)."""
+    """How a connector actor's view is snapshotted (``core.state_codec``); one per process, like the
+    station's (``actors.station_state.state_codec``): building one costs about a millisecond."""
     modules = (sys.modules[__name__], connector_view, installed_profiles, station_events, event_registry)
     return StateCodec(ConnectorView, (), version=VIEW_VERSION, modules=modules)
 
