@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import sys
-from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,7 +61,9 @@ class StationState:
     connector_status: dict[int, str] = field(default_factory=dict)
     transactions: dict[TransactionId, OpenTransaction] = field(default_factory=dict)
     # The last stopped transaction ids, so a repeated StopTransaction is known for what it is.
-    recently_stopped: deque[TransactionId] = field(default_factory=lambda: deque(maxlen=RECENTLY_STOPPED))
+    # A list, not a deque(maxlen=...): a deque allocates a 64-slot block at once (~760 bytes per station,
+    # most of which never stop a transaction while connected); this one stays at most 32 long.
+    recently_stopped: list[TransactionId] = field(default_factory=list)
     connectors: set[int] = field(default_factory=set)  # every connector > 0 an event has named
     desired: DesiredState = field(default_factory=DesiredState)  # what reconciliation restores
     # 2.0.1: the seqNos recorded per transaction (open or recently stopped), so a retransmitted
@@ -128,8 +129,8 @@ def _started(state: StationState, event: TransactionStarted) -> None:
 def _stopped(state: StationState, event: TransactionStopped) -> None:
     was_open = state.transactions.pop(event.transaction_id, None) is not None
     if was_open or event.transaction_id in state.transaction_seq_nos:  # 2.0.1: even one never started
-        if len(state.recently_stopped) == state.recently_stopped.maxlen:
-            forgotten = state.recently_stopped[0]
+        if len(state.recently_stopped) >= RECENTLY_STOPPED:
+            forgotten = state.recently_stopped.pop(0)
             state.transaction_seq_nos.pop(forgotten, None)
             state.transaction_energy.pop(forgotten, None)
         state.recently_stopped.append(event.transaction_id)

@@ -24,7 +24,6 @@ from __future__ import annotations
 import enum
 import logging
 import random
-from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -171,7 +170,9 @@ class Supervisor:
         self._rng = random.Random(seed) if seed is not None else _JITTER
         self._children: dict[str, _Child[Any]] = {}
         self._nursery: trio.Nursery | None = None
-        self._restarts: deque[float] = deque()
+        # Monotonic times of the restarts within ``period`` (at most ``intensity`` + 1 of them): a list,
+        # since a deque's first block (~760 bytes) would be paid by every station's supervisor.
+        self._restarts: list[float] = []
         self._escalation: Escalation | None = None
         self._restart_all = False
         self._stop_requested = False
@@ -331,19 +332,20 @@ class Supervisor:
             child.done.set()
 
     async def _incarnate(self, child: _Child[Any]) -> Exception | _Stopped | None:
-        """Run one incarnation of a child: None on a normal exit, the exception on a failure."""
+        """Run one incarnation of a child: None on a normal exit, the exception on a failure.
+
+        A cancel of the child's scope (``_keep``'s, the only one that stops it) passes through and ends
+        ``_keep`` too; no scope of its own here, which would be one more per child and never cancelled.
+        """
         child.mailbox.resume()
-        with trio.CancelScope() as scope:
-            try:
-                await child.spec.factory().run(child.mailbox)
-            except Exception as exc:  # Interrupted, possibly inside an actor's nursery's group
-                if child.stopping or child.mailbox.closed or child.mailbox.interrupted:
-                    return _STOPPED
-                logger.warning("%s %s failed: %r", child.spec.kind, child.spec.id, exc, exc_info=exc)
-                return exc
-            return _STOPPED if child.mailbox.interrupted else None
-        assert scope.cancelled_caught
-        return _STOPPED
+        try:
+            await child.spec.factory().run(child.mailbox)
+        except Exception as exc:  # Interrupted, possibly inside an actor's nursery's group
+            if child.stopping or child.mailbox.closed or child.mailbox.interrupted:
+                return _STOPPED
+            logger.warning("%s %s failed: %r", child.spec.kind, child.spec.id, exc, exc_info=exc)
+            return exc
+        return _STOPPED if child.mailbox.interrupted else None
 
     @staticmethod
     def _wants_restart(restart: Restart, outcome: Exception | None) -> bool:
@@ -355,9 +357,8 @@ class Supervisor:
 
     def _note_restart(self, child: _Child[Any], cause: Exception | None) -> None:
         now = self.runtime.clock.monotonic()
+        self._restarts = [t for t in self._restarts if t > now - self.period]
         self._restarts.append(now)
-        while self._restarts and self._restarts[0] <= now - self.period:
-            self._restarts.popleft()
         if len(self._restarts) > self.intensity:
             self.runtime.stats.escalations[self.name] += 1
             self._escalation = Escalation(self.name, len(self._restarts), self.period, cause)
