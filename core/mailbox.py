@@ -59,7 +59,9 @@ class Mailbox(Generic[M]):
         self.kind = kind
         self.name = name
         self._dead_letters = dead_letters
-        self._queue: deque[M] = deque()
+        # Made with the first message: a deque allocates a 64-slot block (~760 bytes) at once, and some
+        # mailboxes are never written to (each station's supervisor has one only to be interrupted).
+        self._queue: deque[M] | None = None
         self._readers = trio.lowlevel.ParkingLot()
         self._writers = trio.lowlevel.ParkingLot()
         self._closed = False
@@ -69,7 +71,7 @@ class Mailbox(Generic[M]):
     @property
     def depth(self) -> int:
         """Messages waiting to be handled."""
-        return len(self._queue)
+        return len(self._queue) if self._queue is not None else 0
 
     @property
     def closed(self) -> bool:
@@ -91,6 +93,8 @@ class Mailbox(Generic[M]):
         self._interrupted = False
 
     def _enqueue(self, message: M) -> None:
+        if self._queue is None:
+            self._queue = deque()
         self._queue.append(message)
         self._readers.unpark()
 
@@ -103,11 +107,12 @@ class Mailbox(Generic[M]):
         if self._closed:
             self._dead_letters.post(self.kind, self.name, Reason.STOPPED, message)
             return False
-        if len(self._queue) < self.capacity:
+        queue = self._queue
+        if queue is None or len(queue) < self.capacity:
             self._enqueue(message)
             return True
         if self.overflow is Overflow.DROP_OLDEST:
-            evicted = self._queue.popleft()
+            evicted = queue.popleft()
             self._dead_letters.post(self.kind, self.name, Reason.DROPPED, evicted)
             self._enqueue(message)
             return True
@@ -123,7 +128,7 @@ class Mailbox(Generic[M]):
         such as an actor telling others what it has just committed.
         """
         await trio.lowlevel.checkpoint_if_cancelled()
-        while self.overflow is Overflow.BLOCK and not self._closed and len(self._queue) >= self.capacity:
+        while self.overflow is Overflow.BLOCK and not self._closed and self.depth >= self.capacity:
             await self._writers.park()
         queued = self.put_nowait(message)
         if schedule_point:
@@ -143,6 +148,7 @@ class Mailbox(Generic[M]):
             if self._closed:
                 raise MailboxClosed(f"{self.kind} {self.name} has stopped")
             await self._readers.park()
+        assert self._queue is not None  # not empty, so made
         message = self._queue.popleft()
         self._writers.unpark()
         await trio.lowlevel.cancel_shielded_checkpoint()
