@@ -13,7 +13,6 @@ and a later send).
 from __future__ import annotations
 
 import json
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,7 +48,9 @@ class Outbox:
         self.max_bytes = max_bytes
         self.bytes = 0
         """Bytes of the commands queued now."""
-        self._queue: deque[Pending] = deque()
+        # A list: at most ``capacity`` (a few dozen) long, and empty at almost every idle station, where a
+        # deque would hold its first 64-slot block (~760 bytes) all the same.
+        self._queue: list[Pending] = []
 
     def __len__(self) -> int:
         return len(self._queue)
@@ -84,7 +85,7 @@ class Outbox:
     def pop(self) -> Pending | None:
         if not self._queue:
             return None
-        pending = self._queue.popleft()
+        pending = self._queue.pop(0)
         self.bytes -= pending.size
         return pending
 

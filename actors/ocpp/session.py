@@ -45,7 +45,6 @@ already moved past. Two limits keep this bounded and unambiguous:
 
 from __future__ import annotations
 
-import collections
 import enum
 from dataclasses import dataclass
 from typing import Any
@@ -237,7 +236,9 @@ class Session:
         self._next_id = 1
         self._in_flight: _InFlight | None = None
         self._peer_calls: dict[str, str] = {}
-        self._expired: collections.deque[str] = collections.deque(maxlen=_REMEMBERED_EXPIRED)
+        # The last CALLs that timed out, so a late answer is known as late; a list trimmed by hand, since
+        # a deque(maxlen=...) holds a 64-slot block (~760 bytes) from the start, in every session.
+        self._expired: list[str] = []
         ours, theirs = (
             (actions.csms_initiated, actions.station_initiated)
             if role is Role.CSMS
@@ -315,6 +316,8 @@ class Session:
             return []
         self._in_flight = None
         self._expired.append(pending.unique_id)
+        if len(self._expired) > _REMEMBERED_EXPIRED:
+            del self._expired[0]
         self.counters.timeouts += 1
         return [CallTimedOut(pending.unique_id, pending.action, pending.sent_at, now)]
 
