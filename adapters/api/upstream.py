@@ -34,8 +34,9 @@ class UpstreamLinkView(BaseModel):
     url: str | None = Field(description="the upstream WebSocket of this station, once dialled")
     cursor: int = Field(description="the station stream's sequence up to which the upstream is done")
     backlog: int | None = Field(
-        description="station calls in the log still to send: counted when the link last read the log, "
-        "plus the calls answered locally since (None: not counted yet)"
+        description="station calls in the log still to send, as the upstream will get them (a heartbeat "
+        "or a connector's status only as the latest, no Authorize after the fact): counted when the link "
+        "last read the log and kept up to date since (None: not counted yet)"
     )
     oldest: str | None = Field(description="when the oldest of them was recorded")
     age: float | None = Field(
