@@ -14,6 +14,10 @@ One known gap of libfaketime 0.9.10 (Debian bookworm) with monotonic time not fa
 it; a library's blocking retry (eventsourcing's ``retry``, on an error path) would raise instead of
 waiting, so a test that met one would fail, not silently pass.
 
+libfaketime keeps a little shared memory per process (``/dev/shm/faketime_shm_<pid>`` and its
+semaphore) and removes it only at a normal exit; the tests kill their servers, so :meth:`close`
+removes what the processes started under this clock left behind.
+
 libfaketime is the Debian package ``libfaketime`` (``.ci/install-faketime.sh``); without it the
 tests that need this clock are skipped, or fail under CI.
 """
@@ -25,6 +29,8 @@ import os
 from pathlib import Path
 
 import pytest
+
+SHARED = Path("/dev/shm")
 
 
 def libfaketime() -> str:
@@ -44,6 +50,7 @@ class FakedWallClock:
     def __init__(self, directory: Path) -> None:
         self.path = directory / "faketime.rc"
         self.offset = 0.0
+        self._shared_before = _shared()
         self._write()
         self.env = {
             "LD_PRELOAD": libfaketime(),
@@ -58,8 +65,29 @@ class FakedWallClock:
         self.offset += seconds
         self._write()
 
+    def close(self) -> None:
+        """Remove the shared memory of the processes that ran under this clock and are gone."""
+        for path in _shared() - self._shared_before:
+            if not _alive(int(path.name.rpartition("_")[2])):
+                path.unlink(missing_ok=True)
+
     def _write(self) -> None:
         # Replaced whole, so a reading never meets a half-written file.
         staged = self.path.with_suffix(".new")
         staged.write_text(f"+{self.offset:.0f}\n")
         os.replace(staged, self.path)
+
+
+def _shared() -> set[Path]:
+    """libfaketime's shared memory and semaphores in /dev/shm, named by the process id."""
+    return set(SHARED.glob("faketime_shm_*")) | set(SHARED.glob("sem.faketime_sem_*"))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's
+        return True
+    return True

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from contextlib import AsyncExitStack
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -137,9 +138,11 @@ def at(minute: int) -> str:
 
 
 @pytest.fixture
-def clock(tmp_path: Path) -> FakedWallClock:
+def clock(tmp_path: Path) -> Iterator[FakedWallClock]:
     """The local controller's simulated wall clock (skips, or fails under CI, without libfaketime)."""
-    return FakedWallClock(tmp_path)
+    faked = FakedWallClock(tmp_path)
+    yield faked
+    faked.close()
 
 
 async def test_an_hour_offline_mid_transaction_is_caught_up_in_order(
