@@ -30,6 +30,7 @@ lint: $(STAMP)
 TEST_WORKERS ?= 3
 test: lint
 	@bash deploy/install-prometheus.sh || echo "make test: Prometheus missing; its tests will be skipped (see above)"
+	@bash .ci/install-faketime.sh || echo "make test: libfaketime missing; the simulated-clock test will be skipped (see above)"
 	$(BIN)/pytest -n $(TEST_WORKERS)
 
 bench: $(STAMP)

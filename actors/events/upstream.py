@@ -112,7 +112,16 @@ class UpstreamProfileHeld(Event):
     ``connector`` (0: every connector of the station), ``profile_id``, ``stack_level``, ``purpose``
     ("TxProfile" or "TxDefaultProfile"), ``transaction`` (local id, for a TxProfile naming one) and
     ``limit``: the fields of a ``SiteLimitSet`` (``source`` "fleet_operator", ``unit``, ``value`` or
-    ``schedule``, ``valid_from``, ``valid_until``), in A per phase or W over the connector's phases."""
+    ``schedule``, ``valid_from``, ``valid_until``), in A per phase or W over the connector's phases.
+
+    ``cycle``, for a profile that runs from its connector's transaction start (``Relative``, or
+    ``Absolute`` without ``startSchedule``) or recurs (None: ``limit`` is exact): its schedule as
+    the site evaluates it, ``{"unit", "start", "periods": [[startPeriod s, limit], ...], "duration"
+    (s or None), "recurrence" (s: 86400 Daily, 604800 Weekly; None: it runs from its connector's
+    transaction start), "valid_from", "valid_until"}``; ``start`` is ``startSchedule``, or when the
+    profile arrived (for one that runs from a transaction's start, the start used while its connector
+    has none). ``limit`` then holds what a build that does not read ``cycle`` applies: the schedule
+    from ``start``, or the lowest limit of a Recurring one."""
 
     TYPE: ClassVar[str] = "UpstreamProfileHeld"
     connector: int
@@ -121,6 +130,7 @@ class UpstreamProfileHeld(Event):
     purpose: str
     limit: dict[str, Any]
     transaction: TransactionId | None = field(default=None, metadata=OMITTED_WHEN_NONE)
+    cycle: dict[str, Any] | None = field(default=None, metadata=OMITTED_WHEN_NONE)
 
 
 @register

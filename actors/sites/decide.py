@@ -71,7 +71,7 @@ def decide(view: SiteView, now: datetime, sent: Mapping[ConnectorId, float]) -> 
         if state.controlled and state.vehicle == NO_VEHICLE:
             most = min(most, site.min_current)  # held at the minimum until a vehicle arrives
         held = view.held.get(key.station)
-        cap = None if held is None else held.cap(key.connector, state.transaction, now)
+        cap = None if held is None else held.cap(key.connector, state.transaction, now, state.started)
         if cap is not None:  # the upstream's profile for it (actors.sites.upstream)
             capped, unit = cap
             phases = state.phases(settings.phases)

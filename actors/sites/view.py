@@ -42,7 +42,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from actors.charging import Unit, parse_time, wire_time
@@ -65,7 +65,7 @@ from actors.events.station import (
 from actors.events.upstream import UpstreamProfileHeld, UpstreamProfilesCleared
 from actors.sites.limits import LimitError, Source, SourceLimit
 from actors.sites.model import PHASES, ConnectorId, Site
-from actors.sites.upstream import HeldProfiles
+from actors.sites.upstream import CycleLimit, HeldProfiles
 
 PhaseCurrents = tuple[float | None, float | None, float | None]
 NONE3: PhaseCurrents = (None, None, None)
@@ -88,6 +88,7 @@ class ConnectorState:
     energy: float | None = None  # Wh: the energy register as last sampled
     drawn: tuple[int, ...] = ()  # the phases its vehicle was seen drawing on in this transaction
     vehicle: int | None = None  # an EVSE controller's IEC 61851 vehicle state (None: not read)
+    started: datetime | None = None  # when its transaction started, as the station says (else logged)
 
     def phases(self, configured: tuple[int, ...]) -> tuple[int, ...]:
         """The site's phases this connector's vehicle draws on: the configured ones, narrowed to those
@@ -184,7 +185,11 @@ class SiteView:
     def _upstream(self, station: str, event: Event) -> bool:
         if isinstance(event, UpstreamProfileHeld):
             try:
-                limit = limit_of(SiteLimitSet(**event.limit))
+                limit: SourceLimit | CycleLimit = (
+                    CycleLimit.of(event.cycle)
+                    if event.cycle is not None
+                    else limit_of(SiteLimitSet(**event.limit))
+                )
             except (LimitError, TypeError):
                 return False  # the link checked it when it held it; an unreadable one holds nothing
             self.held.setdefault(station, HeldProfiles()).hold(event, limit)
@@ -237,6 +242,10 @@ class SiteView:
             state = self._connector(station, event.connector)
             wanted = state.wants_power
             state.transaction = event.transaction_id
+            stamped = parse_time(event.timestamp)
+            if stamped is not None and stamped.tzinfo is None:
+                stamped = stamped.replace(tzinfo=UTC)  # as the composite schedule reads it
+            state.started = stamped or at
             state.drawn = ()
             return self._began(state, wanted, at) or True
         if isinstance(event, TransactionStopped):
@@ -246,6 +255,7 @@ class SiteView:
             if state.transaction != event.transaction_id:
                 return False
             state.transaction = None
+            state.started = None
             state.measured = NONE3
             state.drawn = ()
             if station in self.held:
@@ -362,6 +372,7 @@ class SiteView:
                     "energy": state.energy,
                     "drawn": list(state.drawn),
                     "vehicle": state.vehicle,
+                    "started": None if state.started is None else wire_time(state.started),
                 }
                 for key, state in sorted(self.connectors.items())
             ],
@@ -397,6 +408,7 @@ class SiteView:
                 item.get("energy"),
                 tuple(item.get("drawn", ())),
                 item.get("vehicle"),
+                parse_time(item["started"]) if item.get("started") else None,
             )
         meter = data["meter"]
         current = meter["current"]

@@ -14,6 +14,9 @@ the station's calls still to send, in the order the station sent them:
 - everything else (StartTransaction, MeterValues, StopTransaction, TransactionEvent, DataTransfer,
   ...) goes as recorded, with its own timestamps.
 
+:class:`Pending` keeps what is still to send counted between two reads of the log (for the API and
+the metrics), the way the next read will count it.
+
 :func:`to_upstream` and :func:`to_station` rewrite transaction ids between the local ids stations
 were given and the upstream's (1.6; 2.0.1 stations make their transaction ids up themselves).
 """
@@ -111,11 +114,11 @@ def log_codec() -> StateCodec[LinkLog]:
     return StateCodec(LinkLog, (), version=LOG_VERSION, modules=(sys.modules[__name__],))
 
 
-def _coalesce_key(item: Outgoing) -> tuple[Any, ...]:
+def _coalesce_key(action: str, payload: dict[str, Any]) -> tuple[Any, ...]:
     """What a later call of the same kind replaces: per connector for StatusNotification."""
-    if item.action == "StatusNotification":
-        return (item.action, item.payload.get("evseId"), item.payload.get("connectorId"))
-    return (item.action,)
+    if action == "StatusNotification":
+        return (action, payload.get("evseId"), payload.get("connectorId"))
+    return (action,)
 
 
 def backlog(
@@ -148,10 +151,10 @@ def backlog(
     latest: dict[tuple[Any, ...], int] = {}
     for item in calls:
         if item.action in COALESCED:
-            latest[_coalesce_key(item)] = item.seq
+            latest[_coalesce_key(item.action, item.payload)] = item.seq
     kept: list[Outgoing] = []
     for item in calls:
-        if item.action in COALESCED and latest[_coalesce_key(item)] != item.seq:
+        if item.action in COALESCED and latest[_coalesce_key(item.action, item.payload)] != item.seq:
             continue
         answer = results.get(item.unique_id)
         if answer is None:
@@ -160,6 +163,75 @@ def backlog(
             item = replace(item, local_tx=answer["transactionId"])
         kept.append(item)
     return kept
+
+
+@dataclass
+class Pending:
+    """How many calls a link still owes the upstream and since when, kept between two reads of the log.
+
+    A read gives the exact list (:func:`backlog`); from then on each call of it sent upstream leaves
+    (:meth:`sent`, in order), and each call the station was answered for locally joins (:meth:`add`)
+    as the next read will count it: an Authorize not at all, a Heartbeat, BootNotification or a
+    connector's StatusNotification in place of the one of its kind that waits. So :attr:`count` is what
+    will be sent, not how many calls were answered locally (a station that heartbeats through an hour
+    offline owes one Heartbeat), and :attr:`oldest` when the oldest of those was recorded.
+    """
+
+    read: list[Outgoing] = field(default_factory=list)  # the last read's calls, in order
+    done: int = 0  # how many of them were sent
+    plain_left: int = 0  # of them, those not coalesced, not yet sent
+    added: int = 0  # calls answered locally since the read, sent as recorded
+    first_added: datetime | None = None  # when the first of those was recorded
+    latest: dict[tuple[Any, ...], tuple[int, datetime]] = field(default_factory=dict)
+    """Each coalesced kind still owed: the seq and time of its latest call, read or added."""
+
+    @classmethod
+    def of(cls, read: list[Outgoing]) -> Pending:
+        pending = cls(read=read)
+        for item in read:
+            if item.action in COALESCED:
+                pending.latest[_coalesce_key(item.action, item.payload)] = (item.seq, item.recorded)
+            else:
+                pending.plain_left += 1
+        return pending
+
+    @property
+    def count(self) -> int:
+        return self.plain_left + self.added + len(self.latest)
+
+    @property
+    def oldest(self) -> datetime | None:
+        times = [recorded for _, recorded in self.latest.values()]
+        if self.plain_left:  # the read's first unsent plain call (only coalesced ones can come before)
+            index = self.done
+            while self.read[index].action in COALESCED:
+                index += 1
+            times.append(self.read[index].recorded)
+        elif self.first_added is not None:
+            times.append(self.first_added)
+        return min(times, default=None)
+
+    def add(self, seq: int, action: str, payload: dict[str, Any], recorded: datetime) -> None:
+        """The station call at ``seq`` was answered locally: it waits in the log."""
+        if action in NOT_REPLAYED:
+            return
+        if action in COALESCED:
+            self.latest[_coalesce_key(action, payload)] = (seq, recorded)
+            return
+        self.added += 1
+        if self.first_added is None:
+            self.first_added = recorded
+
+    def sent(self) -> None:
+        """The read's next call was answered upstream."""
+        item = self.read[self.done]
+        self.done += 1
+        if item.action not in COALESCED:
+            self.plain_left -= 1
+            return
+        key = _coalesce_key(item.action, item.payload)
+        if self.latest.get(key, (None,))[0] == item.seq:  # not replaced by a later one since
+            del self.latest[key]
 
 
 def _parse(text: str | bytes) -> Call | CallResult | None:

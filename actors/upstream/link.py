@@ -77,7 +77,15 @@ from actors.ocpp import (
 )
 from actors.ocpp.dialect import Dialect
 from actors.snapshots import StreamSnapshots
-from actors.upstream.backlog import LinkLog, Outgoing, backlog, log_codec, to_station, to_upstream
+from actors.upstream.backlog import (
+    LinkLog,
+    Outgoing,
+    Pending,
+    backlog,
+    log_codec,
+    to_station,
+    to_upstream,
+)
 from actors.upstream.profiles import ProfileError, cleared_profiles, held_profile
 from core.actor import Actor, Reply
 from core.clock import Clock
@@ -226,8 +234,7 @@ class UpstreamLink(Actor[LinkMessage]):
         self.state = "down"
         self.url: str | None = None
         self.last_error: str | None = None
-        self.backlog_count: int | None = None
-        self.oldest: datetime | None = None
+        self.pending: Pending | None = None  # what is still to send; None: not counted yet
         self.sent = 0
         self._socket: Socket | None = None
         self._session: Session | None = None
@@ -235,6 +242,8 @@ class UpstreamLink(Actor[LinkMessage]):
         self._waiter: _Waiter | None = None
         self._dirty = True  # the log may hold calls to send: start by reading it
         self._refused_up_to = 0
+        self._last_refused: tuple[Forward, datetime] | None = None  # the latest call answered locally
+        self._refused_while_reading: list[tuple[Forward, datetime]] | None = None  # during a _scan
         self._kick = trio.Event()
         self._idle = trio.Event()
         self._idle.set()
@@ -270,13 +279,14 @@ class UpstreamLink(Actor[LinkMessage]):
                     message.reply.send(self.status())
 
     def status(self) -> LinkStatus:
+        pending = self.pending
         return LinkStatus(
             station_id=self.station_id,
             state=self.state,
             url=self.url,
             cursor=self.log.cursor,
-            backlog=0 if self.state == "live" else self.backlog_count,
-            oldest=None if self.state == "live" else self.oldest,
+            backlog=0 if self.state == "live" else pending.count if pending is not None else None,
+            oldest=None if self.state == "live" or pending is None else pending.oldest,
             flaps=self.log.flaps,
             sent=self.sent,
             last_error=self.last_error,
@@ -300,7 +310,7 @@ class UpstreamLink(Actor[LinkMessage]):
             self._dialing = False
             await self._went_down(self.last_error or "closed")
             failures += 1
-            if self.backlog_count is None:  # once per process: later refusals add to it
+            if self.pending is None:  # once per process: later refusals add to it
                 await self._count_backlog()
             base = min(self.settings.backoff_max, self.settings.backoff * 2 ** min(failures - 1, 30))
             await trio.sleep(base * (0.5 + _JITTER.random() / 2))
@@ -498,10 +508,11 @@ class UpstreamLink(Actor[LinkMessage]):
         if forward.reply.pending:
             forward.reply.send(None)
         self.stats.local += 1
-        if self.backlog_count is not None:
-            self.backlog_count += 1
-        if self.oldest is None:
-            self.oldest = self.clock.wall()
+        refused = self._last_refused = (forward, self.clock.wall())
+        if self.pending is not None:
+            self.pending.add(forward.seq, forward.action, forward.payload, refused[1])
+        if self._refused_while_reading is not None:
+            self._refused_while_reading.append(refused)
         self._refuse_up_to(forward.seq)
 
     async def _send_live(self, forward: Forward) -> None:
@@ -550,9 +561,8 @@ class UpstreamLink(Actor[LinkMessage]):
             await self._idle.wait()  # a live call still in flight ends first
             self._dirty = False
             self.state = "catching-up"
-            items, head = await self._scan()
-            self.backlog_count = len(items)
-            self.oldest = items[0].recorded if items else None
+            pending, head = await self._scan()
+            items = pending.read
             if not items:
                 if head < self._refused_up_to and trio.current_time() < settle_by:
                     await trio.sleep(0.05)  # a refused call's exchange is still being committed
@@ -568,7 +578,7 @@ class UpstreamLink(Actor[LinkMessage]):
                 if held is not None:
                     await self._send_live(held)
                 return
-            for index, item in enumerate(items):
+            for item in items:
                 waiter = await self._start_call(item, None)
                 await waiter.done.wait()
                 if waiter.answer is None:
@@ -580,25 +590,33 @@ class UpstreamLink(Actor[LinkMessage]):
                     self._conn.start_soon(self._append_answer, self._note_answer(waiter.answer, item))
                 self.sent += 1
                 self.stats.caught_up += 1
-                self.backlog_count = len(items) - index - 1
-                self.oldest = items[index + 1].recorded if index + 1 < len(items) else None
+                pending.sent()
 
-    async def _scan(self) -> tuple[list[Outgoing], int]:
-        """The calls to send from the station's stream after the cursor, and the last sequence read."""
-        records = await self.store.read_stream(self.station_stream, after=self.log.cursor)
+    async def _scan(self) -> tuple[Pending, int]:
+        """The calls to send from the station's stream after the cursor (counted in :attr:`pending`,
+        with the calls answered locally that the read did not reach), and the last sequence read."""
+        # The station's calls are committed one after the other: of those refused before the read,
+        # only the last can still be on its way to the log.
+        refused = self._refused_while_reading = [self._last_refused] if self._last_refused else []
+        try:
+            records = await self.store.read_stream(self.station_stream, after=self.log.cursor)
+        finally:
+            self._refused_while_reading = None
         rows = [(r.sequence, r.time, event) for r in records for event in events_of(r)]
         head = records[-1].sequence if records else self.log.cursor
-        return backlog(rows, self.dialect.actions.station_initiated, self.log.answered), head
+        pending = Pending.of(backlog(rows, self.dialect.actions.station_initiated, self.log.answered))
+        for forward, at in refused:
+            if forward.seq > head:
+                pending.add(forward.seq, forward.action, forward.payload, at)
+        self.pending = pending
+        return pending, head
 
     async def _count_backlog(self) -> None:
         """While down: how much waits in the log (for the API and metrics)."""
         try:
-            items, head = await self._scan()
+            await self._scan()
         except StoreError:
             return
-        # A call refused while the scan read may not be in the log yet (a station has one at a time).
-        self.backlog_count = len(items) + (1 if self._refused_up_to > head else 0)
-        self.oldest = items[0].recorded if items else None
 
     # -- commands from the upstream -------------------------------------------------------------
 

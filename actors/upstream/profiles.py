@@ -18,10 +18,16 @@ A ClearChargingProfile lifts the held profiles it matches
 (:class:`~actors.events.upstream.UpstreamProfilesCleared`); it reaches the station only when it
 names the max purpose and no profile id (so it can never clear the site's own profiles).
 
-Schedules: ``Absolute`` from ``startSchedule`` (now when absent), ``Relative`` from when the profile
-arrived, each period until the next and the last until ``duration`` ends; ``validFrom`` / ``validTo``
-bound it. A ``Recurring`` profile is held at the lowest limit of its periods, for as long as it is
-valid (never above what it asks at any time of its cycle).
+Schedules, read as ``actors.charging.composite`` reads a station's own: each period lasts until the
+next and the last until ``duration`` ends; ``validFrom`` / ``validTo`` bound the profile. ``Absolute``
+runs from ``startSchedule`` (its ``limit`` is exact on wall-clock time). ``Relative``, and ``Absolute``
+without ``startSchedule`` ("relative to the start of charging"), runs from the start of the
+connector's transaction, each transaction anew for a TxDefaultProfile, and from when the profile
+arrived while the connector has none. ``Recurring`` runs from ``startSchedule`` (when the profile
+arrived, if absent) and again every day (``Daily``) or week (``Weekly``) after it, never before it,
+each recurrence for ``duration`` or until the next. The profiles that run from a transaction's start
+or recur are held with their ``cycle`` (:class:`~actors.events.upstream.UpstreamProfileHeld`), which
+the site evaluates at each round (``actors.sites.upstream``).
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from actors.charging import parse_time, wire_time
+from actors.charging.model import Recurrency
 from actors.events.upstream import UpstreamProfileHeld, UpstreamProfilesCleared
 
 HELD_PURPOSES = ("TxProfile", "TxDefaultProfile")
@@ -73,19 +80,42 @@ def held_profile(payload: dict[str, Any], now: datetime) -> UpstreamProfileHeld 
         steps.append((offset, float(limit)))
     steps.sort()
     limit_data: dict[str, Any] = {"source": SOURCE, "unit": unit}
-    valid_from, valid_until = _moment(profile.get("validFrom")), _moment(profile.get("validTo"))
+    valid_from, valid_to = _moment(profile.get("validFrom")), _moment(profile.get("validTo"))
+    if valid_from is not None and valid_to is not None and valid_to <= valid_from:
+        raise ProfileError("the profile ends before it starts")
+    if kind not in ("Absolute", "Relative", "Recurring"):
+        raise ProfileError(f"unknown chargingProfileKind {kind!r}")
+    distinct = _distinct(steps)
+    duration = schedule.get("duration")
+    duration = duration if isinstance(duration, int) and duration > 0 else None
+    start = _moment(schedule.get("startSchedule")) if kind != "Relative" else None
+    cycle: dict[str, Any] | None = None
+    if kind == "Recurring" or start is None:  # runs from a start the site finds at each round
+        recurrence = None
+        if kind == "Recurring":
+            try:
+                recurrence = Recurrency(profile.get("recurrencyKind")).seconds
+            except ValueError:
+                raise ProfileError("a Recurring profile needs recurrencyKind Daily or Weekly") from None
+        cycle = {
+            "unit": unit,
+            "start": wire_time(start or now),
+            "periods": [[o, v] for o, v in distinct],
+            "duration": duration,
+            "recurrence": recurrence,
+            "valid_from": None if valid_from is None else wire_time(valid_from),
+            "valid_until": None if valid_to is None else wire_time(valid_to),
+        }
+    # With a cycle, ``limit`` is for a build that does not read it: never above what the profile asks.
+    valid_until = valid_to
     if kind == "Recurring":
-        limit_data["value"] = min(limit for _, limit in steps)
-    elif kind in ("Absolute", "Relative"):
-        start = _moment(schedule.get("startSchedule")) if kind == "Absolute" else None
+        limit_data["value"] = min(v for _, v in distinct)
+    else:
         start = start or now
-        limit_data["schedule"] = [[wire_time(start + timedelta(seconds=o)), v] for o, v in _distinct(steps)]
-        duration = schedule.get("duration")
-        if isinstance(duration, int) and duration > 0:
+        limit_data["schedule"] = [[wire_time(start + timedelta(seconds=o)), v] for o, v in distinct]
+        if duration is not None and cycle is None:
             end = start + timedelta(seconds=duration)
             valid_until = end if valid_until is None else min(valid_until, end)
-    else:
-        raise ProfileError(f"unknown chargingProfileKind {kind!r}")
     if valid_from is not None:
         limit_data["valid_from"] = wire_time(valid_from)
     if valid_until is not None:
@@ -103,6 +133,7 @@ def held_profile(payload: dict[str, Any], now: datetime) -> UpstreamProfileHeld 
         purpose=purpose,
         limit=limit_data,
         transaction=transaction if purpose == "TxProfile" and transaction is not None else None,
+        cycle=cycle,
     )
 
 

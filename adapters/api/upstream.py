@@ -2,7 +2,7 @@
 
 For each station that has connected since the process started: the link's state (down,
 catching-up, live), its cursor (the last sequence of the station's stream the upstream is done
-with), the backlog (station calls in the log still to send, and when the oldest was recorded),
+with), the backlog (station calls in the log still to send, when the oldest was recorded and its age),
 the link's flaps and its last error. ``GET /api/upstream/{station_id}/events`` reads the link's own
 stream (``upstream/<id>``): what the upstream answered, the transaction ids it assigned, the
 commands it relayed, the link's ups and downs.
@@ -10,6 +10,7 @@ commands it relayed, the link's ups and downs.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -33,10 +34,15 @@ class UpstreamLinkView(BaseModel):
     url: str | None = Field(description="the upstream WebSocket of this station, once dialled")
     cursor: int = Field(description="the station stream's sequence up to which the upstream is done")
     backlog: int | None = Field(
-        description="station calls in the log still to send: counted when the link last read the log, "
-        "plus the calls answered locally since (None: not counted yet)"
+        description="station calls in the log still to send, as the upstream will get them (a heartbeat "
+        "or a connector's status only as the latest, no Authorize after the fact): counted when the link "
+        "last read the log and kept up to date since (None: not counted yet)"
     )
     oldest: str | None = Field(description="when the oldest of them was recorded")
+    age: float | None = Field(
+        description="seconds since the oldest of them was recorded, by this server's clock (what the "
+        "chargeward_upstream_backlog_age_seconds metric and its alert read; None: nothing waits)"
+    )
     flaps: int = Field(description="times the open link was lost")
     sent: int = Field(description="calls sent from the log since the process started")
     last_error: str | None
@@ -48,7 +54,7 @@ class UpstreamList(BaseModel):
     stations: list[UpstreamLinkView]
 
 
-def view(status: LinkStatus) -> dict[str, Any]:
+def view(status: LinkStatus, now: datetime) -> dict[str, Any]:
     return {
         "station_id": status.station_id,
         "state": status.state,
@@ -56,6 +62,7 @@ def view(status: LinkStatus) -> dict[str, Any]:
         "cursor": status.cursor,
         "backlog": status.backlog,
         "oldest": status.oldest.isoformat() if status.oldest is not None else None,
+        "age": max(0.0, (now - status.oldest).total_seconds()) if status.oldest is not None else None,
         "flaps": status.flaps,
         "sent": status.sent,
         "last_error": status.last_error,
@@ -68,10 +75,11 @@ async def links(request: Request) -> dict[str, Any]:
     if csms.upstream is None:
         return {"configured": False, "url": None, "stations": []}
     found = [await csms.upstream.status(station_id) for station_id in csms.upstream.stations()]
+    now = csms.runtime.clock.wall()
     return {
         "configured": True,
         "url": csms.upstream.options.url,
-        "stations": [view(status) for status in found if status is not None],
+        "stations": [view(status, now) for status in found if status is not None],
     }
 
 

@@ -441,7 +441,8 @@ UPSTREAM_SPECS: tuple[MetricSpec, ...] = (
         "chargeward_upstream_backlog_messages",
         "gauge",
         (),
-        "Station calls in the log not yet sent upstream, over all links (as of each link's last count).",
+        "Station calls in the log still to send upstream (heartbeats and statuses only as the latest), "
+        "over all links.",
         "1",
     ),
     MetricSpec(

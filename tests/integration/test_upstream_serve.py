@@ -10,14 +10,18 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from contextlib import AsyncExitStack
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import trio
 
 from adapters.station_passwords import hash_password
+from tests.integration.faked_wall_clock import FakedWallClock
 from tests.integration.peer import peer_station
 from tests.integration.serving import ROOT
 from tests.integration.upstream_peers import (
@@ -133,10 +137,34 @@ def at(minute: int) -> str:
     return f"2026-11-27T{8 + minute // 60:02d}:{minute % 60:02d}:00Z"
 
 
-async def test_an_outage_mid_transaction_is_caught_up_in_order(tmp_path: Path) -> None:
+@pytest.fixture
+def clock(tmp_path: Path) -> Iterator[FakedWallClock]:
+    """The local controller's simulated wall clock (skips, or fails under CI, without libfaketime)."""
+    faked = FakedWallClock(tmp_path)
+    yield faked
+    faked.close()
+
+
+async def test_an_hour_offline_mid_transaction_is_caught_up_in_order(
+    tmp_path: Path, clock: FakedWallClock
+) -> None:
+    """The upstream is killed mid-transaction, an hour passes for the local controller with a meter
+    value a minute, the upstream comes back: the whole transaction reaches it in order.
+
+    The hour is simulated, and it passes for the server, not only in the station's timestamps: the
+    local ``chargeward serve`` runs under libfaketime (``tests/integration/faked_wall_clock.py``) and
+    the test moves its wall clock a minute on before each minute's calls. So what the server records
+    is an hour apart, and the backlog's age that ``GET /api/upstream`` and the metric (which the
+    ``ChargewardUpstreamBacklogOld`` alert reads, promtool-tested in ``deploy/prometheus``) report is
+    over an hour by the server's own clock. This keeps every peer real (the process, its SQLite store,
+    the ``ocpp`` package's station, a second ``chargeward serve`` as the upstream); an in-process CSMS
+    on ``core.clock.VirtualClock`` would be deterministic too, but would no longer test the process an
+    operator runs. Only the wall clock is simulated: monotonic time stays real, so the link's backoff,
+    the reply and call timeouts and the keep-alives behave as they do in service.
+    """
     port = free_port()
     async with (
-        chargeward(tmp_path / "local", LOCAL_CONFIG.format(port=port)) as local,
+        chargeward(tmp_path / "local", LOCAL_CONFIG.format(port=port), env=clock.env) as local,
         httpx.AsyncClient(base_url=local.api_url, timeout=20) as local_api,
         peer_station(ocpp_url(local), "CP-1") as station,
     ):
@@ -163,27 +191,41 @@ async def test_an_outage_mid_transaction_is_caught_up_in_order(tmp_path: Path) -
             50: ("Heartbeat", {}),
         }
         for minute in range(1, HOUR + 1):
+            clock.advance(60)  # a minute passes for the server
             meter = sample(at(minute), 100 * minute)
             await station.call("MeterValues", connector_id=1, transaction_id=local_1, meter_value=meter)
             if minute in between:
                 action, payload = between[minute]
                 await station.call(action, **payload)
+        clock.advance(60)
         await station.call("StopTransaction", transaction_id=local_1, meter_stop=99_999, timestamp=at(61))
+        clock.advance(60)
         second = await station.call(
             "StartTransaction", connector_id=1, id_tag="T", meter_start=99_999, timestamp=at(62)
         )
         local_2 = second["transaction_id"]
         assert local_2 != local_1
+        clock.advance(60)
         await station.call(
             "MeterValues", connector_id=1, transaction_id=local_2, meter_value=sample(at(63), 100_100)
         )
+        clock.advance(60)
         await station.call("StopTransaction", transaction_id=local_2, meter_stop=100_200, timestamp=at(64))
+        # The server recorded the hour as an hour: the first and the last of the hour's meter values
+        # are 59 minutes apart by its own clock.
+        received = [
+            datetime.fromisoformat(e["time"])
+            for e in await stream(local_api, "CP-1")
+            if e["type"] == "FrameReceived" and e["data"].get("action") == "MeterValues"
+        ]
+        assert received[HOUR - 1] - received[0] >= timedelta(minutes=HOUR - 1)
+        # The oldest unsent call (the first meter value answered locally) is over an hour old.
         links = await upstream_links(local_api)
-        assert links["CP-1"]["backlog"] >= 9 and links["CP-1"]["oldest"] is not None
+        assert links["CP-1"]["backlog"] >= 9 and links["CP-1"]["age"] > 3600
         offline_metrics = metric_values((await local_api.get("/metrics")).text)
         assert offline_metrics['chargeward_upstream_links{state="down"}'] == 1
         assert offline_metrics["chargeward_upstream_backlog_messages"] >= 9
-        assert offline_metrics["chargeward_upstream_backlog_age_seconds"] > 0
+        assert offline_metrics["chargeward_upstream_backlog_age_seconds"] > 3600  # the alert's condition
         assert offline_metrics['chargeward_upstream_calls_total{answer="local"}'] >= 10
 
         async with (
@@ -201,8 +243,12 @@ async def test_an_outage_mid_transaction_is_caught_up_in_order(tmp_path: Path) -
             upstream_2 = next(t["transaction_id"] for t in transactions if t["transaction_id"] != upstream_1)
         assert online_metrics['chargeward_upstream_links{state="live"}'] == 1
         assert online_metrics["chargeward_upstream_backlog_messages"] == 0
+        assert online_metrics["chargeward_upstream_backlog_age_seconds"] == 0
+        assert links["CP-1"]["age"] is None
         assert online_metrics["chargeward_upstream_caught_up_total"] >= 9
         assert online_metrics["chargeward_upstream_link_flaps_total"] >= 1
+        # Before the outage, live: the boot and the transaction's start (with the upstream's id).
+        assert [action for action, _ in calls[: -(HOUR + 6)]] == ["BootNotification", "StartTransaction"]
         caught_up = calls[-(HOUR + 6) :]
         # The hour's meter values in order; only the latest status of connector 1 and the latest
         # heartbeat, where they stand; then the second transaction.

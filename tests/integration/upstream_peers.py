@@ -48,11 +48,14 @@ def _written(data: Path, config: str) -> Path:
 
 
 @asynccontextmanager
-async def chargeward(data: Path, config: str, ocpp_port: int = 0) -> AsyncIterator[Served]:
-    """``chargeward serve`` on ``data`` with ``config`` (TOML text), until its banner."""
+async def chargeward(
+    data: Path, config: str, ocpp_port: int = 0, env: dict[str, str] | None = None
+) -> AsyncIterator[Served]:
+    """``chargeward serve`` on ``data`` with ``config`` (TOML text), until its banner; ``env``: variables
+    added to its environment."""
     args = ("--data-dir", str(data), "--config", str(_written(data, config)))
     args += ("--ocpp-port", str(ocpp_port), "--api-port", "0")
-    async with serving(*args, until=b"(docs at /docs)") as served:
+    async with serving(*args, until=b"(docs at /docs)", env=env) as served:
         yield served
 
 

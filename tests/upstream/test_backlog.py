@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from actors.events import Event
 from actors.events.station import FrameReceived, FrameSent, StationConnected
 from actors.events.upstream import TransactionIdMapped, UpstreamAnswered, UpstreamCursor, UpstreamReplied
 from actors.ocpp.v16.actions import TABLE
-from actors.upstream.backlog import LinkLog, backlog, to_station, to_upstream
+from actors.upstream.backlog import LinkLog, Pending, backlog, to_station, to_upstream
 
 T = datetime(2026, 11, 27, 8, tzinfo=UTC)
 STATION = TABLE.station_initiated
@@ -154,3 +154,50 @@ def test_the_backlog_keeps_order_and_only_the_latest_of_what_is_coalesced(
                 for s, (a, c, _) in owed.items()
             )
             assert (seq in sent) == (not later)
+
+
+@given(
+    st.lists(st.tuples(st.sampled_from(ACTIONS), st.integers(1, 2), st.integers(0, 3)), max_size=40),
+    st.integers(0, 40),
+)
+# A read heartbeat replaced by one answered locally, then sent: the later one is still owed.
+@example([("Heartbeat", 1, 0), ("Heartbeat", 1, 0), ("MeterValues", 1, 1), ("MeterValues", 1, 0)], 1)
+def test_what_is_pending_between_reads_is_what_the_next_read_finds(
+    calls: list[tuple[str, int, int]], read: int
+) -> None:
+    """A read of the first ``read`` calls; then, before each later call is answered locally, a few
+    more of the read's calls are sent upstream: the count and the oldest are always those of the
+    next read from the cursor."""
+    rows: list[tuple[int, datetime, Event]] = []
+    for index, (action, connector, _) in enumerate(calls):
+        exchanged = exchange(2 * index + 1, action, {"connectorId": connector}, {})
+        rows += [(seq, T + timedelta(minutes=seq), event) for seq, _, event in exchanged]
+    items = backlog(rows[: 2 * read], STATION, {})
+    pending = Pending.of(items)
+    done = 0
+
+    def check(upto: int) -> None:
+        cursor = items[done - 1].seq if done else 0
+        expected = backlog([row for row in rows[:upto] if row[0] > cursor], STATION, {})
+        assert pending.count == len(expected)
+        assert pending.oldest == min((i.recorded for i in expected), default=None)
+
+    check(2 * read)
+    for index, (action, connector, sends) in enumerate(calls[read:], start=read):
+        for _ in range(min(sends, len(items) - done)):
+            pending.sent()
+            done += 1
+        seq = 2 * index + 1
+        pending.add(seq, action, {"connectorId": connector}, T + timedelta(minutes=seq))
+        check(2 * index + 2)
+
+
+def test_a_station_heartbeating_through_an_outage_owes_one_heartbeat() -> None:
+    pending = Pending()
+    for minute in range(60):
+        pending.add(minute, "Heartbeat", {}, T + timedelta(minutes=minute))
+        pending.add(minute, "Authorize", {"idTag": "T"}, T + timedelta(minutes=minute))
+    assert pending.count == 1 and pending.oldest == T + timedelta(minutes=59)
+    pending.add(60, "MeterValues", {"connectorId": 1}, T + timedelta(minutes=60))
+    pending.add(61, "MeterValues", {"connectorId": 1}, T + timedelta(minutes=61))
+    assert pending.count == 3 and pending.oldest == T + timedelta(minutes=59)

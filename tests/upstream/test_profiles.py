@@ -3,6 +3,7 @@ would, and never letting a connector above either the site's allocation or the u
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,7 +16,7 @@ from actors.sites import Pacing, Site
 from actors.sites.decide import decide
 from actors.sites.view import SiteView
 from actors.upstream.profiles import ProfileError, cleared_profiles, held_profile
-from tests.sites.transactions import started
+from tests.sites.transactions import started, stopped
 
 NOW = datetime(2026, 11, 27, 8, tzinfo=UTC)
 
@@ -127,3 +128,55 @@ def test_max_profiles_go_to_the_station_and_bad_ones_are_refused() -> None:
 def test_never_above_the_site_or_the_upstream(cap: float, upstream: float, purpose: str) -> None:
     view = view_with(set16(upstream, purpose), cap=cap)
     assert target(view) <= min(cap, upstream) + 1e-6
+
+
+def test_a_relative_schedule_runs_from_each_transactions_start() -> None:
+    """A TxDefaultProfile of 10 A, then 6 A from 10 minutes on, for an hour: it arrives half an hour
+    into a transaction (so that one is already on 6 A) and starts anew with the next transaction."""
+    request = set16(
+        10,
+        "TxDefaultProfile",
+        schedule={
+            "duration": 3600,
+            "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 10}, {"startPeriod": 600, "limit": 6}],
+        },
+    )
+    view = view_with()  # transaction 5 started at NOW
+    held = held_profile(request, NOW + timedelta(minutes=30))
+    assert held is not None
+    view.apply("upstream/CP-1", held, NOW + timedelta(minutes=30))
+    assert target(view, NOW + timedelta(minutes=31)) == 6.0
+    assert target(view, NOW + timedelta(minutes=61)) == 16.0  # its hour is over: the site's own cap
+    view.apply("station/CP-1", stopped(5), NOW + timedelta(minutes=70))
+    next_start = NOW + timedelta(minutes=75)
+    view.apply("station/CP-1", replace(started(6), timestamp=next_start.isoformat()), next_start)
+    assert target(view, next_start + timedelta(minutes=1)) == 10.0
+    assert target(view, next_start + timedelta(minutes=11)) == 6.0
+    # The view's snapshot keeps the transaction's start and the profile's cycle.
+    restored = SiteView.from_data(view.site, view.as_data())
+    assert target(restored, next_start + timedelta(minutes=1)) == 10.0
+
+
+def test_a_recurring_schedule_restarts_every_day_from_its_start_never_before() -> None:
+    """Daily from 22:00 for 8 hours: 6 A, then 8 A from 02:00; outside those hours no upstream cap."""
+    request = set16(
+        6,
+        "TxDefaultProfile",
+        kind="Recurring",
+        recurrencyKind="Daily",
+        schedule={
+            "startSchedule": "2026-11-26T22:00:00Z",
+            "duration": 8 * 3600,
+            "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 6}, {"startPeriod": 4 * 3600, "limit": 8}],
+        },
+    )
+    view = view_with(request)
+    at = datetime.fromisoformat
+    assert target(view, at("2026-11-26T21:00:00+00:00")) == 16.0  # before its first day
+    assert target(view, at("2026-11-26T23:00:00+00:00")) == 6.0
+    assert target(view, at("2026-11-27T03:00:00+00:00")) == 8.0
+    assert target(view, NOW) == 16.0  # 08:00: outside its 8 hours
+    assert target(view, at("2026-11-29T22:30:00+00:00")) == 6.0  # days later, the same hours
+    assert target(view, at("2026-11-30T05:59:00+00:00")) == 8.0
+    with pytest.raises(ProfileError):
+        held_profile(set16(6, kind="Recurring", schedule={"startSchedule": "2026-11-26T22:00:00Z"}), NOW)
