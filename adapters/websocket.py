@@ -87,11 +87,15 @@ class Connection:
     async def _flush(self) -> None:
         """Send everything queued, including frames queued while sending; drop the connection if stuck."""
         async with self._send_lock:
+            chunks = self.protocol.data_to_send()
+            if not chunks:
+                return  # the common case after a received frame: no deadline to set up and cancel
             with trio.move_on_after(self._options.send_timeout or math.inf) as stuck:
-                while chunks := self.protocol.data_to_send():
+                while chunks:
                     for chunk in chunks:
                         if chunk:
                             await self.stream.send_all(chunk)
+                    chunks = self.protocol.data_to_send()
             if stuck.cancelled_caught:
                 await self._drop(f"send blocked for {self._options.send_timeout} s")
                 raise self._closed()
