@@ -24,7 +24,7 @@ from actors.events.station import (
 from actors.rerun import rerun_station
 from adapters.replay import ReplayBound, state_of, stored_records
 from tests.api.conftest import Api
-from tests.integration.conftest import live, url_of
+from tests.integration.conftest import disconnected, live, url_of
 from tests.integration.peer import PeerStation, peer_station
 
 T0 = "2026-11-27T08:00:00Z"
@@ -234,7 +234,10 @@ async def test_a_201_and_a_16_station_side_by_side(api: Api) -> None:
 
     # Replay of the whole stored log (both versions' stations) rebuilds the live state, the 2.0.1
     # transaction, its meter samples and the device model included.
-    live_state = await live(api.csms)
+    # Both disconnects first: the server logs them after the stations have gone, and a replay read
+    # after a later one would otherwise hold more than the live state read before it.
+    await disconnected(api.csms, "CP-16")
+    live_state = await disconnected(api.csms, "CP-201")
     replayed = state_of([r async for r in stored_records(api.csms.store, None, ReplayBound())])
     assert replayed == live_state
     assert replayed.stations["CP-201"].variables["OCPPCommCtrlr/HeartbeatInterval"]["set"]["Actual"] == {
