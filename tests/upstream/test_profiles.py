@@ -11,7 +11,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from actors.events.station import TransactionStopped
 from actors.sites import Pacing, Site
 from actors.sites.decide import decide
 from actors.sites.view import SiteView
@@ -66,19 +65,7 @@ def test_ocpp_precedence_among_held_profiles() -> None:
     # a TxProfile for another transaction does not apply; one ends with its transaction
     assert target(view_with(default, set16(12, transactionId=99, profile_id=2))) == 8.0
     view = view_with(default, set16(12, profile_id=2))
-    stop = TransactionStopped(
-        transaction_id=5,
-        connector=1,
-        known=True,
-        id_token=None,
-        start_id_token=None,
-        meter_stop_wh=0.0,
-        energy_wh=0.0,
-        timestamp="2026-11-27T08:00:00Z",
-        reason="Local",
-        closed_by="station",
-    )
-    view.apply("station/CP-1", stop, NOW)
+    view.apply("station/CP-1", stopped(5), NOW)
     view.apply("station/CP-1", started(6), NOW)
     assert target(view) == 8.0
 
